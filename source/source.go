@@ -1,0 +1,217 @@
+// Package source reads records from a sharded stream and runs the application's
+// code on them: Record, Processor and Checkpointer are what the application
+// sees; Stream is what a backend (source/memstream, source/kinesis) provides;
+// Consumer is the worker that shares a stream's shards with other workers
+// through a lease table (package checkpoint) and runs one Processor per shard
+// it holds.
+package source
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Record is one record read from a shard.
+type Record struct {
+	Data              []byte
+	PartitionKey      string
+	SequenceNumber    string
+	ShardID           string
+	SubSequenceNumber int64
+	// ArrivalTime is when the stream accepted the record: the record time
+	// that windows should use unless the application decodes its own.
+	ArrivalTime time.Time
+}
+
+// PositionType says where a read starts.
+type PositionType int
+
+// The positions a shard can be read from, as Kinesis names them.
+const (
+	// TrimHorizon starts at the oldest record still retained.
+	TrimHorizon PositionType = iota
+	// Latest starts just after the newest record, at the time of Open.
+	Latest
+	// AtSequence starts at the record with Position.SequenceNumber.
+	AtSequence
+	// AfterSequence starts just after the record with Position.SequenceNumber.
+	AfterSequence
+	// AtTimestamp starts at the first record that arrived at or after
+	// Position.Timestamp.
+	AtTimestamp
+)
+
+func (t PositionType) String() string {
+	switch t {
+	case TrimHorizon:
+		return "TRIM_HORIZON"
+	case Latest:
+		return "LATEST"
+	case AtSequence:
+		return "AT_SEQUENCE_NUMBER"
+	case AfterSequence:
+		return "AFTER_SEQUENCE_NUMBER"
+	case AtTimestamp:
+		return "AT_TIMESTAMP"
+	}
+	return "PositionType(invalid)"
+}
+
+// Position is where a read of a shard starts. The zero value is TrimHorizon.
+type Position struct {
+	Type           PositionType
+	SequenceNumber string    // for AtSequence and AfterSequence
+	Timestamp      time.Time // for AtTimestamp
+}
+
+// Shard describes one shard of a stream. Hash keys are unsigned 128-bit
+// integers written in decimal, as Kinesis writes them.
+type Shard struct {
+	ID string
+	// ParentID and AdjacentParentID name the shards this one came from: one
+	// parent after a split, two after a merge, none for an original shard.
+	ParentID         string
+	AdjacentParentID string
+	HashKeyStart     string
+	HashKeyEnd       string
+	// StartingSequenceNumber is the first sequence number the shard can
+	// hold; EndingSequenceNumber is set once the shard is closed.
+	StartingSequenceNumber string
+	EndingSequenceNumber   string
+}
+
+// Parents returns the IDs of the shard's parents (zero, one or two).
+func (s Shard) Parents() []string {
+	var p []string
+	if s.ParentID != "" {
+		p = append(p, s.ParentID)
+	}
+	if s.AdjacentParentID != "" {
+		p = append(p, s.AdjacentParentID)
+	}
+	return p
+}
+
+// Closed reports whether the shard takes no more records.
+func (s Shard) Closed() bool { return s.EndingSequenceNumber != "" }
+
+// Errors a Stream reports; backends wrap them so errors.Is finds them.
+var (
+	// ErrShardNotFound: no shard has the given ID (or it aged out).
+	ErrShardNotFound = errors.New("source: shard not found")
+	// ErrInvalidPosition: the position does not fit the shard (no such
+	// sequence number in it, or a malformed one).
+	ErrInvalidPosition = errors.New("source: invalid position")
+)
+
+// Stream is a sharded stream: Amazon Kinesis, or the embedded memstream.
+// Implementations are safe for concurrent use; each ShardReader is used by one
+// goroutine at a time.
+type Stream interface {
+	// Shards lists the stream's shards, open and closed, with their parents
+	// and hash ranges.
+	Shards(ctx context.Context) ([]Shard, error)
+	// Open starts reading a shard from a position.
+	Open(ctx context.Context, shardID string, from Position) (ShardReader, error)
+}
+
+// ShardReader reads one shard in order.
+type ShardReader interface {
+	// Read returns at most max records that follow the ones returned before
+	// (possibly none, if none has arrived). It does not wait for records to
+	// arrive, but it may pace itself to stay within the backend's limits.
+	Read(ctx context.Context, max int) (ReadResult, error)
+	// Close releases what the reader holds.
+	Close() error
+}
+
+// ReadResult is one Read's worth of a shard.
+type ReadResult struct {
+	Records []Record
+	// MillisBehindLatest is how far the reader is behind the newest record
+	// of the shard, as Kinesis reports it: 0 when caught up.
+	MillisBehindLatest int64
+	// End reports that the shard is closed and every record was returned:
+	// SHARD_END. No Read after it returns records.
+	End bool
+}
+
+// Waiter is implemented by ShardReaders that can tell when new records may be
+// available, so an idle reader sleeps until then instead of polling. The
+// Consumer finds it by type assertion.
+type Waiter interface {
+	// Wait blocks until a Read may return new records, or ctx ends.
+	Wait(ctx context.Context) error
+}
+
+// InitInput tells a Processor which shard it runs on and where it starts.
+type InitInput struct {
+	ShardID string
+	// Checkpoint is the lease's checkpoint when the Processor starts: a
+	// sequence number, or one of checkpoint.TrimHorizon, Latest, AtTimestamp.
+	Checkpoint  string
+	SubSequence int64
+}
+
+// Processor is the application's code for one shard, with the lifecycle of
+// the Kinesis Client Library's record processor. The Consumer calls its
+// methods from one goroutine, in this order: Initialize, then ProcessRecords
+// any number of times, then exactly one of LeaseLost, ShardEnded or
+// ShutdownRequested.
+type Processor interface {
+	// Initialize is called once before the first batch.
+	Initialize(ctx context.Context, in InitInput) error
+	// ProcessRecords handles one batch. If it returns an error the Consumer
+	// retries the same batch, with backoff: nothing is skipped.
+	ProcessRecords(ctx context.Context, records []Record, cp Checkpointer) error
+	// LeaseLost: another worker took the shard. Checkpointing is no longer
+	// possible; release what the processor holds.
+	LeaseLost(ctx context.Context) error
+	// ShardEnded: the shard was closed by a reshard and fully read. The
+	// processor must call cp.Checkpoint, which records SHARD_END; the
+	// shard's children do not start until it has.
+	ShardEnded(ctx context.Context, cp Checkpointer) error
+	// ShutdownRequested: the Consumer is stopping gracefully. cp still
+	// works; checkpoint what was processed so the next owner starts there.
+	ShutdownRequested(ctx context.Context, cp Checkpointer) error
+}
+
+// Checkpointer records how far a shard was processed.
+type Checkpointer interface {
+	// Checkpoint records the last record delivered to ProcessRecords (in
+	// ShardEnded: the end of the shard).
+	Checkpoint(ctx context.Context) error
+	// CheckpointAt records a given record as processed.
+	CheckpointAt(ctx context.Context, sequenceNumber string, subSequence int64) error
+}
+
+// HandlerFunc adapts a plain function to a Processor: it is called for every
+// batch, the shard is checkpointed after every batch it accepts, at the end of
+// a shard, and on shutdown. A record is processed again after a failover only
+// if it came after the last checkpoint: at most one batch per shard.
+type HandlerFunc func(ctx context.Context, records []Record) error
+
+// Initialize does nothing.
+func (f HandlerFunc) Initialize(context.Context, InitInput) error { return nil }
+
+// ProcessRecords calls f, then checkpoints the batch.
+func (f HandlerFunc) ProcessRecords(ctx context.Context, records []Record, cp Checkpointer) error {
+	if err := f(ctx, records); err != nil {
+		return err
+	}
+	return cp.Checkpoint(ctx)
+}
+
+// LeaseLost does nothing.
+func (f HandlerFunc) LeaseLost(context.Context) error { return nil }
+
+// ShardEnded checkpoints the end of the shard.
+func (f HandlerFunc) ShardEnded(ctx context.Context, cp Checkpointer) error {
+	return cp.Checkpoint(ctx)
+}
+
+// ShutdownRequested checkpoints what was processed.
+func (f HandlerFunc) ShutdownRequested(ctx context.Context, cp Checkpointer) error {
+	return cp.Checkpoint(ctx)
+}
