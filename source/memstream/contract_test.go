@@ -1,0 +1,67 @@
+package memstream_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamtop/streamtop/internal/streamtest"
+	"github.com/streamtop/streamtop/source/memstream"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func TestContract(t *testing.T) {
+	var clock *fakeClock
+	streamtest.Run(t, streamtest.Harness{
+		New: func(t *testing.T, shards int) streamtest.Stream {
+			clock = newFakeClock()
+			s, err := memstream.New(shards, memstream.WithClock(clock.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Tick:    func() { clock.Advance(time.Second) },
+		Timeout: 10 * time.Second,
+	})
+}
+
+func TestContractRealClock(t *testing.T) {
+	streamtest.Run(t, streamtest.Harness{
+		New: func(t *testing.T, shards int) streamtest.Stream {
+			s, err := memstream.New(shards)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Timeout: 10 * time.Second,
+	})
+}

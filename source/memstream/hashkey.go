@@ -1,0 +1,106 @@
+package memstream
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+)
+
+// hashKey is an unsigned 128-bit hash key, the coordinate Kinesis routes
+// records by. Two words instead of a big.Int keep routing free of
+// allocations on the Put path.
+type hashKey struct{ hi, lo uint64 }
+
+// maxHashKey is 2^128 - 1, the top of the hash key space.
+var maxHashKey = hashKey{^uint64(0), ^uint64(0)}
+
+// hashOf returns the hash key of a partition key: its MD5 digest read as a
+// big-endian 128-bit integer, as Kinesis computes it.
+func hashOf(partitionKey string) hashKey {
+	sum := md5.Sum([]byte(partitionKey))
+	return hashKey{binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:])}
+}
+
+func (a hashKey) cmp(b hashKey) int {
+	switch {
+	case a.hi < b.hi:
+		return -1
+	case a.hi > b.hi:
+		return 1
+	case a.lo < b.lo:
+		return -1
+	case a.lo > b.lo:
+		return 1
+	}
+	return 0
+}
+
+// next returns a+1; the caller makes sure a is not maxHashKey.
+func (a hashKey) next() hashKey {
+	a.lo++
+	if a.lo == 0 {
+		a.hi++
+	}
+	return a
+}
+
+// prev returns a-1; the caller makes sure a is not zero.
+func (a hashKey) prev() hashKey {
+	if a.lo == 0 {
+		a.hi--
+	}
+	a.lo--
+	return a
+}
+
+func (a hashKey) big() *big.Int {
+	hi := new(big.Int).SetUint64(a.hi)
+	return hi.Lsh(hi, 64).Or(hi, new(big.Int).SetUint64(a.lo))
+}
+
+func fromBig(b *big.Int) hashKey {
+	lo := new(big.Int).And(b, new(big.Int).SetUint64(^uint64(0)))
+	hi := new(big.Int).Rsh(b, 64)
+	return hashKey{hi.Uint64(), lo.Uint64()}
+}
+
+// String writes the key in decimal, as Kinesis does in its shard ranges.
+func (a hashKey) String() string { return a.big().String() }
+
+// parseHashKey reads a decimal hash key. It accepts exactly what Kinesis
+// accepts: digits only, no sign, at most 2^128 - 1.
+func parseHashKey(s string) (hashKey, error) {
+	if s == "" || len(s) > 39 {
+		return hashKey{}, fmt.Errorf("hash key %q is not a decimal number in [0, 2^128-1]", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return hashKey{}, fmt.Errorf("hash key %q is not a decimal number in [0, 2^128-1]", s)
+		}
+	}
+	b, _ := new(big.Int).SetString(s, 10)
+	if b.BitLen() > 128 {
+		return hashKey{}, fmt.Errorf("hash key %q is not a decimal number in [0, 2^128-1]", s)
+	}
+	return fromBig(b), nil
+}
+
+// evenRanges cuts the hash key space into n contiguous ranges as CreateStream
+// does: each 2^128/n wide (rounded down), the last one reaching 2^128 - 1.
+func evenRanges(n int) [][2]hashKey {
+	space := new(big.Int).Lsh(big.NewInt(1), 128)
+	step := new(big.Int).Div(space, big.NewInt(int64(n)))
+	out := make([][2]hashKey, n)
+	lo := new(big.Int)
+	for i := range n {
+		hi := new(big.Int).Add(lo, step)
+		hi.Sub(hi, big.NewInt(1))
+		if i == n-1 {
+			hi = maxHashKey.big()
+		}
+		out[i] = [2]hashKey{fromBig(lo), fromBig(hi)}
+		lo = new(big.Int).Add(hi, big.NewInt(1))
+	}
+	return out
+}

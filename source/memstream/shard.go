@@ -1,0 +1,151 @@
+package memstream
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/streamtop/streamtop/source"
+)
+
+// shard holds one shard's records. Fields above mu never change after the
+// shard is published; the rest are guarded by mu.
+type shard struct {
+	id               string
+	parent, adjacent string
+	lo, hi           hashKey
+	startSeq         uint64 // set before the shard is published
+
+	mu sync.RWMutex
+	// recs are the retained records in sequence order; recs[0] is the
+	// shard's record number base (counting from the first ever appended).
+	// Readers hold sub-slices of recs, so elements are never overwritten:
+	// trimming only reslices, and append writes past every reader's end.
+	recs []source.Record
+	base int64
+	// trimmedSeq is the sequence number of the last record trimmed, 0 if
+	// none was: positions at or below it are valid but gone.
+	trimmedSeq  uint64
+	lastArrival time.Time
+	closed      bool
+	endSeq      uint64
+	closedAt    time.Time
+	// wake is closed (and cleared) by the next append or close. It is made
+	// only when a reader waits, so an append nobody waits for pays a nil
+	// check.
+	wake chan struct{}
+}
+
+// appendLocked adds r, stamping its arrival time. Arrival times never go
+// backwards within a shard, even if the clock does, so a search by
+// timestamp stays a binary search.
+func (sh *shard) appendLocked(r source.Record, now time.Time) {
+	if now.Before(sh.lastArrival) {
+		now = sh.lastArrival
+	}
+	r.ArrivalTime = now
+	sh.lastArrival = now
+	sh.recs = append(sh.recs, r)
+	sh.wakeLocked()
+}
+
+func (sh *shard) wakeLocked() {
+	if sh.wake != nil {
+		close(sh.wake)
+		sh.wake = nil
+	}
+}
+
+// trimLocked drops records that arrived before cutoff. The caller holds the
+// write lock.
+func (sh *shard) trimLocked(cutoff time.Time) {
+	if len(sh.recs) == 0 || !sh.recs[0].ArrivalTime.Before(cutoff) {
+		return
+	}
+	k := sort.Search(len(sh.recs), func(i int) bool { return !sh.recs[i].ArrivalTime.Before(cutoff) })
+	sh.trimmedSeq, _ = parseSeq(sh.recs[k-1].SequenceNumber)
+	sh.base += int64(k)
+	if k == len(sh.recs) {
+		// Let the old backing array go; readers that still hold parts of
+		// it keep those alive on their own.
+		sh.recs = nil
+		return
+	}
+	sh.recs = sh.recs[k:]
+}
+
+// trim is trimLocked for callers that hold no lock; it takes the write lock
+// only when there is something to trim.
+func (sh *shard) trim(cutoff time.Time) {
+	sh.mu.RLock()
+	stale := len(sh.recs) > 0 && sh.recs[0].ArrivalTime.Before(cutoff)
+	sh.mu.RUnlock()
+	if stale {
+		sh.mu.Lock()
+		sh.trimLocked(cutoff)
+		sh.mu.Unlock()
+	}
+}
+
+// agedOutLocked reports whether the shard was closed before cutoff, so
+// every record it held is past retention and Kinesis would no longer list it.
+func (sh *shard) agedOutLocked(cutoff time.Time) bool {
+	return sh.closed && sh.closedAt.Before(cutoff)
+}
+
+func (sh *shard) describeLocked(cutoff time.Time) (info source.Shard, gone bool) {
+	info = source.Shard{
+		ID:                     sh.id,
+		ParentID:               sh.parent,
+		AdjacentParentID:       sh.adjacent,
+		HashKeyStart:           sh.lo.String(),
+		HashKeyEnd:             sh.hi.String(),
+		StartingSequenceNumber: formatSeq(sh.startSeq),
+	}
+	if sh.closed {
+		info.EndingSequenceNumber = formatSeq(sh.endSeq)
+	}
+	return info, sh.agedOutLocked(cutoff)
+}
+
+// endLocked returns the record number one past the newest record.
+func (sh *shard) endLocked() int64 { return sh.base + int64(len(sh.recs)) }
+
+// positionLocked resolves a position to the number of the first record to
+// read, plus, for AT_TIMESTAMP, the earliest arrival time a reader accepts.
+func (sh *shard) positionLocked(from source.Position) (next int64, notBefore time.Time, err error) {
+	switch from.Type {
+	case source.TrimHorizon:
+		return sh.base, time.Time{}, nil
+	case source.Latest:
+		return sh.endLocked(), time.Time{}, nil
+	case source.AtTimestamp:
+		if from.Timestamp.IsZero() {
+			return 0, time.Time{}, errPosition("AT_TIMESTAMP without a timestamp")
+		}
+		i := sort.Search(len(sh.recs), func(i int) bool { return !sh.recs[i].ArrivalTime.Before(from.Timestamp) })
+		return sh.base + int64(i), from.Timestamp, nil
+	case source.AtSequence, source.AfterSequence:
+		n, ok := parseSeq(from.SequenceNumber)
+		if !ok {
+			return 0, time.Time{}, errPosition("malformed sequence number %q", from.SequenceNumber)
+		}
+		if n != 0 && n <= sh.trimmedSeq && n >= sh.startSeq {
+			// The record aged out; Kinesis starts at the trim horizon.
+			return sh.base, time.Time{}, nil
+		}
+		// Fixed-width numbers compare as strings do.
+		i, found := sort.Find(len(sh.recs), func(i int) int {
+			return strings.Compare(from.SequenceNumber, sh.recs[i].SequenceNumber)
+		})
+		if !found {
+			return 0, time.Time{}, errPosition("sequence number %s is not in %s", from.SequenceNumber, sh.id)
+		}
+		if from.Type == source.AfterSequence {
+			i++
+		}
+		return sh.base + int64(i), time.Time{}, nil
+	}
+	return 0, time.Time{}, errPosition("unknown position type %d", int(from.Type))
+}
