@@ -75,7 +75,10 @@ func (l Lease) Clone() Lease {
 // and succeeds only if the stored counter (and, for the owner's own writes,
 // the owner) still match; otherwise it returns ErrLeaseLost and changes
 // nothing. On success it returns the lease as now stored, with the counter
-// advanced.
+// advanced. A write conditional on the owner also fails with ErrLeaseLost when
+// l.Owner is empty: nobody owns a released lease, so nobody may write to it as
+// its owner. Take and RequestHandoff reject an empty worker ID, and Handoff
+// an empty l.PendingOwner, with an error that is not ErrLeaseLost.
 type Store interface {
 	// List returns every lease, in key order.
 	List(ctx context.Context) ([]Lease, error)
@@ -83,7 +86,8 @@ type Store interface {
 	Get(ctx context.Context, key string) (Lease, error)
 	// Create stores l if no lease has its key yet, with Counter 0 and no
 	// owner. It reports whether it created the lease; an existing lease is
-	// left as it is.
+	// left as it is. Only Key, Checkpoint, SubSequence and Parents are taken
+	// from l: a new lease has no pending owner and no owner switches.
 	Create(ctx context.Context, l Lease) (bool, error)
 	// Take makes owner the owner of l (expired, released, or taken from
 	// another worker), conditional on l.Counter. If the owner changes,
@@ -106,7 +110,7 @@ type Store interface {
 	Handoff(ctx context.Context, l Lease) (Lease, error)
 	// Release gives l up (no owner), conditional on l.Counter and l.Owner,
 	// so another worker can take it at once instead of after the failover
-	// time.
+	// time. A pending hand-off request is cleared with the owner.
 	Release(ctx context.Context, l Lease) (Lease, error)
 	// Delete removes l, conditional on l.Counter.
 	Delete(ctx context.Context, l Lease) error
