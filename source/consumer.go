@@ -1,0 +1,463 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamtop/streamtop/checkpoint"
+)
+
+// Defaults for the Config fields left at zero. They are chosen to meet the
+// Consumer's targets with no tuning: a crashed worker's shards are processed
+// again within about FailoverTime + 2*SyncInterval, a joining or leaving
+// worker gets or gives its share within a few SyncIntervals.
+const (
+	// DefaultFailoverTime is how long a lease's counter must stand still
+	// before other workers take it: the Kinesis Client Library's default.
+	// Shorter means faster takeover after a crash but more renewals, and a
+	// worker that pauses (GC, a slow store) for longer loses its leases.
+	DefaultFailoverTime = 10 * time.Second
+	// DefaultSyncInterval is the period of shard discovery and lease
+	// balancing, jittered by ±20% so workers do not move in lockstep. Each
+	// sync lists the shards and the lease table once, so this is the
+	// bound on how late a worker notices a released lease, a hand-off
+	// request or a new shard: half a second keeps graceful hand-over under
+	// a second at the cost of two small List calls per second per worker.
+	DefaultSyncInterval = 500 * time.Millisecond
+	// DefaultMaxRecords is the largest batch read and handed to
+	// ProcessRecords: the most a Kinesis GetRecords returns.
+	DefaultMaxRecords = 10_000
+	// DefaultIdleWait is the pause after an empty read when the reader
+	// cannot say when records arrive (it is not a Waiter). Kinesis allows
+	// five reads per second per shard, shared by every consumer.
+	DefaultIdleWait = 200 * time.Millisecond
+	// DefaultRetryBackoff is the first pause before retrying a failed read,
+	// ProcessRecords or Initialize; each further failure doubles it, up to
+	// DefaultMaxRetryBackoff.
+	DefaultRetryBackoff = 100 * time.Millisecond
+	// DefaultMaxRetryBackoff caps the retry pause.
+	DefaultMaxRetryBackoff = 10 * time.Second
+)
+
+// ErrInvalidConfig reports a Config that NewConsumer rejects; the message
+// names the field.
+var ErrInvalidConfig = errors.New("source: invalid consumer config")
+
+// ErrInvalidCheckpoint reports a Checkpointer call that cannot be honoured: a
+// special value where a sequence number is needed, or a sequence number after
+// the last record delivered.
+var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
+
+// Clock is the Consumer's source of time. Lease expiry is judged on it, so it
+// must be monotonic (time.Now's readings are); tests hand in a clock of their
+// own. Implementations must be safe for concurrent use.
+type Clock interface {
+	Now() time.Time
+	// After delivers the time once d has passed, like time.After.
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config configures a Consumer. Stream, Leases, WorkerID and NewProcessor are
+// required; every other field has a default, used when the field is zero.
+type Config struct {
+	// Stream is read by every shard loop.
+	Stream Stream
+	// Leases is the lease table shared by every worker of this application
+	// (one table per application and stream).
+	Leases checkpoint.Store
+	// WorkerID names this worker in the lease table. It must be unique
+	// among live workers; a worker restarted with the same ID takes back
+	// the leases it held at once.
+	WorkerID string
+	// NewProcessor returns the Processor for a shard the worker starts. It
+	// is called again whenever the shard starts anew on this worker.
+	NewProcessor func(shardID string) Processor
+	// InitialPosition is where a shard with no checkpoint starts:
+	// TrimHorizon (the default), Latest, or AtTimestamp with Timestamp set.
+	// Shards created by a reshard while the application runs always start
+	// at TrimHorizon, so no record put into a child is missed.
+	InitialPosition Position
+	// FailoverTime: see DefaultFailoverTime.
+	FailoverTime time.Duration
+	// RenewInterval is the period of lease renewal; default FailoverTime/3,
+	// so two renewals can fail before the lease expires. It must be
+	// shorter than FailoverTime.
+	RenewInterval time.Duration
+	// SyncInterval: see DefaultSyncInterval.
+	SyncInterval time.Duration
+	// MaxRecords: see DefaultMaxRecords.
+	MaxRecords int
+	// IdleWait: see DefaultIdleWait.
+	IdleWait time.Duration
+	// RetryBackoff and MaxRetryBackoff: see DefaultRetryBackoff. Each pause
+	// is drawn uniformly from [d/2, d] (jitter) so workers that fail
+	// together do not retry together.
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	// ShutdownTimeout bounds the graceful shutdown that follows the end of
+	// Run's context: processors still busy after it are abandoned, their
+	// leases left to expire. Default FailoverTime, after which other workers
+	// would take the leases anyway.
+	ShutdownTimeout time.Duration
+	// Logger receives the Consumer's logs; never record data. Default: no
+	// logging.
+	Logger *slog.Logger
+	// Clock: default the system clock.
+	Clock Clock
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.Stream == nil:
+		return bad("Stream is nil")
+	case c.Leases == nil:
+		return bad("Leases is nil")
+	case c.WorkerID == "":
+		return bad("WorkerID is empty")
+	case c.NewProcessor == nil:
+		return bad("NewProcessor is nil")
+	}
+	switch c.InitialPosition.Type {
+	case TrimHorizon, Latest:
+	case AtTimestamp:
+		if c.InitialPosition.Timestamp.IsZero() {
+			return bad("InitialPosition is AT_TIMESTAMP with no Timestamp")
+		}
+	default:
+		return bad("InitialPosition is %v; want TRIM_HORIZON, LATEST or AT_TIMESTAMP", c.InitialPosition.Type)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"FailoverTime", c.FailoverTime}, {"RenewInterval", c.RenewInterval},
+		{"SyncInterval", c.SyncInterval}, {"IdleWait", c.IdleWait},
+		{"RetryBackoff", c.RetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
+		{"ShutdownTimeout", c.ShutdownTimeout},
+	} {
+		if d.v < 0 {
+			return bad("%s is negative (%v)", d.name, d.v)
+		}
+	}
+	if c.MaxRecords < 0 {
+		return bad("MaxRecords is negative (%d)", c.MaxRecords)
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.FailoverTime, DefaultFailoverTime)
+	def(&c.RenewInterval, c.FailoverTime/3)
+	def(&c.SyncInterval, DefaultSyncInterval)
+	def(&c.IdleWait, DefaultIdleWait)
+	def(&c.RetryBackoff, DefaultRetryBackoff)
+	def(&c.MaxRetryBackoff, max(DefaultMaxRetryBackoff, c.RetryBackoff))
+	def(&c.ShutdownTimeout, c.FailoverTime)
+	if c.MaxRecords == 0 {
+		c.MaxRecords = DefaultMaxRecords
+	}
+	if c.RenewInterval <= 0 || c.RenewInterval >= c.FailoverTime {
+		return bad("RenewInterval (%v) must be positive and shorter than FailoverTime (%v)", c.RenewInterval, c.FailoverTime)
+	}
+	if c.MaxRetryBackoff < c.RetryBackoff {
+		return bad("MaxRetryBackoff (%v) is shorter than RetryBackoff (%v)", c.MaxRetryBackoff, c.RetryBackoff)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	return c, nil
+}
+
+// Consumer is a worker: it shares a stream's shards with the other workers
+// of the same lease table and runs one Processor per shard it holds.
+//
+// Every sync it creates leases for new shards, takes every lease that is
+// unowned or expired (up to its fair share, ceil(shards/workers)), and when
+// still under its share asks the most loaded workers to hand leases over.
+// A hand-off is cooperative: the owner lets the current batch finish, calls
+// ShutdownRequested (so the processor checkpoints), and moves the lease to
+// the requester, which starts exactly after the checkpoint: no record is
+// processed twice. Only if the owner does not honour the request within
+// FailoverTime is the lease stolen. A shard created by a reshard starts only
+// once each parent's lease holds checkpoint.ShardEnd (or is gone).
+//
+// Each held shard has one goroutine that reads batches of up to MaxRecords
+// and calls ProcessRecords; a batch that fails is retried, the same batch,
+// with exponential backoff and jitter, until it succeeds or the lease is
+// lost: nothing is skipped. Failed reads are retried the same way. A
+// processor whose ShardEnded does not checkpoint SHARD_END is reported at
+// error level, keeps its lease, and the shard is started again (a new
+// Processor, from the last checkpoint) after a backoff, so the children stay
+// stopped until some ShardEnded succeeds.
+//
+// Create one with NewConsumer; the zero value is not usable. Run may be
+// called once; Stats is safe for concurrent use with it. The cost is one
+// goroutine per held shard plus two, one lease renewal per held shard per
+// RenewInterval, one checkpoint write per Checkpoint call that moves the
+// checkpoint, and a List of shards and leases per SyncInterval.
+type Consumer struct {
+	cfg     Config
+	log     *slog.Logger
+	started atomic.Bool
+
+	// hardCtx ends every store call and processor call; it is cancelled
+	// when a graceful shutdown runs out of time or the worker crashes
+	// (tests).
+	hardCtx    context.Context
+	hardCancel context.CancelCauseFunc
+
+	mu           sync.Mutex
+	held         map[string]*heldLease // leases with a running shard loop
+	shuttingDown bool
+	loops        sync.WaitGroup
+
+	records     atomic.Int64
+	checkpoints atomic.Int64
+
+	// Owned by the sync loop (Run's goroutine).
+	seen      map[string]observation
+	requested map[string]time.Time
+	kick      chan struct{}
+}
+
+// NewConsumer validates cfg and returns a Consumer that does nothing until
+// Run. Errors wrap ErrInvalidConfig.
+func NewConsumer(cfg Config) (*Consumer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Consumer{
+		cfg:       cfg,
+		log:       cfg.Logger.With("worker", cfg.WorkerID),
+		held:      make(map[string]*heldLease),
+		seen:      make(map[string]observation),
+		requested: make(map[string]time.Time),
+		kick:      make(chan struct{}, 1),
+	}
+	c.hardCtx, c.hardCancel = context.WithCancelCause(context.Background())
+	return c, nil
+}
+
+var (
+	errCrash           = errors.New("source: consumer crashed (test hook)")
+	errShutdownTimeout = errors.New("source: graceful shutdown timed out")
+)
+
+// Run works until ctx ends, then shuts down gracefully: each shard loop
+// finishes its batch, its processor's ShutdownRequested is called with a
+// working Checkpointer, and its lease is released so another worker takes it
+// at once. Run returns nil after a complete shutdown, or an error if it was
+// cut short by ShutdownTimeout or if Run was called before.
+func (c *Consumer) Run(ctx context.Context) error {
+	return c.run(ctx, nil)
+}
+
+// run is Run; when crash closes, the worker stops as if its process died:
+// no processor hook, no release, no further write.
+func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return errors.New("source: Consumer.Run called twice")
+	}
+	renewCtx, stopRenew := context.WithCancel(c.hardCtx)
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		c.renewLoop(renewCtx)
+	}()
+	c.log.Info("consumer starting")
+
+	crashed := false
+	for {
+		c.sync()
+		wait := jitter(c.cfg.SyncInterval, 0.2)
+		select {
+		case <-ctx.Done():
+		case <-crash:
+			crashed = true
+		case <-c.cfg.Clock.After(wait):
+			continue
+		case <-c.kick:
+			continue
+		}
+		break
+	}
+
+	c.mu.Lock()
+	c.shuttingDown = true
+	held := make([]*heldLease, 0, len(c.held))
+	for _, h := range c.held {
+		held = append(held, h)
+	}
+	c.mu.Unlock()
+
+	var err error
+	if crashed {
+		c.hardCancel(errCrash)
+		c.loops.Wait()
+	} else {
+		c.log.Info("consumer shutting down", "leases", len(held))
+		for _, h := range held {
+			h.stop(errShutdown)
+		}
+		done := make(chan struct{})
+		go func() { c.loops.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-c.cfg.Clock.After(c.cfg.ShutdownTimeout):
+			c.mu.Lock()
+			n := len(c.held)
+			c.mu.Unlock()
+			err = fmt.Errorf("%w after %v with %d shards still busy", errShutdownTimeout, c.cfg.ShutdownTimeout, n)
+			c.log.Error("graceful shutdown timed out; abandoning busy shards", "timeout", c.cfg.ShutdownTimeout, "shards", n)
+			c.hardCancel(errShutdownTimeout)
+			<-done
+		}
+	}
+	stopRenew()
+	<-renewDone
+	c.hardCancel(context.Canceled)
+	c.log.Info("consumer stopped")
+	return err
+}
+
+// kickSync asks for a sync now rather than at the next period: a lease was
+// freed, a shard ended, a loop stopped.
+func (c *Consumer) kickSync() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// renewLoop renews every held lease each RenewInterval until ctx ends.
+func (c *Consumer) renewLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.cfg.Clock.After(c.cfg.RenewInterval):
+		}
+		c.mu.Lock()
+		held := make([]*heldLease, 0, len(c.held))
+		for _, h := range c.held {
+			held = append(held, h)
+		}
+		c.mu.Unlock()
+		for _, h := range held {
+			h.renew(ctx)
+		}
+	}
+}
+
+// Stats is a snapshot of a Consumer's work.
+type Stats struct {
+	WorkerID string
+	// LeasesHeld counts the shards this worker is processing now.
+	LeasesHeld int
+	// RecordsProcessed counts records in batches ProcessRecords accepted,
+	// and Checkpoints the checkpoint writes, since Run started.
+	RecordsProcessed int64
+	Checkpoints      int64
+	// Shards describes each held shard, in ID order.
+	Shards []ShardStats
+}
+
+// ShardStats is one held shard's part of Stats.
+type ShardStats struct {
+	ShardID string
+	// RecordsProcessed counts records accepted since this worker took the
+	// shard.
+	RecordsProcessed int64
+	// LastSequenceNumber is the last record ProcessRecords accepted.
+	LastSequenceNumber string
+	// Checkpoint is the lease's stored checkpoint.
+	Checkpoint string
+	// MillisBehindLatest is from the last read: 0 when caught up.
+	MillisBehindLatest int64
+}
+
+// Stats returns a snapshot of the Consumer's counters. It is safe to call at
+// any time, and costs O(s log s) for s held shards.
+func (c *Consumer) Stats() Stats {
+	c.mu.Lock()
+	held := make([]*heldLease, 0, len(c.held))
+	for _, h := range c.held {
+		held = append(held, h)
+	}
+	c.mu.Unlock()
+	s := Stats{
+		WorkerID:         c.cfg.WorkerID,
+		LeasesHeld:       len(held),
+		RecordsProcessed: c.records.Load(),
+		Checkpoints:      c.checkpoints.Load(),
+	}
+	for _, h := range held {
+		h.mu.Lock()
+		s.Shards = append(s.Shards, ShardStats{
+			ShardID:            h.key,
+			RecordsProcessed:   h.records,
+			LastSequenceNumber: h.accepted.seq,
+			Checkpoint:         h.cur.Checkpoint,
+			MillisBehindLatest: h.behind.Load(),
+		})
+		h.mu.Unlock()
+	}
+	slices.SortFunc(s.Shards, func(a, b ShardStats) int {
+		switch {
+		case a.ShardID < b.ShardID:
+			return -1
+		case a.ShardID > b.ShardID:
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+// jitter returns d scaled by a random factor in [1-f, 1+f].
+func jitter(d time.Duration, f float64) time.Duration {
+	return time.Duration(float64(d) * (1 - f + 2*f*rand.Float64()))
+}
+
+// backoff returns the pause before retry number attempt (0 for the first):
+// base doubled per attempt up to limit, drawn from [d/2, d].
+func backoff(base, limit time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d on clock, or until ctx ends; it reports whether the full
+// pause passed.
+func sleep(ctx context.Context, clock Clock, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-clock.After(d):
+		return true
+	}
+}

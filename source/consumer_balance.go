@@ -1,0 +1,399 @@
+package source
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/streamtop/streamtop/checkpoint"
+)
+
+// observation is what a worker last saw of a lease, and when (on its own
+// clock) it saw it change. Expiry is judged from it, as the Kinesis Client
+// Library does: workers' clocks need not agree, because each compares only
+// its own readings.
+type observation struct {
+	counter int64
+	owner   string
+	changed time.Time
+}
+
+// observe records leases as seen at now and forgets leases that are gone.
+func observe(seen map[string]observation, leases []checkpoint.Lease, now time.Time) {
+	present := make(map[string]bool, len(leases))
+	for _, l := range leases {
+		present[l.Key] = true
+		o, ok := seen[l.Key]
+		if !ok || o.counter != l.Counter || o.owner != l.Owner {
+			seen[l.Key] = observation{counter: l.Counter, owner: l.Owner, changed: now}
+		}
+	}
+	for k := range seen {
+		if !present[k] {
+			delete(seen, k)
+		}
+	}
+}
+
+// balanceInput is everything one balancing decision depends on.
+type balanceInput struct {
+	self     string
+	leases   []checkpoint.Lease
+	seen     map[string]observation
+	held     map[string]bool      // keys with a running shard loop here
+	asked    map[string]time.Time // hand-offs this worker requested, and when
+	now      time.Time
+	failover time.Duration
+	rand     *rand.Rand // shuffles candidates so workers collide less; nil: no shuffle
+}
+
+// balancePlan is what a worker should do after one look at the lease table.
+type balancePlan struct {
+	// target is the fair share: ceil(active leases / live workers).
+	target int
+	// adopt: leases the table says this worker owns but no loop runs for
+	// (a hand-off to it completed, or it restarted with the same ID).
+	adopt []checkpoint.Lease
+	// take: unowned or expired leases, in the order to try; at most
+	// takeBudget of them should be taken.
+	take       []checkpoint.Lease
+	takeBudget int
+	// request: leases of over-loaded workers to ask for.
+	request []checkpoint.Lease
+	// steal: requested leases whose owners did not hand them over within
+	// the failover time.
+	steal []checkpoint.Lease
+	// forget: requests that are settled or moot.
+	forget []string
+	// handoff: held leases another worker asked for.
+	handoff []checkpoint.Lease
+}
+
+// plan decides one balancing step. It is a pure function of its input so the
+// rules can be tested against a model without goroutines or a clock.
+func plan(in balanceInput) balancePlan {
+	byKey := make(map[string]checkpoint.Lease, len(in.leases))
+	for _, l := range in.leases {
+		byKey[l.Key] = l
+	}
+	expired := func(l checkpoint.Lease) bool {
+		if l.Owner == "" || l.Owner == in.self {
+			return false
+		}
+		o, ok := in.seen[l.Key]
+		// A lease never observed has not been watched long enough.
+		return ok && o.counter == l.Counter && o.owner == l.Owner && in.now.Sub(o.changed) >= in.failover
+	}
+	var active []checkpoint.Lease
+	for _, l := range in.leases {
+		if isActive(l, byKey) {
+			active = append(active, l)
+		}
+	}
+
+	workers := map[string]bool{in.self: true}
+	load := make(map[string][]checkpoint.Lease)
+	for _, l := range active {
+		if l.Owner == "" || l.Owner == in.self || expired(l) {
+			continue
+		}
+		workers[l.Owner] = true
+		load[l.Owner] = append(load[l.Owner], l)
+		if l.PendingOwner != "" {
+			// A worker holding nothing is known by its requests.
+			workers[l.PendingOwner] = true
+		}
+	}
+	var p balancePlan
+	p.target = (len(active) + len(workers) - 1) / len(workers)
+
+	mine := len(in.held)
+	for _, l := range active {
+		switch {
+		case l.Owner == in.self && !in.held[l.Key]:
+			p.adopt = append(p.adopt, l)
+			mine++
+		case l.Owner == in.self && l.PendingOwner != "" && l.PendingOwner != in.self:
+			p.handoff = append(p.handoff, l)
+		}
+	}
+
+	for _, key := range sortedKeys(in.asked) {
+		l, ok := byKey[key]
+		switch {
+		case !ok || !isActive(l, byKey) || l.Owner == in.self || l.Owner == "" ||
+			l.PendingOwner != in.self || expired(l):
+			// Done, gone, freed (taking handles it) or superseded by
+			// another worker's request.
+			p.forget = append(p.forget, key)
+		case in.now.Sub(in.asked[key]) >= in.failover:
+			p.steal = append(p.steal, l)
+			p.forget = append(p.forget, key)
+			mine++
+		default:
+			mine++
+		}
+	}
+
+	need := p.target - mine
+	if need <= 0 {
+		return p
+	}
+	for _, l := range active {
+		if l.Owner != in.self && !in.held[l.Key] && (l.Owner == "" || expired(l)) {
+			p.take = append(p.take, l)
+		}
+	}
+	if in.rand != nil {
+		in.rand.Shuffle(len(p.take), func(i, j int) { p.take[i], p.take[j] = p.take[j], p.take[i] })
+	}
+	p.takeBudget = need
+	need -= min(need, len(p.take))
+
+	// Ask the most loaded workers for what they hold above the target.
+	owners := make([]string, 0, len(load))
+	for o := range load {
+		owners = append(owners, o)
+	}
+	slices.SortFunc(owners, func(a, b string) int {
+		if d := len(load[b]) - len(load[a]); d != 0 {
+			return d
+		}
+		if a < b {
+			return -1
+		}
+		return 1
+	})
+	for _, o := range owners {
+		if need == 0 {
+			break
+		}
+		excess := len(load[o]) - p.target
+		for _, l := range load[o] {
+			if need == 0 || excess <= 0 {
+				break
+			}
+			if l.PendingOwner != "" {
+				// Promised to someone already (perhaps us).
+				excess--
+				continue
+			}
+			p.request = append(p.request, l)
+			excess--
+			need--
+		}
+	}
+	return p
+}
+
+// isActive reports whether l's shard is to be processed now: not ended, and
+// every parent ended. A parent whose lease is gone counts as ended: its
+// shard aged out of the stream, or was deleted after ending.
+func isActive(l checkpoint.Lease, byKey map[string]checkpoint.Lease) bool {
+	if l.Checkpoint == checkpoint.ShardEnd {
+		return false
+	}
+	for _, parent := range l.Parents {
+		if pl, ok := byKey[parent]; ok && pl.Checkpoint != checkpoint.ShardEnd {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// sync runs one round of shard discovery and lease balancing.
+func (c *Consumer) sync() {
+	ctx := c.hardCtx
+	shards, shardsErr := c.cfg.Stream.Shards(ctx)
+	if shardsErr != nil {
+		c.log.Warn("listing shards failed; balancing the known leases", "err", shardsErr)
+	}
+	leases, err := c.cfg.Leases.List(ctx)
+	if err != nil {
+		c.log.Warn("listing leases failed", "err", err)
+		return
+	}
+	if shardsErr == nil && c.createLeases(shards, leases) {
+		if leases, err = c.cfg.Leases.List(ctx); err != nil {
+			c.log.Warn("listing leases failed", "err", err)
+			return
+		}
+	}
+	now := c.cfg.Clock.Now()
+	observe(c.seen, leases, now)
+	if shardsErr == nil {
+		c.deleteGone(shards, leases)
+	}
+
+	c.mu.Lock()
+	held := make(map[string]bool, len(c.held))
+	for k := range c.held {
+		held[k] = true
+	}
+	c.mu.Unlock()
+	p := plan(balanceInput{
+		self: c.cfg.WorkerID, leases: leases, seen: c.seen, held: held,
+		asked: c.requested, now: now, failover: c.cfg.FailoverTime,
+		rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	})
+
+	for _, l := range p.handoff {
+		c.mu.Lock()
+		h := c.held[l.Key]
+		c.mu.Unlock()
+		if h != nil {
+			h.handoffRequested(l.PendingOwner)
+		}
+	}
+	for _, k := range p.forget {
+		delete(c.requested, k)
+	}
+	for _, l := range p.adopt {
+		c.take(l, "adopt")
+	}
+	for _, l := range p.steal {
+		c.log.Warn("hand-off not honoured within the failover time; stealing", "shard", l.Key, "owner", l.Owner)
+		c.take(l, "steal")
+	}
+	taken := 0
+	for _, l := range p.take {
+		if taken == p.takeBudget {
+			break
+		}
+		if c.take(l, "take") {
+			taken++
+		}
+	}
+	for _, l := range p.request {
+		if _, err := c.cfg.Leases.RequestHandoff(ctx, l, c.cfg.WorkerID); err != nil {
+			c.log.Debug("hand-off request failed", "shard", l.Key, "owner", l.Owner, "err", err)
+			continue
+		}
+		c.log.Info("requested hand-off", "shard", l.Key, "owner", l.Owner, "target", p.target)
+		c.requested[l.Key] = now
+	}
+}
+
+// take takes l for this worker and starts its shard loop.
+func (c *Consumer) take(l checkpoint.Lease, why string) bool {
+	prev := l.Owner
+	nl, err := c.cfg.Leases.Take(c.hardCtx, l, c.cfg.WorkerID)
+	if err != nil {
+		if !errors.Is(err, checkpoint.ErrLeaseLost) {
+			c.log.Warn("taking lease failed", "shard", l.Key, "err", err)
+		}
+		return false
+	}
+	c.log.Info("took lease", "shard", l.Key, "how", why, "from", prev, "checkpoint", nl.Checkpoint)
+	delete(c.requested, l.Key)
+	c.start(nl)
+	return true
+}
+
+// createLeases creates a lease for every shard that has none, parents before
+// children so that a worker that sees a child's lease also sees its
+// parents'. It reports whether it created any.
+func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool {
+	known := make(map[string]bool, len(leases))
+	for _, l := range leases {
+		known[l.Key] = true
+	}
+	failed := make(map[string]bool)
+	created := false
+	for _, s := range parentsFirst(shards) {
+		if known[s.ID] {
+			continue
+		}
+		cp := specialCheckpoint(c.cfg.InitialPosition.Type)
+		for _, p := range s.Parents() {
+			if failed[p] {
+				failed[s.ID] = true
+			}
+			if known[p] {
+				// A child of a reshard this application was
+				// following: every record put into it must be
+				// read, whatever the initial position.
+				cp = checkpoint.TrimHorizon
+			}
+		}
+		if failed[s.ID] {
+			continue
+		}
+		ok, err := c.cfg.Leases.Create(c.hardCtx, checkpoint.Lease{Key: s.ID, Checkpoint: cp, Parents: s.Parents()})
+		if err != nil {
+			c.log.Warn("creating lease failed", "shard", s.ID, "err", err)
+			failed[s.ID] = true
+			continue
+		}
+		if ok {
+			c.log.Info("created lease", "shard", s.ID, "checkpoint", cp, "parents", s.Parents())
+			created = true
+		}
+	}
+	return created
+}
+
+// deleteGone deletes the leases of ended shards that the stream no longer
+// lists (aged out of retention): nothing is left to read, and their children
+// count a missing parent as ended.
+func (c *Consumer) deleteGone(shards []Shard, leases []checkpoint.Lease) {
+	listed := make(map[string]bool, len(shards))
+	for _, s := range shards {
+		listed[s.ID] = true
+	}
+	for _, l := range leases {
+		if l.Checkpoint != checkpoint.ShardEnd || listed[l.Key] || l.Owner != "" {
+			continue
+		}
+		if err := c.cfg.Leases.Delete(c.hardCtx, l); err == nil {
+			c.log.Info("deleted lease of a shard that is gone", "shard", l.Key)
+		}
+	}
+}
+
+// parentsFirst orders shards so that each comes after its parents.
+func parentsFirst(shards []Shard) []Shard {
+	byID := make(map[string]Shard, len(shards))
+	for _, s := range shards {
+		byID[s.ID] = s
+	}
+	out := make([]Shard, 0, len(shards))
+	done := make(map[string]bool, len(shards))
+	var visit func(s Shard)
+	visit = func(s Shard) {
+		if done[s.ID] {
+			return
+		}
+		done[s.ID] = true
+		for _, p := range s.Parents() {
+			if ps, ok := byID[p]; ok {
+				visit(ps)
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range shards {
+		visit(s)
+	}
+	return out
+}
+
+func specialCheckpoint(t PositionType) string {
+	switch t {
+	case Latest:
+		return checkpoint.Latest
+	case AtTimestamp:
+		return checkpoint.AtTimestamp
+	}
+	return checkpoint.TrimHorizon
+}
