@@ -1,0 +1,127 @@
+package topk
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Exact counts every key it is given, exactly.
+//
+// The zero value is an empty Exact ready to use. An Exact is not safe for
+// concurrent use: guard it with a lock, or give each goroutine its own; the
+// reading methods (Count, Top, Len) do not modify it, so they may run together
+// under a read lock. Memory grows with the number of distinct keys whose
+// count is not 0.
+//
+// Float keys work as Go maps treat them: a NaN key is never found again, so
+// each Add of NaN makes a new entry. Don't count NaN.
+type Exact[K cmp.Ordered] struct {
+	counts map[K]int64
+}
+
+// NewExact returns an empty Exact.
+func NewExact[K cmp.Ordered]() *Exact[K] {
+	return &Exact[K]{counts: make(map[K]int64)}
+}
+
+// Add adds n to key's count. n may be negative, so that a sliding window can
+// take back what expires. A count that reaches exactly 0 forgets the key; a
+// count may go below 0 (a retraction that arrives before what it retracts),
+// and a key with a negative count is kept, ranked below every positive count.
+//
+// Add costs one map update: O(1) on average, and allocation-free once the key
+// is known.
+func (e *Exact[K]) Add(key K, n int64) {
+	if n == 0 {
+		return
+	}
+	if e.counts == nil {
+		e.counts = make(map[K]int64)
+	}
+	c := e.counts[key] + n
+	if c == 0 {
+		delete(e.counts, key)
+		return
+	}
+	e.counts[key] = c
+}
+
+// Count returns key's count: 0 for a key never seen or whose count came back
+// to 0. O(1) on average.
+func (e *Exact[K]) Count(key K) int64 {
+	return e.counts[key]
+}
+
+// Len returns the number of keys whose count is not 0. O(1).
+func (e *Exact[K]) Len() int {
+	return len(e.counts)
+}
+
+// Top returns the k keys with the highest counts, ordered by count
+// descending, then key ascending. It returns nil for k <= 0 or an empty Exact,
+// and every key when k >= Len. Every Entry's Err is 0.
+//
+// Top keeps a heap of the best k seen so far while it walks the keys once,
+// so it costs O(n log k) time and O(k) memory for n keys.
+func (e *Exact[K]) Top(k int) []Entry[K] {
+	if k <= 0 || len(e.counts) == 0 {
+		return nil
+	}
+	k = min(k, len(e.counts))
+	// h is a heap whose root is the worst of the best k so far, so a key that
+	// cannot make the cut costs a single comparison.
+	h := make([]Entry[K], 0, k)
+	for key, c := range e.counts {
+		en := Entry[K]{Key: key, Count: c}
+		if len(h) < k {
+			h = append(h, en)
+			exactSiftUp(h, len(h)-1)
+			continue
+		}
+		if less(en, h[0]) {
+			h[0] = en
+			exactSiftDown(h, 0)
+		}
+	}
+	slices.SortFunc(h, exactRank[K])
+	return h
+}
+
+// exactRank orders entries as Top returns them.
+func exactRank[K cmp.Ordered](a, b Entry[K]) int {
+	if c := cmp.Compare(b.Count, a.Count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Key, b.Key)
+}
+
+// exactSiftUp and exactSiftDown maintain a heap whose root ranks last, as
+// container/heap would with Less reversed; written out because the interface
+// calls of container/heap cost more than the comparisons here.
+func exactSiftUp[K cmp.Ordered](h []Entry[K], i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !less(h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func exactSiftDown[K cmp.Ordered](h []Entry[K], i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if r := c + 1; r < len(h) && less(h[c], h[r]) {
+			c = r
+		}
+		if !less(h[i], h[c]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}

@@ -1,0 +1,145 @@
+package topk
+
+import (
+	"cmp"
+	"slices"
+	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
+)
+
+func TestExactZeroValue(t *testing.T) {
+	var e Exact[string]
+	if e.Len() != 0 || e.Count("a") != 0 || e.Top(1) != nil {
+		t.Fatalf("zero Exact: Len %d, Count %d, Top %v", e.Len(), e.Count("a"), e.Top(1))
+	}
+	e.Add("a", 2)
+	if e.Count("a") != 2 || e.Len() != 1 {
+		t.Fatalf("zero Exact after Add: Count %d, Len %d", e.Count("a"), e.Len())
+	}
+}
+
+func TestExactCounts(t *testing.T) {
+	e := NewExact[string]()
+	e.Add("a", 3)
+	e.Add("b", 3)
+	e.Add("c", 1)
+	e.Add("c", -1) // back to 0: forgotten
+	e.Add("d", -2) // below 0: kept, ranked last
+	e.Add("e", 0)  // nothing
+	want := []Entry[string]{{Key: "a", Count: 3}, {Key: "b", Count: 3}, {Key: "d", Count: -2}}
+	tests := []struct {
+		k    int
+		want []Entry[string]
+	}{
+		{-1, nil},
+		{0, nil},
+		{1, want[:1]},
+		{2, want[:2]},
+		{3, want},
+		{4, want},
+	}
+	for _, tt := range tests {
+		if diff := gocmp.Diff(tt.want, e.Top(tt.k)); diff != "" {
+			t.Errorf("Top(%d) mismatch (-want +got):\n%s", tt.k, diff)
+		}
+	}
+	if e.Len() != 3 || e.Count("c") != 0 || e.Count("d") != -2 || e.Count("e") != 0 {
+		t.Errorf("Len %d, Count(c) %d, Count(d) %d, Count(e) %d; want 3, 0, -2, 0", e.Len(), e.Count("c"), e.Count("d"), e.Count("e"))
+	}
+}
+
+func TestExactAddAllocs(t *testing.T) {
+	e := NewExact[string]()
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	for _, k := range keys {
+		e.Add(k, 1)
+	}
+	i := 0
+	if a := testing.AllocsPerRun(1000, func() {
+		e.Add(keys[i%len(keys)], 1)
+		i++
+	}); a != 0 {
+		t.Errorf("Add of a known key allocates %v times per call", a)
+	}
+}
+
+// exactModel is the reference: every Add in a list, a count is their sum.
+type exactModel[K cmp.Ordered] struct {
+	adds []Entry[K]
+}
+
+func (m *exactModel[K]) counts() map[K]int64 {
+	counts := map[K]int64{}
+	for _, a := range m.adds {
+		counts[a.Key] += a.Count
+	}
+	for k, n := range counts {
+		if n == 0 {
+			delete(counts, k)
+		}
+	}
+	return counts
+}
+
+func (m *exactModel[K]) top(k int) []Entry[K] {
+	var all []Entry[K]
+	for key, n := range m.counts() {
+		all = append(all, Entry[K]{Key: key, Count: n})
+	}
+	slices.SortFunc(all, func(a, b Entry[K]) int {
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return all[:max(0, min(k, len(all)))]
+}
+
+func testExactMatchesModel[K cmp.Ordered](t *testing.T, key *rapid.Generator[K]) {
+	rapid.Check(t, func(t *rapid.T) {
+		e := NewExact[K]()
+		m := &exactModel[K]{}
+		var seen []K
+		t.Repeat(map[string]func(*rapid.T){
+			"Add": func(t *rapid.T) {
+				k := key.Draw(t, "key")
+				n := rapid.Int64Range(-5, 10).Draw(t, "n")
+				e.Add(k, n)
+				m.adds = append(m.adds, Entry[K]{Key: k, Count: n})
+				seen = append(seen, k)
+			},
+			"Top": func(t *rapid.T) {
+				k := rapid.IntRange(-2, len(seen)+2).Draw(t, "k")
+				if diff := gocmp.Diff(m.top(k), e.Top(k), cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("Top(%d) mismatch (-want +got):\n%s", k, diff)
+				}
+			},
+			"": func(t *rapid.T) {
+				want := m.counts()
+				if e.Len() != len(want) {
+					t.Fatalf("Len() = %d, want %d", e.Len(), len(want))
+				}
+				for _, k := range seen {
+					if got := e.Count(k); got != want[k] {
+						t.Fatalf("Count(%v) = %d, want %d", k, got, want[k])
+					}
+				}
+			},
+		})
+	})
+}
+
+func TestExactMatchesModel(t *testing.T) {
+	t.Run("string", func(t *testing.T) {
+		testExactMatchesModel(t, rapid.StringMatching(`[a-e]{0,2}`))
+	})
+	t.Run("int", func(t *testing.T) {
+		testExactMatchesModel(t, rapid.IntRange(-3, 3))
+	})
+	t.Run("float64", func(t *testing.T) {
+		testExactMatchesModel(t, rapid.SampledFrom([]float64{-1.5, 0, 0.25, 2, 1e9}))
+	})
+}

@@ -1,0 +1,395 @@
+package window
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/streamtop/streamtop/topk"
+)
+
+// Counter counts keys exactly over a sliding window of event time.
+//
+// The window is size long, cut into buckets of the bucket length aligned to
+// the Unix epoch; it is the size/bucket buckets ending with the bucket that
+// holds the latest time seen by Add or Advance. When the window slides, the
+// counts of the buckets that leave it are subtracted, so Count, Total, Len and
+// Top always describe exactly the events inside the window.
+//
+// The zero value is not usable: make a Counter with NewCounter. A Counter is
+// not safe for concurrent use; Count, Top, Total, Len and Bounds do not modify
+// it, so they may run together under a read lock while Add and Advance take
+// the write lock.
+//
+// Cost: Add is O(1) on average and allocation-free once a key is known and the
+// buckets have grown to their working size; an Add that slides the window
+// also pays for the buckets it expires, O(1) per (key, bucket) pair counted in
+// them. Memory is about 40 bytes per distinct key in the window plus 12 bytes
+// per distinct (key, bucket) pair, besides the keys themselves.
+type Counter[K cmp.Ordered] struct {
+	bucket time.Duration
+	ring   []counterBucket // ring[head] is the newest bucket
+	head   int
+	// newest is the absolute index (see bucketOf) of the newest bucket; it
+	// means nothing until started is set by the first Add or Advance.
+	newest  int64
+	started bool
+	// headFrom and headTo are the newest bucket's span in Unix nanoseconds,
+	// so that the common Add, into the newest bucket, needs no division.
+	headFrom, headTo int64
+
+	// Keys are interned to dense ids so that buckets hold small (id, count)
+	// pairs instead of keys, and an Add costs one map lookup. An id is
+	// released when the last bucket that counted its key expires.
+	ids    map[K]int32
+	keys   []K
+	totals []int64
+	last   []counterSlot // per id: the newest bucket holding a pair for it
+	free   []int32
+
+	live  int   // ids whose total is not 0
+	total int64 // sum of totals
+}
+
+// counterBucket holds one bucket's counts as parallel slices of (id, count)
+// pairs, at most one pair per id.
+type counterBucket struct {
+	ids    []int32
+	counts []int64
+	// index maps an id to its pair's position. It is built only when an
+	// out-of-order Add lands in an older bucket whose pair for the key cannot
+	// be found through Counter.last, and dropped when the bucket expires.
+	index map[int32]int32
+}
+
+// counterSlot locates a pair: the bucket's absolute index and the position
+// within it.
+type counterSlot struct {
+	bucket int64
+	pos    int32
+}
+
+// maxCounterBuckets bounds the ring a Counter allocates up front (about 56
+// bytes a bucket): a week of one-second buckets fits.
+const maxCounterBuckets = 1 << 20
+
+// NewCounter returns an empty Counter for a window of size cut into buckets of
+// the bucket length. It returns an error wrapping ErrInvalidOption if size or
+// bucket is not positive, size is not a whole multiple of bucket, or the
+// window would hold more than 1<<20 buckets.
+func NewCounter[K cmp.Ordered](size, bucket time.Duration) (*Counter[K], error) {
+	n, err := buckets(size, bucket)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxCounterBuckets {
+		// Every bucket has a ring slot allocated up front, so a window of a
+		// day cut into nanoseconds is a mistake to report, not memory to take.
+		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxCounterBuckets)
+	}
+	return &Counter[K]{
+		bucket: bucket,
+		ring:   make([]counterBucket, n),
+		ids:    make(map[K]int32),
+	}, nil
+}
+
+// Add adds n to key's count at time t and reports whether it was counted.
+// A t in a bucket that has already left the window is too late: Add returns
+// false and counts nothing. A t after the newest bucket first slides the
+// window forward to the bucket holding t. A t in any bucket still inside the
+// window, older ones included, is counted in that bucket and leaves the
+// window with it.
+//
+// n may be negative, to retract what was counted; a key whose count in the
+// window is 0 is forgotten (Count 0, not in Len or Top) however it got there.
+// n = 0 counts nothing but still slides the window like Advance.
+func (c *Counter[K]) Add(key K, t time.Time, n int64) bool {
+	slot := c.head
+	b := c.newest
+	if ns := t.UnixNano(); !c.started || ns < c.headFrom || ns >= c.headTo {
+		b = bucketOf(t, c.bucket)
+		var ok bool
+		if slot, ok = c.place(b); !ok {
+			return false
+		}
+	}
+	if n == 0 {
+		return true
+	}
+	id, known := c.ids[key]
+	switch {
+	case !known:
+		id = c.intern(key)
+		c.appendPair(id, b, slot, n, true)
+	case c.last[id].bucket == b:
+		c.ring[slot].counts[c.last[id].pos] += n
+	case c.last[id].bucket < b:
+		c.appendPair(id, b, slot, n, true)
+	default:
+		c.addOlder(id, slot, n)
+	}
+	old := c.totals[id]
+	now := old + n
+	c.totals[id] = now
+	c.total += n
+	c.live += liveDelta(old, now)
+	return true
+}
+
+// Advance slides the window forward to the bucket holding now, expiring the
+// buckets that leave it. A now within or before the newest bucket changes
+// nothing. Its cost is that of the expired buckets' pairs.
+func (c *Counter[K]) Advance(now time.Time) {
+	if b := bucketOf(now, c.bucket); !c.started || b > c.newest {
+		c.slide(b)
+	}
+}
+
+// Count returns key's count in the window, 0 if it has none. O(1) on average.
+func (c *Counter[K]) Count(key K) int64 {
+	id, ok := c.ids[key]
+	if !ok {
+		return 0
+	}
+	return c.totals[id]
+}
+
+// Total returns the sum of all counts in the window. O(1).
+func (c *Counter[K]) Total() int64 { return c.total }
+
+// Len returns the number of keys whose count in the window is not 0. O(1).
+func (c *Counter[K]) Len() int { return c.live }
+
+// Bounds returns the window as the half-open interval [start, end): the start
+// of its oldest bucket and the end of its newest, the one holding the latest
+// time seen, so end-start is the window's size. Before any Add or Advance it
+// returns two zero Times. O(1).
+func (c *Counter[K]) Bounds() (start, end time.Time) {
+	if !c.started {
+		return time.Time{}, time.Time{}
+	}
+	return bucketStart(c.newest-int64(len(c.ring))+1, c.bucket), bucketStart(c.newest+1, c.bucket)
+}
+
+// Top returns the k keys with the highest counts in the window, ordered by
+// count descending, then key ascending, with Err 0. It returns nil for k <= 0
+// or an empty window, and every key when k >= Len.
+//
+// Top walks the counts once, keeping a heap of the best k seen so far: O(m log
+// k) time and O(k) memory, where m is the most distinct keys the window has
+// held at once.
+func (c *Counter[K]) Top(k int) []topk.Entry[K] {
+	if k <= 0 || c.live == 0 {
+		return nil
+	}
+	k = min(k, c.live)
+	// h is a heap of ids whose root ranks last among the best k so far, so a
+	// key that cannot make the cut costs one comparison of totals.
+	h := make([]int32, 0, k)
+	for i, t := range c.totals {
+		if t == 0 {
+			continue
+		}
+		id := int32(i)
+		if len(h) < k {
+			h = append(h, id)
+			c.siftUp(h, len(h)-1)
+			continue
+		}
+		if r := h[0]; t > c.totals[r] || (t == c.totals[r] && cmp.Less(c.keys[id], c.keys[r])) {
+			h[0] = id
+			c.siftDown(h, 0)
+		}
+	}
+	slices.SortFunc(h, func(a, b int32) int {
+		if x := cmp.Compare(c.totals[b], c.totals[a]); x != 0 {
+			return x
+		}
+		return cmp.Compare(c.keys[a], c.keys[b])
+	})
+	out := make([]topk.Entry[K], len(h))
+	for i, id := range h {
+		out[i] = topk.Entry[K]{Key: c.keys[id], Count: c.totals[id]}
+	}
+	return out
+}
+
+// place returns the ring slot of bucket b, sliding the window first if b is
+// newer than the newest bucket, and false if b has left the window.
+func (c *Counter[K]) place(b int64) (int, bool) {
+	if !c.started || b > c.newest {
+		c.slide(b)
+		return c.head, true
+	}
+	// Unsigned, so that buckets near the ends of int64 cannot overflow.
+	back := uint64(c.newest) - uint64(b)
+	if back >= uint64(len(c.ring)) {
+		return 0, false
+	}
+	slot := c.head - int(back)
+	if slot < 0 {
+		slot += len(c.ring)
+	}
+	return slot, true
+}
+
+// slide makes b, newer than any bucket seen, the newest bucket, expiring the
+// buckets that leave the window oldest first: release depends on that order.
+func (c *Counter[K]) slide(b int64) {
+	if c.started {
+		n := uint64(len(c.ring))
+		steps := uint64(b) - uint64(c.newest)
+		expire := min(steps, n)
+		for i := uint64(1); i <= expire; i++ {
+			slot := (c.head + int(i)) % len(c.ring)
+			c.expire(slot, c.newest-int64(n)+int64(i))
+		}
+		c.head = (c.head + int(steps%n)) % len(c.ring)
+	}
+	c.started = true
+	c.newest = b
+	c.headFrom = b * int64(c.bucket)
+	c.headTo = c.headFrom + int64(c.bucket)
+	if c.headTo < c.headFrom {
+		// The newest bucket ends past the last representable nanosecond;
+		// leave the fast path to bucketOf.
+		c.headTo = c.headFrom
+	}
+}
+
+// expire subtracts the counts of the bucket in slot, whose absolute index is
+// abs, and empties it, keeping its capacity for the bucket that reuses the
+// slot. Every older bucket has already expired, so a key whose newest pair is
+// here has no count left and its id is released.
+func (c *Counter[K]) expire(slot int, abs int64) {
+	bk := &c.ring[slot]
+	for i, id := range bk.ids {
+		n := bk.counts[i]
+		old := c.totals[id]
+		now := old - n
+		c.totals[id] = now
+		c.total -= n
+		c.live += liveDelta(old, now)
+		if c.last[id].bucket == abs {
+			c.release(id)
+		}
+	}
+	bk.ids = bk.ids[:0]
+	bk.counts = bk.counts[:0]
+	bk.index = nil
+}
+
+// intern gives key an id, reusing a released one if there is one.
+func (c *Counter[K]) intern(key K) int32 {
+	var id int32
+	if n := len(c.free); n > 0 {
+		id = c.free[n-1]
+		c.free = c.free[:n-1]
+		c.keys[id] = key
+	} else {
+		if len(c.keys) == math.MaxInt32 {
+			panic("window: Counter holds 2^31-1 distinct keys, the most it can")
+		}
+		id = int32(len(c.keys))
+		c.keys = append(c.keys, key)
+		c.totals = append(c.totals, 0)
+		c.last = append(c.last, counterSlot{})
+	}
+	c.ids[key] = id
+	return id
+}
+
+// release forgets the key of id, whose total is 0 and which no live bucket
+// counts, and keeps the id for reuse.
+func (c *Counter[K]) release(id int32) {
+	delete(c.ids, c.keys[id])
+	var zero K
+	c.keys[id] = zero // let a released string be collected
+	c.free = append(c.free, id)
+}
+
+// appendPair adds a pair for id, which the bucket in slot (absolute index b)
+// does not hold yet. newest says whether b is now the newest bucket holding
+// the id.
+func (c *Counter[K]) appendPair(id int32, b int64, slot int, n int64, newest bool) {
+	bk := &c.ring[slot]
+	pos := int32(len(bk.ids))
+	bk.ids = append(bk.ids, id)
+	bk.counts = append(bk.counts, n)
+	if bk.index != nil {
+		bk.index[id] = pos
+	}
+	if newest {
+		c.last[id] = counterSlot{bucket: b, pos: pos}
+	}
+}
+
+// addOlder adds n to id's count in the bucket in slot, which is older than
+// the newest bucket holding the id, so the pair, if any, must be looked up.
+func (c *Counter[K]) addOlder(id int32, slot int, n int64) {
+	bk := &c.ring[slot]
+	if bk.index == nil {
+		bk.index = make(map[int32]int32, len(bk.ids))
+		for i, x := range bk.ids {
+			bk.index[x] = int32(i)
+		}
+	}
+	if pos, ok := bk.index[id]; ok {
+		bk.counts[pos] += n
+		return
+	}
+	c.appendPair(id, 0, slot, n, false)
+}
+
+// liveDelta is how the number of keys with a non-zero count changes when one
+// count goes from old to now.
+func liveDelta(old, now int64) int {
+	switch {
+	case old == 0 && now != 0:
+		return 1
+	case old != 0 && now == 0:
+		return -1
+	}
+	return 0
+}
+
+// siftUp and siftDown keep h a heap whose root ranks last (lowest count, then
+// greatest key).
+func (c *Counter[K]) siftUp(h []int32, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !c.ranksBefore(h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (c *Counter[K]) siftDown(h []int32, i int) {
+	for {
+		ch := 2*i + 1
+		if ch >= len(h) {
+			return
+		}
+		if r := ch + 1; r < len(h) && c.ranksBefore(h[ch], h[r]) {
+			ch = r
+		}
+		if !c.ranksBefore(h[i], h[ch]) {
+			return
+		}
+		h[i], h[ch] = h[ch], h[i]
+		i = ch
+	}
+}
+
+// ranksBefore reports whether id a comes before id b in a Top result.
+func (c *Counter[K]) ranksBefore(a, b int32) bool {
+	if ta, tb := c.totals[a], c.totals[b]; ta != tb {
+		return ta > tb
+	}
+	return cmp.Less(c.keys[a], c.keys[b])
+}

@@ -1,0 +1,42 @@
+package window_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/streamtop/streamtop/window"
+)
+
+// The top referrers over the last 10 seconds, in buckets of one second, as
+// the web traffic visualizer keeps them.
+func ExampleCounter() {
+	c, err := window.NewCounter[string](10*time.Second, time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	c.Add("search.example", t0, 3)
+	c.Add("news.example", t0.Add(4*time.Second), 2)
+	c.Add("mail.example", t0.Add(9*time.Second), 4)
+	fmt.Println(c.Top(2))
+
+	// Ten seconds on, the visits of the first second have left the window.
+	c.Advance(t0.Add(10 * time.Second))
+	fmt.Println(c.Top(3), c.Total())
+
+	// A record from the expired second is too late to count.
+	fmt.Println(c.Add("search.example", t0.Add(500*time.Millisecond), 1))
+	// Output:
+	// [{mail.example 4 0} {search.example 3 0}]
+	// [{mail.example 4 0} {news.example 2 0}] 6
+	// false
+}
+
+func ExampleCounter_Bounds() {
+	c, _ := window.NewCounter[string](10*time.Second, time.Second)
+	c.Add("x", time.Date(2026, 11, 25, 20, 0, 7, 500_000_000, time.UTC), 1)
+	start, end := c.Bounds()
+	fmt.Println(start.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly))
+	// Output: 19:59:58 20:00:08
+}
