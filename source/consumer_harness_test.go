@@ -1,0 +1,307 @@
+package source_test
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/memstream"
+)
+
+// fastConfig is a Config with durations short enough for tests: failover
+// in about a second, syncs every 50 ms.
+func fastConfig(stream source.Stream, leases checkpoint.Store, id string, newProc func(string) source.Processor) source.Config {
+	return source.Config{
+		Stream:          stream,
+		Leases:          leases,
+		WorkerID:        id,
+		NewProcessor:    newProc,
+		FailoverTime:    time.Second,
+		RenewInterval:   200 * time.Millisecond,
+		SyncInterval:    50 * time.Millisecond,
+		MaxRecords:      50,
+		RetryBackoff:    5 * time.Millisecond,
+		MaxRetryBackoff: 50 * time.Millisecond,
+		ShutdownTimeout: 5 * time.Second,
+	}
+}
+
+// worker is a running Consumer that a test can stop gracefully or kill.
+type worker struct {
+	c      *source.Consumer
+	cancel context.CancelFunc
+	crash  chan struct{}
+	done   chan error
+}
+
+func startWorker(t *testing.T, cfg source.Config) *worker {
+	t.Helper()
+	c, err := source.NewConsumer(cfg)
+	if err != nil {
+		t.Fatalf("NewConsumer(%s): %v", cfg.WorkerID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &worker{c: c, cancel: cancel, crash: make(chan struct{}), done: make(chan error, 1)}
+	go func() { w.done <- source.RunUntilCrash(c, ctx, w.crash) }()
+	t.Cleanup(func() { w.stop(t) })
+	return w
+}
+
+// stop shuts the worker down gracefully and waits for Run to return.
+func (w *worker) stop(t *testing.T) {
+	t.Helper()
+	w.cancel()
+	if err, ok := <-w.done; ok && err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	w.closeDone()
+}
+
+// kill stops the worker as a crash would: no hooks, no release.
+func (w *worker) kill(t *testing.T) {
+	t.Helper()
+	close(w.crash)
+	if err, ok := <-w.done; ok && err != nil {
+		t.Errorf("Run after crash: %v", err)
+	}
+	w.closeDone()
+}
+
+func (w *worker) closeDone() {
+	select {
+	case <-w.done:
+	default:
+	}
+	defer func() { recover() }() // closed twice when stop follows kill
+	close(w.done)
+}
+
+func (w *worker) held() int { return w.c.Stats().LeasesHeld }
+
+// waitFor polls cond until it holds or timeout passes, and returns how long
+// it took.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// ledger records what was put and what was processed, and checks the
+// Consumer's promises: every record processed, per key in put order, and a
+// record processed again only if it came after its shard's last checkpoint.
+type ledger struct {
+	mu         sync.Mutex
+	puts       map[string][]string // partition key -> sequence numbers, in put order
+	putCount   int
+	times      map[string]int      // sequence number -> times processed
+	firsts     map[string][]string // partition key -> sequence numbers, first processing order
+	checkpoint map[string]string   // shard -> highest sequence checkpointed
+	dups       int
+	problems   []string
+	processed  atomic.Int64 // distinct records processed
+}
+
+func newLedger() *ledger {
+	return &ledger{
+		puts: map[string][]string{}, times: map[string]int{},
+		firsts: map[string][]string{}, checkpoint: map[string]string{},
+	}
+}
+
+func (l *ledger) problem(format string, args ...any) {
+	if len(l.problems) < 20 {
+		l.problems = append(l.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l *ledger) put(key, seq string) {
+	l.mu.Lock()
+	l.puts[key] = append(l.puts[key], seq)
+	l.putCount++
+	l.mu.Unlock()
+}
+
+func (l *ledger) process(recs []source.Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range recs {
+		n := l.times[r.SequenceNumber]
+		l.times[r.SequenceNumber] = n + 1
+		if n == 0 {
+			l.firsts[r.PartitionKey] = append(l.firsts[r.PartitionKey], r.SequenceNumber)
+			l.processed.Add(1)
+			continue
+		}
+		l.dups++
+		if cp := l.checkpoint[r.ShardID]; cp != "" && r.SequenceNumber <= cp {
+			l.problem("record %s of %s processed again though the shard was checkpointed at %s", r.SequenceNumber, r.ShardID, cp)
+		}
+	}
+}
+
+func (l *ledger) checkpointed(shard, seq string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq == checkpoint.ShardEnd || seq == checkpoint.TrimHorizon || seq == checkpoint.Latest {
+		return
+	}
+	if prev := l.checkpoint[shard]; seq < prev {
+		l.problem("checkpoint of %s went back from %s to %s", shard, prev, seq)
+		return
+	}
+	l.checkpoint[shard] = seq
+}
+
+func (l *ledger) allProcessed() bool {
+	l.mu.Lock()
+	n := l.putCount
+	l.mu.Unlock()
+	return l.processed.Load() >= int64(n)
+}
+
+func (l *ledger) duplicates() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dups
+}
+
+// check reports every broken promise.
+func (l *ledger) check(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.problems {
+		t.Error(p)
+	}
+	missing := 0
+	for key, seqs := range l.puts {
+		for _, s := range seqs {
+			if l.times[s] == 0 {
+				missing++
+			}
+		}
+		if got := l.firsts[key]; !slices.Equal(got, seqs) {
+			t.Errorf("key %s: processed in order %v, put in order %v", key, head(got), head(seqs))
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d records never processed", missing, l.putCount)
+	}
+}
+
+func head(s []string) []string {
+	if len(s) > 8 {
+		return append(slices.Clip(s[:8]), "...")
+	}
+	return s
+}
+
+// handler returns a NewProcessor whose processors record into l and
+// checkpoint after every batch (the HandlerFunc adapter).
+func (l *ledger) handler() func(string) source.Processor {
+	return func(string) source.Processor {
+		return source.HandlerFunc(func(_ context.Context, recs []source.Record) error {
+			l.process(recs)
+			return nil
+		})
+	}
+}
+
+// watchedStore reports every successful checkpoint to a ledger.
+type watchedStore struct {
+	checkpoint.Store
+	l *ledger
+}
+
+func (s watchedStore) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	nl, err := s.Store.Checkpoint(ctx, l)
+	if err == nil {
+		s.l.checkpointed(nl.Key, nl.Checkpoint)
+	}
+	return nl, err
+}
+
+// producer puts records under a fixed set of keys until stopped.
+type producer struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startProducer(t *testing.T, s *memstream.Stream, l *ledger, keys int) *producer {
+	t.Helper()
+	p := &producer{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for i := 0; ; i++ {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			entries := make([]memstream.Entry, 20)
+			for j := range entries {
+				entries[j] = memstream.Entry{PartitionKey: fmt.Sprintf("key-%d", (i*20+j)%keys), Data: []byte("visit")}
+			}
+			res, err := s.PutRecords(context.Background(), entries)
+			if err != nil {
+				t.Errorf("PutRecords: %v", err)
+				return
+			}
+			for j, r := range res {
+				l.put(entries[j].PartitionKey, r.SequenceNumber)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(p.halt)
+	return p
+}
+
+func (p *producer) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+// ownership counts the active (not ended) leases per owner in the table.
+func ownership(t *testing.T, store checkpoint.Store) map[string]int {
+	t.Helper()
+	leases, err := store.List(context.Background())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	m := map[string]int{}
+	for _, l := range leases {
+		if l.Checkpoint != checkpoint.ShardEnd {
+			m[l.Owner]++
+		}
+	}
+	return m
+}
+
+// midpoint returns the hash key halfway through a shard's range.
+func midpoint(t *testing.T, s source.Shard) string {
+	t.Helper()
+	lo, ok1 := new(big.Int).SetString(s.HashKeyStart, 10)
+	hi, ok2 := new(big.Int).SetString(s.HashKeyEnd, 10)
+	if !ok1 || !ok2 {
+		t.Fatalf("bad hash range %q-%q", s.HashKeyStart, s.HashKeyEnd)
+	}
+	return new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1).String()
+}
