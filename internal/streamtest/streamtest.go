@@ -186,11 +186,11 @@ func (s suite) take(t *testing.T, ctx context.Context, r source.ShardReader, n, 
 	return got, last
 }
 
-// readToEnd reads n records from a closed shard, then insists on End and on
-// nothing more after it.
-func (s suite) readToEnd(t *testing.T, ctx context.Context, r source.ShardReader, n int) []source.Record {
+// readToEnd reads n records from a closed shard, at most max at a time,
+// then insists on End and on nothing more after it.
+func (s suite) readToEnd(t *testing.T, ctx context.Context, r source.ShardReader, n, max int) []source.Record {
 	t.Helper()
-	got, last := s.readN(t, ctx, r, n, 10000)
+	got, last := s.take(t, ctx, r, n, max)
 	for !last.End {
 		res, err := r.Read(ctx, 10000)
 		if err != nil {
@@ -530,7 +530,7 @@ func (s suite) wait(t *testing.T, ctx context.Context) {
 	case <-ctx.Done():
 		t.Fatal("closing the shard did not wake Wait")
 	}
-	s.readToEnd(t, ctx, r, 0)
+	s.readToEnd(t, ctx, r, 0, 10)
 	if err := w.Wait(ctx); err != nil {
 		t.Fatalf("Wait at the end of a closed shard = %v, want nil at once", err)
 	}
@@ -631,7 +631,7 @@ func (s suite) split(t *testing.T, ctx context.Context) {
 		puts = append(puts, p)
 	}
 	want := byShard(puts)
-	got := s.readToEnd(t, ctx, s.open(t, ctx, st, parent.ID, source.Position{}), len(want[parent.ID]))
+	got := s.readToEnd(t, ctx, s.open(t, ctx, st, parent.ID, source.Position{}), len(want[parent.ID]), 4)
 	checkRecords(t, got, want[parent.ID])
 	read := got
 	for id, sh := range after {
@@ -707,7 +707,7 @@ func (s suite) merge(t *testing.T, ctx context.Context) {
 	want := byShard(puts)
 	var read []source.Record
 	for _, id := range []string{a.ID, b.ID} {
-		got := s.readToEnd(t, ctx, s.open(t, ctx, st, id, source.Position{}), len(want[id]))
+		got := s.readToEnd(t, ctx, s.open(t, ctx, st, id, source.Position{}), len(want[id]), 10000)
 		checkRecords(t, got, want[id])
 		read = append(read, got...)
 	}
