@@ -430,8 +430,9 @@ func (h *heldLease) endShard(p Processor, cp checkpointer) (again bool) {
 	err := p.ShardEnded(h.procCtx, cp)
 	h.mu.Lock()
 	h.atEnd = false
-	ended, lost := h.cur.Checkpoint == checkpoint.ShardEnd, h.lost
+	stored, lost := h.cur.Checkpoint, h.lost
 	h.mu.Unlock()
+	ended := stored == checkpoint.ShardEnd
 	if err != nil {
 		h.log.Error("processor ShardEnded failed", "err", err)
 	}
@@ -440,7 +441,7 @@ func (h *heldLease) endShard(p Processor, cp checkpointer) (again bool) {
 		return false
 	case !ended:
 		h.log.Error("ShardEnded did not checkpoint SHARD_END: the shard's children will not start until it does; the shard will be started again from its checkpoint",
-			"checkpoint", h.cur.Checkpoint)
+			"checkpoint", stored)
 		return true
 	}
 	h.log.Info("shard ended")
