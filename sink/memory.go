@@ -1,0 +1,180 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// DefaultRetention is how much history a Memory keeps per group unless told
+// otherwise: the visualizer charts 2 minutes, and 10 leave room for a slow
+// reader or a longer chart.
+const DefaultRetention = 10 * time.Minute
+
+// Memory is a sink that keeps a bounded history of snapshots in memory: the
+// embedded default, and what tests read results from. It implements Writer,
+// Reader and Lister.
+//
+// History is bounded by time, not by count: a group keeps the snapshots whose
+// Time is within the retention of its newest snapshot's Time. Judging by the
+// data rather than a wall clock keeps results stable under replay and in
+// tests. A group, once written, is kept (with at least its newest snapshot)
+// for the life of the Memory.
+//
+// Use NewMemory; the zero value is not usable. It is safe for concurrent use:
+// a read-write mutex lets queries run side by side. Writing b snapshots of c
+// counts costs O(b·(c + log n)) for n retained per group, plus a shift of the
+// group's history when one arrives out of time order; Query costs O(log n)
+// plus a copy of what it returns.
+type Memory struct {
+	retention time.Duration
+
+	mu     sync.RWMutex
+	groups map[string][]Snapshot // each in ascending Time, times unique
+}
+
+// MemoryOption configures NewMemory.
+type MemoryOption func(*Memory) error
+
+// Retention sets how far back from a group's newest snapshot the history
+// reaches (default DefaultRetention). It must be positive.
+func Retention(d time.Duration) MemoryOption {
+	return func(m *Memory) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: retention %v is not positive", ErrInvalidOption, d)
+		}
+		m.retention = d
+		return nil
+	}
+}
+
+// NewMemory returns an empty Memory.
+func NewMemory(opts ...MemoryOption) (*Memory, error) {
+	m := &Memory{retention: DefaultRetention, groups: make(map[string][]Snapshot)}
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+var (
+	_ Writer = (*Memory)(nil)
+	_ Reader = (*Memory)(nil)
+	_ Lister = (*Memory)(nil)
+)
+
+// Write stores snapshots, replacing any with the same Group and Time; within
+// one call a later snapshot replaces an earlier one. The Memory keeps its own
+// copy of each snapshot's Counts, so the caller may reuse them.
+func (m *Memory) Write(ctx context.Context, snapshots []Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, s := range snapshots {
+		if err := validate(s); err != nil {
+			return fmt.Errorf("sink: snapshot %d: %w", i, err)
+		}
+	}
+	// Copy outside the lock, so readers wait only for the inserts.
+	copies := make([]Snapshot, len(snapshots))
+	for i, s := range snapshots {
+		copies[i] = clone(s)
+		// Readers get UTC, as from a persistent sink, whatever zone (and
+		// monotonic reading) the writer's clock attached.
+		copies[i].Time = s.Time.UTC()
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	touched := make(map[string]struct{})
+	for _, s := range copies {
+		h := m.groups[s.Group]
+		i, found := slices.BinarySearchFunc(h, s.Time, byTime)
+		if found {
+			h[i] = s
+		} else {
+			h = slices.Insert(h, i, s)
+		}
+		m.groups[s.Group] = h
+		touched[s.Group] = struct{}{}
+	}
+	for g := range touched {
+		m.groups[g] = m.trim(m.groups[g])
+	}
+	return nil
+}
+
+func validate(s Snapshot) error {
+	switch {
+	case s.Group == "":
+		return fmt.Errorf("%w: empty group", ErrInvalidSnapshot)
+	case s.Time.IsZero():
+		return fmt.Errorf("%w: group %q: zero time", ErrInvalidSnapshot, s.Group)
+	}
+	return nil
+}
+
+// trim drops what is older than the retention allows, clearing the dropped
+// slots so their Counts can be collected before the array is reallocated.
+func (m *Memory) trim(h []Snapshot) []Snapshot {
+	cutoff := h[len(h)-1].Time.Add(-m.retention)
+	i, _ := slices.BinarySearchFunc(h, cutoff, byTime)
+	clear(h[:i])
+	return h[i:]
+}
+
+func byTime(s Snapshot, t time.Time) int { return s.Time.Compare(t) }
+
+func clone(s Snapshot) Snapshot {
+	s.Counts = slices.Clone(s.Counts)
+	return s
+}
+
+// Query returns the group's snapshots with Time at or after since, in time
+// order: an empty, non-nil slice for a group it does not hold. The result is
+// the caller's own.
+func (m *Memory) Query(ctx context.Context, group string, since time.Time) ([]Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	h := m.groups[group]
+	i, _ := slices.BinarySearchFunc(h, since, byTime)
+	out := make([]Snapshot, 0, len(h)-i)
+	for _, s := range h[i:] {
+		out = append(out, clone(s))
+	}
+	return out, nil
+}
+
+// Latest returns the group's newest snapshot, and false if the group has
+// none. It costs a copy of one snapshot, where Query would copy the history.
+func (m *Memory) Latest(group string) (Snapshot, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	h := m.groups[group]
+	if len(h) == 0 {
+		return Snapshot{}, false
+	}
+	return clone(h[len(h)-1]), true
+}
+
+// Groups returns the names of the groups written so far, in ascending order.
+func (m *Memory) Groups(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	out := make([]string, 0, len(m.groups))
+	for g := range m.groups {
+		out = append(out, g)
+	}
+	m.mu.RUnlock()
+	slices.Sort(out)
+	return out, nil
+}
