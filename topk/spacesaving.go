@@ -1,0 +1,473 @@
+package topk
+
+import (
+	"cmp"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"unsafe"
+)
+
+// MaxCapacity is the largest capacity NewSpaceSaving accepts. Entry indexes
+// live in 32 bits of the hash table's slots, and a summary this large is
+// better served by Exact anyway.
+const MaxCapacity = 1 << 26
+
+// seed is shared by every SpaceSaving in the process, so Merge can reuse the
+// hashes both sides already hold instead of hashing every key again.
+var seed = maphash.MakeSeed()
+
+// SpaceSaving estimates the most frequent keys of a stream in bounded memory:
+// it monitors at most capacity keys, and answers for every key with an upper
+// bound Count and an error Err such that the true count lies in
+// [Count-Err, Count].
+//
+// With N the total weight added so far, it guarantees:
+//   - Err <= N/capacity for every key, monitored or not;
+//   - every key whose true count exceeds N/capacity is monitored, so it
+//     appears in Top(capacity);
+//   - while at most capacity distinct keys have been added, every count is
+//     exact (Err = 0);
+//   - after Merge, the same bounds hold over the union of both streams.
+//
+// It is Space-Saving (Metwally, Agrawal and El Abbadi, 2005) with the
+// admission filter of Filtered Space-Saving (Homem and Carvalho, 2010): a key
+// that is not monitored first accumulates its weight in one of a fixed array
+// of shared filter counters, and takes over the smallest monitored counter
+// only once that filter counter exceeds it. On streams with a long flat tail
+// this spares the churn of plain Space-Saving, where nearly every record
+// evicts a counter and overstates the newcomer by the evicted count.
+//
+// The zero value is not usable: make a SpaceSaving with NewSpaceSaving.
+// A SpaceSaving is not safe for concurrent use; Count, Top and Len do not
+// modify it, so they may run together under a read lock.
+//
+// Cost: Add hashes the key once (hash/maphash) and is O(1) amortised; a key
+// already monitored costs one probe of an open-addressed table and no
+// allocation. Finding the smallest counter is batched: a scan picks out the
+// capacity/8 smallest counters into a small heap, so the scan's O(capacity)
+// is shared by at least that many evictions. Memory is fixed at creation,
+// about 90 bytes per unit of capacity (about 88 KiB at capacity 1024), plus
+// whatever the monitored keys themselves hold (a string key's bytes are kept,
+// not copied).
+//
+// Float keys behave as in Go maps: a NaN key never matches itself, so don't
+// count NaN.
+type SpaceSaving[K cmp.Ordered] struct {
+	capacity int
+	total    int64 // N: the weight added, merged streams included
+
+	// The monitored entries, struct of arrays so that a probe touches only
+	// the arrays it needs. Entry i's key was admitted with error errs[i]; its
+	// true count lies in [counts[i]-errs[i], counts[i]].
+	keys   []K
+	hashes []uint64
+	counts []int64
+	errs   []int64
+
+	// index is a power-of-two open-addressed table with linear probing. A
+	// slot is 0 when empty, else the high 32 bits of the key's hash (to skip
+	// most key comparisons) over the entry's index plus one.
+	index []uint64
+	mask  uint64
+
+	// alpha is the admission filter. A key that is not monitored has a true
+	// count of at most alpha[cell(hash)], and every alpha is at most the
+	// smallest monitored count, so admitting a key with error alpha never
+	// breaks the bound Err <= N/capacity.
+	alpha     []int64
+	alphaMask uint64
+
+	// low is a min-heap over a batch of the smallest counters, by the count
+	// each had when pushed. Every entry outside it has a count >= tau, so
+	// once the stale tops (counters that grew since) are fixed or dropped,
+	// its top is the smallest counter overall. It is refilled by a scan when
+	// it runs dry.
+	low   []lowEntry
+	batch int
+	tau   int64
+}
+
+// lowEntry is a candidate for the smallest counter: entry i, whose count was
+// c when it was pushed.
+type lowEntry struct {
+	c int64
+	i int32
+}
+
+// NewSpaceSaving returns an empty SpaceSaving that monitors at most capacity
+// keys. It returns an error wrapping ErrInvalidOption if capacity is not
+// positive or exceeds MaxCapacity.
+func NewSpaceSaving[K cmp.Ordered](capacity int) (*SpaceSaving[K], error) {
+	if capacity <= 0 || capacity > MaxCapacity {
+		return nil, fmt.Errorf("%w: capacity %d must be in [1, %d]", ErrInvalidOption, capacity, MaxCapacity)
+	}
+	// A load factor of at most 1/2 keeps linear probes short; a filter four
+	// times the capacity keeps the tail's keys from sharing filter counters
+	// so much that they are admitted on each other's weight.
+	slots := pow2(2 * capacity)
+	cells := pow2(4 * capacity)
+	batch := max(1, capacity/8)
+	return &SpaceSaving[K]{
+		capacity:  capacity,
+		keys:      make([]K, 0, capacity),
+		hashes:    make([]uint64, 0, capacity),
+		counts:    make([]int64, 0, capacity),
+		errs:      make([]int64, 0, capacity),
+		index:     make([]uint64, slots),
+		mask:      uint64(slots - 1),
+		alpha:     make([]int64, cells),
+		alphaMask: uint64(cells - 1),
+		low:       make([]lowEntry, 0, batch),
+		batch:     batch,
+	}, nil
+}
+
+// pow2 returns the smallest power of two >= n, for n >= 1.
+func pow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// hashOf hashes a key with the process-wide seed. Strings take the direct
+// path: maphash.Comparable would make the key escape to the heap.
+func hashOf[K cmp.Ordered](key K) uint64 {
+	if s, ok := any(key).(string); ok {
+		return maphash.String(seed, s)
+	}
+	return maphash.Comparable(seed, key)
+}
+
+// cell returns the filter counter of a hash. It uses the high half of the
+// hash, while the table uses the low half, so keys that collide in one
+// rarely collide in the other.
+func (s *SpaceSaving[K]) cell(h uint64) uint64 {
+	return (h >> 32) & s.alphaMask
+}
+
+// find returns the entry index of key, or -1 if it is not monitored.
+func (s *SpaceSaving[K]) find(key K, h uint64) int {
+	tag := h >> 32
+	for p := h & s.mask; ; p = (p + 1) & s.mask {
+		slot := s.index[p]
+		if slot == 0 {
+			return -1
+		}
+		if slot>>32 == tag {
+			if i := int(uint32(slot)) - 1; s.keys[i] == key {
+				return i
+			}
+		}
+	}
+}
+
+// link puts entry i, of hash h, into the table.
+func (s *SpaceSaving[K]) link(i int, h uint64) {
+	p := h & s.mask
+	for s.index[p] != 0 {
+		p = (p + 1) & s.mask
+	}
+	s.index[p] = h>>32<<32 | uint64(i+1)
+}
+
+// unlink takes entry i out of the table, shifting later slots of the probe
+// run back so that no tombstones are needed.
+func (s *SpaceSaving[K]) unlink(i int) {
+	p := s.hashes[i] & s.mask
+	for uint32(s.index[p]) != uint32(i+1) {
+		p = (p + 1) & s.mask
+	}
+	for q := p; ; {
+		s.index[p] = 0
+		for {
+			q = (q + 1) & s.mask
+			slot := s.index[q]
+			if slot == 0 {
+				return
+			}
+			home := s.hashes[uint32(slot)-1] & s.mask
+			// The slot may move back to p only if p lies on its probe path,
+			// from its home to q.
+			if (q-home)&s.mask >= (q-p)&s.mask {
+				s.index[p] = slot
+				p = q
+				break
+			}
+		}
+	}
+}
+
+// Add adds n to key's count. An n <= 0 changes nothing: Space-Saving's
+// bounds hold only for a stream of positive weights. The total weight must
+// fit in an int64.
+//
+// Add is O(1) amortised. A monitored key costs a hash, one probe and no
+// allocation; a key that is not monitored either adds to its filter counter
+// or, when that counter passes the smallest monitored count, replaces the
+// key with that count.
+func (s *SpaceSaving[K]) Add(key K, n int64) {
+	if n <= 0 {
+		return
+	}
+	s.total += n
+	h := hashOf(key)
+	if i := s.find(key, h); i >= 0 {
+		s.counts[i] += n
+		return
+	}
+	c := s.cell(h)
+	a := s.alpha[c]
+	if len(s.keys) < s.capacity {
+		// Room to spare: admit at once. a is 0 unless a Merge filled the
+		// filter, and then it is the bound on what the key had before.
+		s.admit(len(s.keys), key, h, a+n, a)
+		return
+	}
+	// The recorded top of low is a lower bound on the smallest count, so
+	// most keys of a long tail are turned away here without fixing up the
+	// heap.
+	if len(s.low) > 0 && a+n <= s.low[0].c {
+		s.alpha[c] = a + n
+		return
+	}
+	m := s.smallest()
+	if a+n <= s.counts[m] {
+		s.alpha[c] = a + n
+		return
+	}
+	// Evict m: its filter counter must cover the evicted key's true count,
+	// which is at most its upper bound.
+	s.popLow()
+	if mc := s.cell(s.hashes[m]); s.alpha[mc] < s.counts[m] {
+		s.alpha[mc] = s.counts[m]
+	}
+	s.unlink(m)
+	s.admit(m, key, h, a+n, a)
+}
+
+// admit stores key in entry i (appending when i == len) with the given count
+// and error.
+func (s *SpaceSaving[K]) admit(i int, key K, h uint64, count, err int64) {
+	if i == len(s.keys) {
+		s.keys = append(s.keys, key)
+		s.hashes = append(s.hashes, h)
+		s.counts = append(s.counts, count)
+		s.errs = append(s.errs, err)
+	} else {
+		s.keys[i], s.hashes[i], s.counts[i], s.errs[i] = key, h, count, err
+	}
+	s.link(i, h)
+	if count < s.tau {
+		// Entries outside low must stay >= tau for low's top to be the
+		// minimum. After an eviction low has room; if it has none, empty
+		// it, and the next search for the minimum scans afresh.
+		if len(s.low) < cap(s.low) {
+			s.pushLow(lowEntry{c: count, i: int32(i)})
+		} else {
+			s.low = s.low[:0]
+		}
+	}
+}
+
+// smallest returns the index of an entry with the smallest count. The table
+// must be full.
+func (s *SpaceSaving[K]) smallest() int {
+	for {
+		if len(s.low) == 0 {
+			s.scan()
+		}
+		top := s.low[0]
+		c := s.counts[top.i]
+		if c == top.c {
+			return int(top.i)
+		}
+		// The counter grew since it was pushed: keep it if it may still be
+		// the minimum, else leave it to the entries outside.
+		if c <= s.tau {
+			s.low[0].c = c
+			siftDownLow(s.low, 0)
+		} else {
+			s.popLow()
+		}
+	}
+}
+
+// scan refills low with the batch smallest counters and sets tau to the
+// largest of them, so every entry left outside has a count >= tau.
+func (s *SpaceSaving[K]) scan() {
+	// Select with a max-heap of the smallest so far, kept as a min-heap of
+	// negated counts so one sift routine serves both phases.
+	h := s.low[:0]
+	for i, c := range s.counts {
+		e := lowEntry{c: -c, i: int32(i)}
+		if len(h) < s.batch {
+			h = append(h, e)
+			siftUpLow(h, len(h)-1)
+		} else if e.c > h[0].c {
+			h[0] = e
+			siftDownLow(h, 0)
+		}
+	}
+	s.tau = -h[0].c
+	for i := range h {
+		h[i].c = -h[i].c
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDownLow(h, i)
+	}
+	s.low = h
+}
+
+func (s *SpaceSaving[K]) pushLow(e lowEntry) {
+	s.low = append(s.low, e)
+	siftUpLow(s.low, len(s.low)-1)
+}
+
+func (s *SpaceSaving[K]) popLow() {
+	last := len(s.low) - 1
+	s.low[0] = s.low[last]
+	s.low = s.low[:last]
+	siftDownLow(s.low, 0)
+}
+
+// siftUpLow and siftDownLow keep a min-heap by count, written out because
+// container/heap's interface calls cost more than the comparisons.
+func siftUpLow(h []lowEntry, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].c <= h[i].c {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func siftDownLow(h []lowEntry, i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if r := c + 1; r < len(h) && h[r].c < h[c].c {
+			c = r
+		}
+		if h[i].c <= h[c].c {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+// Count returns an upper bound on key's true count and the error of that
+// bound: the true count lies in [count-err, count], and err <= N/capacity.
+// A monitored key gets its own counter; any other key gets its filter
+// counter as both count and err, since all that is known is that its true
+// count is at most that. O(1).
+func (s *SpaceSaving[K]) Count(key K) (count, err int64) {
+	h := hashOf(key)
+	if i := s.find(key, h); i >= 0 {
+		return s.counts[i], s.errs[i]
+	}
+	a := s.alpha[s.cell(h)]
+	return a, a
+}
+
+// Len returns the number of monitored keys, at most the capacity. O(1).
+func (s *SpaceSaving[K]) Len() int {
+	return len(s.keys)
+}
+
+// Reset empties s, keeping its capacity and memory. O(capacity).
+func (s *SpaceSaving[K]) Reset() {
+	clear(s.keys) // drop references to the old keys
+	s.keys = s.keys[:0]
+	s.hashes = s.hashes[:0]
+	s.counts = s.counts[:0]
+	s.errs = s.errs[:0]
+	clear(s.index)
+	clear(s.alpha)
+	s.low = s.low[:0]
+	s.tau = 0
+	s.total = 0
+}
+
+// Top returns the k monitored keys with the highest counts, ordered by count
+// descending, then key ascending, each with its error. It returns nil for
+// k <= 0 or an empty SpaceSaving, and every monitored key when k >= Len.
+// Counts are upper bounds, so a key near the cut may rank above one whose
+// true count is higher; the errors say by how much that can happen.
+//
+// Top keeps a heap of the best k while it walks the monitored keys once:
+// O(Len log k) time and O(k) memory.
+func (s *SpaceSaving[K]) Top(k int) []Entry[K] {
+	if k <= 0 || len(s.keys) == 0 {
+		return nil
+	}
+	k = min(k, len(s.keys))
+	h := make([]Entry[K], 0, k)
+	for i, key := range s.keys {
+		e := Entry[K]{Key: key, Count: s.counts[i], Err: s.errs[i]}
+		if len(h) < k {
+			h = append(h, e)
+			siftUpWorst(h, len(h)-1)
+		} else if less(e, h[0]) {
+			h[0] = e
+			siftDownWorst(h, 0)
+		}
+	}
+	slices.SortFunc(h, rank[K])
+	return h
+}
+
+// rank orders entries as Top returns them.
+func rank[K cmp.Ordered](a, b Entry[K]) int {
+	if c := cmp.Compare(b.Count, a.Count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Key, b.Key)
+}
+
+// siftUpWorst and siftDownWorst keep a heap whose root ranks last, so a key
+// that cannot make the cut costs one comparison.
+func siftUpWorst[K cmp.Ordered](h []Entry[K], i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !less(h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func siftDownWorst[K cmp.Ordered](h []Entry[K], i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if r := c + 1; r < len(h) && less(h[c], h[r]) {
+			c = r
+		}
+		if !less(h[i], h[c]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+// memBytes returns the bytes s holds in its own arrays, not counting what
+// the keys point to (a string's bytes).
+func (s *SpaceSaving[K]) memBytes() int {
+	var k K
+	return cap(s.keys)*int(unsafe.Sizeof(k)) +
+		(cap(s.hashes)+cap(s.counts)+cap(s.errs)+len(s.index)+len(s.alpha))*8 +
+		cap(s.low)*int(unsafe.Sizeof(lowEntry{})) +
+		int(unsafe.Sizeof(*s))
+}

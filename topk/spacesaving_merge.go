@@ -1,0 +1,168 @@
+package topk
+
+import "fmt"
+
+// Merge adds other's stream to s, so that s summarises the union of both
+// streams with the guarantees of a SpaceSaving of s's capacity over the
+// combined total weight: Err <= (N1+N2)/capacity, and every key whose true
+// count in the union exceeds that is monitored. other is not modified, and
+// may be s itself (which doubles every count).
+//
+// It follows the mergeable summaries of Agarwal, Cormode, Huang, Phillips,
+// Wei and Yi (2012): each key's bounds are the sums of its bounds in both
+// summaries (a key one side does not monitor counts that side's filter
+// bound), and the capacity keys with the highest upper bounds are kept. The
+// keys that do not fit pass their bounds on to the filter, and kept counts
+// are raised to the largest filter counter, which keeps the invariants that
+// make later Adds honour the bound.
+//
+// Merge returns an error wrapping ErrInvalidOption, and changes nothing, if
+// other's capacity is smaller than s's: other's error bound would then be too
+// loose for s's guarantee.
+//
+// Cost: O(Len(s) + Len(other) + capacity) time, and a temporary slice of
+// both summaries' entries.
+func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
+	if other == nil || (other.total == 0 && len(other.keys) == 0) {
+		return nil
+	}
+	if other.capacity < s.capacity {
+		return fmt.Errorf("%w: cannot merge a SpaceSaving of capacity %d into one of capacity %d", ErrInvalidOption, other.capacity, s.capacity)
+	}
+	if other == s {
+		other = s.clone()
+	}
+
+	cands := make([]candidate[K], 0, len(s.keys)+len(other.keys))
+	for i, key := range s.keys {
+		h := s.hashes[i]
+		c := candidate[K]{key: key, h: h, ub: s.counts[i], lb: s.counts[i] - s.errs[i]}
+		if j := other.find(key, h); j >= 0 {
+			c.ub += other.counts[j]
+			c.lb += other.counts[j] - other.errs[j]
+		} else {
+			c.ub += other.alpha[other.cell(h)]
+		}
+		cands = append(cands, c)
+	}
+	for j, key := range other.keys {
+		h := other.hashes[j]
+		if s.find(key, h) >= 0 {
+			continue
+		}
+		cands = append(cands, candidate[K]{
+			key: key, h: h,
+			ub: other.counts[j] + s.alpha[s.cell(h)],
+			lb: other.counts[j] - other.errs[j],
+		})
+	}
+
+	// A key neither side monitors is bounded by the sum of its two filter
+	// counters. other's filter is at least as large as s's (capacities
+	// decide both), so each of s's cells takes the largest of the cells of
+	// other's that fold onto it.
+	for j := range s.alpha {
+		var most int64
+		for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
+			most = max(most, other.alpha[j2])
+		}
+		s.alpha[j] += most
+	}
+
+	if len(cands) > s.capacity {
+		selectLargest(cands, s.capacity)
+		for _, c := range cands[s.capacity:] {
+			if cell := s.cell(c.h); s.alpha[cell] < c.ub {
+				s.alpha[cell] = c.ub
+			}
+		}
+		clear(cands[s.capacity:]) // let the dropped keys go
+		cands = cands[:s.capacity]
+	}
+	var floor int64
+	for _, a := range s.alpha {
+		floor = max(floor, a)
+	}
+
+	total := s.total + other.total
+	clear(s.keys)
+	s.keys, s.hashes, s.counts, s.errs = s.keys[:0], s.hashes[:0], s.counts[:0], s.errs[:0]
+	clear(s.index)
+	for i, c := range cands {
+		// Raising a count to the floor only loosens its upper bound, and it
+		// keeps every filter counter at most the smallest count.
+		count := max(c.ub, floor)
+		s.keys = append(s.keys, c.key)
+		s.hashes = append(s.hashes, c.h)
+		s.counts = append(s.counts, count)
+		s.errs = append(s.errs, count-c.lb)
+		s.link(i, c.h)
+	}
+	s.total = total
+	s.low = s.low[:0]
+	s.tau = 0
+	return nil
+}
+
+// candidate is a key's combined bounds during a Merge.
+type candidate[K any] struct {
+	key    K
+	h      uint64
+	ub, lb int64
+}
+
+// selectLargest reorders c so that its first k elements have the k largest
+// upper bounds (ties broken arbitrarily), by quickselect: O(len(c)) expected.
+func selectLargest[K any](c []candidate[K], k int) {
+	lo, hi := 0, len(c)-1
+	for lo < hi {
+		// Median of three keeps sorted and reversed inputs linear.
+		mid := lo + (hi-lo)/2
+		if c[mid].ub > c[lo].ub {
+			c[mid], c[lo] = c[lo], c[mid]
+		}
+		if c[hi].ub > c[lo].ub {
+			c[hi], c[lo] = c[lo], c[hi]
+		}
+		if c[mid].ub > c[hi].ub {
+			c[mid], c[hi] = c[hi], c[mid]
+		}
+		pivot := c[hi].ub // the median of the three, now at hi
+		i, j := lo, hi
+		for i <= j {
+			for c[i].ub > pivot {
+				i++
+			}
+			for c[j].ub < pivot {
+				j--
+			}
+			if i <= j {
+				c[i], c[j] = c[j], c[i]
+				i++
+				j--
+			}
+		}
+		// Now c[lo..j] >= pivot >= c[i..hi], and c[j+1..i-1] == pivot.
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}
+
+// clone returns a deep copy of s.
+func (s *SpaceSaving[K]) clone() *SpaceSaving[K] {
+	c := *s
+	c.keys = append(make([]K, 0, cap(s.keys)), s.keys...)
+	c.hashes = append(make([]uint64, 0, cap(s.hashes)), s.hashes...)
+	c.counts = append(make([]int64, 0, cap(s.counts)), s.counts...)
+	c.errs = append(make([]int64, 0, cap(s.errs)), s.errs...)
+	c.index = append([]uint64(nil), s.index...)
+	c.alpha = append([]int64(nil), s.alpha...)
+	c.low = append(make([]lowEntry, 0, cap(s.low)), s.low...)
+	return &c
+}

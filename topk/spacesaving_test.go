@@ -1,0 +1,365 @@
+package topk
+
+import (
+	cmpstd "cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
+)
+
+// weighted is one Add of a generated stream.
+type weighted struct {
+	key int
+	n   int64
+}
+
+// streamGen draws streams over a small key space, skewed so that some keys
+// are heavy and the tail is long enough to force evictions, with mostly unit
+// weights and some large ones.
+func streamGen(maxKeys int) *rapid.Generator[[]weighted] {
+	return rapid.Custom(func(t *rapid.T) []weighted {
+		keys := rapid.IntRange(1, maxKeys).Draw(t, "keys")
+		heavy := rapid.IntRange(0, 100).Draw(t, "heavyPercent")
+		maxW := rapid.SampledFrom([]int64{1, 1, 3, 50}).Draw(t, "maxWeight")
+		n := rapid.IntRange(0, 400).Draw(t, "len")
+		out := make([]weighted, n)
+		for i := range out {
+			k := rapid.IntRange(0, keys-1).Draw(t, "key")
+			if rapid.IntRange(0, 99).Draw(t, "skew") < heavy {
+				k %= 3 // a few heavy hitters
+			}
+			out[i] = weighted{key: k, n: rapid.Int64Range(1, maxW).Draw(t, "n")}
+		}
+		return out
+	})
+}
+
+// truth is the reference model: exact counts and the total weight.
+type truth struct {
+	counts map[int]int64
+	total  int64
+}
+
+func exactOf(streams ...[]weighted) truth {
+	tr := truth{counts: map[int]int64{}}
+	for _, s := range streams {
+		for _, w := range s {
+			tr.counts[w.key] += w.n
+			tr.total += w.n
+		}
+	}
+	return tr
+}
+
+func feed(t interface{ Fatal(...any) }, capacity int, s []weighted) *SpaceSaving[int] {
+	ss, err := NewSpaceSaving[int](capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range s {
+		ss.Add(w.key, w.n)
+	}
+	return ss
+}
+
+// checkBounds checks every documented guarantee of s against the exact
+// counts of the stream(s) it summarises, for every key of the key space
+// (monitored or not), and the internal invariants the guarantees rest on.
+func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys int) {
+	t.Helper()
+	checkInvariants(t, s, tr.total)
+	top := s.Top(capacity)
+	if len(top) != s.Len() || s.Len() > capacity {
+		t.Fatalf("Len %d, Top(capacity) has %d entries, capacity %d", s.Len(), len(top), capacity)
+	}
+	inTop := map[int]bool{}
+	for i, e := range top {
+		inTop[e.Key] = true
+		if i > 0 && rank(top[i-1], e) > 0 {
+			t.Fatalf("Top out of order at %d: %+v then %+v", i, top[i-1], e)
+		}
+		if c, err := s.Count(e.Key); c != e.Count || err != e.Err {
+			t.Fatalf("Top says %+v, Count says (%d, %d)", e, c, err)
+		}
+	}
+	for key := range maxKeys {
+		want := tr.counts[key]
+		c, err := s.Count(key)
+		if c-err > want || want > c {
+			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, err, c)
+		}
+		if err < 0 || err*int64(capacity) > tr.total {
+			t.Fatalf("key %d: err %d exceeds N/capacity = %d/%d", key, err, tr.total, capacity)
+		}
+		if want*int64(capacity) > tr.total && !inTop[key] {
+			t.Fatalf("key %d: true count %d > N/capacity = %d/%d but not monitored", key, want, tr.total, capacity)
+		}
+	}
+	if len(tr.counts) <= capacity {
+		var want []Entry[int]
+		for k, c := range tr.counts {
+			want = append(want, Entry[int]{Key: k, Count: c})
+		}
+		slices.SortFunc(want, rank[int])
+		if diff := cmp.Diff(want, top); diff != "" {
+			t.Fatalf("%d distinct keys fit in capacity %d, so Top must be exact (-want +got):\n%s", len(tr.counts), capacity, diff)
+		}
+	}
+}
+
+// checkInvariants checks the internal state the guarantees rest on: the
+// table finds every entry, the counts sum to at most N, and no filter
+// counter exceeds the smallest count of a full summary.
+func checkInvariants[K cmpstd.Ordered](t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, s *SpaceSaving[K], total int64) {
+	t.Helper()
+	if s.total != total {
+		t.Fatalf("total %d, want %d", s.total, total)
+	}
+	used := 0
+	for _, slot := range s.index {
+		if slot != 0 {
+			used++
+		}
+	}
+	if used != len(s.keys) {
+		t.Fatalf("%d table slots used for %d entries", used, len(s.keys))
+	}
+	var sum int64
+	least := int64(math.MaxInt64)
+	for i, k := range s.keys {
+		if got := s.find(k, s.hashes[i]); got != i {
+			t.Fatalf("entry %d (key %v) found at %d", i, k, got)
+		}
+		if s.errs[i] < 0 || s.errs[i] > s.counts[i] {
+			t.Fatalf("entry %d: count %d err %d", i, s.counts[i], s.errs[i])
+		}
+		sum += s.counts[i]
+		least = min(least, s.counts[i])
+	}
+	if sum > total {
+		t.Fatalf("counts sum to %d > N = %d", sum, total)
+	}
+	for c, a := range s.alpha {
+		if a != 0 && len(s.keys) < s.capacity {
+			t.Fatalf("filter cell %d = %d before the summary filled", c, a)
+		}
+		if len(s.keys) == s.capacity && a > least {
+			t.Fatalf("filter cell %d = %d > smallest count %d", c, a, least)
+		}
+	}
+}
+
+func TestSpaceSavingBounds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxKeys = 60
+		capacity := rapid.IntRange(1, 24).Draw(t, "capacity")
+		stream := streamGen(maxKeys).Draw(t, "stream")
+		s := feed(t, capacity, stream)
+		checkBounds(t, s, exactOf(stream), capacity, maxKeys)
+	})
+}
+
+// TestSpaceSavingBoundsThroughout checks the bounds after every Add, since a
+// broken invariant can heal by the end of a stream.
+func TestSpaceSavingBoundsThroughout(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxKeys = 30
+		capacity := rapid.IntRange(1, 8).Draw(t, "capacity")
+		stream := streamGen(maxKeys).Draw(t, "stream")
+		s, err := NewSpaceSaving[int](capacity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range stream {
+			s.Add(w.key, w.n)
+			checkBounds(t, s, exactOf(stream[:i+1]), capacity, maxKeys)
+		}
+	})
+}
+
+func TestSpaceSavingMerge(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxKeys = 60
+		capacity := rapid.IntRange(1, 16).Draw(t, "capacity")
+		// other may be larger: its bound is then tighter than s needs.
+		otherCap := capacity * rapid.SampledFrom([]int{1, 1, 2, 3}).Draw(t, "otherCapFactor")
+		a := streamGen(maxKeys).Draw(t, "a")
+		b := streamGen(maxKeys).Draw(t, "b")
+		after := streamGen(maxKeys).Draw(t, "after")
+		s := feed(t, capacity, a)
+		o := feed(t, otherCap, b)
+		if err := s.Merge(o); err != nil {
+			t.Fatal(err)
+		}
+		checkBounds(t, s, exactOf(a, b), capacity, maxKeys)
+		checkInvariants(t, o, exactOf(b).total) // other is untouched
+		// The merged summary must keep its guarantees as the stream goes on.
+		for _, w := range after {
+			s.Add(w.key, w.n)
+		}
+		checkBounds(t, s, exactOf(a, b, after), capacity, maxKeys)
+	})
+}
+
+func TestSpaceSavingMergeChain(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxKeys = 40
+		capacity := rapid.IntRange(1, 10).Draw(t, "capacity")
+		parts := rapid.SliceOfN(streamGen(maxKeys), 1, 5).Draw(t, "parts")
+		s := feed(t, capacity, nil)
+		for i, p := range parts {
+			if err := s.Merge(feed(t, capacity, p)); err != nil {
+				t.Fatal(err)
+			}
+			checkBounds(t, s, exactOf(parts[:i+1]...), capacity, maxKeys)
+		}
+		if err := s.Merge(s); err != nil {
+			t.Fatal(err)
+		}
+		doubled := exactOf(append(parts, parts...)...)
+		checkBounds(t, s, doubled, capacity, maxKeys)
+	})
+}
+
+func TestSpaceSavingReset(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxKeys = 40
+		capacity := rapid.IntRange(1, 10).Draw(t, "capacity")
+		before := streamGen(maxKeys).Draw(t, "before")
+		after := streamGen(maxKeys).Draw(t, "after")
+		s := feed(t, capacity, before)
+		s.Reset()
+		if s.Len() != 0 || s.Top(1) != nil {
+			t.Fatalf("after Reset: Len %d, Top %v", s.Len(), s.Top(1))
+		}
+		for _, w := range after {
+			s.Add(w.key, w.n)
+		}
+		checkBounds(t, s, exactOf(after), capacity, maxKeys)
+	})
+}
+
+func TestSpaceSavingStrings(t *testing.T) {
+	s, err := NewSpaceSaving[string](2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "a", "c", "a", "c", "c", "c"} {
+		s.Add(k, 1)
+	}
+	// b came in with count 1 and stayed the smallest; c waited in the
+	// filter until it outgrew b, then took its place.
+	want := []Entry[string]{{Key: "c", Count: 4, Err: 1}, {Key: "a", Count: 3}}
+	if diff := cmp.Diff(want, s.Top(5)); diff != "" {
+		t.Errorf("Top (-want +got):\n%s", diff)
+	}
+	if c, e := s.Count("b"); c < 1 || c-e > 1 {
+		t.Errorf("Count(b) = (%d, %d) must cover b's true count 1", c, e)
+	}
+}
+
+func TestNewSpaceSavingErrors(t *testing.T) {
+	for _, capacity := range []int{0, -1, math.MinInt, MaxCapacity + 1} {
+		t.Run(fmt.Sprint(capacity), func(t *testing.T) {
+			s, err := NewSpaceSaving[string](capacity)
+			if !errors.Is(err, ErrInvalidOption) || s != nil {
+				t.Fatalf("NewSpaceSaving(%d) = %v, %v; want nil and ErrInvalidOption", capacity, s, err)
+			}
+		})
+	}
+	for _, capacity := range []int{1, 7, 1024} {
+		if _, err := NewSpaceSaving[string](capacity); err != nil {
+			t.Errorf("NewSpaceSaving(%d): %v", capacity, err)
+		}
+	}
+}
+
+func TestSpaceSavingAddNonPositive(t *testing.T) {
+	for _, n := range []int64{0, -1, math.MinInt64} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s, _ := NewSpaceSaving[string](2)
+			s.Add("a", 3)
+			s.Add("a", n)
+			s.Add("b", n)
+			want := []Entry[string]{{Key: "a", Count: 3}}
+			if diff := cmp.Diff(want, s.Top(10)); diff != "" {
+				t.Errorf("Top (-want +got):\n%s", diff)
+			}
+			checkInvariants(t, s, 3)
+		})
+	}
+}
+
+func TestSpaceSavingMergeErrors(t *testing.T) {
+	small, _ := NewSpaceSaving[int](2)
+	large, _ := NewSpaceSaving[int](4)
+	large.Add(1, 5)
+	small.Add(2, 1)
+	tests := []struct {
+		name    string
+		into    *SpaceSaving[int]
+		other   *SpaceSaving[int]
+		wantErr error
+	}{
+		{"smaller capacity", large, small, ErrInvalidOption},
+		{"nil", small, nil, nil},
+		{"larger capacity", small, large, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.into.Top(10)
+			err := tt.into.Merge(tt.other)
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Merge: %v, want %v", err, tt.wantErr)
+			}
+			if err != nil || tt.other == nil {
+				if diff := cmp.Diff(before, tt.into.Top(10)); diff != "" {
+					t.Errorf("a Merge that does nothing changed the summary (-before +after):\n%s", diff)
+				}
+			}
+		})
+	}
+	want := []Entry[int]{{Key: 1, Count: 5}, {Key: 2, Count: 1}}
+	if diff := cmp.Diff(want, small.Top(10)); diff != "" {
+		t.Errorf("after merging capacity 4 into 2 (-want +got):\n%s", diff)
+	}
+}
+
+func TestSelectLargest(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ubs := rapid.SliceOfN(rapid.Int64Range(0, 5), 1, 50).Draw(t, "ubs")
+		k := rapid.IntRange(1, len(ubs)).Draw(t, "k")
+		c := make([]candidate[int], len(ubs))
+		for i, u := range ubs {
+			c[i] = candidate[int]{key: i, ub: u}
+		}
+		selectLargest(c, k)
+		sorted := slices.Clone(ubs)
+		slices.Sort(sorted)
+		slices.Reverse(sorted)
+		var got []int64
+		for _, x := range c[:k] {
+			got = append(got, x.ub)
+		}
+		slices.Sort(got)
+		slices.Reverse(got)
+		if !slices.Equal(got, sorted[:k]) {
+			t.Fatalf("first %d after select: %v, want %v", k, got, sorted[:k])
+		}
+		seen := map[int]bool{}
+		for _, x := range c {
+			seen[x.key] = true
+		}
+		if len(seen) != len(ubs) {
+			t.Fatalf("select lost elements: %d of %d", len(seen), len(ubs))
+		}
+	})
+}
