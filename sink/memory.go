@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/streamtop/streamtop/topk"
 )
 
 // DefaultRetention is how much history a Memory keeps per group unless told
@@ -145,9 +147,24 @@ func (m *Memory) Query(ctx context.Context, group string, since time.Time) ([]Sn
 	defer m.mu.RUnlock()
 	h := m.groups[group]
 	i, _ := slices.BinarySearchFunc(h, since, byTime)
-	out := make([]Snapshot, 0, len(h)-i)
-	for _, s := range h[i:] {
-		out = append(out, clone(s))
+	h = h[i:]
+	// One array holds every returned snapshot's counts: two allocations per
+	// query instead of one per snapshot. Each slice is capped at its own
+	// length, so a caller's append cannot run into its neighbour.
+	n := 0
+	for _, s := range h {
+		n += len(s.Counts)
+	}
+	counts := make([]topk.Entry[string], 0, n)
+	out := make([]Snapshot, len(h))
+	for j, s := range h {
+		start := len(counts)
+		counts = append(counts, s.Counts...)
+		out[j] = s
+		out[j].Counts = counts[start:len(counts):len(counts)]
+		if s.Counts == nil {
+			out[j].Counts = nil
+		}
 	}
 	return out, nil
 }

@@ -296,11 +296,15 @@ func BenchmarkMemoryWrite(b *testing.B) {
 		counts[i] = topk.Entry[string]{Key: fmt.Sprintf("http://www.site%d.com", i), Count: int64(100 - i)}
 	}
 	batch := make([]sink.Snapshot, 4)
+	groups := make([]string, len(batch))
+	for g := range groups {
+		groups[g] = fmt.Sprint("/page", g)
+	}
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
 		for g := range batch {
-			batch[g] = sink.Snapshot{Group: fmt.Sprint("/page", g), Time: at(i), Window: 10 * time.Second, Counts: counts}
+			batch[g] = sink.Snapshot{Group: groups[g], Time: at(i), Window: 10 * time.Second, Counts: counts}
 		}
 		if err := m.Write(ctx, batch); err != nil {
 			b.Fatal(err)
