@@ -180,6 +180,27 @@ func TestMemoryReturnsUTC(t *testing.T) {
 	}
 }
 
+// Query hands out counts that share one array; appending to one snapshot's
+// counts must not write into the next one's.
+func TestMemoryQueryAppendIsolated(t *testing.T) {
+	ctx := context.Background()
+	m, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Write(ctx, []sink.Snapshot{snap("a", at(0), 1), snap("a", at(1), 2)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Query(ctx, "a", time.Time{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Query = %v, %v", got, err)
+	}
+	_ = append(got[0].Counts, topk.Entry[string]{Key: "appended", Count: 9})
+	if d := cmp.Diff(snap("a", at(1), 2), got[1]); d != "" {
+		t.Fatalf("second snapshot changed by an append to the first (-want +got):\n%s", d)
+	}
+}
+
 // memModel is the sink contract read literally: a set of snapshots per group
 // keyed by instant, trimmed after every write.
 type memModel struct {
