@@ -108,8 +108,11 @@ func plan(in balanceInput) balancePlan {
 	var p balancePlan
 	p.target = (len(active) + len(workers) - 1) / len(workers)
 
-	mine := len(in.held)
+	mine := 0
 	for _, l := range active {
+		if in.held[l.Key] {
+			mine++
+		}
 		switch {
 		case l.Owner == in.self && !in.held[l.Key]:
 			p.adopt = append(p.adopt, l)
@@ -149,40 +152,37 @@ func plan(in balanceInput) balancePlan {
 		in.rand.Shuffle(len(p.take), func(i, j int) { p.take[i], p.take[j] = p.take[j], p.take[i] })
 	}
 	p.takeBudget = need
-	need -= min(need, len(p.take))
+	planned := min(need, len(p.take))
+	need -= planned
+	mine += planned
 
-	// Ask the most loaded workers for what they hold above the target.
-	owners := make([]string, 0, len(load))
-	for o := range load {
-		owners = append(owners, o)
+	// Ask the most loaded worker for one lease at a time while that
+	// narrows the gap: its load, not counting leases already promised to
+	// someone, is at least two above ours. Everyone ends between floor and
+	// ceil of the fair share, and a worker one lease short of another does
+	// not make the two trade places forever.
+	avail := make(map[string][]checkpoint.Lease, len(load))
+	for o, ls := range load {
+		for _, l := range ls {
+			if l.PendingOwner == "" {
+				avail[o] = append(avail[o], l)
+			}
+		}
 	}
-	slices.SortFunc(owners, func(a, b string) int {
-		if d := len(load[b]) - len(load[a]); d != 0 {
-			return d
+	for ; need > 0; need-- {
+		most := ""
+		for o, ls := range avail {
+			if most == "" || len(ls) > len(avail[most]) || (len(ls) == len(avail[most]) && o < most) {
+				most = o
+			}
 		}
-		if a < b {
-			return -1
-		}
-		return 1
-	})
-	for _, o := range owners {
-		if need == 0 {
+		ls := avail[most]
+		if most == "" || len(ls)-mine < 2 {
 			break
 		}
-		excess := len(load[o]) - p.target
-		for _, l := range load[o] {
-			if need == 0 || excess <= 0 {
-				break
-			}
-			if l.PendingOwner != "" {
-				// Promised to someone already (perhaps us).
-				excess--
-				continue
-			}
-			p.request = append(p.request, l)
-			excess--
-			need--
-		}
+		p.request = append(p.request, ls[len(ls)-1])
+		avail[most] = ls[:len(ls)-1]
+		mine++
 	}
 	return p
 }
