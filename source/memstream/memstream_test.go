@@ -107,9 +107,9 @@ func TestInitialShards(t *testing.T) {
 	}
 	want := []source.Shard{
 		{ID: "shardId-000000000000", HashKeyStart: "0", HashKeyEnd: "170141183460469231731687303715884105727",
-			StartingSequenceNumber: "00000000000000000001"},
+			StartingSequenceNumber: "00000000000000000001000000000000"},
 		{ID: "shardId-000000000001", HashKeyStart: "170141183460469231731687303715884105728",
-			HashKeyEnd: "340282366920938463463374607431768211455", StartingSequenceNumber: "00000000000000000001"},
+			HashKeyEnd: "340282366920938463463374607431768211455", StartingSequenceNumber: "00000000000000000001000000000001"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Shards (-want +got):\n%s", diff)
@@ -231,10 +231,11 @@ func TestOpenAndReadErrors(t *testing.T) {
 		{"Canceled", canceled, "shardId-000000000000", source.Position{}, context.Canceled},
 		{"BadType", ctx, "shardId-000000000000", source.Position{Type: -1}, source.ErrInvalidPosition},
 		{"ShortSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: "1"}, source.ErrInvalidPosition},
-		{"SignedSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: "+0000000000000000001"}, source.ErrInvalidPosition},
-		{"OverflowSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: "99999999999999999999"}, source.ErrInvalidPosition},
-		{"FutureSeq", ctx, "shardId-000000000000", source.Position{Type: source.AfterSequence, SequenceNumber: "00000000000000000002"}, source.ErrInvalidPosition},
-		{"ZeroSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: "00000000000000000000"}, source.ErrInvalidPosition},
+		{"SignedSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: "+" + seq[1:]}, source.ErrInvalidPosition},
+		{"OverflowSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: strings.Repeat("9", 20) + seq[20:]}, source.ErrInvalidPosition},
+		{"FutureSeq", ctx, "shardId-000000000000", source.Position{Type: source.AfterSequence, SequenceNumber: fmt.Sprintf("%020d%012d", 2, 0)}, source.ErrInvalidPosition},
+		{"ZeroSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: fmt.Sprintf("%020d%012d", 0, 0)}, source.ErrInvalidPosition},
+		{"OtherShardSeq", ctx, "shardId-000000000000", source.Position{Type: source.AtSequence, SequenceNumber: fmt.Sprintf("%020d%012d", 1, 1)}, source.ErrInvalidPosition},
 		{"NoTimestamp", ctx, "shardId-000000000000", source.Position{Type: source.AtTimestamp}, source.ErrInvalidPosition},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 // shard is published; the rest are guarded by mu.
 type shard struct {
 	id               string
+	num              uint64 // the number in id, the suffix of its sequence numbers
 	parent, adjacent string
 	lo, hi           hashKey
 	startSeq         uint64 // set before the shard is published
@@ -24,8 +25,8 @@ type shard struct {
 	// trimming only reslices, and append writes past every reader's end.
 	recs []source.Record
 	base int64
-	// trimmedSeq is the sequence number of the last record trimmed, 0 if
-	// none was: positions at or below it are valid but gone.
+	// trimmedSeq is the counter of the last record trimmed, 0 if none was:
+	// this shard's positions at or below it are valid but gone.
 	trimmedSeq  uint64
 	lastArrival time.Time
 	closed      bool
@@ -64,7 +65,7 @@ func (sh *shard) trimLocked(cutoff time.Time) {
 		return
 	}
 	k := sort.Search(len(sh.recs), func(i int) bool { return !sh.recs[i].ArrivalTime.Before(cutoff) })
-	sh.trimmedSeq, _ = parseSeq(sh.recs[k-1].SequenceNumber)
+	sh.trimmedSeq, _, _ = parseSeq(sh.recs[k-1].SequenceNumber)
 	sh.base += int64(k)
 	if k == len(sh.recs) {
 		// Let the old backing array go; readers that still hold parts of
@@ -101,10 +102,10 @@ func (sh *shard) describeLocked(cutoff time.Time) (info source.Shard, gone bool)
 		AdjacentParentID:       sh.adjacent,
 		HashKeyStart:           sh.lo.String(),
 		HashKeyEnd:             sh.hi.String(),
-		StartingSequenceNumber: formatSeq(sh.startSeq),
+		StartingSequenceNumber: formatSeq(sh.startSeq, sh.num),
 	}
 	if sh.closed {
-		info.EndingSequenceNumber = formatSeq(sh.endSeq)
+		info.EndingSequenceNumber = formatSeq(sh.endSeq, sh.num)
 	}
 	return info, sh.agedOutLocked(cutoff)
 }
@@ -127,11 +128,14 @@ func (sh *shard) positionLocked(from source.Position) (next int64, notBefore tim
 		i := sort.Search(len(sh.recs), func(i int) bool { return !sh.recs[i].ArrivalTime.Before(from.Timestamp) })
 		return sh.base + int64(i), from.Timestamp, nil
 	case source.AtSequence, source.AfterSequence:
-		n, ok := parseSeq(from.SequenceNumber)
+		n, num, ok := parseSeq(from.SequenceNumber)
 		if !ok {
 			return 0, time.Time{}, errPosition("malformed sequence number %q", from.SequenceNumber)
 		}
-		if n != 0 && n <= sh.trimmedSeq && n >= sh.startSeq {
+		if num != sh.num {
+			return 0, time.Time{}, errPosition("sequence number %s belongs to another shard than %s", from.SequenceNumber, sh.id)
+		}
+		if n <= sh.trimmedSeq && n >= sh.startSeq {
 			// The record aged out; Kinesis starts at the trim horizon.
 			return sh.base, time.Time{}, nil
 		}

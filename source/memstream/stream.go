@@ -10,9 +10,13 @@
 // children exactly as Kinesis does, so a reader that finishes the parents
 // before the children sees every partition key's records in put order.
 //
-// Sequence numbers are 20-digit decimal strings drawn from one counter for the
-// whole stream: they increase within a shard, sort as strings, and every
-// record of a child shard sorts after every record of its parents.
+// Sequence numbers are 32-digit decimal strings: a 20-digit counter shared by
+// the whole stream, then the 12-digit number of the shard (as in its ID). They
+// increase within a shard, sort as strings, a record put after another
+// returned sorts after it whatever its shard, and every record of a child
+// shard sorts after every record of its parents. The shard's number lets Open
+// refuse a sequence number of another shard even after retention trimmed it,
+// as Kinesis does.
 //
 // What differs from Kinesis, on purpose: there are no throughput limits or
 // request size limits beyond one record's (so PutRecords takes any number of
@@ -26,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,10 +67,6 @@ const (
 	// says otherwise: 24 hours, Kinesis' default.
 	DefaultRetention = 24 * time.Hour
 )
-
-// seqWidth is the number of digits of a sequence number: enough for any
-// uint64, so fixed-width strings sort as the numbers do.
-const seqWidth = 20
 
 // Option configures a Stream.
 type Option func(*config) error
@@ -184,6 +183,7 @@ func New(shards int, opts ...Option) (*Stream, error) {
 func (s *Stream) newShardLocked(lo, hi hashKey, parent, adjacent string) *shard {
 	sh := &shard{
 		id:       fmt.Sprintf("shardId-%012d", s.nextID),
+		num:      uint64(s.nextID),
 		lo:       lo,
 		hi:       hi,
 		parent:   parent,
@@ -225,7 +225,7 @@ func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) (sha
 		}
 		sh.trimLocked(now.Add(-s.cfg.retention))
 		n := s.seq.Add(1)
-		seq := formatSeq(n)
+		seq := formatSeq(n, sh.num)
 		sh.appendLocked(source.Record{
 			Data:           d,
 			PartitionKey:   partitionKey,
@@ -297,7 +297,7 @@ func (s *Stream) PutRecords(ctx context.Context, entries []Entry) ([]PutResult, 
 			}
 			sh.trimLocked(cutoff)
 			first := s.seq.Add(uint64(len(g.idx))) - uint64(len(g.idx)) + 1
-			seqs := formatSeqs(first, len(g.idx))
+			seqs := formatSeqs(first, len(g.idx), sh.num)
 			sh.recs = slices.Grow(sh.recs, len(g.idx))
 			for j, i := range g.idx {
 				seq := seqs[j*seqWidth : (j+1)*seqWidth]
@@ -354,45 +354,6 @@ func checkRecord(partitionKey string, data []byte) error {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrInvalidArgument, len(data), MaxDataLen)
 	}
 	return nil
-}
-
-func formatSeq(n uint64) string {
-	var b [seqWidth]byte
-	return string(appendSeq(b[:0], n))
-}
-
-// formatSeqs formats count consecutive sequence numbers from first into one
-// string, so a batch costs one allocation instead of one per record.
-func formatSeqs(first uint64, count int) string {
-	b := make([]byte, 0, count*seqWidth)
-	for i := range count {
-		b = appendSeq(b, first+uint64(i))
-	}
-	return string(b)
-}
-
-func appendSeq(b []byte, n uint64) []byte {
-	var d [seqWidth]byte
-	for i := range d {
-		d[i] = '0'
-	}
-	digits := strconv.AppendUint(d[:0:0], n, 10)
-	copy(d[seqWidth-len(digits):], digits)
-	return append(b, d[:]...)
-}
-
-// parseSeq reads a sequence number as memstream writes it.
-func parseSeq(s string) (uint64, bool) {
-	if len(s) != seqWidth {
-		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil
 }
 
 // Shards lists the stream's shards, open and closed, in ID order (which is
