@@ -1,0 +1,144 @@
+package topk
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/streamtop/streamtop/internal/workload"
+)
+
+// benchStream is one of the pre-generated streams of issue 3: 10 million
+// 24-byte keys.
+type benchStream struct {
+	name string
+	make func() []string
+}
+
+var benchStreams = []benchStream{
+	{"zipf0.9", func() []string { return workload.ZipfStream(0.9, workload.Distinct, workload.Length, 1) }},
+	{"zipf1.1", func() []string { return workload.ZipfStream(1.1, workload.Distinct, workload.Length, 1) }},
+	{"zipf1.5", func() []string { return workload.ZipfStream(1.5, workload.Distinct, workload.Length, 1) }},
+	{"uniform6", func() []string { return workload.UniformStream(workload.Referrers, workload.Length, 1) }},
+	{"shifting1.1", func() []string { return workload.ShiftingZipfStream(1.1, workload.Distinct, workload.Length, 1) }},
+}
+
+// exactCounts caches the exact counts of each whole stream, the reference
+// for precision.
+var exactCounts sync.Map // stream name -> map[string]int64
+
+func countsOf(bs benchStream, stream []string) map[string]int64 {
+	if c, ok := exactCounts.Load(bs.name); ok {
+		return c.(map[string]int64)
+	}
+	c := workload.Counts(stream)
+	exactCounts.Store(bs.name, c)
+	return c
+}
+
+func keysOf(es []Entry[string]) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Key
+	}
+	return out
+}
+
+// BenchmarkSpaceSavingAdd measures Add over the streams, one record per op,
+// next to topk.Exact and a bare map increment on the same records. The
+// precision metrics come from one untimed pass over the whole stream,
+// compared with the exact top k.
+func BenchmarkSpaceSavingAdd(b *testing.B) {
+	for _, bs := range benchStreams {
+		stream := bs.make()
+		for _, capacity := range []int{1024, 8192} {
+			b.Run(fmt.Sprintf("stream=%s/cap=%d", bs.name, capacity), func(b *testing.B) {
+				exact := countsOf(bs, stream)
+				full, _ := NewSpaceSaving[string](capacity)
+				for _, k := range stream {
+					full.Add(k, 1)
+				}
+				p10 := workload.PrecisionAtK(keysOf(full.Top(10)), exact, 10)
+				p100 := workload.PrecisionAtK(keysOf(full.Top(100)), exact, 100)
+				mem := full.memBytes()
+				keyBytes := full.Len() * workload.KeyLen
+
+				s, _ := NewSpaceSaving[string](capacity)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					s.Add(stream[i%len(stream)], 1)
+				}
+				b.StopTimer()
+				b.ReportMetric(p10, "precision@10")
+				b.ReportMetric(p100, "precision@100")
+				b.ReportMetric(float64(mem), "struct-bytes")
+				b.ReportMetric(float64(keyBytes), "key-bytes")
+			})
+		}
+		b.Run(fmt.Sprintf("stream=%s/exact", bs.name), func(b *testing.B) {
+			e := NewExact[string]()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				e.Add(stream[i%len(stream)], 1)
+			}
+		})
+		b.Run(fmt.Sprintf("stream=%s/map", bs.name), func(b *testing.B) {
+			m := make(map[string]int64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				m[stream[i%len(stream)]]++
+			}
+		})
+	}
+}
+
+// BenchmarkSpaceSavingTop measures Top on a summary that has seen the whole
+// Zipf 1.1 stream.
+func BenchmarkSpaceSavingTop(b *testing.B) {
+	stream := benchStreams[1].make()
+	for _, capacity := range []int{1024, 8192} {
+		s, _ := NewSpaceSaving[string](capacity)
+		for _, k := range stream {
+			s.Add(k, 1)
+		}
+		for _, k := range []int{10, 100} {
+			b.Run(fmt.Sprintf("cap=%d/k=%d", capacity, k), func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					s.Top(k)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSpaceSavingMerge measures merging two full summaries of halves
+// of the Zipf 1.1 stream, the step window.Sketch repeats on every query.
+func BenchmarkSpaceSavingMerge(b *testing.B) {
+	stream := benchStreams[1].make()
+	for _, capacity := range []int{1024, 8192} {
+		b.Run(fmt.Sprintf("cap=%d", capacity), func(b *testing.B) {
+			x, _ := NewSpaceSaving[string](capacity)
+			y, _ := NewSpaceSaving[string](capacity)
+			half := len(stream) / 2
+			for i, k := range stream {
+				if i < half {
+					x.Add(k, 1)
+				} else {
+					y.Add(k, 1)
+				}
+			}
+			into, _ := NewSpaceSaving[string](capacity)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				into.Reset()
+				into.Merge(x)
+				into.Merge(y)
+			}
+		})
+	}
+}
