@@ -289,8 +289,13 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 
 	crashed := false
 	for {
-		c.sync()
 		wait := jitter(c.cfg.SyncInterval, 0.2)
+		if d := c.sync(); d > 0 && d < wait {
+			// A lease may expire before the next sync: look again
+			// just after, so takeover waits for the failover time
+			// and not a sync period more.
+			wait = d + time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 		case <-crash:

@@ -211,8 +211,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// sync runs one round of shard discovery and lease balancing.
-func (c *Consumer) sync() {
+// nextExpiry returns how long until the first lease owned by another worker
+// expires if its counter stands still, or false if none can.
+func nextExpiry(seen map[string]observation, self string, now time.Time, failover time.Duration) (time.Duration, bool) {
+	var first time.Duration
+	found := false
+	for _, o := range seen {
+		if o.owner == "" || o.owner == self {
+			continue
+		}
+		d := o.changed.Add(failover).Sub(now)
+		if d > 0 && (!found || d < first) {
+			first, found = d, true
+		}
+	}
+	return first, found
+}
+
+// sync runs one round of shard discovery and lease balancing. It returns how
+// long until a watched lease would expire (0 if none would), so the next sync
+// can run right then instead of up to a period later.
+func (c *Consumer) sync() time.Duration {
 	ctx := c.hardCtx
 	shards, shardsErr := c.cfg.Stream.Shards(ctx)
 	if shardsErr != nil {
@@ -221,12 +240,12 @@ func (c *Consumer) sync() {
 	leases, err := c.cfg.Leases.List(ctx)
 	if err != nil {
 		c.log.Warn("listing leases failed", "err", err)
-		return
+		return 0
 	}
 	if shardsErr == nil && c.createLeases(shards, leases) {
 		if leases, err = c.cfg.Leases.List(ctx); err != nil {
 			c.log.Warn("listing leases failed", "err", err)
-			return
+			return 0
 		}
 	}
 	now := c.cfg.Clock.Now()
@@ -282,6 +301,8 @@ func (c *Consumer) sync() {
 		c.log.Info("requested hand-off", "shard", l.Key, "owner", l.Owner, "target", p.target)
 		c.requested[l.Key] = now
 	}
+	d, _ := nextExpiry(c.seen, c.cfg.WorkerID, now, c.cfg.FailoverTime)
+	return d
 }
 
 // take takes l for this worker and starts its shard loop.

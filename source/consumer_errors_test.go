@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -525,4 +526,46 @@ func TestConsumerFirstRecordSoonAfterRun(t *testing.T) {
 	if err := c.Run(context.Background()); err == nil {
 		t.Error("second Run returned nil; want an error")
 	}
+}
+
+// countingStream counts reads.
+type countingStream struct {
+	source.Stream
+	reads atomic.Int64
+}
+
+func (s *countingStream) Open(ctx context.Context, id string, from source.Position) (source.ShardReader, error) {
+	r, err := s.Stream.Open(ctx, id, from)
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{r.(*memstream.Reader), s}, nil
+}
+
+type countingReader struct {
+	*memstream.Reader
+	s *countingStream
+}
+
+func (r *countingReader) Read(ctx context.Context, max int) (source.ReadResult, error) {
+	r.s.reads.Add(1)
+	return r.Reader.Read(ctx, max)
+}
+
+// An idle shard whose reader is a Waiter is not polled: the shard loop
+// sleeps until a record arrives.
+func TestConsumerIdleDoesNotPoll(t *testing.T) {
+	ms := newStream(t, 2)
+	stream := &countingStream{Stream: ms}
+	l := newLedger()
+	w := startWorker(t, fastConfig(stream, checkpoint.NewMemoryStore(), "w", l.handler()))
+	waitFor(t, 5*time.Second, "both shards held", func() bool { return w.held() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	before := stream.reads.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := stream.reads.Load() - before; n > 0 {
+		t.Errorf("%d reads of idle shards in 300ms; want none", n)
+	}
+	putN(t, ms, 4)
+	waitFor(t, 5*time.Second, "records put after the idle time", func() bool { return l.processed.Load() == 4 })
 }

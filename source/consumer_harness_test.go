@@ -41,7 +41,7 @@ type worker struct {
 	done   chan error
 }
 
-func startWorker(t *testing.T, cfg source.Config) *worker {
+func startWorker(t testing.TB, cfg source.Config) *worker {
 	t.Helper()
 	c, err := source.NewConsumer(cfg)
 	if err != nil {
@@ -55,7 +55,7 @@ func startWorker(t *testing.T, cfg source.Config) *worker {
 }
 
 // stop shuts the worker down gracefully and waits for Run to return.
-func (w *worker) stop(t *testing.T) {
+func (w *worker) stop(t testing.TB) {
 	t.Helper()
 	w.cancel()
 	if err, ok := <-w.done; ok && err != nil {
@@ -65,7 +65,7 @@ func (w *worker) stop(t *testing.T) {
 }
 
 // kill stops the worker as a crash would: no hooks, no release.
-func (w *worker) kill(t *testing.T) {
+func (w *worker) kill(t testing.TB) {
 	t.Helper()
 	close(w.crash)
 	if err, ok := <-w.done; ok && err != nil {
@@ -87,7 +87,7 @@ func (w *worker) held() int { return w.c.Stats().LeasesHeld }
 
 // waitFor polls cond until it holds or timeout passes, and returns how long
 // it took.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
@@ -179,7 +179,7 @@ func (l *ledger) duplicates() int {
 }
 
 // check reports every broken promise.
-func (l *ledger) check(t *testing.T) {
+func (l *ledger) check(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -240,7 +240,7 @@ type producer struct {
 	done chan struct{}
 }
 
-func startProducer(t *testing.T, s *memstream.Stream, l *ledger, keys int) *producer {
+func startProducer(t testing.TB, s *memstream.Stream, l *ledger, keys int) *producer {
 	t.Helper()
 	p := &producer{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
@@ -280,7 +280,7 @@ func (p *producer) halt() {
 }
 
 // ownership counts the active (not ended) leases per owner in the table.
-func ownership(t *testing.T, store checkpoint.Store) map[string]int {
+func ownership(t testing.TB, store checkpoint.Store) map[string]int {
 	t.Helper()
 	leases, err := store.List(context.Background())
 	if err != nil {
@@ -296,7 +296,7 @@ func ownership(t *testing.T, store checkpoint.Store) map[string]int {
 }
 
 // midpoint returns the hash key halfway through a shard's range.
-func midpoint(t *testing.T, s source.Shard) string {
+func midpoint(t testing.TB, s source.Shard) string {
 	t.Helper()
 	lo, ok1 := new(big.Int).SetString(s.HashKeyStart, 10)
 	hi, ok2 := new(big.Int).SetString(s.HashKeyEnd, 10)

@@ -11,7 +11,7 @@ import (
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
-func newStream(t *testing.T, shards int) *memstream.Stream {
+func newStream(t testing.TB, shards int) *memstream.Stream {
 	t.Helper()
 	s, err := memstream.New(shards)
 	if err != nil {
