@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/streamtop/streamtop/sink"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// Limits on the query parameters, so one request cannot ask the sink for an
+// unbounded amount of history or the server for an unbounded answer.
+const (
+	maxRangeSeconds = 3600
+	maxTopN         = 100
+	// latestWithin bounds how old a snapshot /api/top may report as "the
+	// latest window": older data means the consumer stopped, and a stale
+	// ranking shown as current would mislead.
+	latestWithin = time.Minute
+)
+
+// status is what /api/status reports: how fast records come in, how far the
+// consumer is behind, and how many records it had to skip.
+type status struct {
+	RecordsPerSecond float64 `json:"recordsPerSecond"`
+	LagMillis        int64   `json:"lagMillis"`
+	Malformed        int64   `json:"malformed"`
+}
+
+// server answers the page's requests from a sink.Reader. It holds no state
+// of its own, so several web processes can serve the same counts table.
+type server struct {
+	reader sink.Reader
+	// groups lists the resources that have data.
+	groups func(ctx context.Context) ([]string, error)
+	status func() status
+	now    func() time.Time
+}
+
+// referrerCount and countsRow give /api/counts the JSON shape of the original
+// sample's GetCounts, so its page logic carries over unchanged.
+type referrerCount struct {
+	Referrer string `json:"referrer"`
+	Count    int64  `json:"count"`
+}
+
+type countsRow struct {
+	Resource       string          `json:"resource"`
+	Timestamp      int64           `json:"timestamp"` // window end, Unix milliseconds
+	Host           string          `json:"host"`
+	ReferrerCounts []referrerCount `json:"referrerCounts"`
+}
+
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	assets, err := fs.Sub(webFiles, "web")
+	if err != nil {
+		// The directory is embedded at build time; its absence is a build bug.
+		panic(err)
+	}
+	mux.Handle("GET /", noCache(http.FileServerFS(assets)))
+	mux.HandleFunc("GET /api/resources", s.resources)
+	mux.HandleFunc("GET /api/counts", s.counts)
+	mux.HandleFunc("GET /api/top", s.top)
+	mux.HandleFunc("GET /api/status", s.statusHandler)
+	return mux
+}
+
+// noCache makes browsers revalidate the page's assets, so a rebuilt binary
+// is never shown with a stale script.
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) resources(w http.ResponseWriter, r *http.Request) {
+	groups, err := s.groups(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	groups = slices.Clone(groups)
+	slices.Sort(groups)
+	if groups == nil {
+		groups = []string{}
+	}
+	writeJSON(w, http.StatusOK, groups)
+}
+
+func (s *server) counts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	resource, err := requiredString(q.Get("resource"), "resource")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	seconds, err := intParam(q.Get("range_in_seconds"), "range_in_seconds", 1, maxRangeSeconds)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	since := s.now().Add(-time.Duration(seconds) * time.Second)
+	snaps, err := s.reader.Query(r.Context(), resource, since)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	rows := make([]countsRow, 0, len(snaps))
+	for _, sn := range snaps {
+		rows = append(rows, countsRow{
+			Resource:       sn.Group,
+			Timestamp:      sn.Time.UnixMilli(),
+			Host:           sn.Host,
+			ReferrerCounts: referrerCounts(sn, len(sn.Counts)),
+		})
+	}
+	writeJSON(w, http.StatusOK, rows)
+}
+
+// top answers with the first n entries of the newest snapshot. Each snapshot
+// holds the exact counts of one whole window, so this is the true top-n; the
+// original page instead summed overlapping windows in the browser.
+func (s *server) top(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	resource, err := requiredString(q.Get("resource"), "resource")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	n, err := intParam(q.Get("n"), "n", 1, maxTopN)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	snaps, err := s.reader.Query(r.Context(), resource, s.now().Add(-latestWithin))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if len(snaps) == 0 {
+		writeJSON(w, http.StatusOK, []referrerCount{})
+		return
+	}
+	writeJSON(w, http.StatusOK, referrerCounts(snaps[len(snaps)-1], n))
+}
+
+func (s *server) statusHandler(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.status())
+}
+
+// referrerCounts returns the first n counts of a snapshot, in its Top order
+// (count descending, then referrer ascending).
+func referrerCounts(sn sink.Snapshot, n int) []referrerCount {
+	n = min(n, len(sn.Counts))
+	out := make([]referrerCount, 0, n)
+	for _, e := range sn.Counts[:n] {
+		out = append(out, referrerCount{Referrer: e.Key, Count: e.Count})
+	}
+	return out
+}
+
+var errBadParam = errors.New("bad parameter")
+
+func requiredString(v, name string) (string, error) {
+	if v == "" {
+		return "", fmt.Errorf("%w: %s is required", errBadParam, name)
+	}
+	return v, nil
+}
+
+func intParam(v, name string, lo, hi int) (int, error) {
+	if v == "" {
+		return 0, fmt.Errorf("%w: %s is required", errBadParam, name)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s must be a whole number, got %q", errBadParam, name, v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%w: %s must be between %d and %d, got %d", errBadParam, name, lo, hi, n)
+	}
+	return n, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	// The client may have gone away; there is no one left to tell.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

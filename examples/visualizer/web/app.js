@@ -1,0 +1,218 @@
+"use strict";
+// The page polls the server: counts for the chart every second, the top 3
+// every two seconds, the consumer's status every second. All ranking and
+// counting happens on the server; the page only draws.
+(function () {
+  const RANGE_SECONDS = 120;
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const W = 800, H = 380;
+  const M = { left: 64, right: 16, top: 14, bottom: 56 };
+  const PALETTE = ["#1f77b4", "#e6550d", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+  const picker = document.getElementById("resource");
+  const chart = document.getElementById("chart");
+  const legend = document.getElementById("legend");
+  const topBody = document.querySelector("#top tbody");
+  const updated = document.getElementById("updated");
+  const statusLine = document.getElementById("status");
+
+  const colors = new Map(); // referrer -> color, stable for the page's life
+  let resource = "";
+
+  function colorOf(referrer) {
+    if (!colors.has(referrer)) {
+      colors.set(referrer, PALETTE[colors.size % PALETTE.length]);
+    }
+    return colors.get(referrer);
+  }
+
+  function shortName(referrer) {
+    return referrer.replace(/^https?:\/\/(www\.)?/, "");
+  }
+
+  async function getJSON(url) {
+    const res = await fetch(url, { cache: "no-store" });
+    const body = await res.json();
+    if (!res.ok) {
+      throw new Error(body && body.error ? body.error : res.status + " " + res.statusText);
+    }
+    return body;
+  }
+
+  // poll runs fn every period ms, never two at once, and reports failures on
+  // the status line instead of the console: a restarting server is expected.
+  function poll(fn, period) {
+    let busy = false;
+    const tick = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        await fn();
+      } catch (err) {
+        statusLine.textContent = "Cannot reach the server: " + err.message;
+        statusLine.classList.add("error");
+      } finally {
+        busy = false;
+      }
+    };
+    tick();
+    return setInterval(tick, period);
+  }
+
+  async function loadResources() {
+    const list = await getJSON("/api/resources");
+    if (list.length === 0) {
+      updated.textContent = "Waiting for the first window of data…";
+      setTimeout(startResources, 1000);
+      return;
+    }
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    picker.replaceChildren(...list.map((r) => new Option(r, r)));
+    resource = list.includes(wanted) ? wanted : list[0];
+    picker.value = resource;
+    refreshChart().catch(() => {});
+    refreshTop().catch(() => {});
+  }
+
+  picker.addEventListener("change", () => {
+    resource = picker.value;
+    history.replaceState(null, "", "#" + encodeURIComponent(resource));
+    refreshChart().catch(() => {});
+    refreshTop().catch(() => {});
+  });
+
+  function el(name, attrs, text) {
+    const e = document.createElementNS(SVG_NS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function niceMax(v) {
+    if (v <= 5) return 5;
+    const mag = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) {
+      if (m * mag >= v) return m * mag;
+    }
+    return 10 * mag;
+  }
+
+  function clock(ms) {
+    return new Date(ms).toLocaleTimeString([], { hour12: false });
+  }
+
+  function draw(rows) {
+    const end = rows.length ? rows[rows.length - 1].timestamp : Date.now();
+    const start = end - RANGE_SECONDS * 1000;
+    const referrers = new Set();
+    let max = 0;
+    for (const row of rows) {
+      for (const rc of row.referrerCounts) {
+        referrers.add(rc.referrer);
+        max = Math.max(max, rc.count);
+      }
+    }
+    const names = [...referrers].sort();
+    const top = niceMax(max);
+    const pw = W - M.left - M.right, ph = H - M.top - M.bottom;
+    const x = (t) => M.left + ((t - start) / (end - start)) * pw;
+    const y = (v) => M.top + ph - (v / top) * ph;
+
+    const parts = [];
+    for (let i = 0; i <= 5; i++) {
+      const v = (top * i) / 5;
+      parts.push(el("line", { class: "grid", x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }));
+      parts.push(el("text", { x: M.left - 8, y: y(v) + 4, "text-anchor": "end" }, String(Math.round(v))));
+    }
+    for (let s = 0; s <= RANGE_SECONDS; s += 30) {
+      const t = start + s * 1000;
+      parts.push(el("line", { class: "grid", x1: x(t), x2: x(t), y1: M.top, y2: M.top + ph }));
+      parts.push(el("text", { x: x(t), y: M.top + ph + 18, "text-anchor": "middle" }, clock(t)));
+    }
+    parts.push(el("line", { class: "axis", x1: M.left, x2: W - M.right, y1: M.top + ph, y2: M.top + ph }));
+    parts.push(el("line", { class: "axis", x1: M.left, x2: M.left, y1: M.top, y2: M.top + ph }));
+    parts.push(el("text", { class: "axis-label", x: M.left + pw / 2, y: H - 8, "text-anchor": "middle" },
+      "Time (end of each 10-second window)"));
+    parts.push(el("text", { class: "axis-label", x: 16, y: M.top + ph / 2, "text-anchor": "middle",
+      transform: `rotate(-90 16 ${M.top + ph / 2})` }, "Visits in window"));
+
+    for (const name of names) {
+      // A referrer absent from a window had no visits in it: the counter
+      // forgets keys whose count drops to 0.
+      const pts = rows.filter((r) => r.timestamp >= start).map((r) => {
+        const rc = r.referrerCounts.find((c) => c.referrer === name);
+        return `${x(r.timestamp).toFixed(1)},${y(rc ? rc.count : 0).toFixed(1)}`;
+      });
+      parts.push(el("polyline", {
+        class: "series", stroke: colorOf(name), points: pts.join(" "),
+        "data-referrer": name, "data-points": String(pts.length),
+      }));
+    }
+    chart.replaceChildren(...parts);
+    chart.dataset.latest = String(end);
+    chart.dataset.series = String(names.length);
+
+    const latest = rows.length ? rows[rows.length - 1] : null;
+    legend.replaceChildren(...names.map((name) => {
+      const li = document.createElement("li");
+      const sw = document.createElement("span");
+      sw.className = "swatch";
+      sw.style.background = colorOf(name);
+      const rc = latest && latest.referrerCounts.find((c) => c.referrer === name);
+      li.append(sw, `${shortName(name)} (${rc ? rc.count : 0})`);
+      return li;
+    }));
+    if (latest) {
+      updated.textContent = `Data last updated by ${latest.host} for the window ending ${clock(latest.timestamp)}.`;
+    }
+  }
+
+  async function refreshChart() {
+    if (!resource) return;
+    const want = resource;
+    const rows = await getJSON(`/api/counts?resource=${encodeURIComponent(want)}&range_in_seconds=${RANGE_SECONDS}`);
+    if (want === resource) draw(rows);
+  }
+
+  async function refreshTop() {
+    if (!resource) return;
+    const want = resource;
+    const rows = await getJSON(`/api/top?resource=${encodeURIComponent(want)}&n=3`);
+    if (want !== resource) return;
+    topBody.replaceChildren(...rows.map((rc, i) => {
+      const tr = document.createElement("tr");
+      const cells = [String(i + 1), shortName(rc.referrer), String(rc.count)];
+      cells.forEach((text, j) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (j === 2) td.className = "num";
+        tr.append(td);
+      });
+      tr.dataset.referrer = rc.referrer;
+      tr.dataset.count = String(rc.count);
+      return tr;
+    }));
+  }
+
+  async function refreshStatus() {
+    const s = await getJSON("/api/status");
+    statusLine.classList.remove("error");
+    statusLine.textContent =
+      `Records in: ${Math.round(s.recordsPerSecond).toLocaleString()}/s · ` +
+      `consumer lag: ${s.lagMillis.toLocaleString()} ms · malformed records skipped: ${s.malformed.toLocaleString()}`;
+  }
+
+  function startResources() {
+    loadResources().catch((err) => {
+      statusLine.textContent = "Cannot reach the server: " + err.message;
+      statusLine.classList.add("error");
+      setTimeout(startResources, 1000);
+    });
+  }
+
+  startResources();
+  poll(refreshChart, 1000);
+  poll(refreshTop, 2000);
+  poll(refreshStatus, 1000);
+})();
