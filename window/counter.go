@@ -43,14 +43,26 @@ type Counter[K cmp.Ordered] struct {
 	// Keys are interned to dense ids so that buckets hold small (id, count)
 	// pairs instead of keys, and an Add costs one map lookup. An id is
 	// released when the last bucket that counted its key expires.
-	ids    map[K]int32
-	keys   []K
-	totals []int64
-	last   []counterSlot // per id: the newest bucket holding a pair for it
-	free   []int32
+	ids  map[K]int32
+	keys []K
+	meta []counterKey // by id; apart from keys, as Add never reads a key
+	free []int32
 
 	live  int   // ids whose total is not 0
 	total int64 // sum of totals
+}
+
+// counterKey is what Add needs of a key: its total and where its newest pair
+// is, in 16 bytes so that one cache line serves both.
+type counterKey struct {
+	total int64
+	// bucket is the low 32 bits of the absolute index of the newest bucket
+	// holding a pair for the key, and pos the pair's position there. While
+	// the key is interned that bucket is inside the window, and so is any
+	// bucket Add compares it with, and a window has far fewer than 2^31
+	// buckets: the low bits are enough to tell them apart and order them.
+	bucket uint32
+	pos    int32
 }
 
 // counterBucket holds one bucket's counts as parallel slices of (id, count)
@@ -59,16 +71,9 @@ type counterBucket struct {
 	ids    []int32
 	counts []int64
 	// index maps an id to its pair's position. It is built only when an
-	// out-of-order Add lands in an older bucket whose pair for the key cannot
-	// be found through Counter.last, and dropped when the bucket expires.
+	// out-of-order Add lands in an older bucket, where counterKey does not
+	// say where the key's pair is, and dropped when the bucket expires.
 	index map[int32]int32
-}
-
-// counterSlot locates a pair: the bucket's absolute index and the position
-// within it.
-type counterSlot struct {
-	bucket int64
-	pos    int32
 }
 
 // maxCounterBuckets bounds the ring a Counter allocates up front (about 56
@@ -120,22 +125,21 @@ func (c *Counter[K]) Add(key K, t time.Time, n int64) bool {
 		return true
 	}
 	id, known := c.ids[key]
-	switch {
-	case !known:
+	if !known {
 		id = c.intern(key)
 		c.appendPair(id, b, slot, n, true)
-	case c.last[id].bucket == b:
-		c.ring[slot].counts[c.last[id].pos] += n
-	case c.last[id].bucket < b:
+	} else if m := &c.meta[id]; m.bucket == uint32(b) {
+		c.ring[slot].counts[m.pos] += n
+	} else if int32(uint32(b)-m.bucket) > 0 {
 		c.appendPair(id, b, slot, n, true)
-	default:
+	} else {
 		c.addOlder(id, slot, n)
 	}
-	old := c.totals[id]
-	now := old + n
-	c.totals[id] = now
+	m := &c.meta[id]
+	old := m.total
+	m.total += n
 	c.total += n
-	c.live += liveDelta(old, now)
+	c.live += liveDelta(old, m.total)
 	return true
 }
 
@@ -154,7 +158,7 @@ func (c *Counter[K]) Count(key K) int64 {
 	if !ok {
 		return 0
 	}
-	return c.totals[id]
+	return c.meta[id].total
 }
 
 // Total returns the sum of all counts in the window. O(1).
@@ -189,7 +193,8 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 	// h is a heap of ids whose root ranks last among the best k so far, so a
 	// key that cannot make the cut costs one comparison of totals.
 	h := make([]int32, 0, k)
-	for i, t := range c.totals {
+	for i := range c.meta {
+		t := c.meta[i].total
 		if t == 0 {
 			continue
 		}
@@ -199,20 +204,20 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 			c.siftUp(h, len(h)-1)
 			continue
 		}
-		if r := h[0]; t > c.totals[r] || (t == c.totals[r] && cmp.Less(c.keys[id], c.keys[r])) {
+		if r := h[0]; t > c.meta[r].total || (t == c.meta[r].total && cmp.Less(c.keys[id], c.keys[r])) {
 			h[0] = id
 			c.siftDown(h, 0)
 		}
 	}
 	slices.SortFunc(h, func(a, b int32) int {
-		if x := cmp.Compare(c.totals[b], c.totals[a]); x != 0 {
+		if x := cmp.Compare(c.meta[b].total, c.meta[a].total); x != 0 {
 			return x
 		}
 		return cmp.Compare(c.keys[a], c.keys[b])
 	})
 	out := make([]topk.Entry[K], len(h))
 	for i, id := range h {
-		out[i] = topk.Entry[K]{Key: c.keys[id], Count: c.totals[id]}
+		out[i] = topk.Entry[K]{Key: c.keys[id], Count: c.meta[id].total}
 	}
 	return out
 }
@@ -268,12 +273,12 @@ func (c *Counter[K]) expire(slot int, abs int64) {
 	bk := &c.ring[slot]
 	for i, id := range bk.ids {
 		n := bk.counts[i]
-		old := c.totals[id]
-		now := old - n
-		c.totals[id] = now
+		m := &c.meta[id]
+		old := m.total
+		m.total -= n
 		c.total -= n
-		c.live += liveDelta(old, now)
-		if c.last[id].bucket == abs {
+		c.live += liveDelta(old, m.total)
+		if m.bucket == uint32(abs) {
 			c.release(id)
 		}
 	}
@@ -295,8 +300,7 @@ func (c *Counter[K]) intern(key K) int32 {
 		}
 		id = int32(len(c.keys))
 		c.keys = append(c.keys, key)
-		c.totals = append(c.totals, 0)
-		c.last = append(c.last, counterSlot{})
+		c.meta = append(c.meta, counterKey{})
 	}
 	c.ids[key] = id
 	return id
@@ -323,7 +327,7 @@ func (c *Counter[K]) appendPair(id int32, b int64, slot int, n int64, newest boo
 		bk.index[id] = pos
 	}
 	if newest {
-		c.last[id] = counterSlot{bucket: b, pos: pos}
+		c.meta[id].bucket, c.meta[id].pos = uint32(b), pos
 	}
 }
 
@@ -388,7 +392,7 @@ func (c *Counter[K]) siftDown(h []int32, i int) {
 
 // ranksBefore reports whether id a comes before id b in a Top result.
 func (c *Counter[K]) ranksBefore(a, b int32) bool {
-	if ta, tb := c.totals[a], c.totals[b]; ta != tb {
+	if ta, tb := c.meta[a].total, c.meta[b].total; ta != tb {
 		return ta > tb
 	}
 	return cmp.Less(c.keys[a], c.keys[b])

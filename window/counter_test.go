@@ -155,6 +155,28 @@ func TestCounterOutOfOrder(t *testing.T) {
 	checkInvariants(t, c)
 }
 
+func TestCounterBucketIndexWraps(t *testing.T) {
+	// Counter keeps the low 32 bits of a key's newest bucket index; they wrap
+	// where the index crosses 0 and 2^32, and must still order the buckets.
+	for _, first := range []int64{-1, 1<<32 - 1} {
+		c := mustCounter[string](t, 4, 1) // four buckets of a nanosecond
+		at := func(i int64) time.Time { return time.Unix(0, first+i) }
+		c.Add("a", at(0), 1)
+		c.Add("a", at(1), 10)  // newer, across the wrap
+		c.Add("a", at(0), 100) // older: the pair already there
+		c.Add("a", at(1), 1000)
+		checkInvariants(t, c)
+		if got := c.Count("a"); got != 1111 {
+			t.Errorf("from %d: Count = %d, want 1111", first, got)
+		}
+		c.Advance(at(4)) // the bucket at 0 leaves
+		if got := c.Count("a"); got != 1010 {
+			t.Errorf("from %d: Count after the first bucket left = %d, want 1010", first, got)
+		}
+		checkInvariants(t, c)
+	}
+}
+
 func TestCounterBeforeEpoch(t *testing.T) {
 	// Buckets are aligned to the epoch on both sides of it: -1.5s lies in
 	// the bucket [-2s, -1s), not [-1s, 0).
@@ -304,6 +326,11 @@ func TestCounterMatchesModel(t *testing.T) {
 		// Times are drawn as (bucket index, offset within it), so the model
 		// knows each time's bucket without computing it.
 		base := rapid.Int64Range(-100_000, 100_000).Draw(t, "base")
+		if bucket <= time.Second && rapid.Bool().Draw(t, "edge") {
+			// Where bucket indices cross a multiple of 2^32, the low 32 bits
+			// the Counter keeps per key wrap around.
+			base = rapid.SampledFrom([]int64{-2, 1<<32 - 3, -(1 << 32) - 2}).Draw(t, "edgeBase")
+		}
 		// Few keys make the paths for a key already counted in the bucket
 		// (in order and out of order) common.
 		keys := modelKeys[:rapid.IntRange(1, len(modelKeys)).Draw(t, "keys")]
@@ -393,7 +420,7 @@ func checkInvariants[K cmp.Ordered](t interface {
 		t.Fatalf("invariant: "+format, args...)
 	}
 	sums := make([]int64, len(c.keys))
-	newest := make([]counterSlot, len(c.keys))
+	newest := make([]counterKey, len(c.keys))
 	pairs := make([]int, len(c.keys))
 	var total int64
 	for back := range len(c.ring) {
@@ -415,7 +442,7 @@ func checkInvariants[K cmp.Ordered](t interface {
 			sums[id] += bk.counts[i]
 			total += bk.counts[i]
 			if pairs[id] == 0 {
-				newest[id] = counterSlot{abs, int32(i)}
+				newest[id] = counterKey{bucket: uint32(abs), pos: int32(i)}
 			}
 			pairs[id]++
 		}
@@ -434,19 +461,19 @@ func checkInvariants[K cmp.Ordered](t interface {
 		if pairs[id] == 0 {
 			fail("key %v is interned but no bucket counts it", key)
 		}
-		if c.last[id] != newest[id] {
-			fail("key %v: last = %+v, newest pair at %+v", key, c.last[id], newest[id])
+		if m := c.meta[id]; m.bucket != newest[id].bucket || m.pos != newest[id].pos {
+			fail("key %v: newest pair recorded at %d/%d, found at %d/%d", key, m.bucket, m.pos, newest[id].bucket, newest[id].pos)
 		}
-		if c.totals[id] != sums[id] {
-			fail("key %v: total %d, pairs sum to %d", key, c.totals[id], sums[id])
+		if c.meta[id].total != sums[id] {
+			fail("key %v: total %d, pairs sum to %d", key, c.meta[id].total, sums[id])
 		}
-		if c.totals[id] != 0 {
+		if c.meta[id].total != 0 {
 			live++
 		}
 	}
 	for _, id := range c.free {
-		if pairs[id] != 0 || c.totals[id] != 0 {
-			fail("free id %d still has %d pairs, total %d", id, pairs[id], c.totals[id])
+		if pairs[id] != 0 || c.meta[id].total != 0 {
+			fail("free id %d still has %d pairs, total %d", id, pairs[id], c.meta[id].total)
 		}
 	}
 	if c.live != live || c.total != total {

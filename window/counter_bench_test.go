@@ -1,0 +1,270 @@
+package window_test
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/streamtop/streamtop/internal/workload"
+	"github.com/streamtop/streamtop/topk"
+	"github.com/streamtop/streamtop/window"
+)
+
+// Every benchmark here runs Counter beside two baselines on the same stream in
+// the same run, so each figure reads as a ratio (benchstat -col /impl):
+//
+//   - map: a bare map[string]int64 increment, with no window at all;
+//   - ring: the obvious sliding window, a ring of per-bucket maps plus a
+//     totals map, subtracting a bucket's map when it expires and sorting the
+//     totals for a top-k query.
+
+// benchStream is a pre-generated stream of keys with the time step between
+// records and the window they are counted over.
+type benchStream struct {
+	name         string
+	keys         []string
+	step         time.Duration // event time between records
+	size, bucket time.Duration
+}
+
+// The 10 s window of 1 s buckets of the original sample, one record a
+// millisecond; and 20 buckets of 100,000 Zipf records each.
+func referrerStream() benchStream {
+	return benchStream{"referrers", workload.UniformStream(workload.Referrers, 1<<20, 1), time.Millisecond, 10 * time.Second, time.Second}
+}
+
+func zipfStream(s float64) benchStream {
+	return benchStream{fmt.Sprintf("zipf%g", s), workload.ZipfStream(s, workload.Distinct, workload.Length, 1),
+		10 * time.Microsecond, 20 * time.Second, time.Second}
+}
+
+// benchStreams lists the streams by name and builds one only when a
+// benchmark selected with -bench needs it: the Zipf streams take seconds and
+// hundreds of megabytes.
+var benchStreams = []struct {
+	name string
+	make func() benchStream
+}{
+	{"referrers", referrerStream},
+	{"zipf1.1", func() benchStream { return zipfStream(1.1) }},
+	{"zipf1.5", func() benchStream { return zipfStream(1.5) }},
+}
+
+// settle collects the garbage of a benchmark's setup so that the collector
+// does not run beside the timed loop.
+func settle() { runtime.GC() }
+
+// windowRecords is the number of records one window holds.
+func (s benchStream) windowRecords() int { return int(s.size / s.step) }
+
+// benchT0 is where event time starts in every benchmark.
+var benchT0 = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// counter is what the benchmarks drive: Counter and the ring baseline.
+type counter interface {
+	Add(key string, t time.Time, n int64) bool
+	Top(k int) []topk.Entry[string]
+	Len() int
+}
+
+func newImpl(tb testing.TB, impl string, s benchStream) counter {
+	switch impl {
+	case "Counter":
+		c, err := window.NewCounter[string](s.size, s.bucket)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return c
+	case "ring":
+		return newRingOfMaps(s.size, s.bucket)
+	}
+	tb.Fatalf("unknown impl %q", impl)
+	return nil
+}
+
+// fill feeds c the records [from, to) of s, wrapping around the stream, and
+// returns to.
+func fill(c counter, s benchStream, from, to int) int {
+	for i := from; i < to; i++ {
+		c.Add(s.keys[i%len(s.keys)], benchT0.Add(time.Duration(i)*s.step), 1)
+	}
+	return to
+}
+
+func BenchmarkCounterAdd(b *testing.B) {
+	for _, bs := range benchStreams {
+		b.Run("stream="+bs.name+"/impl=map", func(b *testing.B) {
+			s := bs.make()
+			m := make(map[string]int64)
+			settle()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				m[s.keys[i%len(s.keys)]]++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+		for _, impl := range []string{"ring", "Counter"} {
+			b.Run("stream="+bs.name+"/impl="+impl, func(b *testing.B) {
+				// Start from a full window that has slid once, so every
+				// figure is of the steady state, not of the first fill.
+				s := bs.make()
+				c := newImpl(b, impl, s)
+				next := fill(c, s, 0, 2*s.windowRecords())
+				settle()
+				b.ReportAllocs()
+				for i := next; b.Loop(); i++ {
+					c.Add(s.keys[i%len(s.keys)], benchT0.Add(time.Duration(i)*s.step), 1)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			})
+		}
+	}
+}
+
+func BenchmarkCounterTop(b *testing.B) {
+	for _, bs := range benchStreams {
+		for _, k := range []int{3, 100} {
+			for _, impl := range []string{"ring", "Counter"} {
+				b.Run(fmt.Sprintf("stream=%s/k=%d/impl=%s", bs.name, k, impl), func(b *testing.B) {
+					s := bs.make()
+					c := newImpl(b, impl, s)
+					fill(c, s, 0, 2*s.windowRecords())
+					settle()
+					b.ReportAllocs()
+					for b.Loop() {
+						c.Top(k)
+					}
+					b.ReportMetric(float64(c.Len()), "keys")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkCounterMemory reports the live heap of a full window, per distinct
+// key in it, after two windows' worth of records so that every bucket has
+// been reused once.
+func BenchmarkCounterMemory(b *testing.B) {
+	for _, bs := range benchStreams[1:] {
+		for _, impl := range []string{"ring", "Counter"} {
+			b.Run("stream="+bs.name+"/impl="+impl, func(b *testing.B) {
+				s := bs.make()
+				var bytes, keys float64
+				for b.Loop() {
+					before := heapInUse()
+					c := newImpl(b, impl, s)
+					fill(c, s, 0, 2*s.windowRecords())
+					bytes = float64(heapInUse() - before)
+					keys = float64(c.Len())
+					runtime.KeepAlive(c)
+				}
+				b.ReportMetric(bytes/keys, "B/key")
+				b.ReportMetric(bytes/(1<<20), "MiB")
+				b.ReportMetric(keys, "keys")
+			})
+		}
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// ringOfMaps is baseline (b): the sliding window as one would first write
+// it.
+type ringOfMaps struct {
+	bucket  time.Duration
+	ring    []map[string]int64
+	newest  int64
+	started bool
+	totals  map[string]int64
+}
+
+func newRingOfMaps(size, bucket time.Duration) *ringOfMaps {
+	r := &ringOfMaps{bucket: bucket, ring: make([]map[string]int64, size/bucket), totals: make(map[string]int64)}
+	for i := range r.ring {
+		r.ring[i] = make(map[string]int64)
+	}
+	return r
+}
+
+func (r *ringOfMaps) slot(b int64) map[string]int64 {
+	n := int64(len(r.ring))
+	return r.ring[((b%n)+n)%n]
+}
+
+func (r *ringOfMaps) Add(key string, t time.Time, n int64) bool {
+	ns, bl := t.UnixNano(), int64(r.bucket)
+	b := ns / bl
+	if ns%bl < 0 {
+		b--
+	}
+	if !r.started {
+		r.started, r.newest = true, b
+	}
+	if b-r.newest > int64(len(r.ring)) { // every bucket expires
+		r.newest = b - int64(len(r.ring))
+	}
+	for ; r.newest < b; r.newest++ {
+		old := r.slot(r.newest + 1)
+		for k, c := range old {
+			if t := r.totals[k] - c; t == 0 {
+				delete(r.totals, k)
+			} else {
+				r.totals[k] = t
+			}
+		}
+		clear(old)
+	}
+	if b <= r.newest-int64(len(r.ring)) {
+		return false
+	}
+	r.slot(b)[key] += n
+	r.totals[key] += n
+	return true
+}
+
+func (r *ringOfMaps) Top(k int) []topk.Entry[string] {
+	all := make([]topk.Entry[string], 0, len(r.totals))
+	for key, c := range r.totals {
+		all = append(all, topk.Entry[string]{Key: key, Count: c})
+	}
+	slices.SortFunc(all, func(a, b topk.Entry[string]) int {
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return all[:min(k, len(all))]
+}
+
+func (r *ringOfMaps) Len() int { return len(r.totals) }
+
+// TestRingOfMapsBaseline keeps the baseline honest: it must count what
+// Counter counts, or the ratios above compare different work.
+func TestRingOfMapsBaseline(t *testing.T) {
+	s := referrerStream()
+	s.keys = workload.ZipfStream(1.1, 1000, 50_000, 2)
+	s.size, s.bucket, s.step = 5*time.Millisecond, time.Millisecond, 7*time.Microsecond
+	c, r := newImpl(t, "Counter", s), newImpl(t, "ring", s)
+	for i := range len(s.keys) {
+		tm := benchT0.Add(time.Duration(i) * s.step)
+		if i%10 == 3 { // some late records, some of them too late
+			tm = tm.Add(-time.Duration(i%7) * time.Millisecond)
+		}
+		if got, want := r.Add(s.keys[i], tm, 1), c.Add(s.keys[i], tm, 1); got != want {
+			t.Fatalf("record %d: ring Add = %v, Counter Add = %v", i, got, want)
+		}
+		if i%997 == 0 {
+			if got, want := fmt.Sprint(r.Top(10)), fmt.Sprint(c.Top(10)); got != want {
+				t.Fatalf("record %d: ring Top = %s, Counter Top = %s", i, got, want)
+			}
+		}
+	}
+}
