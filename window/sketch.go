@@ -1,0 +1,293 @@
+package window
+
+import (
+	"cmp"
+	"fmt"
+	"time"
+
+	"github.com/streamtop/streamtop/topk"
+)
+
+// maxSketchBuckets bounds the panes a Sketch allocates up front, so that a
+// mistaken bucket length is reported rather than taken as memory.
+const maxSketchBuckets = 1 << 16
+
+// Sketch estimates the most frequent keys over a sliding window of event
+// time in bounded memory, with an error bound on every count.
+//
+// It has Counter's method set and bucketing: the window is size long, cut
+// into buckets aligned to the Unix epoch, and ends with the bucket holding
+// the latest time seen. Each bucket is summarised by its own
+// topk.SpaceSaving of the given capacity (a pane), so a bucket leaving the
+// window takes exactly its own records with it. With N = Total(), every
+// count the Sketch reports is an upper bound whose error is at most
+// N/capacity, and every key whose true count in the window exceeds
+// N/capacity appears in Top(capacity). While the window holds at most
+// capacity distinct keys, counts are exact.
+//
+// Summaries cannot subtract, so the merge of the closed panes is kept with
+// the two-stacks scheme of sliding-window aggregation (see Tangwongsan,
+// Hirzel and Schneider, "In-order sliding-window aggregation in worst-case
+// constant time"): the older panes hold suffix merges, the newer ones one
+// running merge, and a query merges just those two and the open pane.
+//
+// The zero value is not usable: make a Sketch with NewSketch. A Sketch is not
+// safe for concurrent use, not even for queries: Top and Len fill a cached
+// merge.
+//
+// Cost: Add into the newest bucket is a SpaceSaving Add, O(1) amortised.
+// Sliding by one bucket merges one pane, O(capacity), plus every
+// size/bucket slides a rebuild of the suffix merges, O(size/bucket x
+// capacity): O(capacity) amortised per bucket. An Add into an older bucket
+// still in the window also updates the suffix merges that cover it,
+// O(size/bucket). Memory is fixed at creation: size/bucket+2 SpaceSavings of
+// the capacity, about 90 bytes per unit of capacity each.
+type Sketch[K cmp.Ordered] struct {
+	bucket   time.Duration
+	capacity int
+
+	// panes is a ring: bucket b's pane is panes[b mod len]. A closed bucket
+	// older than split holds the merge of its own pane with every newer one
+	// before split (a suffix merge), so the oldest one in the window covers
+	// all of the front. back merges the closed buckets from split up.
+	panes  []*topk.SpaceSaving[K]
+	totals []int64 // records counted per bucket, by ring slot
+	back   *topk.SpaceSaving[K]
+	split  int64
+
+	newest           int64 // absolute bucket index (see bucketOf) of the newest bucket
+	started          bool
+	headFrom, headTo int64 // the newest bucket's span in Unix nanoseconds
+	total            int64
+
+	view      *topk.SpaceSaving[K] // the whole window, merged for Top and Len
+	viewValid bool
+}
+
+// NewSketch returns an empty Sketch for a window of size cut into buckets of
+// the bucket length, keeping at most capacity keys per bucket. It returns an
+// error wrapping ErrInvalidOption if size or bucket is not positive, size is
+// not a whole multiple of bucket, the window would hold more than 1<<16
+// buckets, or capacity is out of topk.NewSpaceSaving's range.
+func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch[K], error) {
+	n, err := buckets(size, bucket)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxSketchBuckets {
+		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxSketchBuckets)
+	}
+	newPane := func() (*topk.SpaceSaving[K], error) {
+		p, err := topk.NewSpaceSaving[K](capacity)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidOption, err)
+		}
+		return p, nil
+	}
+	s := &Sketch[K]{bucket: bucket, capacity: capacity, panes: make([]*topk.SpaceSaving[K], n), totals: make([]int64, n)}
+	for i := range s.panes {
+		if s.panes[i], err = newPane(); err != nil {
+			return nil, err
+		}
+	}
+	if s.back, err = newPane(); err != nil {
+		return nil, err
+	}
+	if s.view, err = newPane(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// slot returns the ring slot of absolute bucket b.
+func (s *Sketch[K]) slot(b int64) int {
+	i := int(b % int64(len(s.panes)))
+	if i < 0 {
+		i += len(s.panes)
+	}
+	return i
+}
+
+// oldest returns the absolute index of the oldest bucket in the window.
+func (s *Sketch[K]) oldest() int64 {
+	return s.newest - int64(len(s.panes)) + 1
+}
+
+// Add adds n to key's count at time t and reports whether it was counted. A t
+// in a bucket that has already left the window is too late: Add returns false
+// and counts nothing. A t after the newest bucket first slides the window
+// forward to the bucket holding t. A t in any bucket still inside the window,
+// older ones included, is counted in that bucket and leaves the window with
+// it.
+//
+// A summary cannot take counts back, so unlike Counter.Add an n < 0 counts
+// nothing and returns false; n = 0 counts nothing and returns whether t is
+// inside the window. Both still slide the window like Advance.
+func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
+	b := s.newest
+	if ns := t.UnixNano(); !s.started || ns < s.headFrom || ns >= s.headTo {
+		b = bucketOf(t, s.bucket)
+		if !s.started || b > s.newest {
+			s.slide(b)
+		} else if uint64(s.newest)-uint64(b) >= uint64(len(s.panes)) {
+			return false // too late; unsigned so far-off buckets cannot overflow
+		}
+	}
+	if n <= 0 {
+		return n == 0
+	}
+	slot := s.slot(b)
+	s.panes[slot].Add(key, n)
+	s.totals[slot] += n
+	s.total += n
+	s.viewValid = false
+	if b == s.newest {
+		return true
+	}
+	// A late record must also reach the merges that cover its bucket.
+	if b >= s.split {
+		s.back.Add(key, n)
+		return true
+	}
+	for j := s.oldest(); j < b; j++ {
+		s.panes[s.slot(j)].Add(key, n)
+	}
+	return true
+}
+
+// Advance slides the window forward to the bucket holding now, expiring the
+// buckets that leave it. A now within or before the newest bucket changes
+// nothing.
+func (s *Sketch[K]) Advance(now time.Time) {
+	if b := bucketOf(now, s.bucket); !s.started || b > s.newest {
+		s.slide(b)
+	}
+}
+
+// slide makes b the newest bucket. b must be after the newest bucket, or the
+// Sketch not started.
+func (s *Sketch[K]) slide(b int64) {
+	s.viewValid = false
+	if !s.started || uint64(b)-uint64(s.newest) >= uint64(len(s.panes)) {
+		// Every bucket leaves the window: start afresh.
+		for i, p := range s.panes {
+			p.Reset()
+			s.totals[i] = 0
+		}
+		s.back.Reset()
+		s.total = 0
+		s.started = true
+		s.newest, s.split = b, b
+	} else {
+		for s.newest < b {
+			s.step()
+		}
+	}
+	start := bucketStart(b, s.bucket)
+	s.headFrom = start.UnixNano()
+	s.headTo = s.headFrom + int64(s.bucket)
+}
+
+// step slides the window by one bucket.
+func (s *Sketch[K]) step() {
+	// The newest bucket closes and joins the running merge.
+	_ = s.back.Merge(s.panes[s.slot(s.newest)]) // same capacity: cannot fail
+	s.newest++
+	expired := s.newest - int64(len(s.panes))
+	if expired >= s.split {
+		// The front is empty: turn every closed bucket into a suffix merge,
+		// newest first, so each bucket then covers itself and all newer
+		// closed ones (the expired one is about to be dropped, so skip it). This is the O(buckets) rebuild that two-stacks
+		// amortises over the next buckets' slides.
+		for j := s.newest - 2; j > expired; j-- {
+			_ = s.panes[s.slot(j)].Merge(s.panes[s.slot(j+1)])
+		}
+		s.back.Reset()
+		s.split = s.newest
+	}
+	// The expired bucket's slot becomes the new newest bucket.
+	slot := s.slot(expired)
+	s.panes[slot].Reset()
+	s.total -= s.totals[slot]
+	s.totals[slot] = 0
+}
+
+// parts returns the summaries whose merge is the whole window: the front's
+// suffix merge (if any), the running merge of the back (if any) and the
+// newest pane.
+func (s *Sketch[K]) parts(buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
+	if !s.started {
+		return nil
+	}
+	ps := buf[:0]
+	if s.oldest() < s.split {
+		ps = append(ps, s.panes[s.slot(s.oldest())])
+	}
+	if s.split < s.newest {
+		ps = append(ps, s.back)
+	}
+	return append(ps, s.panes[s.slot(s.newest)])
+}
+
+// merged returns the merge of the whole window, cached until the next
+// change.
+func (s *Sketch[K]) merged() *topk.SpaceSaving[K] {
+	if !s.viewValid {
+		s.view.Reset()
+		var buf [3]*topk.SpaceSaving[K]
+		for _, p := range s.parts(&buf) {
+			_ = s.view.Merge(p)
+		}
+		s.viewValid = true
+	}
+	return s.view
+}
+
+// Count returns an upper bound on key's count in the window and the error of
+// that bound: the true count lies in [count-err, count], and err <=
+// Total()/capacity. It sums the bounds of at most three summaries, without
+// merging them: O(1).
+func (s *Sketch[K]) Count(key K) (count, err int64) {
+	var buf [3]*topk.SpaceSaving[K]
+	for _, p := range s.parts(&buf) {
+		c, e := p.Count(key)
+		count += c
+		err += e
+	}
+	return count, err
+}
+
+// Top returns the k keys with the highest counts in the window, ordered by
+// count descending, then key ascending. Each Entry's true count lies in
+// [Count-Err, Count], and Err <= Total()/capacity. It returns nil for k <= 0
+// or an empty window.
+//
+// The first query after a change merges the window's (at most three)
+// summaries, O(capacity); the result is cached until the next Add or
+// slide. Then it costs a SpaceSaving Top: O(capacity log k).
+func (s *Sketch[K]) Top(k int) []topk.Entry[K] {
+	return s.merged().Top(k)
+}
+
+// Total returns the total weight counted in the window, exactly. O(1).
+func (s *Sketch[K]) Total() int64 {
+	return s.total
+}
+
+// Len returns the number of keys the merged window summary monitors: at most
+// capacity, and exactly the keys in the window while they fit. It may merge,
+// as Top does.
+func (s *Sketch[K]) Len() int {
+	return s.merged().Len()
+}
+
+// Bounds returns the window as the half-open interval [start, end): the start
+// of its oldest bucket and the end of its newest, the one holding the latest
+// time seen, so end-start is the window's size. Before any Add or Advance it
+// returns two zero Times. O(1).
+func (s *Sketch[K]) Bounds() (start, end time.Time) {
+	if !s.started {
+		return time.Time{}, time.Time{}
+	}
+	return bucketStart(s.oldest(), s.bucket), bucketStart(s.newest+1, s.bucket)
+}
