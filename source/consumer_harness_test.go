@@ -112,12 +112,30 @@ type ledger struct {
 	dups       int
 	problems   []string
 	processed  atomic.Int64 // distinct records processed
+	paused     map[string]chan struct{} // shard -> closed when its processing may go on
+}
+
+// pause holds back processing of a shard's batches until resume.
+func (l *ledger) pause(shard string) {
+	l.mu.Lock()
+	l.paused[shard] = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *ledger) resume() {
+	l.mu.Lock()
+	for k, ch := range l.paused {
+		close(ch)
+		delete(l.paused, k)
+	}
+	l.mu.Unlock()
 }
 
 func newLedger() *ledger {
 	return &ledger{
 		puts: map[string][]string{}, times: map[string]int{},
 		firsts: map[string][]string{}, checkpoint: map[string]string{},
+		paused: map[string]chan struct{}{},
 	}
 }
 
@@ -194,7 +212,12 @@ func (l *ledger) check(t testing.TB) {
 			}
 		}
 		if got := l.firsts[key]; !slices.Equal(got, seqs) {
-			t.Errorf("key %s: processed in order %v, put in order %v", key, head(got), head(seqs))
+			i := 0
+			for i < len(got) && i < len(seqs) && got[i] == seqs[i] {
+				i++
+			}
+			t.Errorf("key %s: record %d of %d processed first is %v, put there was %v",
+				key, i, len(seqs), head(got[i:]), head(seqs[i:]))
 		}
 	}
 	if missing > 0 {
@@ -213,7 +236,17 @@ func head(s []string) []string {
 // checkpoint after every batch (the HandlerFunc adapter).
 func (l *ledger) handler() func(string) source.Processor {
 	return func(string) source.Processor {
-		return source.HandlerFunc(func(_ context.Context, recs []source.Record) error {
+		return source.HandlerFunc(func(ctx context.Context, recs []source.Record) error {
+			l.mu.Lock()
+			gate := l.paused[recs[0].ShardID]
+			l.mu.Unlock()
+			if gate != nil {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			l.process(recs)
 			return nil
 		})

@@ -132,14 +132,22 @@ func TestConsumerOrderAcrossReshard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The parents fall behind, so their children have records to
+	// process before the parents are done: they must wait anyway.
+	for _, i := range []int{0, 2, 3} {
+		l.pause(shards[i].ID)
+	}
+	time.Sleep(50 * time.Millisecond)
 	if err := stream.SplitShard(ctx, shards[0].ID, midpoint(t, shards[0])); err != nil {
 		t.Fatalf("SplitShard: %v", err)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	if err := stream.MergeShards(ctx, shards[2].ID, shards[3].ID); err != nil {
 		t.Fatalf("MergeShards: %v", err)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	l.resume()
+	time.Sleep(100 * time.Millisecond)
 	prod.halt()
 	waitFor(t, 10*time.Second, "every record to be processed", l.allProcessed)
 
