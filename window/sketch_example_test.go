@@ -1,0 +1,46 @@
+package window_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/streamtop/streamtop/window"
+)
+
+// The top referrers over the last 10 seconds in bounded memory: each
+// one-second bucket keeps at most 100 counters, however many referrers come.
+// While the window holds fewer distinct keys than that, counts are exact.
+func ExampleSketch() {
+	s, err := window.NewSketch[string](10*time.Second, time.Second, 100)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	s.Add("search.example", t0, 3)
+	s.Add("news.example", t0.Add(4*time.Second), 2)
+	s.Add("mail.example", t0.Add(9*time.Second), 4)
+	// A record arriving late, but for a second still in the window, counts.
+	s.Add("news.example", t0.Add(5*time.Second), 3)
+	fmt.Println(s.Top(2))
+
+	// Ten seconds on, the first second has left the window.
+	s.Advance(t0.Add(10 * time.Second))
+	fmt.Println(s.Top(3), s.Total())
+	// Output:
+	// [{news.example 5 0} {mail.example 4 0}]
+	// [{news.example 5 0} {mail.example 4 0}] 9
+}
+
+// When more keys arrive than the capacity, counts become bounds: the true
+// count lies in [Count-Err, Count], and Err is at most Total/capacity.
+func ExampleSketch_Count() {
+	s, _ := window.NewSketch[int](time.Minute, 10*time.Second, 2)
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		s.Add(i%5, t0.Add(time.Duration(i)*time.Second), int64(1+i%5))
+	}
+	count, errBound := s.Count(4)
+	fmt.Println(count-errBound <= 30 && 30 <= count, errBound*2 <= s.Total())
+	// Output: true true
+}
