@@ -336,7 +336,13 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 			err = fmt.Errorf("%w after %v with %d shards still busy", errShutdownTimeout, c.cfg.ShutdownTimeout, n)
 			c.log.Error("graceful shutdown timed out; abandoning busy shards", "timeout", c.cfg.ShutdownTimeout, "shards", n)
 			c.hardCancel(errShutdownTimeout)
-			<-done
+			// A processor that ignores its context would hold Run
+			// forever; give the rest a moment to see the cancellation,
+			// then leave them.
+			select {
+			case <-done:
+			case <-c.cfg.Clock.After(time.Second):
+			}
 		}
 	}
 	stopRenew()

@@ -569,3 +569,37 @@ func TestConsumerIdleDoesNotPoll(t *testing.T) {
 	putN(t, ms, 4)
 	waitFor(t, 5*time.Second, "records put after the idle time", func() bool { return l.processed.Load() == 4 })
 }
+
+// A processor stuck past ShutdownTimeout does not hold Run forever: Run
+// reports the cut-short shutdown.
+func TestConsumerShutdownTimeout(t *testing.T) {
+	stream := newStream(t, 1)
+	putN(t, stream, 1)
+	stuck := make(chan struct{})
+	defer close(stuck)
+	inBatch := make(chan struct{}, 1)
+	proc := &funcProcessor{process: func(context.Context, []source.Record, source.Checkpointer) error {
+		inBatch <- struct{}{}
+		<-stuck // ignores its context
+		return nil
+	}}
+	cfg := fastConfig(stream, checkpoint.NewMemoryStore(), "w", func(string) source.Processor { return proc })
+	cfg.ShutdownTimeout = 100 * time.Millisecond
+	c, err := source.NewConsumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-inBatch
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Errorf("Run = %v; want a shutdown timeout error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the shutdown timeout")
+	}
+}
