@@ -57,7 +57,8 @@ var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
 
 // Clock is the Consumer's source of time. Lease expiry is judged on it, so it
 // must be monotonic (time.Now's readings are); tests hand in a clock of their
-// own. Implementations must be safe for concurrent use.
+// own. Implementations must be safe for concurrent use. The Consumer calls
+// After once per wait (idle shard, retry pause, sync and renewal period).
 type Clock interface {
 	Now() time.Time
 	// After delivers the time once d has passed, like time.After.
@@ -70,7 +71,9 @@ func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Config configures a Consumer. Stream, Leases, WorkerID and NewProcessor are
-// required; every other field has a default, used when the field is zero.
+// required, so the zero value is not valid; every other field has a default,
+// used when the field is zero. NewConsumer copies it: changing a Config later
+// changes no Consumer.
 type Config struct {
 	// Stream is read by every shard loop.
 	Stream Stream
@@ -209,6 +212,16 @@ func (c Config) withDefaults() (Config, error) {
 // error level, keeps its lease, and the shard is started again (a new
 // Processor, from the last checkpoint) after a backoff, so the children stay
 // stopped until some ShardEnded succeeds.
+//
+// What the processor sees: ShutdownRequested ends its life both on a
+// graceful shutdown and on a hand-off, and its Checkpointer then records the
+// last batch ProcessRecords accepted (inside ProcessRecords, the batch in
+// hand; a batch that returned an error is never claimed). A lease is judged
+// expired, as the Kinesis Client Library does, when its counter has not moved
+// for FailoverTime on this worker's own clock, so clocks need not agree; all
+// expired leases are taken in one sync. A record is processed twice only
+// after a crash, a steal, or a restarted shard end, and only if it came after
+// the shard's last checkpoint.
 //
 // Create one with NewConsumer; the zero value is not usable. Run may be
 // called once; Stats is safe for concurrent use with it. The cost is one
@@ -381,7 +394,8 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 	}
 }
 
-// Stats is a snapshot of a Consumer's work.
+// Stats is a snapshot of a Consumer's work: a plain value, owned by the
+// caller. The zero value means nothing held and nothing processed.
 type Stats struct {
 	WorkerID string
 	// LeasesHeld counts the shards this worker is processing now.
@@ -394,7 +408,7 @@ type Stats struct {
 	Shards []ShardStats
 }
 
-// ShardStats is one held shard's part of Stats.
+// ShardStats is one held shard's part of Stats, a plain value.
 type ShardStats struct {
 	ShardID string
 	// RecordsProcessed counts records accepted since this worker took the

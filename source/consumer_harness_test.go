@@ -111,7 +111,7 @@ type ledger struct {
 	checkpoint map[string]string   // shard -> highest sequence checkpointed
 	dups       int
 	problems   []string
-	processed  atomic.Int64 // distinct records processed
+	processed  atomic.Int64             // distinct records processed
 	paused     map[string]chan struct{} // shard -> closed when its processing may go on
 }
 
