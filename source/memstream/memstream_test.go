@@ -734,3 +734,60 @@ func TestWaitWakesEveryWaiter(t *testing.T) {
 	ocancel()
 	<-done
 }
+
+// TestLargeShard crosses the stream's internal chunk boundaries: reads in
+// big batches, positions and retention over tens of thousands of records.
+func TestLargeShard(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	s := newStream(t, 1, memstream.WithClock(clock.Now), memstream.WithRetention(time.Hour))
+	const n = 50000
+	entries := make([]memstream.Entry, n)
+	for i := range entries {
+		entries[i] = memstream.Entry{PartitionKey: "k", Data: []byte(fmt.Sprint(i))}
+	}
+	var res []memstream.PutResult
+	for i := 0; i < n; i += 10000 {
+		part, err := s.PutRecords(ctx, entries[i:i+10000])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, part...)
+		clock.Advance(time.Minute)
+	}
+	check := func(name string, r source.ShardReader, from int) {
+		t.Helper()
+		next := from
+		for {
+			got, err := r.Read(ctx, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Records) == 0 {
+				break
+			}
+			if len(got.Records) > 10000 {
+				t.Fatalf("%s: Read(10000) returned %d", name, len(got.Records))
+			}
+			for _, rec := range got.Records {
+				if string(rec.Data) != fmt.Sprint(next) || rec.SequenceNumber != res[next].SequenceNumber {
+					t.Fatalf("%s: read %s (%s), want %d (%s)", name, rec.Data, rec.SequenceNumber, next, res[next].SequenceNumber)
+				}
+				next++
+			}
+		}
+		if next != n {
+			t.Fatalf("%s: read up to %d, want %d", name, next, n)
+		}
+	}
+	id := res[0].ShardID
+	check("TrimHorizon", mustOpen(t, s, id, source.Position{}), 0)
+	check("AtSequence", mustOpen(t, s, id, source.Position{Type: source.AtSequence, SequenceNumber: res[33333].SequenceNumber}), 33333)
+	check("AfterSequence", mustOpen(t, s, id, source.Position{Type: source.AfterSequence, SequenceNumber: res[16383].SequenceNumber}), 16384)
+	check("AtTimestamp", mustOpen(t, s, id, source.Position{Type: source.AtTimestamp, Timestamp: t0.Add(2 * time.Minute)}), 20000)
+	// The first 30,000 arrived more than an hour ago once the clock moves
+	// 57 minutes on (they arrived at +0, +1 and +2 minutes).
+	clock.Advance(57*time.Minute + time.Second)
+	check("Trimmed", mustOpen(t, s, id, source.Position{}), 30000)
+	check("AtTrimmedSequence", mustOpen(t, s, id, source.Position{Type: source.AtSequence, SequenceNumber: res[100].SequenceNumber}), 30000)
+}

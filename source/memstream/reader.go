@@ -3,7 +3,6 @@ package memstream
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/streamtop/streamtop/source"
@@ -61,8 +60,12 @@ type Reader struct {
 	closed    bool
 }
 
-// Read returns up to max records that follow those returned before. It does
+// Read returns up to limit records that follow those returned before. It does
 // not wait; with nothing new it returns no records (see Wait).
+//
+// Read may return fewer than limit records although more are waiting: it
+// stops at the end of one of the stream's internal chunks (16,384 records),
+// and the next Read continues from there.
 //
 // The Records slice and each record's Data share memory with the stream, so
 // Read copies nothing: treat them as read-only. The slice's capacity equals
@@ -74,12 +77,12 @@ type Reader struct {
 // reached, it skips to the oldest retained one, as a Kinesis iterator does.
 // MillisBehindLatest is the arrival time of the newest record minus that of
 // the first record still unread, 0 once caught up.
-func (r *Reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
+func (r *Reader) Read(ctx context.Context, limit int) (source.ReadResult, error) {
 	if r.closed {
 		return source.ReadResult{}, ErrClosed
 	}
-	if max < 1 {
-		return source.ReadResult{}, fmt.Errorf("%w: Read max %d must be positive", ErrInvalidArgument, max)
+	if limit < 1 {
+		return source.ReadResult{}, fmt.Errorf("%w: Read limit %d must be positive", ErrInvalidArgument, limit)
 	}
 	if err := ctx.Err(); err != nil {
 		return source.ReadResult{}, err
@@ -89,35 +92,26 @@ func (r *Reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	start := max64(r.next-sh.base, 0)
-	n := int64(len(sh.recs))
-	if !r.notBefore.IsZero() && start < n {
-		start += int64(sort.Search(int(n-start), func(i int) bool {
-			return !sh.recs[start+int64(i)].ArrivalTime.Before(r.notBefore)
-		}))
-		if start < n {
+	log := &sh.log
+	start := max(r.next, log.start)
+	if !r.notBefore.IsZero() && start < log.end {
+		start = log.search(start, func(rec *source.Record) bool { return !rec.ArrivalTime.Before(r.notBefore) })
+		if start < log.end {
 			// Arrival times never decrease, so nothing later needs the check.
 			r.notBefore = time.Time{}
 		}
 	}
-	end := min(start+int64(max), n)
 	var res source.ReadResult
-	if end > start {
-		res.Records = sh.recs[start:end:end]
+	if start < log.end {
+		res.Records = log.slice(start, limit)
 	}
-	r.next = sh.base + end
-	if end < n {
-		res.MillisBehindLatest = sh.recs[n-1].ArrivalTime.Sub(sh.recs[end].ArrivalTime).Milliseconds()
+	end := start + int64(len(res.Records))
+	r.next = end
+	if end < log.end {
+		res.MillisBehindLatest = log.at(log.end - 1).ArrivalTime.Sub(log.at(end).ArrivalTime).Milliseconds()
 	}
-	res.End = sh.closed && end == n
+	res.End = sh.closed && end == log.end
 	return res, nil
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // Wait blocks until the shard has a record past the reader's position, or
@@ -132,7 +126,7 @@ func (r *Reader) Wait(ctx context.Context) error {
 	}
 	sh := r.shard
 	sh.mu.Lock()
-	if sh.closed || max64(r.next, sh.base) < sh.endLocked() {
+	if sh.closed || max(r.next, sh.log.start) < sh.log.end {
 		sh.mu.Unlock()
 		return nil
 	}

@@ -1,8 +1,6 @@
 package memstream
 
 import (
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,13 +16,8 @@ type shard struct {
 	lo, hi           hashKey
 	startSeq         uint64 // set before the shard is published
 
-	mu sync.RWMutex
-	// recs are the retained records in sequence order; recs[0] is the
-	// shard's record number base (counting from the first ever appended).
-	// Readers hold sub-slices of recs, so elements are never overwritten:
-	// trimming only reslices, and append writes past every reader's end.
-	recs []source.Record
-	base int64
+	mu  sync.RWMutex
+	log recordLog
 	// trimmedSeq is the counter of the last record trimmed, 0 if none was:
 	// this shard's positions at or below it are valid but gone.
 	trimmedSeq  uint64
@@ -47,7 +40,7 @@ func (sh *shard) appendLocked(r source.Record, now time.Time) {
 	}
 	r.ArrivalTime = now
 	sh.lastArrival = now
-	sh.recs = append(sh.recs, r)
+	sh.log.append(r)
 	sh.wakeLocked()
 }
 
@@ -61,26 +54,23 @@ func (sh *shard) wakeLocked() {
 // trimLocked drops records that arrived before cutoff. The caller holds the
 // write lock.
 func (sh *shard) trimLocked(cutoff time.Time) {
-	if len(sh.recs) == 0 || !sh.recs[0].ArrivalTime.Before(cutoff) {
+	if !sh.staleLocked(cutoff) {
 		return
 	}
-	k := sort.Search(len(sh.recs), func(i int) bool { return !sh.recs[i].ArrivalTime.Before(cutoff) })
-	sh.trimmedSeq, _, _ = parseSeq(sh.recs[k-1].SequenceNumber)
-	sh.base += int64(k)
-	if k == len(sh.recs) {
-		// Let the old backing array go; readers that still hold parts of
-		// it keep those alive on their own.
-		sh.recs = nil
-		return
-	}
-	sh.recs = sh.recs[k:]
+	k := sh.log.search(sh.log.start, func(r *source.Record) bool { return !r.ArrivalTime.Before(cutoff) })
+	sh.trimmedSeq, _, _ = parseSeq(sh.log.at(k - 1).SequenceNumber)
+	sh.log.trimTo(k)
+}
+
+func (sh *shard) staleLocked(cutoff time.Time) bool {
+	return sh.log.start < sh.log.end && sh.log.at(sh.log.start).ArrivalTime.Before(cutoff)
 }
 
 // trim is trimLocked for callers that hold no lock; it takes the write lock
 // only when there is something to trim.
 func (sh *shard) trim(cutoff time.Time) {
 	sh.mu.RLock()
-	stale := len(sh.recs) > 0 && sh.recs[0].ArrivalTime.Before(cutoff)
+	stale := sh.staleLocked(cutoff)
 	sh.mu.RUnlock()
 	if stale {
 		sh.mu.Lock()
@@ -110,23 +100,20 @@ func (sh *shard) describeLocked(cutoff time.Time) (info source.Shard, gone bool)
 	return info, sh.agedOutLocked(cutoff)
 }
 
-// endLocked returns the record number one past the newest record.
-func (sh *shard) endLocked() int64 { return sh.base + int64(len(sh.recs)) }
-
 // positionLocked resolves a position to the number of the first record to
 // read, plus, for AT_TIMESTAMP, the earliest arrival time a reader accepts.
 func (sh *shard) positionLocked(from source.Position) (next int64, notBefore time.Time, err error) {
 	switch from.Type {
 	case source.TrimHorizon:
-		return sh.base, time.Time{}, nil
+		return sh.log.start, time.Time{}, nil
 	case source.Latest:
-		return sh.endLocked(), time.Time{}, nil
+		return sh.log.end, time.Time{}, nil
 	case source.AtTimestamp:
 		if from.Timestamp.IsZero() {
 			return 0, time.Time{}, errPosition("AT_TIMESTAMP without a timestamp")
 		}
-		i := sort.Search(len(sh.recs), func(i int) bool { return !sh.recs[i].ArrivalTime.Before(from.Timestamp) })
-		return sh.base + int64(i), from.Timestamp, nil
+		i := sh.log.search(sh.log.start, func(r *source.Record) bool { return !r.ArrivalTime.Before(from.Timestamp) })
+		return i, from.Timestamp, nil
 	case source.AtSequence, source.AfterSequence:
 		n, num, ok := parseSeq(from.SequenceNumber)
 		if !ok {
@@ -137,19 +124,17 @@ func (sh *shard) positionLocked(from source.Position) (next int64, notBefore tim
 		}
 		if n <= sh.trimmedSeq && n >= sh.startSeq {
 			// The record aged out; Kinesis starts at the trim horizon.
-			return sh.base, time.Time{}, nil
+			return sh.log.start, time.Time{}, nil
 		}
 		// Fixed-width numbers compare as strings do.
-		i, found := sort.Find(len(sh.recs), func(i int) int {
-			return strings.Compare(from.SequenceNumber, sh.recs[i].SequenceNumber)
-		})
-		if !found {
+		i := sh.log.search(sh.log.start, func(r *source.Record) bool { return r.SequenceNumber >= from.SequenceNumber })
+		if i == sh.log.end || sh.log.at(i).SequenceNumber != from.SequenceNumber {
 			return 0, time.Time{}, errPosition("sequence number %s is not in %s", from.SequenceNumber, sh.id)
 		}
 		if from.Type == source.AfterSequence {
 			i++
 		}
-		return sh.base + int64(i), time.Time{}, nil
+		return i, time.Time{}, nil
 	}
 	return 0, time.Time{}, errPosition("unknown position type %d", int(from.Type))
 }

@@ -188,6 +188,7 @@ func (s *Stream) newShardLocked(lo, hi hashKey, parent, adjacent string) *shard 
 		hi:       hi,
 		parent:   parent,
 		adjacent: adjacent,
+		log:      newRecordLog(chunkBits),
 	}
 	s.nextID++
 	s.shards = append(s.shards, sh)
@@ -298,7 +299,6 @@ func (s *Stream) PutRecords(ctx context.Context, entries []Entry) ([]PutResult, 
 			sh.trimLocked(cutoff)
 			first := s.seq.Add(uint64(len(g.idx))) - uint64(len(g.idx)) + 1
 			seqs := formatSeqs(first, len(g.idx), sh.num)
-			sh.recs = slices.Grow(sh.recs, len(g.idx))
 			for j, i := range g.idx {
 				seq := seqs[j*seqWidth : (j+1)*seqWidth]
 				sh.appendLocked(source.Record{

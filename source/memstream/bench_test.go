@@ -1,0 +1,212 @@
+package memstream_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/memstream"
+)
+
+// The benchmarks use 100-byte payloads and 1,000 partition keys, about what
+// the visualizer's producer sends. Every one reports records/s.
+
+const (
+	benchKeys     = 1000
+	benchDataSize = 100
+	// benchRefill bounds the memory a Put benchmark holds: the stream is
+	// replaced (off the clock) after this many records.
+	benchRefill = 1 << 20
+)
+
+var (
+	benchKeyNames = func() []string {
+		k := make([]string, benchKeys)
+		for i := range k {
+			k[i] = fmt.Sprintf("referrer-%d.example.com", i)
+		}
+		return k
+	}()
+	benchData = make([]byte, benchDataSize)
+)
+
+func benchStream(b *testing.B, shards int) *memstream.Stream {
+	s, err := memstream.New(shards)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func reportRate(b *testing.B, records int, elapsed time.Duration) {
+	b.ReportMetric(float64(records)/elapsed.Seconds(), "records/s")
+}
+
+func BenchmarkPut(b *testing.B) {
+	for _, shards := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			ctx := context.Background()
+			s := benchStream(b, shards)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var paused time.Duration
+			for i := 0; i < b.N; i++ {
+				if i > 0 && i%benchRefill == 0 {
+					b.StopTimer()
+					t := time.Now()
+					s = benchStream(b, shards)
+					paused += time.Since(t)
+					b.StartTimer()
+				}
+				if _, _, err := s.Put(ctx, benchKeyNames[i%benchKeys], benchData); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRate(b, b.N, time.Since(start)-paused)
+		})
+	}
+}
+
+// BenchmarkPutParallel puts from GOMAXPROCS goroutines into 2 shards.
+func BenchmarkPutParallel(b *testing.B) {
+	ctx := context.Background()
+	s := benchStream(b, 2)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			if _, _, err := s.Put(ctx, benchKeyNames[i%benchKeys], benchData); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b, b.N, time.Since(start))
+}
+
+// BenchmarkPutRecords counts records, not calls: b.N records are put in
+// batches of the given size.
+func BenchmarkPutRecords(b *testing.B) {
+	for _, batch := range []int{100, 500, 10000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			ctx := context.Background()
+			entries := make([]memstream.Entry, batch)
+			for i := range entries {
+				entries[i] = memstream.Entry{PartitionKey: benchKeyNames[i%benchKeys], Data: benchData}
+			}
+			s := benchStream(b, 2)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var paused time.Duration
+			stored := 0
+			for put := 0; put < b.N; put += batch {
+				if stored >= benchRefill {
+					b.StopTimer()
+					t := time.Now()
+					s, stored = benchStream(b, 2), 0
+					paused += time.Since(t)
+					b.StartTimer()
+				}
+				n := min(batch, b.N-put)
+				if _, err := s.PutRecords(ctx, entries[:n]); err != nil {
+					b.Fatal(err)
+				}
+				stored += n
+			}
+			reportRate(b, b.N, time.Since(start)-paused)
+		})
+	}
+}
+
+// BenchmarkRead reads a pre-filled shard in batches of up to max records;
+// b.N counts records read.
+func BenchmarkRead(b *testing.B) {
+	const filled = 1 << 18
+	s := benchStream(b, 1)
+	entries := make([]memstream.Entry, filled)
+	for i := range entries {
+		entries[i] = memstream.Entry{PartitionKey: benchKeyNames[i%benchKeys], Data: benchData}
+	}
+	if _, err := s.PutRecords(context.Background(), entries); err != nil {
+		b.Fatal(err)
+	}
+	for _, max := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("max=%d", max), func(b *testing.B) {
+			ctx := context.Background()
+			open := func() source.ShardReader {
+				r, err := s.Open(ctx, "shardId-000000000000", source.Position{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return r
+			}
+			r := open()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for read := 0; read < b.N; {
+				res, err := r.Read(ctx, min(max, b.N-read))
+				if err != nil {
+					b.Fatal(err)
+				}
+				read += len(res.Records)
+				if len(res.Records) == 0 {
+					r = open()
+				}
+			}
+			reportRate(b, b.N, time.Since(start))
+		})
+	}
+}
+
+// BenchmarkWake measures how long a reader blocked in Wait takes to see a
+// record put by another goroutine: one record at a time, the reader always
+// idle when it arrives. It reports the median and 99th percentile.
+func BenchmarkWake(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := benchStream(b, 1)
+	r, err := s.Open(ctx, "shardId-000000000000", source.Position{Type: source.Latest})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := r.(source.Waiter)
+	lat := make([]time.Duration, 0, b.N)
+	woke := make(chan time.Time)
+	go func() {
+		for {
+			if err := w.Wait(ctx); err != nil {
+				return
+			}
+			res, err := r.Read(ctx, 10)
+			if err != nil {
+				return
+			}
+			if len(res.Records) > 0 {
+				woke <- time.Now()
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sent := time.Now()
+		if _, _, err := s.Put(ctx, "k", benchData); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, (<-woke).Sub(sent))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
