@@ -46,8 +46,9 @@ type client interface {
 // no state beyond its configuration, and the table arbitrates between
 // writers. Get and every write cost one DynamoDB request (more when
 // throttled); reads are strongly consistent, so a worker sees its own and
-// others' last writes. List costs one Scan request per megabyte of table
-// and O(n log n) to sort n leases.
+// others' last writes. A Take that loses costs a second request, a read
+// that tells a stale counter from a view with the wrong owner. List costs one
+// Scan request per megabyte of table and O(n log n) to sort n leases.
 type Store struct {
 	client client
 	table  *string

@@ -3,6 +3,7 @@ package dynamodb_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"reflect"
 	"slices"
@@ -23,7 +24,20 @@ import (
 	"github.com/streamtop/streamtop/internal/storetest"
 )
 
-func TestMain(m *testing.M) { awstest.Main(m) }
+func TestMain(m *testing.M) {
+	// Each rapid step here is a few round trips to dynalite, not a map
+	// lookup: 50 checks keep the package's run short on a shared machine.
+	// -rapid.checks=1000 searches deeper.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
+	if !set {
+		if err := flag.Set("rapid.checks", "50"); err != nil {
+			panic(err)
+		}
+	}
+	awstest.Main(m)
+}
 
 // sharedTable is one lease table for the tests that tolerate company (the
 // contract suite keys every lease by its subtest), created once: a new table
@@ -63,6 +77,11 @@ func newTable(t testing.TB) (*awsddb.Client, string) {
 func newStore(t testing.TB, opts ...dynamodb.Option) *dynamodb.Store {
 	t.Helper()
 	client, name := table(t)
+	return newStoreOn(t, client, name, opts...)
+}
+
+func newStoreOn(t testing.TB, client *awsddb.Client, name string, opts ...dynamodb.Option) *dynamodb.Store {
+	t.Helper()
 	s, err := dynamodb.New(client, name, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

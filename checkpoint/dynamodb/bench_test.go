@@ -1,0 +1,129 @@
+package dynamodb_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/awstest"
+)
+
+// reportLatency adds the median and 99th percentile of the timed calls, in
+// milliseconds: a lease renewal's tail, not its mean, decides how close to
+// the failover time a worker may run.
+func reportLatency(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	ms := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(ms(0.50), "p50-ms")
+	b.ReportMetric(ms(0.99), "p99-ms")
+}
+
+// BenchmarkRenew measures one lease renewal (a conditional UpdateItem
+// returning the new item) against dynalite.
+func BenchmarkRenew(b *testing.B) {
+	ctx := b.Context()
+	s := newStore(b)
+	key := awstest.UniqueName(b, "shard")
+	if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon}); err != nil {
+		b.Fatal(err)
+	}
+	l, err := s.Get(ctx, key)
+	if err == nil {
+		l, err = s.Take(ctx, l, "w1")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if l, err = s.Renew(ctx, l); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportLatency(b, d)
+}
+
+// BenchmarkCheckpoint measures one checkpoint write against dynalite.
+func BenchmarkCheckpoint(b *testing.B) {
+	ctx := b.Context()
+	s := newStore(b)
+	key := awstest.UniqueName(b, "shard")
+	if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon}); err != nil {
+		b.Fatal(err)
+	}
+	l, err := s.Get(ctx, key)
+	if err == nil {
+		l, err = s.Take(ctx, l, "w1")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		l.Checkpoint = "49590338271490256608559692538361571095921575989136588898"
+		if l, err = s.Checkpoint(ctx, l); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportLatency(b, d)
+}
+
+// BenchmarkTakeLost measures a write that loses its condition: the common
+// case for the losers when workers race for an expired lease.
+func BenchmarkTakeLost(b *testing.B) {
+	ctx := b.Context()
+	s := newStore(b)
+	key := awstest.UniqueName(b, "shard")
+	if _, err := s.Create(ctx, checkpoint.Lease{Key: key}); err != nil {
+		b.Fatal(err)
+	}
+	stale := checkpoint.Lease{Key: key, Counter: 99}
+	d := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if _, err := s.Take(ctx, stale, "w1"); err == nil {
+			b.Fatal("Take with a stale counter succeeded")
+		}
+		d = append(d, time.Since(start))
+	}
+	reportLatency(b, d)
+}
+
+// BenchmarkList100 measures listing a table of 100 leases, what every
+// Consumer does on each balance pass.
+func BenchmarkList100(b *testing.B) {
+	ctx := b.Context()
+	client, name := newTable(b)
+	s := newStoreOn(b, client, name)
+	for i := range 100 {
+		if _, err := s.Create(ctx, checkpoint.Lease{Key: awstest.UniqueName(b, "shard") + string(rune('a'+i%26)), Checkpoint: checkpoint.TrimHorizon}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		all, err := s.List(ctx)
+		if err != nil || len(all) != 100 {
+			b.Fatalf("List = %d leases, %v; want 100", len(all), err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportLatency(b, d)
+}
