@@ -42,14 +42,20 @@ var seed = maphash.MakeSeed()
 // A SpaceSaving is not safe for concurrent use; Count, Top and Len do not
 // modify it, so they may run together under a read lock.
 //
-// Cost: Add hashes the key once (hash/maphash) and is O(1) amortised; a key
-// already monitored costs one probe of an open-addressed table and no
-// allocation. Finding the smallest counter is batched: a scan picks out the
-// capacity/8 smallest counters into a small heap, so the scan's O(capacity)
-// is shared by at least that many evictions. Memory is fixed at creation,
+// Cost: Add hashes the key once (hash/maphash). A key already monitored
+// then costs one probe of an open-addressed table and no allocation, and a
+// key the filter turns away one more array update: O(1). An eviction costs
+// O(log capacity) amortised: the smallest counter comes from a small heap
+// that a scan fills with the capacity/8 smallest counters, so the scan's
+// O(capacity) is shared by the evictions and increments that empty it.
+// Memory is fixed at creation,
 // about 90 bytes per unit of capacity (about 88 KiB at capacity 1024), plus
 // whatever the monitored keys themselves hold (a string key's bytes are kept,
 // not copied).
+//
+// Which keys share a filter counter depends on a hash seed chosen at random
+// per process, so two runs over the same stream may give different counts
+// once keys are evicted, always within the bounds above.
 //
 // Float keys behave as in Go maps: a NaN key never matches itself, so don't
 // count NaN.
@@ -204,10 +210,10 @@ func (s *SpaceSaving[K]) unlink(i int) {
 // bounds hold only for a stream of positive weights. The total weight must
 // fit in an int64.
 //
-// Add is O(1) amortised. A monitored key costs a hash, one probe and no
-// allocation; a key that is not monitored either adds to its filter counter
-// or, when that counter passes the smallest monitored count, replaces the
-// key with that count.
+// A monitored key costs a hash, one probe and no allocation; a key that is
+// not monitored either adds to its filter counter, or, when that counter
+// passes the smallest monitored count, replaces the key with that count
+// (O(log capacity) amortised, see SpaceSaving).
 func (s *SpaceSaving[K]) Add(key K, n int64) {
 	if n <= 0 {
 		return
