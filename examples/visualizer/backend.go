@@ -23,6 +23,7 @@ const streamRetention = 5 * time.Minute
 // each role free to run in its own process.
 type backend struct {
 	stream source.Stream
+	// put is safe for concurrent use.
 	put    func(ctx context.Context, batch []message) error
 	leases checkpoint.Store
 	out    sink.Writer
@@ -58,13 +59,13 @@ func openEmbedded(c config) (*backend, error) {
 }
 
 // memstreamPut sends a batch with one PutRecords call. The function it
-// returns reuses one slice of entries, so one goroutine at a time may call it.
+// returns is safe for concurrent use: one slice per batch costs little next
+// to the stream's own copy of the records.
 func memstreamPut(s *memstream.Stream) func(context.Context, []message) error {
-	var entries []memstream.Entry
 	return func(ctx context.Context, batch []message) error {
-		entries = entries[:0]
-		for _, m := range batch {
-			entries = append(entries, memstream.Entry{PartitionKey: m.key, Data: m.data})
+		entries := make([]memstream.Entry, len(batch))
+		for i, m := range batch {
+			entries[i] = memstream.Entry{PartitionKey: m.key, Data: m.data}
 		}
 		_, err := s.PutRecords(ctx, entries)
 		return err

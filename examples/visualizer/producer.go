@@ -126,6 +126,7 @@ type producer struct {
 	batch   int // records per put, at most
 	put     func(ctx context.Context, batch []message) error
 	sent    atomic.Int64
+	buf     []message
 }
 
 // run puts records until ctx ends. ticks paces it: at each tick t it sends
@@ -133,7 +134,6 @@ type producer struct {
 // instead of lowering the rate, but never more than one second's worth at
 // once after a stall.
 func (p *producer) run(ctx context.Context, start time.Time, ticks <-chan time.Time) error {
-	buf := make([]message, 0, p.batch)
 	var owed float64 // whole records owed are sent; the fraction carries over
 	last := start
 	for {
@@ -150,21 +150,29 @@ func (p *producer) run(ctx context.Context, start time.Time, ticks <-chan time.T
 		last = t
 		due := int(owed)
 		owed -= float64(due)
-		p.traffic.at(t)
-		for due > 0 {
-			n := min(due, p.batch)
-			buf = buf[:0]
-			for range n {
-				buf = append(buf, p.traffic.draw())
+		if err := p.send(ctx, due, t); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
-			if err := p.put(ctx, buf); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			p.sent.Add(int64(n))
-			due -= n
+			return err
 		}
 	}
+}
+
+// send puts n visits drawn with the weights of time t, in batches.
+func (p *producer) send(ctx context.Context, n int, t time.Time) error {
+	p.traffic.at(t)
+	for n > 0 {
+		k := min(n, p.batch)
+		p.buf = p.buf[:0]
+		for range k {
+			p.buf = append(p.buf, p.traffic.draw())
+		}
+		if err := p.put(ctx, p.buf); err != nil {
+			return err
+		}
+		p.sent.Add(int64(k))
+		n -= k
+	}
+	return nil
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlagsDefaults(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:8080" || c.rate != 100 || c.shards != 2 || c.drift != 90*time.Second || c.host == "" || c.seed == 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // the flag the message must name
+	}{
+		{[]string{"-addr", "8080"}, "-addr"},
+		{[]string{"-addr", "127.0.0.1:http"}, "-addr"},
+		{[]string{"-addr", "127.0.0.1:70000"}, "-addr"},
+		{[]string{"-rate", "0"}, "-rate"},
+		{[]string{"-rate", "-5"}, "-rate"},
+		{[]string{"-rate", "20000000"}, "-rate"},
+		{[]string{"-rate", "fast"}, "-rate"},
+		{[]string{"-shards", "0"}, "-shards"},
+		{[]string{"-shards", "65"}, "-shards"},
+		{[]string{"-host", ""}, "-host"},
+		{[]string{"-drift", "-1s"}, "-drift"},
+		{[]string{"-drift", "5s"}, "-drift"},
+		{[]string{"-drift", "soon"}, "-drift"},
+		{[]string{"-seed", "-1"}, "-seed"},
+		{[]string{"-no-such-flag"}, "-no-such-flag"},
+		{[]string{"extra"}, `"extra"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := parseFlags(tc.args, io.Discard)
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("error %v, want a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseFlagsHelp(t *testing.T) {
+	var out strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"-addr", "-rate", "10-second sliding window"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRateMeter(t *testing.T) {
+	m := newRateMeter(5 * time.Second)
+	if r := m.rate(); r != 0 {
+		t.Fatalf("no samples: rate %v", r)
+	}
+	m.observe(t0, 0)
+	if r := m.rate(); r != 0 {
+		t.Fatalf("one sample: rate %v", r)
+	}
+	// 100/s for ten seconds, then 1000/s for five: the 5 s span sees only
+	// the second rate.
+	for i := 1; i <= 10; i++ {
+		m.observe(t0.Add(time.Duration(i)*time.Second), int64(100*i))
+	}
+	if r := m.rate(); r != 100 {
+		t.Fatalf("rate %v, want 100", r)
+	}
+	for i := 1; i <= 5; i++ {
+		m.observe(t0.Add(time.Duration(10+i)*time.Second), int64(1000+1000*i))
+	}
+	if r := m.rate(); r != 1000 {
+		t.Fatalf("rate %v, want 1000", r)
+	}
+	if n := len(m.samples); n > 6 {
+		t.Fatalf("%d samples kept for a 5 s span of 1 s samples", n)
+	}
+}
