@@ -388,11 +388,25 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 			held = append(held, h)
 		}
 		c.mu.Unlock()
+		// In parallel, so one slow write does not delay the others
+		// towards their expiry; bounded, so a large worker does not
+		// flood the store.
+		sem := make(chan struct{}, maxParallelRenewals)
+		var wg sync.WaitGroup
 		for _, h := range held {
-			h.renew(ctx)
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				h.renew(ctx)
+			}()
 		}
+		wg.Wait()
 	}
 }
+
+// maxParallelRenewals bounds the renewals in flight at once.
+const maxParallelRenewals = 16
 
 // Stats is a snapshot of a Consumer's work: a plain value, owned by the
 // caller. The zero value means nothing held and nothing processed.
@@ -438,15 +452,18 @@ func (c *Consumer) Stats() Stats {
 		Checkpoints:      c.checkpoints.Load(),
 	}
 	for _, h := range held {
-		h.mu.Lock()
-		s.Shards = append(s.Shards, ShardStats{
+		st := ShardStats{
 			ShardID:            h.key,
-			RecordsProcessed:   h.records,
-			LastSequenceNumber: h.accepted.seq,
-			Checkpoint:         h.cur.Checkpoint,
+			RecordsProcessed:   h.records.Load(),
 			MillisBehindLatest: h.behind.Load(),
-		})
-		h.mu.Unlock()
+		}
+		if p := h.lastSeq.Load(); p != nil {
+			st.LastSequenceNumber = *p
+		}
+		if p := h.checkpoint.Load(); p != nil {
+			st.Checkpoint = *p
+		}
+		s.Shards = append(s.Shards, st)
 	}
 	slices.SortFunc(s.Shards, func(a, b ShardStats) int {
 		switch {

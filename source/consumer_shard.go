@@ -50,9 +50,12 @@ type heldLease struct {
 	accepted  position // last record of the last batch ProcessRecords accepted
 	delivered position // what Checkpoint records: the batch in hand, or accepted
 	atEnd     bool     // in ShardEnded: Checkpoint records SHARD_END
-	records   int64
 
-	behind atomic.Int64
+	// Copies for Stats, which must not wait for a store call under mu.
+	records    atomic.Int64
+	behind     atomic.Int64
+	lastSeq    atomic.Pointer[string]
+	checkpoint atomic.Pointer[string]
 }
 
 // start runs a shard loop for a lease just taken. During shutdown the lease
@@ -60,6 +63,7 @@ type heldLease struct {
 func (c *Consumer) start(l checkpoint.Lease) {
 	h := &heldLease{c: c, key: l.Key, cur: l, lastWrite: c.cfg.Clock.Now(),
 		log: c.log.With("shard", l.Key)}
+	h.checkpoint.Store(&l.Checkpoint)
 	h.stopCtx, h.stopCancel = context.WithCancelCause(c.hardCtx)
 	h.procCtx, h.procCancel = context.WithCancel(c.hardCtx)
 	c.mu.Lock()
@@ -169,6 +173,7 @@ func (h *heldLease) writeCheckpoint(ctx context.Context, p position) error {
 		return err
 	}
 	h.cur, h.lastWrite = nl, h.c.cfg.Clock.Now()
+	h.checkpoint.Store(&nl.Checkpoint)
 	h.c.checkpoints.Add(1)
 	if nl.PendingOwner != "" && nl.PendingOwner != h.c.cfg.WorkerID {
 		h.stopCancel(errHandoff)
@@ -401,8 +406,9 @@ func (h *heldLease) process(p Processor, cp checkpointer, records []Record) bool
 		h.mu.Lock()
 		if err == nil {
 			h.accepted = batchEnd
-			h.records += int64(len(records))
 			h.mu.Unlock()
+			h.records.Add(int64(len(records)))
+			h.lastSeq.Store(&records[len(records)-1].SequenceNumber)
 			h.c.records.Add(int64(len(records)))
 			return true
 		}
