@@ -9,7 +9,7 @@ import "github.com/streamtop/streamtop/source"
 const (
 	chunkBits = 14
 	// firstChunkCap keeps a shard that holds a handful of records small:
-	// the newest chunk grows by doubling up to the chunk size.
+	// its first chunk grows by doubling up to the chunk size.
 	firstChunkCap = 64
 )
 
@@ -40,7 +40,14 @@ func (l *recordLog) at(i int64) *source.Record {
 func (l *recordLog) append(r source.Record) {
 	n := len(l.chunks)
 	if n == 0 || len(l.chunks[n-1]) == l.chunkSize() {
-		l.chunks = append(l.chunks, make([]source.Record, 0, min(firstChunkCap, l.chunkSize())))
+		// Only a shard's first chunk starts small: one that filled a
+		// chunk is busy, and growing each chunk by doubling would copy
+		// every record once more.
+		c := l.chunkSize()
+		if n == 0 {
+			c = min(firstChunkCap, c)
+		}
+		l.chunks = append(l.chunks, make([]source.Record, 0, c))
 		n++
 	}
 	last := l.chunks[n-1]

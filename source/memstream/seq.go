@@ -1,6 +1,9 @@
 package memstream
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // A sequence number is counterWidth digits of the stream's counter followed
 // by shardWidth digits of the shard's number, all zero-padded, so that
@@ -19,11 +22,13 @@ func formatSeq(n, shard uint64) string {
 // formatSeqs formats count consecutive sequence numbers from first into one
 // string, so a batch costs one allocation instead of one per record.
 func formatSeqs(first uint64, count int, shard uint64) string {
-	b := make([]byte, 0, count*seqWidth)
+	var sb strings.Builder
+	sb.Grow(count * seqWidth)
+	var b [seqWidth]byte
 	for i := range count {
-		b = appendSeq(b, first+uint64(i), shard)
+		sb.Write(appendSeq(b[:0], first+uint64(i), shard))
 	}
-	return string(b)
+	return sb.String()
 }
 
 func appendSeq(b []byte, n, shard uint64) []byte {

@@ -131,11 +131,14 @@ type Stream struct {
 // contiguous and cover the whole hash key space.
 type routeTable struct{ open []*shard }
 
-func (t *routeTable) find(h hashKey) *shard {
+func (t *routeTable) find(h hashKey) *shard { return t.open[t.index(h)] }
+
+// index returns the position in t.open of the shard whose range holds h.
+func (t *routeTable) index(h hashKey) int {
 	i, _ := slices.BinarySearchFunc(t.open, h, func(s *shard, h hashKey) int {
 		return s.hi.cmp(h)
 	})
-	return t.open[i]
+	return i
 }
 
 // Entry is one record for PutRecords.
@@ -266,16 +269,7 @@ func (s *Stream) PutRecords(ctx context.Context, entries []Entry) ([]PutResult, 
 	}
 	// One allocation holds every payload; each record's Data is capped at
 	// its own length so an append by a reader cannot spill into the next.
-	buf := make([]byte, total)
-	datas := make([][]byte, len(entries))
-	off := 0
-	for i, e := range entries {
-		if len(e.Data) > 0 {
-			end := off + copy(buf[off:], e.Data)
-			datas[i] = buf[off:end:end]
-			off = end
-		}
-	}
+	buf := make([]byte, 0, total)
 	results := make([]PutResult, len(entries))
 	now := s.now()
 	cutoff := now.Add(-s.cfg.retention)
@@ -301,8 +295,14 @@ func (s *Stream) PutRecords(ctx context.Context, entries []Entry) ([]PutResult, 
 			seqs := formatSeqs(first, len(g.idx), sh.num)
 			for j, i := range g.idx {
 				seq := seqs[j*seqWidth : (j+1)*seqWidth]
+				var data []byte
+				if n := len(entries[i].Data); n > 0 {
+					off := len(buf)
+					buf = append(buf, entries[i].Data...)
+					data = buf[off : off+n : off+n]
+				}
 				sh.appendLocked(source.Record{
-					Data:           datas[i],
+					Data:           data,
 					PartitionKey:   entries[i].PartitionKey,
 					SequenceNumber: seq,
 					ShardID:        sh.id,
@@ -328,19 +328,19 @@ func groupByShard(rt *routeTable, hashes []hashKey, pending []int) []group {
 	if len(rt.open) == 1 {
 		return []group{{rt.open[0], pending}}
 	}
-	var groups []group
-	pos := make(map[*shard]int, len(rt.open))
+	groups := make([]group, len(rt.open))
 	for _, i := range pending {
-		sh := rt.find(hashes[i])
-		k, ok := pos[sh]
-		if !ok {
-			k = len(groups)
-			pos[sh] = k
-			groups = append(groups, group{shard: sh})
-		}
+		k := rt.index(hashes[i])
 		groups[k].idx = append(groups[k].idx, i)
 	}
-	return groups
+	out := groups[:0]
+	for k, g := range groups {
+		if len(g.idx) > 0 {
+			g.shard = rt.open[k]
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func checkRecord(partitionKey string, data []byte) error {
