@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 )
 
@@ -41,15 +42,15 @@ func streamGen(maxKeys int) *rapid.Generator[[]weighted] {
 
 // truth is the reference model: exact counts and the total weight.
 type truth struct {
-	counts map[int]int64
+	counts *Exact[int]
 	total  int64
 }
 
 func exactOf(streams ...[]weighted) truth {
-	tr := truth{counts: map[int]int64{}}
+	tr := truth{counts: NewExact[int]()}
 	for _, s := range streams {
 		for _, w := range s {
-			tr.counts[w.key] += w.n
+			tr.counts.Add(w.key, w.n)
 			tr.total += w.n
 		}
 	}
@@ -77,6 +78,11 @@ func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys in
 	if len(top) != s.Len() || s.Len() > capacity {
 		t.Fatalf("Len %d, Top(capacity) has %d entries, capacity %d", s.Len(), len(top), capacity)
 	}
+	for _, k := range []int{-1, 0, 1, 3} {
+		if diff := cmp.Diff(top[:max(0, min(k, len(top)))], s.Top(k), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("Top(%d) is not the first entries of Top(capacity) (-want +got):\n%s", k, diff)
+		}
+	}
 	inTop := map[int]bool{}
 	for i, e := range top {
 		inTop[e.Key] = true
@@ -88,7 +94,7 @@ func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys in
 		}
 	}
 	for key := range maxKeys {
-		want := tr.counts[key]
+		want := tr.counts.Count(key)
 		c, err := s.Count(key)
 		if c-err > want || want > c {
 			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, err, c)
@@ -100,14 +106,9 @@ func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys in
 			t.Fatalf("key %d: true count %d > N/capacity = %d/%d but not monitored", key, want, tr.total, capacity)
 		}
 	}
-	if len(tr.counts) <= capacity {
-		var want []Entry[int]
-		for k, c := range tr.counts {
-			want = append(want, Entry[int]{Key: k, Count: c})
-		}
-		slices.SortFunc(want, rank[int])
-		if diff := cmp.Diff(want, top); diff != "" {
-			t.Fatalf("%d distinct keys fit in capacity %d, so Top must be exact (-want +got):\n%s", len(tr.counts), capacity, diff)
+	if tr.counts.Len() <= capacity {
+		if diff := cmp.Diff(tr.counts.Top(capacity), top); diff != "" {
+			t.Fatalf("%d distinct keys fit in capacity %d, so Top must be exact (-want +got):\n%s", tr.counts.Len(), capacity, diff)
 		}
 	}
 }
