@@ -603,3 +603,91 @@ func TestConsumerShutdownTimeout(t *testing.T) {
 		t.Fatal("Run did not return after the shutdown timeout")
 	}
 }
+
+// partitionedStore fails every call while cut is set, as a store behind a
+// network partition would.
+type partitionedStore struct {
+	checkpoint.Store
+	cut atomic.Bool
+}
+
+var errPartition = errors.New("store unreachable")
+
+func (s *partitionedStore) List(ctx context.Context) ([]checkpoint.Lease, error) {
+	if s.cut.Load() {
+		return nil, errPartition
+	}
+	return s.Store.List(ctx)
+}
+
+func (s *partitionedStore) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if s.cut.Load() {
+		return checkpoint.Lease{}, errPartition
+	}
+	return s.Store.Renew(ctx, l)
+}
+
+func (s *partitionedStore) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if s.cut.Load() {
+		return checkpoint.Lease{}, errPartition
+	}
+	return s.Store.Checkpoint(ctx, l)
+}
+
+// A worker that cannot reach the lease table stops processing before its
+// leases can expire, so it never runs a shard at the same time as the worker
+// that takes it over.
+func TestConsumerPartitionedWorkerStopsBeforeTakeover(t *testing.T) {
+	stream := newStream(t, 1)
+	shared := checkpoint.NewMemoryStore()
+	cutStore := &partitionedStore{Store: shared}
+	var mu sync.Mutex
+	var events []string
+	note := func(e string) {
+		mu.Lock()
+		if len(events) == 0 || events[len(events)-1] != e {
+			events = append(events, e)
+		}
+		mu.Unlock()
+	}
+	procFor := func(who string) func(string) source.Processor {
+		return func(string) source.Processor {
+			return &funcProcessor{
+				process: func(ctx context.Context, _ []source.Record, cp source.Checkpointer) error {
+					note(who + " processes")
+					return cp.Checkpoint(ctx)
+				},
+				leaseLost: func() { note(who + " lost") },
+			}
+		}
+	}
+	a := startWorker(t, fastConfig(stream, cutStore, "a", procFor("a")))
+	waitFor(t, 5*time.Second, "a to hold the shard", func() bool { return a.held() == 1 })
+	b := startWorker(t, fastConfig(stream, shared, "b", procFor("b")))
+	time.Sleep(100 * time.Millisecond)
+
+	cutStore.cut.Store(true)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // keep records coming so both workers would process
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				putN(t, stream, 1)
+			}
+		}
+	}()
+	waitFor(t, 5*time.Second, "b to take over", func() bool { return b.held() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"a processes", "a lost", "b processes"}
+	if strings.Join(events, ", ") != strings.Join(want, ", ") {
+		t.Errorf("events %q; want %q", events, want)
+	}
+}

@@ -123,9 +123,9 @@ func (h *heldLease) isLost() bool {
 }
 
 // renew proves this worker still holds the lease. A renewal that fails for
-// another reason than ErrLeaseLost is retried next period; once the lease has
-// gone unrenewed for the failover time, other workers may have taken it, so
-// the loop stops.
+// another reason than ErrLeaseLost is retried next period, unless the lease
+// could expire before then: the loop stops while it is still sure no other
+// worker has started.
 func (h *heldLease) renew(ctx context.Context) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -143,7 +143,11 @@ func (h *heldLease) renew(ctx context.Context) {
 	case errors.Is(err, checkpoint.ErrLeaseLost):
 		h.markLost(err)
 	case ctx.Err() != nil:
-	case now.Sub(h.lastWrite) >= h.c.cfg.FailoverTime:
+	case now.Sub(h.lastWrite)+h.c.cfg.RenewInterval >= h.c.cfg.FailoverTime:
+		// Other workers may take the lease FailoverTime after they saw
+		// our last write, which was no earlier than we made it; the next
+		// renewal would come too late to be sure of it, so stop now,
+		// before anyone else can start.
 		h.markLost(fmt.Errorf("not renewed for %v: %w", now.Sub(h.lastWrite), err))
 	default:
 		h.log.Warn("renewing lease failed; will retry", "err", err)
