@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -171,5 +172,66 @@ func TestConsumerOrderAcrossReshard(t *testing.T) {
 	l.check(t)
 	if d := l.duplicates(); d != 0 {
 		t.Errorf("%d records processed twice; want 0 with no failure", d)
+	}
+}
+
+// LATEST and AT_TIMESTAMP skip what came before; shards born of a reshard
+// while the Consumer runs start at their first record whatever the initial
+// position, so nothing put into them is missed.
+func TestConsumerInitialPositions(t *testing.T) {
+	for _, pos := range []string{"LATEST", "AT_TIMESTAMP"} {
+		t.Run(pos, func(t *testing.T) {
+			stream := newStream(t, 1)
+			old := putN(t, stream, 10)
+			time.Sleep(20 * time.Millisecond)
+			l := newLedger()
+			cfg := fastConfig(stream, checkpoint.NewMemoryStore(), "w", l.handler())
+			cfg.InitialPosition = source.Position{Type: source.Latest}
+			if pos == "AT_TIMESTAMP" {
+				cfg.InitialPosition = source.Position{Type: source.AtTimestamp, Timestamp: time.Now()}
+				time.Sleep(20 * time.Millisecond)
+			}
+			w := startWorker(t, cfg)
+			waitFor(t, 5*time.Second, "the shard held", func() bool { return w.held() == 1 })
+			time.Sleep(50 * time.Millisecond) // the reader is open
+
+			ctx := context.Background()
+			shards, err := stream.Shards(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.pause(shards[0].ID)
+			for i := range 20 {
+				key := fmt.Sprintf("new-%d", i)
+				_, seq, err := stream.Put(ctx, key, []byte("x"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.put(key, seq)
+			}
+			if err := stream.SplitShard(ctx, shards[0].ID, midpoint(t, shards[0])); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 { // into the children, before they can start
+				key := fmt.Sprintf("child-%d", i)
+				_, seq, err := stream.Put(ctx, key, []byte("x"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.put(key, seq)
+			}
+			time.Sleep(100 * time.Millisecond)
+			l.resume()
+			waitFor(t, 5*time.Second, "every record put after Run", l.allProcessed)
+			w.stop(t)
+			l.check(t)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, s := range old {
+				if l.times[s] > 0 {
+					t.Errorf("record %s, put before the initial position, was processed", s)
+				}
+			}
+		})
 	}
 }
