@@ -17,6 +17,10 @@ import (
 // each Add of NaN makes a new entry. Don't count NaN.
 type Exact[K cmp.Ordered] struct {
 	counts map[K]int64
+	// negative is the number of keys whose count is below 0. While there
+	// are none, adding n > 0 cannot bring a count to 0, and Add needs one
+	// map operation instead of a lookup and a store.
+	negative int
 }
 
 // NewExact returns an empty Exact.
@@ -32,13 +36,24 @@ func NewExact[K cmp.Ordered]() *Exact[K] {
 // Add costs one map update: O(1) on average, and allocation-free once the key
 // is known.
 func (e *Exact[K]) Add(key K, n int64) {
-	if n == 0 {
-		return
-	}
 	if e.counts == nil {
 		e.counts = make(map[K]int64)
 	}
-	c := e.counts[key] + n
+	if n > 0 && e.negative == 0 {
+		e.counts[key] += n
+		return
+	}
+	if n == 0 {
+		return
+	}
+	old := e.counts[key]
+	c := old + n
+	if old < 0 {
+		e.negative--
+	}
+	if c < 0 {
+		e.negative++
+	}
 	if c == 0 {
 		delete(e.counts, key)
 		return

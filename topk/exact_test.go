@@ -51,6 +51,22 @@ func TestExactCounts(t *testing.T) {
 	}
 }
 
+func TestExactNegativeThenPositive(t *testing.T) {
+	// A positive Add that brings a negative count back to 0 must forget the
+	// key, although positive Adds usually skip that check.
+	e := NewExact[string]()
+	e.Add("a", -2)
+	e.Add("b", 5)
+	e.Add("a", 2)
+	if e.Len() != 1 || e.Count("a") != 0 {
+		t.Fatalf("Len %d, Count(a) %d; want 1, 0", e.Len(), e.Count("a"))
+	}
+	e.Add("a", 2) // no negative count is left: the quick path again
+	if e.Len() != 2 || e.Count("a") != 2 {
+		t.Fatalf("Len %d, Count(a) %d; want 2, 2", e.Len(), e.Count("a"))
+	}
+}
+
 func TestExactAddAllocs(t *testing.T) {
 	e := NewExact[string]()
 	keys := []string{"a", "b", "c", "d", "e", "f"}
