@@ -14,6 +14,7 @@ type shard struct {
 	num              uint64 // the number in id, the suffix of its sequence numbers
 	parent, adjacent string
 	lo, hi           hashKey
+	loText, hiText   string // lo and hi in decimal, for Shards
 	startSeq         uint64 // set before the shard is published
 
 	mu  sync.RWMutex
@@ -90,8 +91,8 @@ func (sh *shard) describeLocked(cutoff time.Time) (info source.Shard, gone bool)
 		ID:                     sh.id,
 		ParentID:               sh.parent,
 		AdjacentParentID:       sh.adjacent,
-		HashKeyStart:           sh.lo.String(),
-		HashKeyEnd:             sh.hi.String(),
+		HashKeyStart:           sh.loText,
+		HashKeyEnd:             sh.hiText,
 		StartingSequenceNumber: formatSeq(sh.startSeq, sh.num),
 	}
 	if sh.closed {

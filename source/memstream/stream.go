@@ -68,7 +68,7 @@ const (
 	DefaultRetention = 24 * time.Hour
 )
 
-// Option configures a Stream.
+// Option configures a Stream; pass options to New.
 type Option func(*config) error
 
 type config struct {
@@ -141,7 +141,8 @@ func (t *routeTable) index(h hashKey) int {
 	return i
 }
 
-// Entry is one record for PutRecords.
+// Entry is one record for PutRecords: a plain value, whose zero value is
+// invalid (a partition key is required). PutRecords copies Data.
 type Entry struct {
 	PartitionKey string
 	Data         []byte
@@ -150,7 +151,7 @@ type Entry struct {
 	ExplicitHashKey string
 }
 
-// PutResult says where PutRecords stored one entry.
+// PutResult says where PutRecords stored one entry: a plain value.
 type PutResult struct {
 	ShardID        string
 	SequenceNumber string
@@ -189,6 +190,8 @@ func (s *Stream) newShardLocked(lo, hi hashKey, parent, adjacent string) *shard 
 		num:      uint64(s.nextID),
 		lo:       lo,
 		hi:       hi,
+		loText:   lo.String(),
+		hiText:   hi.String(),
 		parent:   parent,
 		adjacent: adjacent,
 		log:      newRecordLog(chunkBits),
