@@ -94,9 +94,10 @@ type Config struct {
 	InitialPosition Position
 	// FailoverTime: see DefaultFailoverTime.
 	FailoverTime time.Duration
-	// RenewInterval is the period of lease renewal; default FailoverTime/3,
-	// so two renewals can fail before the lease expires. It must be
-	// shorter than FailoverTime.
+	// RenewInterval is the period of lease renewal; default FailoverTime/3.
+	// It must be shorter than FailoverTime. A worker that cannot renew
+	// gives a lease up one period before other workers may take it: with
+	// the default, after two failed renewals in a row.
 	RenewInterval time.Duration
 	// SyncInterval: see DefaultSyncInterval.
 	SyncInterval time.Duration
@@ -114,8 +115,8 @@ type Config struct {
 	// leases left to expire. Default FailoverTime, after which other workers
 	// would take the leases anyway.
 	ShutdownTimeout time.Duration
-	// Logger receives the Consumer's logs; never record data. Default: no
-	// logging.
+	// Logger receives the Consumer's logs, which name shards, workers and
+	// sequence numbers but never carry record data. Default: no logging.
 	Logger *slog.Logger
 	// Clock: default the system clock.
 	Clock Clock
