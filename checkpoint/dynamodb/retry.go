@@ -12,7 +12,9 @@ import (
 
 // ThrottledError reports that DynamoDB throttled an operation on every
 // attempt the Store was allowed to make. Err is the last throttling error, so
-// errors.As still finds the SDK's own type under it.
+// errors.As still finds the SDK's own type under it. It is a plain value,
+// made only by the Store; the lease is unchanged, so the caller may retry
+// later with the same view.
 type ThrottledError struct {
 	Op       string // the Store method, e.g. "renew"
 	Key      string // the lease key, empty for List

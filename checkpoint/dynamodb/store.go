@@ -57,7 +57,7 @@ type Store struct {
 
 var _ checkpoint.Store = (*Store)(nil)
 
-// Option configures a Store.
+// Option configures a Store in New, which validates the result.
 type Option func(*Store)
 
 // WithRetry sets how throttled requests are retried: at most attempts tries

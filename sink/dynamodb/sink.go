@@ -94,7 +94,7 @@ var (
 	_ sink.Lister = (*Sink)(nil)
 )
 
-// Option configures a Sink.
+// Option configures a Sink in New, which validates the result.
 type Option func(*Sink)
 
 // WithTTL sets how long after its Time a snapshot expires (default
