@@ -31,6 +31,10 @@ func benchEntries(n int) []memstream.Entry {
 // countingConsumer starts a default Consumer whose no-op handler counts
 // records and samples put-to-process latency (the last record of each batch).
 func countingConsumer(b *testing.B, stream source.Stream) (count *atomic.Int64, lat func() []time.Duration, stop func()) {
+	return countingConsumerMax(b, stream, 0)
+}
+
+func countingConsumerMax(b *testing.B, stream source.Stream, maxRecords int) (count *atomic.Int64, lat func() []time.Duration, stop func()) {
 	b.Helper()
 	count = new(atomic.Int64)
 	var mu sync.Mutex
@@ -45,7 +49,8 @@ func countingConsumer(b *testing.B, stream source.Stream) (count *atomic.Int64, 
 			return nil
 		})
 	}
-	c, err := source.NewConsumer(source.Config{Stream: stream, Leases: checkpoint.NewMemoryStore(), WorkerID: "bench", NewProcessor: proc})
+	c, err := source.NewConsumer(source.Config{Stream: stream, Leases: checkpoint.NewMemoryStore(), WorkerID: "bench",
+		NewProcessor: proc, MaxRecords: maxRecords})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,6 +121,31 @@ func BenchmarkConsumerEndToEnd(b *testing.B) {
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
 		b.ReportMetric(us(percentile(ls, 0.5)), "p50-µs")
 		b.ReportMetric(us(percentile(ls, 0.99)), "p99-µs")
+	})
+	// One record a batch: the Consumer's cost per batch (read, call,
+	// checkpoint write), which larger batches share out.
+	b.Run("prefilled-batch1", func(b *testing.B) {
+		stream, err := memstream.New(2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries := benchEntries(500)
+		for put := 0; put < b.N; put += len(entries) {
+			if _, err := stream.PutRecords(context.Background(), entries[:min(len(entries), b.N-put)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		count, _, stop := countingConsumerMax(b, stream, 1)
+		for count.Load() < int64(b.N) {
+			time.Sleep(50 * time.Microsecond)
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		stop()
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "batches/s")
 	})
 	b.Run("prefilled", func(b *testing.B) {
 		stream, err := memstream.New(2)
