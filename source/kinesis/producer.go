@@ -328,24 +328,32 @@ func (p *Producer) Stats() ProducerStats {
 // starts a sender for each, as far as the concurrency limit allows.
 func (p *Producer) dispatch() {
 	defer close(p.stopped)
+	// One linger timer per deadline, not per wake-up: every Put wakes the
+	// dispatcher, and most find the same oldest record still lingering.
+	var timer <-chan time.Time
+	var timerAt time.Time
 	for {
 		p.mu.Lock()
-		var timer <-chan time.Time
+		var due time.Time
 		for p.inFlight < p.cfg.concurrency {
-			batch, wait := p.cutBatch()
+			batch, at := p.cutBatch()
 			if batch == nil {
-				if wait > 0 {
-					timer = p.cfg.clock.After(wait)
-				}
+				due = at
 				break
 			}
 			p.inFlight++
 			go p.send(batch)
 		}
+		if due.IsZero() {
+			timer, timerAt = nil, time.Time{}
+		} else if !due.Equal(timerAt) {
+			timer, timerAt = p.cfg.clock.After(due.Sub(p.cfg.clock.Now())), due
+		}
 		p.mu.Unlock()
 		select {
 		case <-p.wake:
 		case <-timer:
+			timer, timerAt = nil, time.Time{}
 		case <-p.stop:
 			return
 		}
@@ -354,17 +362,17 @@ func (p *Producer) dispatch() {
 
 // cutBatch takes the next batch off the queue if one is due: a full one, or
 // any when the oldest record has lingered enough or a Flush or Close waits.
-// Otherwise it says how long until the oldest record's linger ends (0 when
-// the queue is empty).
-func (p *Producer) cutBatch() ([]*pending, time.Duration) {
+// Otherwise it returns when the oldest record's linger ends (the zero time
+// when the queue is empty).
+func (p *Producer) cutBatch() ([]*pending, time.Time) {
 	head := p.queue.front()
 	if head == nil {
-		return nil, 0
+		return nil, time.Time{}
 	}
 	full := p.queue.len() >= p.cfg.batchRecords || p.queueBytes >= p.cfg.batchBytes
 	if !full && p.flushing == 0 {
-		if wait := head.at.Add(p.cfg.linger).Sub(p.cfg.clock.Now()); wait > 0 {
-			return nil, wait
+		if due := head.at.Add(p.cfg.linger); due.After(p.cfg.clock.Now()) {
+			return nil, due
 		}
 	}
 	var batch []*pending
@@ -379,7 +387,7 @@ func (p *Producer) cutBatch() ([]*pending, time.Duration) {
 		bytes += rec.size
 		batch = append(batch, rec)
 	}
-	return batch, 0
+	return batch, time.Time{}
 }
 
 // send delivers one batch, resending only the refused entries, until each
