@@ -77,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 		{"Wait", s.wait},
 		{"Split", s.split},
 		{"Merge", s.merge},
+		{"MergeIntoLower", s.mergeIntoLower},
 		{"ReshardErrors", s.reshardErrors},
 		{"UnknownShard", s.unknownShard},
 		{"InvalidPositions", s.invalidPositions},
@@ -653,7 +654,14 @@ func (s suite) split(t *testing.T, ctx context.Context) {
 	checkKeyOrder(t, read, family)
 }
 
-func (s suite) merge(t *testing.T, ctx context.Context) {
+func (s suite) merge(t *testing.T, ctx context.Context) { s.mergeOrdered(t, ctx, false) }
+
+func (s suite) mergeIntoLower(t *testing.T, ctx context.Context) { s.mergeOrdered(t, ctx, true) }
+
+// mergeOrdered merges the two lowest shards of three. The shard named first
+// becomes the child's ParentID whichever range is lower; upperFirst names
+// the upper one first.
+func (s suite) mergeOrdered(t *testing.T, ctx context.Context, upperFirst bool) {
 	st := s.h.New(t, 3)
 	before := s.shards(t, ctx, st)
 	ordered := make([]source.Shard, 0, len(before))
@@ -665,9 +673,11 @@ func (s suite) merge(t *testing.T, ctx context.Context) {
 		lb, _ := hashRange(t, b)
 		return la.Cmp(lb)
 	})
-	// Merge the upper of the first two into the lower: ParentID is the
-	// shard named first, whichever range is lower.
-	a, b := ordered[1], ordered[0]
+	a, b := ordered[0], ordered[1]
+	if upperFirst {
+		a, b = b, a
+	}
+	lower, upper := ordered[0], ordered[1]
 	var puts []put
 	for i, k := range keys(30) {
 		puts = append(puts, s.put(t, ctx, st, k, fmt.Sprint("a", i)))
@@ -688,8 +698,8 @@ func (s suite) merge(t *testing.T, ctx context.Context) {
 	if child.ParentID != a.ID || child.AdjacentParentID != b.ID || child.Closed() {
 		t.Fatalf("merged child %+v: want open, ParentID %s, AdjacentParentID %s", child, a.ID, b.ID)
 	}
-	if child.HashKeyStart != b.HashKeyStart || child.HashKeyEnd != a.HashKeyEnd {
-		t.Fatalf("merged child range [%s, %s], want [%s, %s]", child.HashKeyStart, child.HashKeyEnd, b.HashKeyStart, a.HashKeyEnd)
+	if child.HashKeyStart != lower.HashKeyStart || child.HashKeyEnd != upper.HashKeyEnd {
+		t.Fatalf("merged child range [%s, %s], want [%s, %s]", child.HashKeyStart, child.HashKeyEnd, lower.HashKeyStart, upper.HashKeyEnd)
 	}
 	if !after[a.ID].Closed() || !after[b.ID].Closed() || after[ordered[2].ID].Closed() {
 		t.Fatalf("after the merge: %s closed=%v, %s closed=%v, %s closed=%v; want true, true, false",
