@@ -268,13 +268,8 @@ func (s *SpaceSaving[K]) admit(i int, key K, h uint64, count, err int64) {
 	s.link(i, h)
 	if count < s.tau {
 		// Entries outside low must stay >= tau for low's top to be the
-		// minimum. After an eviction low has room; if it has none, empty
-		// it, and the next search for the minimum scans afresh.
-		if len(s.low) < cap(s.low) {
-			s.pushLow(lowEntry{c: count, i: int32(i)})
-		} else {
-			s.low = s.low[:0]
-		}
+		// minimum. An eviction has just popped low, so it has room.
+		s.pushLow(lowEntry{c: count, i: int32(i)})
 	}
 }
 

@@ -78,24 +78,21 @@ func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch
 	if n > maxSketchBuckets {
 		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxSketchBuckets)
 	}
-	newPane := func() (*topk.SpaceSaving[K], error) {
-		p, err := topk.NewSpaceSaving[K](capacity)
-		if err != nil {
+	// One summary per bucket, the running merge of the back, and the merged
+	// view of the whole window.
+	all := make([]*topk.SpaceSaving[K], n+2)
+	for i := range all {
+		if all[i], err = topk.NewSpaceSaving[K](capacity); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidOption, err)
 		}
-		return p, nil
 	}
-	s := &Sketch[K]{bucket: bucket, capacity: capacity, panes: make([]*topk.SpaceSaving[K], n), totals: make([]int64, n)}
-	for i := range s.panes {
-		if s.panes[i], err = newPane(); err != nil {
-			return nil, err
-		}
-	}
-	if s.back, err = newPane(); err != nil {
-		return nil, err
-	}
-	if s.view, err = newPane(); err != nil {
-		return nil, err
+	s := &Sketch[K]{
+		bucket:   bucket,
+		capacity: capacity,
+		panes:    all[:n:n],
+		totals:   make([]int64, n),
+		back:     all[n],
+		view:     all[n+1],
 	}
 	return s, nil
 }
