@@ -89,9 +89,11 @@ func BenchmarkSpaceSavingAdd(b *testing.B) {
 				s, _ := NewSpaceSaving[string](capacity)
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := startSpacesavingCPU()
 				for i := range b.N {
 					s.Add(stream[i%len(stream)], 1)
 				}
+				cpu.stop(b)
 				b.StopTimer()
 				b.ReportMetric(q.p10, "precision@10")
 				b.ReportMetric(q.p100, "precision@100")
@@ -104,18 +106,22 @@ func BenchmarkSpaceSavingAdd(b *testing.B) {
 			e := NewExact[string]()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startSpacesavingCPU()
 			for i := range b.N {
 				e.Add(stream[i%len(stream)], 1)
 			}
+			cpu.stop(b)
 		})
 		b.Run(fmt.Sprintf("stream=%s/map", bs.name), func(b *testing.B) {
 			stream := bs.make()
 			m := make(map[string]int64)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startSpacesavingCPU()
 			for i := range b.N {
 				m[stream[i%len(stream)]]++
 			}
+			cpu.stop(b)
 		})
 	}
 }
@@ -132,9 +138,11 @@ func BenchmarkSpaceSavingTop(b *testing.B) {
 		for _, k := range []int{10, 100} {
 			b.Run(fmt.Sprintf("cap=%d/k=%d", capacity, k), func(b *testing.B) {
 				b.ReportAllocs()
+				cpu := startSpacesavingCPU()
 				for range b.N {
 					s.Top(k)
 				}
+				cpu.stop(b)
 			})
 		}
 	}
@@ -159,11 +167,13 @@ func BenchmarkSpaceSavingMerge(b *testing.B) {
 			into, _ := NewSpaceSaving[string](capacity)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startSpacesavingCPU()
 			for range b.N {
 				into.Reset()
 				into.Merge(x)
 				into.Merge(y)
 			}
+			cpu.stop(b)
 		})
 	}
 }

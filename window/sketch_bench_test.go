@@ -129,9 +129,11 @@ func BenchmarkSketchAdd(b *testing.B) {
 func benchAdd(b *testing.B, w windowAdder, stream []string) {
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startSketchCPU()
 	for i := range b.N {
 		w.Add(stream[i%len(stream)], benchT0.Add(time.Duration(i)*benchSpacing), 1)
 	}
+	cpu.stop(b)
 }
 
 // BenchmarkSketchTop measures a query right after an Add, so it pays for
@@ -149,10 +151,12 @@ func BenchmarkSketchTop(b *testing.B) {
 		for _, k := range []int{10, 100} {
 			b.Run(fmt.Sprintf("cap=%d/k=%d", capacity, k), func(b *testing.B) {
 				b.ReportAllocs()
+				cpu := startSketchCPU()
 				for i := range b.N {
 					s.Add(stream[i%len(stream)], last, 1)
 					s.Top(k)
 				}
+				cpu.stop(b)
 			})
 		}
 	}
@@ -162,8 +166,10 @@ func BenchmarkSketchTop(b *testing.B) {
 	}
 	b.Run("counter/k=100", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := startSketchCPU()
 		for range b.N {
 			c.Top(100)
 		}
+		cpu.stop(b)
 	})
 }
