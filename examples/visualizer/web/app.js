@@ -5,8 +5,7 @@
 (function () {
   const RANGE_SECONDS = 120;
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const W = 800, H = 380;
-  const M = { left: 64, right: 16, top: 14, bottom: 56 };
+  const M = { left: 60, right: 36, top: 14, bottom: 50 };
   const PALETTE = ["#1f77b4", "#e6550d", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
@@ -103,6 +102,12 @@
   }
 
   function draw(rows) {
+    // Draw in the chart's own CSS pixels, so text keeps its size on a phone
+    // instead of shrinking with a scaled-down drawing.
+    const W = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 800);
+    const H = W < 560 ? 300 : 380;
+    const narrow = W < 560;
+    chart.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const end = rows.length ? rows[rows.length - 1].timestamp : Date.now();
     const start = end - RANGE_SECONDS * 1000;
     const referrers = new Set();
@@ -125,7 +130,7 @@
       parts.push(el("line", { class: "grid", x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }));
       parts.push(el("text", { x: M.left - 8, y: y(v) + 4, "text-anchor": "end" }, String(Math.round(v))));
     }
-    for (let s = 0; s <= RANGE_SECONDS; s += 30) {
+    for (let s = 0; s <= RANGE_SECONDS; s += narrow ? 60 : 30) {
       const t = start + s * 1000;
       parts.push(el("line", { class: "grid", x1: x(t), x2: x(t), y1: M.top, y2: M.top + ph }));
       parts.push(el("text", { x: x(t), y: M.top + ph + 18, "text-anchor": "middle" }, clock(t)));
@@ -133,7 +138,7 @@
     parts.push(el("line", { class: "axis", x1: M.left, x2: W - M.right, y1: M.top + ph, y2: M.top + ph }));
     parts.push(el("line", { class: "axis", x1: M.left, x2: M.left, y1: M.top, y2: M.top + ph }));
     parts.push(el("text", { class: "axis-label", x: M.left + pw / 2, y: H - 8, "text-anchor": "middle" },
-      "Time (end of each 10-second window)"));
+      narrow ? "Window end" : "Time (end of each 10-second window)"));
     parts.push(el("text", { class: "axis-label", x: 16, y: M.top + ph / 2, "text-anchor": "middle",
       transform: `rotate(-90 16 ${M.top + ph / 2})` }, "Visits in window"));
 
@@ -212,6 +217,9 @@
   }
 
   startResources();
+  // For the browser test and for anyone poking at the page from the console:
+  // refresh on demand instead of waiting for the next tick.
+  window.streamtop = { refreshChart, refreshTop, refreshStatus };
   poll(refreshChart, 1000);
   poll(refreshTop, 2000);
   poll(refreshStatus, 1000);

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// findChromium returns the browser to drive. A machine without one skips the
+// test, unless it is CI, where a missing browser must fail the run.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed, and CI is set: install the Debian package chromium")
+	}
+	t.Skip("chromium is not installed (Debian package chromium); skipping the browser test")
+	return ""
+}
+
+// consoleErrors collects what the page reports as errors: console.error
+// calls, uncaught exceptions, and browser log errors such as failed loads.
+type consoleErrors struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (c *consoleErrors) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		var parts []string
+		for _, a := range ev.Args {
+			parts = append(parts, string(a.Value))
+		}
+		msg = "console.error: " + strings.Join(parts, " ")
+	case *runtime.EventExceptionThrown:
+		msg = "exception: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level != log.EntryLevelError {
+			return
+		}
+		msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
+	default:
+		return
+	}
+	c.mu.Lock()
+	c.list = append(c.list, msg)
+	c.mu.Unlock()
+}
+
+func (c *consoleErrors) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.list...)
+}
+
+// screenshotPath is where the test saves the page. Set
+// VISUALIZER_SCREENSHOT (e.g. to ../../docs/visualizer.png) to refresh the
+// README's picture; the test then lets two minutes of data build up first,
+// so the chart is full.
+func screenshotPath(t *testing.T) (string, time.Duration) {
+	if p := os.Getenv("VISUALIZER_SCREENSHOT"); p != "" {
+		return p, 2 * time.Minute
+	}
+	return filepath.Join(t.TempDir(), "visualizer.png"), 0
+}
+
+// eventually runs check every 200 ms until it returns nil or d has passed,
+// and returns its last error.
+func eventually(d time.Duration, check func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type seriesInfo struct {
+	Referrer string `json:"referrer"`
+	Points   int    `json:"points"`
+	Coords   string `json:"coords"`
+}
+
+type topRow struct {
+	Referrer string `json:"referrer"`
+	Count    string `json:"count"`
+}
+
+// TestBrowser drives the page in headless Chromium against the real
+// program: the chart fills with six moving series, the top-3 table agrees
+// with /api/top, nothing goes wrong in the console, and the layout fits a
+// phone.
+func TestBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	shot, settle := screenshotPath(t)
+	c := testConfig()
+	c.rate, c.drift = 600, time.Minute
+	a := startApp(t, c)
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 860),
+	)
+	defer cancelAlloc()
+	errs := &consoleErrors{}
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(errs.listen))
+	defer cancel()
+	// The first Run starts the browser, which lives as long as ctx: no
+	// timeout on it. Later steps get their own deadline.
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.url)); err != nil {
+		t.Fatalf("loading %s: %v", a.url, err)
+	}
+	step := func(d time.Duration) (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, d) }
+
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil || !strings.Contains(title, "streamtop") {
+		t.Fatalf("title %q, %v", title, err)
+	}
+
+	series := func() ([]seriesInfo, error) {
+		sctx, done := step(5 * time.Second)
+		defer done()
+		return chromedp.Run(sctx, chromedp.Evaluate[[]seriesInfo](`[...document.querySelectorAll("#chart polyline.series")].map(p => ({
+			referrer: p.dataset.referrer, points: Number(p.dataset.points), coords: p.getAttribute("points")}))`))
+	}
+	var first []seriesInfo
+	if err := eventually(15*time.Second, func() error {
+		s, err := series()
+		if err != nil {
+			return err
+		}
+		if len(s) != len(referrers) {
+			return fmt.Errorf("%d series on the chart, want %d", len(s), len(referrers))
+		}
+		for _, x := range s {
+			if x.Points < 2 {
+				return fmt.Errorf("series %s has %d points", x.Referrer, x.Points)
+			}
+		}
+		first = s
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range first {
+		if want := referrers; !strings.HasPrefix(x.Referrer, "http://www.") || indexOf(want, x.Referrer) < 0 {
+			t.Errorf("series %d is %q, not one of the referrers", i, x.Referrer)
+		}
+	}
+	// The chart moves: a second later every series has redrawn with a newer
+	// window.
+	if err := eventually(5*time.Second, func() error {
+		s, err := series()
+		if err != nil {
+			return err
+		}
+		if len(s) != len(first) || s[0].Coords == first[0].Coords {
+			return fmt.Errorf("the chart did not move")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The top-3 table matches /api/top for the page shown. The table
+	// refreshes every 2 s and the windows every second, so the test has the
+	// page refresh the table, then asks the API at once, and tries again if
+	// a new window landed in between.
+	if err := eventually(6*time.Second, func() error {
+		sctx, done := step(5 * time.Second)
+		defer done()
+		got, err := chromedp.Run(sctx, chromedp.Evaluate[struct {
+			Resource string          `json:"resource"`
+			Rows     []topRow        `json:"rows"`
+			API      []referrerCount `json:"api"`
+		}](`(async () => {
+			await window.streamtop.refreshTop();
+			const resource = document.getElementById("resource").value;
+			const rows = [...document.querySelectorAll("#top tbody tr")].map(r => ({
+				referrer: r.dataset.referrer, count: r.dataset.count}));
+			const api = await (await fetch("/api/top?n=3&resource=" + encodeURIComponent(resource))).json();
+			return {resource, rows, api};
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			return err
+		}
+		if len(got.Rows) != 3 || len(got.API) != 3 {
+			return fmt.Errorf("table has %d rows, API %d; want 3", len(got.Rows), len(got.API))
+		}
+		for i := range got.Rows {
+			if got.Rows[i].Referrer != got.API[i].Referrer || got.Rows[i].Count != fmt.Sprint(got.API[i].Count) {
+				return fmt.Errorf("%s: table %v, API %v", got.Resource, got.Rows, got.API)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	texts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById("updated").textContent, document.getElementById("status").textContent]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(texts[0], "last updated by "+c.host) {
+		t.Errorf("updated line %q does not name the worker %s", texts[0], c.host)
+	}
+	if !strings.Contains(texts[1], "Records in:") || !strings.Contains(texts[1], "lag") {
+		t.Errorf("status line %q lacks records/s or lag", texts[1])
+	}
+
+	if settle > 0 {
+		t.Logf("letting %v of data build up for the screenshot", settle)
+		time.Sleep(settle)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+
+	// On a phone the page fits the screen's width: nothing to scroll sideways.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Errorf("on a 390 px wide phone the page is %d px too wide", overflow)
+	}
+	if phone, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		p := strings.TrimSuffix(shot, ".png") + "-phone.png"
+		if settle == 0 {
+			os.WriteFile(p, phone, 0o644)
+		}
+	}
+
+	if e := errs.all(); len(e) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
+	}
+}
