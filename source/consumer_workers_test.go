@@ -235,3 +235,49 @@ func TestConsumerInitialPositions(t *testing.T) {
 		})
 	}
 }
+
+// A hand-off the owner cannot honour (its processor is stuck in a batch)
+// becomes a steal after the failover time; the old owner hears LeaseLost.
+func TestConsumerStealsWhenHandOffIsNotHonoured(t *testing.T) {
+	stream := newStream(t, 2)
+	putN(t, stream, 20)
+	store := checkpoint.NewMemoryStore()
+	lost := make(chan string, 2)
+	release := make(chan struct{})
+	defer close(release) // before the workers stop
+	stuck := func(shardID string) source.Processor {
+		return &funcProcessor{
+			process: func(ctx context.Context, _ []source.Record, _ source.Checkpointer) error {
+				select { // stuck in its first batch until the test ends
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-release:
+					return nil
+				}
+			},
+			leaseLost: func() { lost <- shardID },
+		}
+	}
+	a := startWorker(t, fastConfig(stream, store, "a", stuck))
+	waitFor(t, 5*time.Second, "a to hold both shards", func() bool { return a.held() == 2 })
+
+	l := newLedger()
+	start := time.Now()
+	b := startWorker(t, fastConfig(stream, store, "b", l.handler()))
+	took := waitFor(t, 5*time.Second, "b to steal a shard", func() bool { return b.held() == 1 })
+	failover := fastConfig(nil, nil, "", nil).FailoverTime
+	t.Logf("stolen %v after b started (failover %v)", took, failover)
+	if took < failover-100*time.Millisecond {
+		t.Errorf("b got a shard after %v; a live owner's lease may be stolen only after the failover time", time.Since(start))
+	}
+	select {
+	case id := <-lost:
+		own := ownership(t, store)
+		if own["b"] != 1 {
+			t.Errorf("after the steal b owns %d leases, want 1 (lost %s)", own["b"], id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old owner never heard LeaseLost")
+	}
+	waitFor(t, 5*time.Second, "b to process its shard", func() bool { return l.processed.Load() > 0 })
+}
