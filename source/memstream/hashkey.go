@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/big"
+	"sync"
 )
 
 // hashKey is an unsigned 128-bit hash key, the coordinate Kinesis routes
@@ -103,4 +104,71 @@ func evenRanges(n int) [][2]hashKey {
 		lo = new(big.Int).Add(hi, big.NewInt(1))
 	}
 	return out
+}
+
+// keyCacheSize bounds keyCache. When full it starts over, so a shifting set
+// of hot keys finds its way back in.
+const keyCacheSize = 1 << 16
+
+// keyCache remembers the hash keys of recent partition keys. MD5 costs an
+// order of magnitude more than a map lookup, and streams repeat their keys
+// (referrers, user IDs, device IDs). The zero value is ready; it is safe for
+// concurrent use.
+type keyCache struct {
+	mu sync.RWMutex
+	m  map[string]hashKey
+}
+
+func (c *keyCache) hash(partitionKey string) hashKey {
+	c.mu.RLock()
+	h, ok := c.m[partitionKey]
+	c.mu.RUnlock()
+	if ok {
+		return h
+	}
+	h = hashOf(partitionKey)
+	c.mu.Lock()
+	c.storeLocked(partitionKey, h)
+	c.mu.Unlock()
+	return h
+}
+
+// hashAll sets hashes[i] for every entry routed by its partition key,
+// taking each lock at most once for the batch.
+func (c *keyCache) hashAll(entries []Entry, hashes []hashKey) {
+	var missing []int
+	c.mu.RLock()
+	for i, e := range entries {
+		if e.ExplicitHashKey != "" {
+			continue
+		}
+		h, ok := c.m[e.PartitionKey]
+		if ok {
+			hashes[i] = h
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	c.mu.RUnlock()
+	if len(missing) == 0 {
+		return
+	}
+	for _, i := range missing {
+		hashes[i] = hashOf(entries[i].PartitionKey)
+	}
+	c.mu.Lock()
+	for _, i := range missing {
+		c.storeLocked(entries[i].PartitionKey, hashes[i])
+	}
+	c.mu.Unlock()
+}
+
+func (c *keyCache) storeLocked(partitionKey string, h hashKey) {
+	if c.m == nil {
+		c.m = make(map[string]hashKey)
+	}
+	if len(c.m) >= keyCacheSize {
+		clear(c.m)
+	}
+	c.m[partitionKey] = h
 }

@@ -104,8 +104,9 @@ func WithRetention(d time.Duration) Option {
 // Stream is an in-memory sharded stream. It implements source.Stream.
 //
 // Use New; the zero value is not usable. All methods are safe for concurrent
-// use. Put costs one MD5 of the partition key, one copy of the payload, and an
-// amortized append under the shard's lock; Read returns a sub-slice of the
+// use. Put costs one MD5 of the partition key (or a map lookup, for one of
+// the last 65,536 distinct keys), one copy of the payload, and an append
+// under the shard's lock; Read returns a sub-slice of the
 // shard's records without copying them. Memory grows with the records
 // retained.
 type Stream struct {
@@ -115,6 +116,8 @@ type Stream struct {
 	// the lock of the shard that gets the number, so numbers increase in
 	// each shard's append order.
 	seq atomic.Uint64
+
+	keys keyCache
 
 	// routes is the current set of open shards, swapped whole on a reshard,
 	// so Put routes without taking a stream-wide lock.
@@ -214,7 +217,7 @@ func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) (sha
 	if err := checkRecord(partitionKey, data); err != nil {
 		return "", "", err
 	}
-	h := hashOf(partitionKey)
+	h := s.keys.hash(partitionKey)
 	var d []byte
 	if len(data) > 0 {
 		d = make([]byte, len(data))
@@ -265,11 +268,10 @@ func (s *Stream) PutRecords(ctx context.Context, entries []Entry) ([]PutResult, 
 				return nil, fmt.Errorf("%w: entry %d: %v", ErrInvalidArgument, i, err)
 			}
 			hashes[i] = h
-		} else {
-			hashes[i] = hashOf(e.PartitionKey)
 		}
 		total += len(e.Data)
 	}
+	s.keys.hashAll(entries, hashes)
 	// One allocation holds every payload; each record's Data is capped at
 	// its own length so an append by a reader cannot spill into the next.
 	buf := make([]byte, 0, total)
