@@ -22,6 +22,10 @@ var (
 	ErrLeaseLost = errors.New("checkpoint: lease lost")
 	// ErrNotFound reports that no lease has the given key.
 	ErrNotFound = errors.New("checkpoint: lease not found")
+	// ErrStateTooLarge reports a Lease.State larger than the store can
+	// hold. Nothing was written: the caller must shrink its state (or not
+	// save one); it is never truncated.
+	ErrStateTooLarge = errors.New("checkpoint: state too large")
 )
 
 // Checkpoint values with a special meaning, as the Kinesis Client Library
@@ -61,11 +65,18 @@ type Lease struct {
 	Parents                      []string
 	OwnerSwitchesSinceCheckpoint int64
 	PendingOwner                 string
+	// State is the processor's own state as of the checkpoint (for example
+	// an encoded window), written in the same conditional write as the
+	// checkpoint, so a new owner restores exactly the state that covers the
+	// records before the checkpoint and replays only those after it. Nil
+	// means no state. A Store may bound its size (MaxStateSize).
+	State []byte
 }
 
 // Clone returns a copy of l that shares no memory with it.
 func (l Lease) Clone() Lease {
 	l.Parents = slices.Clone(l.Parents)
+	l.State = slices.Clone(l.State)
 	return l
 }
 
@@ -97,8 +108,11 @@ type Store interface {
 	// The returned lease carries the stored PendingOwner, so the owner learns
 	// of hand-off requests.
 	Renew(ctx context.Context, l Lease) (Lease, error)
-	// Checkpoint stores l.Checkpoint and l.SubSequence, conditional on
-	// l.Counter and l.Owner, and resets OwnerSwitchesSinceCheckpoint.
+	// Checkpoint stores l.Checkpoint, l.SubSequence and l.State (nil
+	// removes a stored state), conditional on l.Counter and l.Owner, and
+	// resets OwnerSwitchesSinceCheckpoint. A state larger than the store can
+	// hold is refused with an error wrapping ErrStateTooLarge, and nothing
+	// is written.
 	Checkpoint(ctx context.Context, l Lease) (Lease, error)
 	// RequestHandoff writes by into PendingOwner, conditional on l.Counter
 	// and l.Owner; it does not advance the counter, so the owner's renewals
