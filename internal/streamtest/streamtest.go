@@ -8,6 +8,25 @@
 // split and a merge (parents end with End, children list their parents, and
 // each partition key's records stay in put order from parents to children),
 // and the errors for unknown shards and invalid positions.
+//
+// A backend's test runs it with a Harness:
+//
+//	func TestContract(t *testing.T) {
+//		streamtest.Run(t, streamtest.Harness{
+//			New: func(t *testing.T, shards int) streamtest.Stream {
+//				s, err := memstream.New(shards)
+//				if err != nil {
+//					t.Fatal(err)
+//				}
+//				return s
+//			},
+//		})
+//	}
+//
+// Only the exported behaviour of source.Stream is checked, so a backend may
+// return fewer records than asked, check positions lazily (on the first
+// Read instead of Open), report End with the last records or on a Read
+// after them, and skip Waiter.
 package streamtest
 
 import (
