@@ -53,7 +53,7 @@ type pipelineShape struct {
 
 func shape() pipelineShape {
 	if quick {
-		return pipelineShape{size: 2500 * time.Millisecond, bucket: 250 * time.Millisecond, run: 1500 * time.Millisecond}
+		return pipelineShape{size: 2 * time.Second, bucket: 200 * time.Millisecond, run: time.Second}
 	}
 	return pipelineShape{size: 10 * time.Second, bucket: time.Second, run: 6 * time.Second}
 }
