@@ -32,6 +32,12 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 	if other == s {
 		other = s.clone()
 	}
+	if len(s.keys) == 0 && s.total == 0 && other.capacity == s.capacity {
+		// Merging into an empty summary of the same shape is a copy; a
+		// sliding window does this on every query.
+		s.copyFrom(other)
+		return nil
+	}
 
 	cands := make([]candidate[K], 0, len(s.keys)+len(other.keys))
 	for i, key := range s.keys {
@@ -165,4 +171,18 @@ func (s *SpaceSaving[K]) clone() *SpaceSaving[K] {
 	c.alpha = append([]int64(nil), s.alpha...)
 	c.low = append(make([]lowEntry, 0, cap(s.low)), s.low...)
 	return &c
+}
+
+// copyFrom makes s a copy of other, of the same capacity, reusing s's memory.
+func (s *SpaceSaving[K]) copyFrom(other *SpaceSaving[K]) {
+	clear(s.keys)
+	s.keys = append(s.keys[:0], other.keys...)
+	s.hashes = append(s.hashes[:0], other.hashes...)
+	s.counts = append(s.counts[:0], other.counts...)
+	s.errs = append(s.errs[:0], other.errs...)
+	copy(s.index, other.index)
+	copy(s.alpha, other.alpha)
+	s.low = append(s.low[:0], other.low...)
+	s.tau = other.tau
+	s.total = other.total
 }

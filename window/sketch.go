@@ -40,7 +40,7 @@ const maxSketchBuckets = 1 << 16
 // size/bucket slides a rebuild of the suffix merges, O(size/bucket x
 // capacity): O(capacity) amortised per bucket. An Add into an older bucket
 // still in the window also updates the suffix merges that cover it,
-// O(size/bucket). Memory is fixed at creation: size/bucket+2 SpaceSavings of
+// O(size/bucket). Memory is fixed at creation: size/bucket+3 SpaceSavings of
 // the capacity, about 90 bytes per unit of capacity each.
 type Sketch[K cmp.Ordered] struct {
 	bucket   time.Duration
@@ -61,8 +61,13 @@ type Sketch[K cmp.Ordered] struct {
 	head             int   // the newest bucket's ring slot, sparing a division per Add
 	total            int64
 
-	view      *topk.SpaceSaving[K] // the whole window, merged for Top and Len
-	viewValid bool
+	// closed caches the merge of the closed buckets, which changes only
+	// when the window slides or a late record arrives, so a query merges
+	// it with the newest pane alone. view is the whole window.
+	closed      *topk.SpaceSaving[K]
+	closedValid bool
+	view        *topk.SpaceSaving[K]
+	viewValid   bool
 }
 
 // NewSketch returns an empty Sketch for a window of size cut into buckets of
@@ -78,9 +83,9 @@ func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch
 	if n > maxSketchBuckets {
 		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxSketchBuckets)
 	}
-	// One summary per bucket, the running merge of the back, and the merged
-	// view of the whole window.
-	all := make([]*topk.SpaceSaving[K], n+2)
+	// One summary per bucket, the running merge of the back, and the cached
+	// merges of the closed buckets and of the whole window.
+	all := make([]*topk.SpaceSaving[K], n+3)
 	for i := range all {
 		if all[i], err = topk.NewSpaceSaving[K](capacity); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidOption, err)
@@ -92,7 +97,8 @@ func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch
 		panes:    all[:n:n],
 		totals:   make([]int64, n),
 		back:     all[n],
-		view:     all[n+1],
+		closed:   all[n+1],
+		view:     all[n+2],
 	}
 	return s, nil
 }
@@ -146,6 +152,7 @@ func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
 		return true
 	}
 	// A late record must also reach the merges that cover its bucket.
+	s.closedValid = false
 	if b >= s.split {
 		s.back.Add(key, n)
 		return true
@@ -169,6 +176,7 @@ func (s *Sketch[K]) Advance(now time.Time) {
 // Sketch not started.
 func (s *Sketch[K]) slide(b int64) {
 	s.viewValid = false
+	s.closedValid = false
 	if !s.started || uint64(b)-uint64(s.newest) >= uint64(len(s.panes)) {
 		// Every bucket leaves the window: start afresh.
 		for i, p := range s.panes {
@@ -216,7 +224,7 @@ func (s *Sketch[K]) step() {
 
 // parts returns the summaries whose merge is the whole window: the front's
 // suffix merge (if any), the running merge of the back (if any) and the
-// newest pane.
+// newest pane, which is always last.
 func (s *Sketch[K]) parts(buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
 	if !s.started {
 		return nil
@@ -228,20 +236,32 @@ func (s *Sketch[K]) parts(buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
 	if s.split < s.newest {
 		ps = append(ps, s.back)
 	}
-	return append(ps, s.panes[s.slot(s.newest)])
+	return append(ps, s.panes[s.head])
 }
 
 // merged returns the merge of the whole window, cached until the next
 // change.
 func (s *Sketch[K]) merged() *topk.SpaceSaving[K] {
-	if !s.viewValid {
-		s.view.Reset()
-		var buf [3]*topk.SpaceSaving[K]
-		for _, p := range s.parts(&buf) {
-			_ = s.view.Merge(p)
-		}
-		s.viewValid = true
+	if s.viewValid {
+		return s.view
 	}
+	s.view.Reset()
+	var buf [3]*topk.SpaceSaving[K]
+	ps := s.parts(&buf)
+	if len(ps) == 0 {
+		s.viewValid = true
+		return s.view
+	}
+	if !s.closedValid {
+		s.closed.Reset()
+		for _, p := range ps[:len(ps)-1] {
+			_ = s.closed.Merge(p) // same capacity: cannot fail
+		}
+		s.closedValid = true
+	}
+	_ = s.view.Merge(s.closed)
+	_ = s.view.Merge(ps[len(ps)-1])
+	s.viewValid = true
 	return s.view
 }
 
@@ -264,9 +284,11 @@ func (s *Sketch[K]) Count(key K) (count, err int64) {
 // [Count-Err, Count], and Err <= Total()/capacity. It returns nil for k <= 0
 // or an empty window.
 //
-// The first query after a change merges the window's (at most three)
-// summaries, O(capacity); the result is cached until the next Add or
-// slide. Then it costs a SpaceSaving Top: O(capacity log k).
+// The first query after a change merges the newest bucket with the cached
+// merge of the closed ones, O(capacity), and caches the result until the
+// next Add; the merge of the closed buckets is redone, also O(capacity),
+// only after a slide or a late record. Then Top costs a SpaceSaving Top:
+// O(capacity log k).
 func (s *Sketch[K]) Top(k int) []topk.Entry[K] {
 	return s.merged().Top(k)
 }
