@@ -47,7 +47,7 @@ type stream struct {
 	once          sync.Once
 	keys          []string
 	whole, window map[string]int64
-	// topWhole and topWindow are the true top 10 keys of each.
+	// topWhole and topWindow are the true top 100 keys of each.
 	topWhole, topWindow []string
 }
 
@@ -61,7 +61,7 @@ func (s *stream) load() {
 		start := last.Truncate(windowBucket).Add(windowBucket - windowSize)
 		first := int((start.Sub(t0) + windowStep() - 1) / windowStep())
 		s.window = workload.Counts(s.keys[first:])
-		s.topWhole, s.topWindow = trueTop(s.whole, topK), trueTop(s.window, topK)
+		s.topWhole, s.topWindow = trueTop(s.whole, wideK), trueTop(s.window, wideK)
 	})
 }
 

@@ -106,15 +106,18 @@ func (c counterS) count(key string) int64         { return c.Count(key) }
 func (c counterS) top(k int) []topk.Entry[string] { return c.Top(k) }
 func (c counterS) len() int                       { return c.Len() }
 
-// topK is the k of the accuracy figures: precision@10 and the largest
-// relative error among the true top 10.
-const topK = 10
+// topK and wideK are the k of the accuracy figures: precision@10 and
+// @100, and the largest relative error among the true top 10.
+const (
+	topK  = 10
+	wideK = 100
+)
 
 // accuracy holds the untimed figures of one structure on one stream.
 type accuracy struct {
-	precision, maxRelErr float64
-	bytesPerKey          float64
-	keys                 int
+	precision, precisionWide, maxRelErr float64
+	heap, bytesPerKey                   float64
+	keys                                int
 }
 
 // measure feeds a new structure the whole stream once, off the clock, and
@@ -139,18 +142,20 @@ func measure(tb testing.TB, im impl, s *stream) (structure, accuracy) {
 	if im.windowed {
 		exact, heavy = s.window, s.topWindow
 	}
-	top := st.top(topK)
+	top := st.top(wideK)
 	got := make([]string, len(top))
 	for i, e := range top {
 		got[i] = e.Key
 	}
 	var a accuracy
 	a.precision = workload.PrecisionAtK(got, exact, topK)
-	for _, key := range heavy {
+	a.precisionWide = workload.PrecisionAtK(got, exact, wideK)
+	for _, key := range heavy[:min(topK, len(heavy))] {
 		truth := float64(exact[key])
 		a.maxRelErr = math.Max(a.maxRelErr, math.Abs(float64(st.count(key))-truth)/truth)
 	}
 	a.keys = st.len()
+	a.heap = float64(after) - float64(before)
 	if a.keys > 0 {
 		a.bytesPerKey = float64(after-before) / float64(a.keys)
 	}
@@ -194,6 +199,8 @@ func BenchmarkStructures(b *testing.B) {
 				nextIndex[st] = next + b.N
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 				b.ReportMetric(acc.precision, "precision@10")
+				b.ReportMetric(acc.precisionWide, "precision@100")
+				b.ReportMetric(acc.heap, "heap-B")
 				b.ReportMetric(acc.maxRelErr, "max-rel-err")
 				b.ReportMetric(acc.bytesPerKey, "B/key")
 				b.ReportMetric(float64(acc.keys), "keys")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -56,7 +55,7 @@ func TestTablesCarryRatios(t *testing.T) {
 		}
 		results = append(results, r)
 	}
-	var out bytes.Buffer
+	var out strings.Builder
 	printTables(&out, results)
 	for _, want := range []string{
 		"| structure | s1 | s2 |",

@@ -106,11 +106,15 @@ buckets holding a quarter of the stream; the others count the whole stream.
 	fmt.Fprintf(w, "## Memory: bytes per tracked key (lower is better)\n\n")
 	fmt.Fprintf(w, "Live heap the structure adds after one pass over the stream, over the keys it\ntracks at the end (Len); the keys' own bytes are shared with the stream and not counted.\n\n")
 	printGrid(w, gridOf(results, "BenchmarkStructures", "B/key"), func(v float64) string { return fmt.Sprintf("%.0f B", v) })
+	fmt.Fprintf(w, "Total live heap after the pass (lower is better):\n\n")
+	printGrid(w, gridOf(results, "BenchmarkStructures", "heap-B"), bytes)
 	fmt.Fprintf(w, "Keys tracked at the end of the pass:\n\n")
 	printGrid(w, gridOf(results, "BenchmarkStructures", "keys"), func(v float64) string { return si(v) })
 	fmt.Fprintf(w, "## Accuracy\n\n")
 	fmt.Fprintf(w, "Precision@10: the share of the reported top 10 that belong to the true top 10\n(ties with the 10th count included), against exact counts of the whole\nstream or of the last window (higher is better).\n\n")
 	printGrid(w, gridOf(results, "BenchmarkStructures", "precision@10"), func(v float64) string { return fmt.Sprintf("%.2f", v) })
+	fmt.Fprintf(w, "Precision@100, likewise:\n\n")
+	printGrid(w, gridOf(results, "BenchmarkStructures", "precision@100"), func(v float64) string { return fmt.Sprintf("%.2f", v) })
 	fmt.Fprintf(w, "Largest relative error of the reported count of the true top 10 keys,\n|count − true| / true (lower is better; exact structures are 0).\n\n")
 	printGrid(w, gridOf(results, "BenchmarkStructures", "max-rel-err"), func(v float64) string { return fmt.Sprintf("%.3g", v) })
 	printPipeline(w, results)
@@ -184,4 +188,15 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "not met"
+}
+
+// bytes writes a size in B, KiB or MiB.
+func bytes(v float64) string {
+	switch {
+	case math.Abs(v) >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	case math.Abs(v) >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", v/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", v)
 }
