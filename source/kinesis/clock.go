@@ -7,7 +7,9 @@ import (
 
 // Clock is the time source of a Stream's readers and of a Producer: pacing,
 // backoff and linger all read it, so tests can run them on a fake clock.
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use and should be cheap: a
+// reader calls Now twice per GetRecords, a Producer once per Put. The
+// default is the system clock.
 type Clock interface {
 	Now() time.Time
 	// After returns a channel that receives once d has passed.

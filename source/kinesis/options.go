@@ -47,7 +47,8 @@ const (
 
 // Option configures a Stream (New) or a Producer (NewProducer). Options that
 // make sense for only one of them are rejected by the other with
-// ErrInvalidOption, rather than silently ignored.
+// ErrInvalidOption, rather than silently ignored; so is a nil Option. An
+// Option is a plain value, safe to share between goroutines and reuse.
 type Option func(*config) error
 
 type config struct {

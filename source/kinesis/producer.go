@@ -68,7 +68,8 @@ type Producer struct {
 	sent, retried, failedTotal atomic.Int64
 }
 
-// ProducerStats counts a Producer's records since it was made.
+// ProducerStats counts a Producer's records since it was made. It is a
+// snapshot, copied out by Stats; the zero value means nothing happened yet.
 type ProducerStats struct {
 	Sent    int64 // acknowledged by the service
 	Retried int64 // sent again after the service refused them (each resend counts)
