@@ -29,7 +29,8 @@ const maxSketchBuckets = 1 << 16
 // the two-stacks scheme of sliding-window aggregation (see Tangwongsan,
 // Hirzel and Schneider, "In-order sliding-window aggregation in worst-case
 // constant time"): the older panes hold suffix merges, the newer ones one
-// running merge, and a query merges just those two and the open pane.
+// running merge. The merge of those two is cached until the window slides,
+// so a query merges it with the open pane alone.
 //
 // The zero value is not usable: make a Sketch with NewSketch. A Sketch is not
 // safe for concurrent use, not even for queries: Top and Len fill a cached
