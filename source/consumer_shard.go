@@ -1,10 +1,12 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,20 +157,26 @@ func (h *heldLease) renew(ctx context.Context) {
 }
 
 // writeCheckpoint stores p as the lease's checkpoint, unless it is there
-// already.
-func (h *heldLease) writeCheckpoint(ctx context.Context, p position) error {
+// already. With withState it stores state beside it; without, a checkpoint
+// that moves drops the saved state, which covers only the records up to the
+// old checkpoint.
+func (h *heldLease) writeCheckpoint(ctx context.Context, p position, state []byte, withState bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	same := h.cur.Checkpoint == p.seq && h.cur.SubSequence == p.sub
 	switch {
 	case h.lost:
 		return fmt.Errorf("%w: shard %s", checkpoint.ErrLeaseLost, h.key)
 	case h.done:
 		return fmt.Errorf("%w: shard %s was handed over", checkpoint.ErrLeaseLost, h.key)
-	case h.cur.Checkpoint == p.seq && h.cur.SubSequence == p.sub:
+	case same && (!withState || bytes.Equal(h.cur.State, state) && (h.cur.State == nil) == (state == nil)):
 		return nil
 	}
 	l := h.cur
 	l.Checkpoint, l.SubSequence = p.seq, p.sub
+	if withState || !same {
+		l.State = state
+	}
 	nl, err := h.c.cfg.Leases.Checkpoint(ctx, l)
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLeaseLost) {
@@ -185,10 +193,12 @@ func (h *heldLease) writeCheckpoint(ctx context.Context, p position) error {
 	return nil
 }
 
-// checkpointer is the Checkpointer a processor gets; it is safe for
+// checkpointer is the StateCheckpointer a processor gets; it is safe for
 // concurrent use, and goes on working (conditionally) after the call it was
 // passed to returns.
 type checkpointer struct{ h *heldLease }
+
+var _ StateCheckpointer = checkpointer{}
 
 func (cp checkpointer) Checkpoint(ctx context.Context) error {
 	h := cp.h
@@ -201,7 +211,23 @@ func (cp checkpointer) Checkpoint(ctx context.Context) error {
 	if p.seq == "" {
 		return nil // nothing delivered yet: the checkpoint is where we started
 	}
-	return h.writeCheckpoint(ctx, p)
+	return h.writeCheckpoint(ctx, p, nil, false)
+}
+
+func (cp checkpointer) CheckpointState(ctx context.Context, state []byte) error {
+	h := cp.h
+	h.mu.Lock()
+	p, atEnd := h.delivered, h.atEnd
+	if p.seq == "" {
+		// Nothing delivered yet: the state goes with the checkpoint the
+		// shard started from.
+		p = position{seq: h.cur.Checkpoint, sub: h.cur.SubSequence}
+	}
+	h.mu.Unlock()
+	if atEnd {
+		p = position{seq: checkpoint.ShardEnd}
+	}
+	return h.writeCheckpoint(ctx, p, state, true)
 }
 
 func (cp checkpointer) CheckpointAt(ctx context.Context, seq string, sub int64) error {
@@ -219,7 +245,7 @@ func (cp checkpointer) CheckpointAt(ctx context.Context, seq string, sub int64) 
 		(compareSequence(seq, last.seq) == 0 && sub > last.sub):
 		return fmt.Errorf("%w: %q is after the last record delivered (%q)", ErrInvalidCheckpoint, seq, last.seq)
 	}
-	return h.writeCheckpoint(ctx, position{seq: seq, sub: sub})
+	return h.writeCheckpoint(ctx, position{seq: seq, sub: sub}, nil, false)
 }
 
 // compareSequence orders sequence numbers, which are decimal integers of any
@@ -296,7 +322,8 @@ func (h *heldLease) session() (again bool) {
 	p := cfg.NewProcessor(h.key)
 	cp := checkpointer{h}
 	for attempt := 0; ; attempt++ {
-		err := p.Initialize(h.procCtx, InitInput{ShardID: h.key, Checkpoint: start.Checkpoint, SubSequence: start.SubSequence})
+		err := p.Initialize(h.procCtx, InitInput{ShardID: h.key, Checkpoint: start.Checkpoint,
+			SubSequence: start.SubSequence, State: slices.Clone(start.State)})
 		if err == nil {
 			break
 		}

@@ -152,6 +152,10 @@ type InitInput struct {
 	// sequence number, or one of checkpoint.TrimHorizon, Latest, AtTimestamp.
 	Checkpoint  string
 	SubSequence int64
+	// State is the processor state saved with that checkpoint through a
+	// StateCheckpointer, or nil: it covers exactly the records up to the
+	// checkpoint, so restoring it and reading on loses and repeats nothing.
+	State []byte
 }
 
 // Processor is the application's code for one shard, with the lifecycle of
@@ -184,6 +188,23 @@ type Checkpointer interface {
 	Checkpoint(ctx context.Context) error
 	// CheckpointAt records a given record as processed.
 	CheckpointAt(ctx context.Context, sequenceNumber string, subSequence int64) error
+}
+
+// StateCheckpointer is a Checkpointer that also saves the processor's own
+// state (for example an encoded window) in the same conditional write as the
+// checkpoint (checkpoint.Lease.State), so a new owner restores state and
+// position together. The Consumer's Checkpointers implement it; processors
+// find it by type assertion.
+//
+// A Checkpoint or CheckpointAt that moves the checkpoint removes a saved
+// state, which would no longer cover the records before the checkpoint.
+type StateCheckpointer interface {
+	Checkpointer
+	// CheckpointState records the last record delivered to ProcessRecords
+	// and state; nil state removes a saved one. A state larger than the
+	// lease store holds fails with checkpoint.ErrStateTooLarge and writes
+	// nothing.
+	CheckpointState(ctx context.Context, state []byte) error
 }
 
 // HandlerFunc adapts a plain function to a Processor: it is called for every
