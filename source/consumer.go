@@ -217,7 +217,10 @@ func (c Config) withDefaults() (Config, error) {
 // What the processor sees: ShutdownRequested ends its life both on a
 // graceful shutdown and on a hand-off, and its Checkpointer then records the
 // last batch ProcessRecords accepted (inside ProcessRecords, the batch in
-// hand; a batch that returned an error is never claimed). A lease is judged
+// hand; a batch that returned an error is never claimed). It is a
+// StateCheckpointer, so a processor can save its own state with the
+// checkpoint and get it back in InitInput.State wherever the shard runs
+// next. A lease is judged
 // expired, as the Kinesis Client Library does, when its counter has not moved
 // for FailoverTime on this worker's own clock, so clocks need not agree; all
 // expired leases are taken in one sync. A record is processed twice only
