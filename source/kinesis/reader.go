@@ -85,6 +85,13 @@ func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 	if len(r.buf) == 0 {
 		r.buf = nil
 		res.End = r.ended
+	} else if n > 0 {
+		// What stays in the buffer is still behind: by the service's
+		// figure for its newest record, plus that record's lead.
+		lead := r.buf[len(r.buf)-1].ArrivalTime.Sub(res.Records[n-1].ArrivalTime).Milliseconds()
+		if lead > 0 {
+			res.MillisBehindLatest += lead
+		}
 	}
 	return res, nil
 }

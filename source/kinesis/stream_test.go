@@ -522,3 +522,27 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+func TestPartialReadIsBehind(t *testing.T) {
+	clock := newFakeClock(true)
+	f := newFakeKinesis(clock, "shardId-0")
+	f.add("shardId-0", 10, 0) // arrivals 1 ms apart
+	r, err := newTestStream(t, f, clock).Open(context.Background(), "shardId-0", source.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.(source.Waiter).Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Read(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 3 || res.MillisBehindLatest != 7 {
+		t.Fatalf("Read(3) of 10 fetched = %d records, %d ms behind; want 3, and 7 ms (the newest fetched arrived 7 ms later)", len(res.Records), res.MillisBehindLatest)
+	}
+	res, err = r.Read(context.Background(), 10)
+	if err != nil || len(res.Records) != 7 || res.MillisBehindLatest != 0 {
+		t.Fatalf("Read of the rest = %d records, %d ms behind, %v; want 7, caught up", len(res.Records), res.MillisBehindLatest, err)
+	}
+}
