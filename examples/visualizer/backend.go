@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
@@ -32,9 +33,12 @@ type backend struct {
 	close  func() error
 }
 
-// openBackend returns the backend the flags choose. Only the embedded one
-// exists so far.
-func openBackend(_ context.Context, c config) (*backend, error) {
+// openBackend returns the backend the flags choose. Only the parts the
+// process's roles use are set: a web-only process has no stream.
+func openBackend(ctx context.Context, c config, log io.Writer) (*backend, error) {
+	if c.awsMode() {
+		return openAWS(ctx, c, log)
+	}
 	return openEmbedded(c)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -32,6 +33,21 @@ type config struct {
 	// them fixed, which the end-to-end test uses to know the true shares.
 	drift time.Duration
 	seed  uint64
+
+	// The AWS mode: Kinesis and DynamoDB instead of the embedded stream,
+	// lease table and sink, with the roles free to run apart.
+	region, kinesisEndpoint, dynamodbEndpoint string
+	stream, leaseTable, countsTable           string
+	cleanup                                   bool
+	roles                                     roles
+}
+
+// roles says which of the three parts this process runs.
+type roles struct{ producer, consumer, web bool }
+
+// awsMode reports whether the flags ask for Kinesis and DynamoDB.
+func (c config) awsMode() bool {
+	return c.region != "" || c.kinesisEndpoint != "" || c.dynamodbEndpoint != ""
 }
 
 var errUsage = errors.New("usage")
@@ -60,6 +76,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.drift, "drift", 90*time.Second, "period over which the referrers' popularity swings (0: fixed)")
 	var seed uint64
 	fs.Uint64Var(&seed, "seed", 0, "random seed of the simulated traffic (0: from the clock)")
+	fs.StringVar(&c.region, "region", "", "AWS region: use Kinesis and DynamoDB instead of the embedded stream (credentials from the SDK's default chain)")
+	fs.StringVar(&c.kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint URL, e.g. a local kinesalite (implies the AWS mode)")
+	fs.StringVar(&c.dynamodbEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL, e.g. a local dynalite (implies the AWS mode)")
+	fs.StringVar(&c.stream, "stream", "streamtop-visualizer", "AWS mode: Kinesis stream, created with -shards shards if absent")
+	fs.StringVar(&c.leaseTable, "lease-table", "streamtop-visualizer-leases", "AWS mode: DynamoDB lease table, created if absent")
+	fs.StringVar(&c.countsTable, "counts-table", "streamtop-visualizer-counts", "AWS mode: DynamoDB counts table, created if absent")
+	fs.BoolVar(&c.roles.producer, "producer", false, "AWS mode: run the producer (with none of -producer, -consumer, -web: all three)")
+	fs.BoolVar(&c.roles.consumer, "consumer", false, "AWS mode: run a consumer; several share the shards")
+	fs.BoolVar(&c.roles.web, "web", false, "AWS mode: run the web server")
+	fs.BoolVar(&c.cleanup, "cleanup", false, "AWS mode: delete the stream and both tables, then exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -73,7 +99,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.seed == 0 {
 		c.seed = uint64(time.Now().UnixNano())
 	}
-	return c, c.validate()
+	split := c.roles != roles{}
+	if err := c.validate(); err != nil {
+		return config{}, err
+	}
+	switch {
+	case split && !c.awsMode():
+		return config{}, fmt.Errorf("%w: -producer, -consumer and -web run the parts in separate processes, "+
+			"which needs the AWS mode (-region or the endpoint flags): the embedded stream lives in one process", errUsage)
+	case c.cleanup && !c.awsMode():
+		return config{}, fmt.Errorf("%w: -cleanup deletes the AWS resources: give -region or the endpoint flags", errUsage)
+	case !split:
+		c.roles = roles{producer: true, consumer: true, web: true}
+	}
+	return c, nil
 }
 
 func (c config) validate() error {
@@ -97,5 +136,40 @@ func (c config) validate() error {
 	case c.drift > 0 && c.drift < windowSize:
 		return fmt.Errorf("%w: -drift %v: must be 0 or at least the %v window, or the chart shows noise", errUsage, c.drift, windowSize)
 	}
+	for _, e := range []struct{ flag, value string }{{"kinesis-endpoint", c.kinesisEndpoint}, {"dynamodb-endpoint", c.dynamodbEndpoint}} {
+		if e.value == "" {
+			continue
+		}
+		u, err := url.Parse(e.value)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: -%s %q: must be a URL such as http://127.0.0.1:4567", errUsage, e.flag, e.value)
+		}
+	}
+	if !validName(c.stream, 1, 128) {
+		return fmt.Errorf("%w: -stream %q: 1 to 128 letters, digits, '_', '-' or '.'", errUsage, c.stream)
+	}
+	for _, t := range []struct{ flag, value string }{{"lease-table", c.leaseTable}, {"counts-table", c.countsTable}} {
+		if !validName(t.value, 3, 255) {
+			return fmt.Errorf("%w: -%s %q: 3 to 255 letters, digits, '_', '-' or '.'", errUsage, t.flag, t.value)
+		}
+	}
+	if c.leaseTable == c.countsTable {
+		return fmt.Errorf("%w: -lease-table and -counts-table must differ (both %q)", errUsage, c.leaseTable)
+	}
 	return nil
+}
+
+// validName checks a Kinesis stream or DynamoDB table name: both services
+// allow the same characters.
+func validName(s string, lo, hi int) bool {
+	if len(s) < lo || len(s) > hi {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

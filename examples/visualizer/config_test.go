@@ -40,6 +40,18 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-seed", "-1"}, "-seed"},
 		{[]string{"-no-such-flag"}, "-no-such-flag"},
 		{[]string{"extra"}, `"extra"`},
+		{[]string{"-kinesis-endpoint", "127.0.0.1:4567"}, "-kinesis-endpoint"},
+		{[]string{"-dynamodb-endpoint", "ftp://127.0.0.1:4568"}, "-dynamodb-endpoint"},
+		{[]string{"-dynamodb-endpoint", "http://"}, "-dynamodb-endpoint"},
+		{[]string{"-producer"}, "-producer"},
+		{[]string{"-consumer"}, "-consumer"},
+		{[]string{"-web"}, "-web"},
+		{[]string{"-cleanup"}, "-cleanup"},
+		{[]string{"-region", "us-east-1", "-stream", ""}, "-stream"},
+		{[]string{"-region", "us-east-1", "-stream", "visits/today"}, "-stream"},
+		{[]string{"-region", "us-east-1", "-lease-table", "ab"}, "-lease-table"},
+		{[]string{"-region", "us-east-1", "-counts-table", "counts table"}, "-counts-table"},
+		{[]string{"-region", "us-east-1", "-lease-table", "same", "-counts-table", "same"}, "-counts-table"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, err := parseFlags(tc.args, io.Discard)
@@ -50,6 +62,26 @@ func TestParseFlagsErrors(t *testing.T) {
 				t.Fatalf("error %q does not name %s", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseFlagsRoles(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want roles
+	}{
+		{nil, roles{producer: true, consumer: true, web: true}},
+		{[]string{"-region", "eu-west-1"}, roles{producer: true, consumer: true, web: true}},
+		{[]string{"-region", "eu-west-1", "-consumer"}, roles{consumer: true}},
+		{[]string{"-kinesis-endpoint", "http://127.0.0.1:4567", "-producer", "-web"}, roles{producer: true, web: true}},
+	} {
+		c, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if c.roles != tc.want {
+			t.Errorf("%v: roles %+v, want %+v", tc.args, c.roles, tc.want)
+		}
 	}
 }
 

@@ -56,58 +56,49 @@ type app struct {
 	stats    *counters
 }
 
-// run starts the producer, the consumer and the web server, and returns once
-// ctx ends and all three have stopped. started, if not nil, is called once
-// everything is up.
+// run starts the parts of the program its roles name (by default the
+// producer, the consumer and the web server) and returns once ctx ends and
+// all of them have stopped. started, if not nil, is called once everything
+// is up.
 func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) error {
-	b, err := openBackend(ctx, c)
+	if c.cleanup {
+		return cleanupAWS(ctx, c, stdout)
+	}
+	b, err := openBackend(ctx, c, stdout)
 	if err != nil {
 		return err
 	}
 	defer b.close()
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return fmt.Errorf("-addr %s: %w", c.addr, err)
+	var ln net.Listener
+	if c.roles.web {
+		if ln, err = net.Listen("tcp", c.addr); err != nil {
+			return fmt.Errorf("-addr %s: %w", c.addr, err)
+		}
+		defer ln.Close()
 	}
 
 	stats := &counters{}
-	consumer, err := source.NewConsumer(source.Config{
-		Stream:   b.stream,
-		Leases:   b.leases,
-		WorkerID: c.host,
-		NewProcessor: func(shardID string) source.Processor {
-			return newProcessor(processorConfig{
-				size: windowSize, bucket: windowBucket, out: b.out, host: c.host, stats: stats,
-			}, shardID)
-		},
-		InitialPosition: source.Position{Type: source.TrimHorizon},
-	})
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("consumer: %w", err)
+	var consumer *source.Consumer
+	if c.roles.consumer {
+		consumer, err = source.NewConsumer(source.Config{
+			Stream:   b.stream,
+			Leases:   b.leases,
+			WorkerID: c.host,
+			NewProcessor: func(shardID string) source.Processor {
+				return newProcessor(processorConfig{
+					size: windowSize, bucket: windowBucket, out: b.out, host: c.host, stats: stats,
+				}, shardID)
+			},
+			InitialPosition: source.Position{Type: source.TrimHorizon},
+		})
+		if err != nil {
+			return fmt.Errorf("consumer: %w", err)
+		}
 	}
-	prod := &producer{traffic: newTraffic(c.seed, c.drift), rate: c.rate, batch: 500, put: b.put}
-
-	meter := newRateMeter(5 * time.Second)
-	srv := &server{
-		reader: b.in,
-		groups: b.groups,
-		now:    time.Now,
-		status: func() status {
-			return status{
-				RecordsPerSecond: meter.rate(),
-				LagMillis:        maxLag(consumer.Stats()),
-				Malformed:        stats.malformed.Load(),
-			}
-		},
-	}
-	httpSrv := &http.Server{
-		Handler:           srv.handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       60 * time.Second,
+	var prod *producer
+	if c.roles.producer {
+		prod = &producer{traffic: newTraffic(c.seed, c.drift), rate: c.rate, batch: 500, put: b.put}
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -118,41 +109,69 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 			cancel(err)
 		}
 	}
-	wg.Go(func() { fail(consumer.Run(ctx)) })
-	wg.Go(func() {
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		if err := prod.run(ctx, time.Now(), t.C); err != nil {
-			fail(fmt.Errorf("producer: %w", err))
-		}
-	})
-	wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				meter.observe(now, stats.records.Load())
+	meter := newRateMeter(5 * time.Second)
+	if consumer != nil {
+		wg.Go(func() { fail(consumer.Run(ctx)) })
+		wg.Go(func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					meter.observe(now, stats.records.Load())
+				}
 			}
+		})
+	}
+	if prod != nil {
+		wg.Go(func() {
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			if err := prod.run(ctx, time.Now(), t.C); err != nil {
+				fail(fmt.Errorf("producer: %w", err))
+			}
+		})
+	}
+	url := ""
+	if ln != nil {
+		srv := &server{reader: b.in, groups: b.groups, now: time.Now}
+		if consumer != nil {
+			srv.status = func() status {
+				m := stats.malformed.Load()
+				return status{RecordsPerSecond: meter.rate(), LagMillis: maxLag(consumer.Stats()), Malformed: &m}
+			}
+		} else {
+			srv.status = newSinkStatus(b.in, b.groups, time.Now).get
 		}
-	})
-	wg.Go(func() {
-		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			fail(fmt.Errorf("web server: %w", err))
+		httpSrv := &http.Server{
+			Handler:           srv.handler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       60 * time.Second,
 		}
-	})
-	wg.Go(func() {
-		<-ctx.Done()
-		sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer scancel()
-		httpSrv.Shutdown(sctx)
-	})
-
-	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(stdout, "visualizer: serving %s (producer at %d records/s, %d shards, worker %s)\n",
-		url, c.rate, c.shards, c.host)
+		wg.Go(func() {
+			if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("web server: %w", err))
+			}
+		})
+		wg.Go(func() {
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer scancel()
+			httpSrv.Shutdown(sctx)
+		})
+		url = "http://" + ln.Addr().String() + "/"
+		fmt.Fprintf(stdout, "visualizer: serving %s\n", url)
+	}
+	if prod != nil {
+		fmt.Fprintf(stdout, "visualizer: producing %d visits/s\n", c.rate)
+	}
+	if consumer != nil {
+		fmt.Fprintf(stdout, "visualizer: consuming as worker %s\n", c.host)
+	}
 	if started != nil {
 		started(&app{url: url, backend: b, producer: prod, consumer: consumer, stats: stats})
 	}

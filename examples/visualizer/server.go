@@ -30,11 +30,13 @@ const (
 )
 
 // status is what /api/status reports: how fast records come in, how far the
-// consumer is behind, and how many records it had to skip.
+// consumer is behind, and how many records it had to skip. A web server
+// without a consumer in its process derives the first two from the counts
+// table and cannot know the third, so it leaves Malformed out.
 type status struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	LagMillis        int64   `json:"lagMillis"`
-	Malformed        int64   `json:"malformed"`
+	Malformed        *int64  `json:"malformed,omitempty"`
 }
 
 // server answers the page's requests from a sink.Reader. It holds no state

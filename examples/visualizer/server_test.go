@@ -47,7 +47,7 @@ func testServer(t *testing.T) (*server, time.Time) {
 		reader: mem,
 		groups: mem.Groups,
 		now:    func() time.Time { return now },
-		status: func() status { return status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: 3} },
+		status: func() status { m := int64(3); return status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: &m} },
 	}, now
 }
 
@@ -199,7 +199,8 @@ func TestAPITop(t *testing.T) {
 func TestAPIStatus(t *testing.T) {
 	s, _ := testServer(t)
 	_, _, body := get(t, s.handler(), "/api/status")
-	want := status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: 3}
+	three := int64(3)
+	want := status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: &three}
 	if diff := cmp.Diff(want, decodeJSON[status](t, body)); diff != "" {
 		t.Fatalf("status (-want +got):\n%s", diff)
 	}

@@ -205,7 +205,8 @@
     statusLine.classList.remove("error");
     statusLine.textContent =
       `Records in: ${Math.round(s.recordsPerSecond).toLocaleString()}/s · ` +
-      `consumer lag: ${s.lagMillis.toLocaleString()} ms · malformed records skipped: ${s.malformed.toLocaleString()}`;
+      `consumer lag: ${s.lagMillis.toLocaleString()} ms` +
+      (s.malformed === undefined ? "" : ` · malformed records skipped: ${s.malformed.toLocaleString()}`);
   }
 
   function startResources() {

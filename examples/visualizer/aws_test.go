@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/internal/awstest"
+)
+
+// awsConfig points the program at the shared emulators, with names of its
+// own. The SDK's default chain finds the static credentials in the
+// environment, as a user's shell would provide them.
+func awsConfig(t *testing.T, r roles, host string) config {
+	t.Helper()
+	c := testConfig()
+	c.rate, c.drift, c.host, c.roles = 300, 0, host, r
+	c.kinesisEndpoint = awstest.Kinesalite(t).Endpoint
+	c.dynamodbEndpoint = awstest.Dynalite(t).Endpoint
+	c.region = awstest.Region
+	return c
+}
+
+func setAWSEnv(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDVISUALIZER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "visualizer-secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+}
+
+// startRole runs one role of the program in-process and returns a func that
+// stops it gracefully and waits.
+func startRole(t *testing.T, c config) (*app, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *app, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, c, io.Discard, func(a *app) { started <- a }) }()
+	var a *app
+	select {
+	case a = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("run %+v: %v", c.roles, err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("run %+v: not started within 60 s", c.roles)
+	}
+	var stopped bool
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run %+v after shutdown: %v", c.roles, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("run %+v: no graceful shutdown within 30 s", c.roles)
+		}
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// TestAWSModeSplitRoles runs the three roles apart, as separate machines
+// would, on kinesalite and dynalite: a producer, two consumers sharing the
+// shards, and a web server reading the counts table. When one consumer
+// stops, the other takes its shards and the page's data keeps flowing,
+// now written by the other host.
+func TestAWSModeSplitRoles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis and DynamoDB emulators")
+	}
+	setAWSEnv(t)
+	base := awsConfig(t, roles{}, "")
+	base.stream = awstest.UniqueName(t, "visits")
+	base.leaseTable = awstest.UniqueName(t, "leases")
+	base.countsTable = awstest.UniqueName(t, "counts")
+	with := func(r roles, host string) config {
+		c := base
+		c.roles, c.host = r, host
+		return c
+	}
+
+	startRole(t, with(roles{producer: true}, "producer"))
+	_, stopC1 := startRole(t, with(roles{consumer: true}, "consumer-1"))
+	startRole(t, with(roles{consumer: true}, "consumer-2"))
+	web, _ := startRole(t, with(roles{web: true}, "web"))
+	root := strings.TrimSuffix(web.url, "/")
+
+	// latestHosts waits until every resource has a window newer than after,
+	// and returns who wrote each newest one.
+	latestHosts := func(after time.Time, within time.Duration) map[string]string {
+		t.Helper()
+		var hosts map[string]string
+		err := eventually(within, func() error {
+			hosts = map[string]string{}
+			for _, res := range resources {
+				rows := fetchJSON[[]countsRow](t, root, "/api/counts?range_in_seconds=30&resource="+url.QueryEscape(res))
+				if len(rows) == 0 || !time.UnixMilli(rows[len(rows)-1].Timestamp).After(after) {
+					return fmt.Errorf("%s: no window after %v yet", res, after.Format(time.TimeOnly))
+				}
+				hosts[res] = rows[len(rows)-1].Host
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hosts
+	}
+
+	before := latestHosts(time.Now(), 45*time.Second)
+	t.Logf("newest windows written by %v", before)
+	for _, res := range resources {
+		top := fetchJSON[[]referrerCount](t, root, "/api/top?n=3&resource="+url.QueryEscape(res))
+		if len(top) != 3 {
+			t.Errorf("%s: top %v, want 3 rows", res, top)
+		}
+	}
+	if got := fetchJSON[[]string](t, root, "/api/resources"); len(got) != len(resources) {
+		t.Errorf("resources %v", got)
+	}
+	st := fetchJSON[status](t, root, "/api/status")
+	if st.RecordsPerSecond <= 0 || st.Malformed != nil {
+		t.Errorf("web-only status %+v: want a rate read from the counts table and no malformed count", st)
+	}
+
+	stopC1()
+	after := latestHosts(time.Now().Add(2*time.Second), 45*time.Second)
+	for res, h := range after {
+		if h != "consumer-2" {
+			t.Errorf("%s: newest window written by %s after consumer-1 stopped", res, h)
+		}
+	}
+}
+
+func TestAWSModeCleanup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis and DynamoDB emulators")
+	}
+	setAWSEnv(t)
+	c := awsConfig(t, roles{producer: true, consumer: true, web: true}, "all")
+	c.stream = awstest.UniqueName(t, "visits")
+	c.leaseTable = awstest.UniqueName(t, "leases")
+	c.countsTable = awstest.UniqueName(t, "counts")
+	_, stop := startRole(t, c)
+	stop()
+
+	c.cleanup = true
+	if err := run(context.Background(), c, io.Discard, nil); err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	ctx := context.Background()
+	_, err := awstest.Kinesis(t).DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)})
+	var noStream *kintypes.ResourceNotFoundException
+	if !errors.As(err, &noStream) {
+		t.Errorf("stream after cleanup: %v, want not found", err)
+	}
+	for _, table := range []string{c.leaseTable, c.countsTable} {
+		_, err := awstest.DynamoDB(t).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		var noTable *ddbtypes.ResourceNotFoundException
+		if !errors.As(err, &noTable) {
+			t.Errorf("table %s after cleanup: %v, want not found", table, err)
+		}
+	}
+	// Cleaning up again finds nothing to delete, which is not an error.
+	if err := run(context.Background(), c, io.Discard, nil); err != nil {
+		t.Fatalf("second cleanup: %v", err)
+	}
+}
+
+// TestAWSModeUnreachable: an endpoint nobody listens on fails the start with
+// a message naming its flag.
+func TestAWSModeUnreachable(t *testing.T) {
+	setAWSEnv(t)
+	for _, tc := range []struct {
+		roles roles
+		flag  string
+	}{
+		{roles{producer: true}, "-kinesis-endpoint"},
+		{roles{web: true}, "-dynamodb-endpoint"},
+	} {
+		c := testConfig()
+		c.roles = tc.roles
+		c.region = "us-east-1"
+		c.kinesisEndpoint, c.dynamodbEndpoint = "http://127.0.0.1:1", "http://127.0.0.1:1"
+		start := time.Now()
+		err := run(context.Background(), c, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.flag+" http://127.0.0.1:1") {
+			t.Errorf("%+v: error %v, want one naming %s", tc.roles, err, tc.flag)
+		}
+		if d := time.Since(start); d > startCheckTimeout+5*time.Second {
+			t.Errorf("%+v: took %v to fail", tc.roles, d)
+		}
+	}
+}
