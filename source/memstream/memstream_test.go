@@ -791,3 +791,59 @@ func TestLargeShard(t *testing.T) {
 	check("Trimmed", mustOpen(t, s, id, source.Position{}), 30000)
 	check("AtTrimmedSequence", mustOpen(t, s, id, source.Position{Type: source.AtSequence, SequenceNumber: res[100].SequenceNumber}), 30000)
 }
+
+// TestShardsIsASnapshot lists shards while another goroutine reshards: a
+// closed shard is never listed without the children that replaced it, and
+// the open shards always cover the hash key space once.
+func TestShardsIsASnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := newStream(t, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			id := fmt.Sprintf("shardId-%012d", 3*i)
+			// Alternate: split the single open shard, then merge its two
+			// children back into one.
+			if err := s.SplitShard(ctx, id, "170141183460469231731687303715884105728"); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := s.MergeShards(ctx, fmt.Sprintf("shardId-%012d", 3*i+1), fmt.Sprintf("shardId-%012d", 3*i+2)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		list, err := s.Shards(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents := map[string]bool{}
+		open := new(big.Int)
+		for _, sh := range list {
+			for _, p := range sh.Parents() {
+				parents[p] = true
+			}
+			if !sh.Closed() {
+				lo, _ := new(big.Int).SetString(sh.HashKeyStart, 10)
+				hi, _ := new(big.Int).SetString(sh.HashKeyEnd, 10)
+				open.Add(open, new(big.Int).Sub(hi, lo)).Add(open, big.NewInt(1))
+			}
+		}
+		for _, sh := range list {
+			if sh.Closed() && !parents[sh.ID] {
+				t.Fatalf("closed %s listed without its children", sh.ID)
+			}
+		}
+		if open.Cmp(new(big.Int).Lsh(big.NewInt(1), 128)) != 0 {
+			t.Fatalf("open shards cover %s hash keys, want 2^128", open)
+		}
+	}
+}

@@ -368,11 +368,12 @@ func (s *Stream) Shards(ctx context.Context) ([]source.Shard, error) {
 		return nil, err
 	}
 	cutoff := s.now().Add(-s.cfg.retention)
+	// Holding s.mu keeps reshards out, so the list is a consistent
+	// snapshot: a closed shard is never listed without its children.
 	s.mu.RLock()
-	all := slices.Clone(s.shards)
-	s.mu.RUnlock()
-	out := make([]source.Shard, 0, len(all))
-	for _, sh := range all {
+	defer s.mu.RUnlock()
+	out := make([]source.Shard, 0, len(s.shards))
+	for _, sh := range s.shards {
 		sh.mu.RLock()
 		info, gone := sh.describeLocked(cutoff)
 		sh.mu.RUnlock()
