@@ -19,12 +19,11 @@ func BenchmarkDefaults(b *testing.B) {
 	}
 	// twoWorkers starts a with all 4 shards, then b, and waits for 2/2.
 	type setup struct {
-		l          *ledger
-		store      checkpoint.Store
-		a, b       *worker
-		prod       *producer
-		scaleOut   time.Duration
-		dupsBefore int
+		l        *ledger
+		store    checkpoint.Store
+		a, b     *worker
+		prod     *producer
+		scaleOut time.Duration
 	}
 	twoWorkers := func(b *testing.B) setup {
 		stream := newStream(b, 4)
