@@ -1,6 +1,10 @@
 package topk
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"sync"
+)
 
 // Merge adds other's stream to s, so that s summarises the union of both
 // streams with the guarantees of a SpaceSaving of s's capacity over the
@@ -39,7 +43,9 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		return nil
 	}
 
-	cands := make([]candidate[K], 0, len(s.keys)+len(other.keys))
+	buf := getCandidates[K](len(s.keys) + len(other.keys))
+	defer putCandidates(buf)
+	cands := *buf
 	for i, key := range s.keys {
 		h := s.hashes[i]
 		c := candidate[K]{key: key, h: h, ub: s.counts[i], lb: s.counts[i] - s.errs[i]}
@@ -90,6 +96,8 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		floor = max(floor, a)
 	}
 
+	*buf = cands // so that putCandidates clears what was used
+
 	total := s.total + other.total
 	clear(s.keys)
 	s.keys, s.hashes, s.counts, s.errs = s.keys[:0], s.hashes[:0], s.counts[:0], s.errs[:0]
@@ -108,6 +116,26 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 	s.low = s.low[:0]
 	s.tau = 0
 	return nil
+}
+
+// candidates holds the scratch slices of Merge, so that a window merging on
+// every query does not allocate (and fault in) a fresh one each time. It
+// holds *[]candidate[K] for whichever K merged last; a Get of another K's
+// slice just allocates.
+var candidates sync.Pool
+
+func getCandidates[K cmp.Ordered](n int) *[]candidate[K] {
+	if p, ok := candidates.Get().(*[]candidate[K]); ok && cap(*p) >= n {
+		*p = (*p)[:0]
+		return p
+	}
+	c := make([]candidate[K], 0, n)
+	return &c
+}
+
+func putCandidates[K cmp.Ordered](p *[]candidate[K]) {
+	clear(*p) // let go of the keys
+	candidates.Put(p)
 }
 
 // candidate is a key's combined bounds during a Merge.
