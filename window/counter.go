@@ -3,6 +3,7 @@ package window
 import (
 	"cmp"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"time"
@@ -32,6 +33,9 @@ type Counter[K cmp.Ordered] struct {
 	bucket time.Duration
 	ring   []counterBucket // ring[head] is the newest bucket
 	head   int
+	// headCounts is ring[head].counts, where nearly every Add counts, one
+	// indirection nearer.
+	headCounts []int64
 	// newest is the absolute index (see bucketOf) of the newest bucket; it
 	// means nothing until started is set by the first Add or Advance.
 	newest  int64
@@ -41,21 +45,23 @@ type Counter[K cmp.Ordered] struct {
 	headFrom, headTo int64
 
 	// Keys are interned to dense ids so that buckets hold small (id, count)
-	// pairs instead of keys, and an Add costs one map lookup. An id is
+	// pairs instead of keys, and an Add costs one hash lookup. An id is
 	// released when the last bucket that counted its key expires.
-	ids  map[K]int32
-	keys []K
-	meta []counterKey // by id; apart from keys, as Add never reads a key
-	free []int32
+	seed  maphash.Seed
+	index counterIndex
+	meta  []counterKey[K] // by id
+	free  []int32
 
 	live  int   // ids whose total is not 0
 	total int64 // sum of totals
 }
 
-// counterKey is what Add needs of a key: its total and where its newest pair
-// is, in 16 bytes so that one cache line serves both.
-type counterKey struct {
+// counterKey is what Counter knows of an interned key, in one record so that
+// an Add touches one cache line for it.
+type counterKey[K cmp.Ordered] struct {
+	key   K
 	total int64
+	hash  uint32 // the key's hash in index, kept so it is never recomputed
 	// bucket is the low 32 bits of the absolute index of the newest bucket
 	// holding a pair for the key, and pos the pair's position there. While
 	// the key is interned that bucket is inside the window, and so is any
@@ -97,7 +103,10 @@ func NewCounter[K cmp.Ordered](size, bucket time.Duration) (*Counter[K], error) 
 	return &Counter[K]{
 		bucket: bucket,
 		ring:   make([]counterBucket, n),
-		ids:    make(map[K]int32),
+		seed:   maphash.MakeSeed(),
+		index:  newCounterIndex(),
+		// An empty span: the first Add takes the slow path and starts.
+		headFrom: 1,
 	}, nil
 }
 
@@ -112,9 +121,70 @@ func NewCounter[K cmp.Ordered](size, bucket time.Duration) (*Counter[K], error) 
 // window is 0 is forgotten (Count 0, not in Len or Top) however it got there.
 // n = 0 counts nothing but still slides the window like Advance.
 func (c *Counter[K]) Add(key K, t time.Time, n int64) bool {
+	// The fast path, kept small so that it runs in registers: a known key,
+	// counted again in the newest bucket, which already holds a pair for it.
+	if ns := t.UnixNano(); ns >= c.headFrom && ns < c.headTo && n != 0 {
+		id, hash, known := c.lookup(key)
+		if known {
+			if m := &c.meta[id]; m.bucket == uint32(c.newest) {
+				c.headCounts[m.pos] += n
+				old := m.total
+				m.total += n
+				c.total += n
+				c.live += liveDelta(old, m.total)
+				return true
+			}
+		}
+		c.addNewest(key, hash, id, known, n)
+		return true
+	}
+	return c.add(key, t, n)
+}
+
+// addNewest counts n for key in the newest bucket, which holds no pair for
+// it yet; id is the key's if known, and hash its hash.
+//
+//go:noinline
+func (c *Counter[K]) addNewest(key K, hash uint32, id int32, known bool, n int64) {
+	if !known {
+		id = c.intern(key, hash)
+	}
+	c.appendPair(id, c.newest, c.head, n, true)
+	c.count(id, n)
+}
+
+// count adds n to id's total.
+func (c *Counter[K]) count(id int32, n int64) {
+	m := &c.meta[id]
+	old := m.total
+	m.total += n
+	c.total += n
+	c.live += liveDelta(old, m.total)
+}
+
+// lookup returns key's hash and, if the key is interned, its id.
+func (c *Counter[K]) lookup(key K) (id int32, hash uint32, ok bool) {
+	hash = uint32(maphash.Comparable(c.seed, key))
+	slots := c.index.slots
+	mask := uint32(len(slots) - 1)
+	for i := hash & mask; ; i = (i + 1) & mask {
+		s := slots[i]
+		if s.id1 == 0 {
+			return 0, hash, false
+		}
+		if s.hash == hash && c.meta[s.id1-1].key == key {
+			return s.id1 - 1, hash, true
+		}
+	}
+}
+
+// add is Add for every case but the fast one.
+//
+//go:noinline
+func (c *Counter[K]) add(key K, t time.Time, n int64) bool {
 	slot := c.head
 	b := c.newest
-	if ns := t.UnixNano(); !c.started || ns < c.headFrom || ns >= c.headTo {
+	if ns := t.UnixNano(); ns < c.headFrom || ns >= c.headTo {
 		b = bucketOf(t, c.bucket)
 		var ok bool
 		if slot, ok = c.place(b); !ok {
@@ -124,9 +194,9 @@ func (c *Counter[K]) Add(key K, t time.Time, n int64) bool {
 	if n == 0 {
 		return true
 	}
-	id, known := c.ids[key]
+	id, hash, known := c.lookup(key)
 	if !known {
-		id = c.intern(key)
+		id = c.intern(key, hash)
 		c.appendPair(id, b, slot, n, true)
 	} else if m := &c.meta[id]; m.bucket == uint32(b) {
 		c.ring[slot].counts[m.pos] += n
@@ -135,11 +205,7 @@ func (c *Counter[K]) Add(key K, t time.Time, n int64) bool {
 	} else {
 		c.addOlder(id, slot, n)
 	}
-	m := &c.meta[id]
-	old := m.total
-	m.total += n
-	c.total += n
-	c.live += liveDelta(old, m.total)
+	c.count(id, n)
 	return true
 }
 
@@ -154,7 +220,7 @@ func (c *Counter[K]) Advance(now time.Time) {
 
 // Count returns key's count in the window, 0 if it has none. O(1) on average.
 func (c *Counter[K]) Count(key K) int64 {
-	id, ok := c.ids[key]
+	id, _, ok := c.lookup(key)
 	if !ok {
 		return 0
 	}
@@ -204,7 +270,7 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 			c.siftUp(h, len(h)-1)
 			continue
 		}
-		if r := h[0]; t > c.meta[r].total || (t == c.meta[r].total && cmp.Less(c.keys[id], c.keys[r])) {
+		if r := h[0]; t > c.meta[r].total || (t == c.meta[r].total && cmp.Less(c.meta[id].key, c.meta[r].key)) {
 			h[0] = id
 			c.siftDown(h, 0)
 		}
@@ -213,11 +279,11 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 		if x := cmp.Compare(c.meta[b].total, c.meta[a].total); x != 0 {
 			return x
 		}
-		return cmp.Compare(c.keys[a], c.keys[b])
+		return cmp.Compare(c.meta[a].key, c.meta[b].key)
 	})
 	out := make([]topk.Entry[K], len(h))
 	for i, id := range h {
-		out[i] = topk.Entry[K]{Key: c.keys[id], Count: c.meta[id].total}
+		out[i] = topk.Entry[K]{Key: c.meta[id].key, Count: c.meta[id].total}
 	}
 	return out
 }
@@ -254,14 +320,15 @@ func (c *Counter[K]) slide(b int64) {
 		}
 		c.head = (c.head + int(steps%n)) % len(c.ring)
 	}
+	c.headCounts = c.ring[c.head].counts
 	c.started = true
 	c.newest = b
 	c.headFrom = b * int64(c.bucket)
 	c.headTo = c.headFrom + int64(c.bucket)
-	if c.headTo < c.headFrom {
-		// The newest bucket ends past the last representable nanosecond;
-		// leave the fast path to bucketOf.
-		c.headTo = c.headFrom
+	if c.headFrom/int64(c.bucket) != b || c.headTo < c.headFrom {
+		// The newest bucket reaches past the first or last representable
+		// nanosecond: an empty span leaves every Add to bucketOf.
+		c.headFrom, c.headTo = 1, 0
 	}
 }
 
@@ -287,31 +354,31 @@ func (c *Counter[K]) expire(slot int, abs int64) {
 	bk.index = nil
 }
 
-// intern gives key an id, reusing a released one if there is one.
-func (c *Counter[K]) intern(key K) int32 {
+// intern gives key, whose hash is hash, an id, reusing a released one if
+// there is one.
+func (c *Counter[K]) intern(key K, hash uint32) int32 {
 	var id int32
 	if n := len(c.free); n > 0 {
 		id = c.free[n-1]
 		c.free = c.free[:n-1]
-		c.keys[id] = key
 	} else {
-		if len(c.keys) == math.MaxInt32 {
-			panic("window: Counter holds 2^31-1 distinct keys, the most it can")
+		if len(c.meta) == math.MaxInt32-1 {
+			panic("window: Counter holds 2^31-2 distinct keys, the most it can")
 		}
-		id = int32(len(c.keys))
-		c.keys = append(c.keys, key)
-		c.meta = append(c.meta, counterKey{})
+		id = int32(len(c.meta))
+		c.meta = append(c.meta, counterKey[K]{})
 	}
-	c.ids[key] = id
+	c.meta[id] = counterKey[K]{key: key, hash: hash}
+	c.index.insert(hash, id)
 	return id
 }
 
 // release forgets the key of id, whose total is 0 and which no live bucket
 // counts, and keeps the id for reuse.
 func (c *Counter[K]) release(id int32) {
-	delete(c.ids, c.keys[id])
+	c.index.remove(c.meta[id].hash, id)
 	var zero K
-	c.keys[id] = zero // let a released string be collected
+	c.meta[id].key = zero // let a released string be collected
 	c.free = append(c.free, id)
 }
 
@@ -323,6 +390,9 @@ func (c *Counter[K]) appendPair(id int32, b int64, slot int, n int64, newest boo
 	pos := int32(len(bk.ids))
 	bk.ids = append(bk.ids, id)
 	bk.counts = append(bk.counts, n)
+	if slot == c.head {
+		c.headCounts = bk.counts
+	}
 	if bk.index != nil {
 		bk.index[id] = pos
 	}
@@ -395,5 +465,5 @@ func (c *Counter[K]) ranksBefore(a, b int32) bool {
 	if ta, tb := c.meta[a].total, c.meta[b].total; ta != tb {
 		return ta > tb
 	}
-	return cmp.Less(c.keys[a], c.keys[b])
+	return cmp.Less(c.meta[a].key, c.meta[b].key)
 }

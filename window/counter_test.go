@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"testing"
@@ -129,8 +130,8 @@ func TestCounterRetractions(t *testing.T) {
 		t.Fatalf("after the +3 left: Count %d, Len %d, Total %d; want -3, 1, -3", c.Count("a"), c.Len(), c.Total())
 	}
 	c.Advance(t0.Add(3 * time.Second))
-	if c.Count("a") != 0 || c.Len() != 0 || len(c.ids) != 0 {
-		t.Fatalf("after both left: Count %d, Len %d, interned %d", c.Count("a"), c.Len(), len(c.ids))
+	if c.Count("a") != 0 || c.Len() != 0 || c.index.used != 0 {
+		t.Fatalf("after both left: Count %d, Len %d, interned %d", c.Count("a"), c.Len(), c.index.used)
 	}
 }
 
@@ -201,8 +202,8 @@ func TestCounterReusesIDs(t *testing.T) {
 	if c.Len() != 2000 {
 		t.Errorf("Len() = %d, want 2000", c.Len())
 	}
-	if len(c.keys) > 3000 {
-		t.Errorf("%d ids allocated for a window of 2000 keys", len(c.keys))
+	if len(c.meta) > 3000 {
+		t.Errorf("%d ids allocated for a window of 2000 keys", len(c.meta))
 	}
 	checkInvariants(t, c)
 }
@@ -419,9 +420,9 @@ func checkInvariants[K cmp.Ordered](t interface {
 		t.Helper()
 		t.Fatalf("invariant: "+format, args...)
 	}
-	sums := make([]int64, len(c.keys))
-	newest := make([]counterKey, len(c.keys))
-	pairs := make([]int, len(c.keys))
+	sums := make([]int64, len(c.meta))
+	newest := make([]counterKey[K], len(c.meta))
+	pairs := make([]int, len(c.meta))
 	var total int64
 	for back := range len(c.ring) {
 		slot := (c.head - back + len(c.ring)) % len(c.ring)
@@ -442,7 +443,7 @@ func checkInvariants[K cmp.Ordered](t interface {
 			sums[id] += bk.counts[i]
 			total += bk.counts[i]
 			if pairs[id] == 0 {
-				newest[id] = counterKey{bucket: uint32(abs), pos: int32(i)}
+				newest[id] = counterKey[K]{bucket: uint32(abs), pos: int32(i)}
 			}
 			pairs[id]++
 		}
@@ -450,13 +451,15 @@ func checkInvariants[K cmp.Ordered](t interface {
 			fail("bucket %d index has %d entries for %d pairs", abs, len(bk.index), len(bk.ids))
 		}
 	}
-	if len(c.ids)+len(c.free) != len(c.keys) {
-		fail("%d interned + %d free ids, %d allocated", len(c.ids), len(c.free), len(c.keys))
+	interned := checkIndex(t, c)
+	if len(interned)+len(c.free) != len(c.meta) {
+		fail("%d interned + %d free ids, %d allocated", len(interned), len(c.free), len(c.meta))
 	}
 	live := 0
-	for key, id := range c.ids {
-		if c.keys[id] != key {
-			fail("id %d maps back to %v, not %v", id, c.keys[id], key)
+	for _, id := range interned {
+		key := c.meta[id].key
+		if got, _, ok := c.lookup(key); !ok || got != id {
+			fail("key %v of id %d is found as %d, %v", key, id, got, ok)
 		}
 		if pairs[id] == 0 {
 			fail("key %v is interned but no bucket counts it", key)
@@ -472,6 +475,9 @@ func checkInvariants[K cmp.Ordered](t interface {
 		}
 	}
 	for _, id := range c.free {
+		if slices.Contains(interned, id) {
+			fail("id %d is both free and interned", id)
+		}
 		if pairs[id] != 0 || c.meta[id].total != 0 {
 			fail("free id %d still has %d pairs, total %d", id, pairs[id], c.meta[id].total)
 		}
@@ -479,6 +485,44 @@ func checkInvariants[K cmp.Ordered](t interface {
 	if c.live != live || c.total != total {
 		fail("live %d, total %d; want %d, %d", c.live, c.total, live, total)
 	}
+}
+
+// checkIndex verifies the hash index and returns the ids in it: each is
+// there once, under its key's hash, and reachable from the hash's home slot
+// without crossing an empty one.
+func checkIndex[K cmp.Ordered](t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, c *Counter[K]) []int32 {
+	t.Helper()
+	x := c.index
+	if n := len(x.slots); n < minIndexSlots || n&(n-1) != 0 || 2*x.used > n {
+		t.Fatalf("index: %d slots for %d ids", n, x.used)
+	}
+	mask := uint32(len(x.slots) - 1)
+	var ids []int32
+	for i, s := range x.slots {
+		if s.id1 == 0 {
+			continue
+		}
+		id := s.id1 - 1
+		if slices.Contains(ids, id) {
+			t.Fatalf("index: id %d twice", id)
+		}
+		ids = append(ids, id)
+		if h := uint32(maphash.Comparable(c.seed, c.meta[id].key)); s.hash != h || c.meta[id].hash != h {
+			t.Fatalf("index: id %d stored under hash %x, recorded %x, key hashes to %x", id, s.hash, c.meta[id].hash, h)
+		}
+		for j := s.hash & mask; j != uint32(i); j = (j + 1) & mask {
+			if x.slots[j].id1 == 0 {
+				t.Fatalf("index: id %d at %d is cut off from its home %d by an empty slot at %d", id, i, s.hash&mask, j)
+			}
+		}
+	}
+	if len(ids) != x.used {
+		t.Fatalf("index: %d ids in the slots, %d counted", len(ids), x.used)
+	}
+	return ids
 }
 
 func TestCounterTopMatchesSort(t *testing.T) {
