@@ -323,7 +323,8 @@ func (h *heldLease) session() (again bool) {
 	cp := checkpointer{h}
 	for attempt := 0; ; attempt++ {
 		err := p.Initialize(h.procCtx, InitInput{ShardID: h.key, Checkpoint: start.Checkpoint,
-			SubSequence: start.SubSequence, State: slices.Clone(start.State)})
+			SubSequence: start.SubSequence, State: slices.Clone(start.State),
+			Parents: slices.Clone(start.Parents)})
 		if err == nil {
 			break
 		}

@@ -156,6 +156,10 @@ type InitInput struct {
 	// StateCheckpointer, or nil: it covers exactly the records up to the
 	// checkpoint, so restoring it and reading on loses and repeats nothing.
 	State []byte
+	// Parents are the shards this one was split or merged from (none for
+	// an original shard): a processor that starts afresh on a child knows
+	// that records before its first one live in its parents.
+	Parents []string
 }
 
 // Processor is the application's code for one shard, with the lifecycle of

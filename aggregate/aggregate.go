@@ -1,0 +1,204 @@
+// Package aggregate counts a stream's records per group over a sliding window
+// of record time and writes the counts to a sink: the windowed Top-K of the
+// visualizer and the benchmarks, built once as a source.Processor factory.
+//
+// An Aggregator decodes each record into items (group, key, time, count),
+// keeps one exact window.Counter per group and shard, and each time a shard's
+// records cross a bucket boundary writes one sink.Snapshot per group for every
+// window that closed. Only after the sink accepted them does it checkpoint,
+// and it saves its windows with the checkpoint (source.StateCheckpointer), so
+// a worker that takes the shard over after a crash or a hand-off restores
+// them and writes the same snapshots the old owner would have written: no
+// window is emptied, none counts a record twice.
+//
+// Every snapshot written is exact for its window: a processor that starts
+// without the records before its first one (a child shard after a reshard, a
+// LATEST start, a resume without saved state) writes nothing until it holds a
+// complete window of its own, so the chart shows a gap there instead of a
+// wrong value. Groups are expected to map to partition keys (one open shard
+// holds all of a group's records at any time), as sink keys are (group, time).
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamtop/streamtop/sink"
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/window"
+)
+
+// ErrInvalidConfig reports a Config that New rejects; the message names the
+// field.
+var ErrInvalidConfig = errors.New("aggregate: invalid config")
+
+// DefaultMaxGroups bounds the groups one shard's processor counts at once
+// when Config.MaxGroups is zero, so a stream of garbage keys cannot exhaust
+// memory: ten thousand windows of a few keys each are a few megabytes.
+const DefaultMaxGroups = 10_000
+
+// Item is one count a record contributes: N occurrences of Key in Group at
+// Time (usually the record's ArrivalTime).
+type Item struct {
+	Group string
+	Key   string
+	Time  time.Time
+	N     int64
+}
+
+// Decoder turns a record into the items it counts. Decode appends to dst and
+// returns it, so a processor reuses one slice; it returns an error for a
+// record it cannot read, which is then counted as malformed (and sent to the
+// dead letter writer, if any). A Decoder is called from one goroutine per
+// shard, from several shards at once: it must be safe for concurrent use.
+type Decoder interface {
+	Decode(r source.Record, dst []Item) ([]Item, error)
+}
+
+// DecoderFunc adapts a function to a Decoder.
+type DecoderFunc func(r source.Record, dst []Item) ([]Item, error)
+
+// Decode calls f.
+func (f DecoderFunc) Decode(r source.Record, dst []Item) ([]Item, error) { return f(r, dst) }
+
+// Rejected is a record that could not be counted, and why.
+type Rejected struct {
+	Record source.Record
+	Reason string
+}
+
+// DeadLetter receives the records an Aggregator could not count. It is
+// written before the checkpoint that covers them, so after a failover a
+// rejected record may be written again (at least once). It must be safe for
+// concurrent use.
+type DeadLetter interface {
+	Write(ctx context.Context, rejected []Rejected) error
+}
+
+// Config configures an Aggregator. Size, Bucket, Decoder and Sink are
+// required.
+type Config struct {
+	// Size is the window length; Bucket the step it slides by. Size must be
+	// a whole multiple of Bucket, as window.NewCounter requires.
+	Size, Bucket time.Duration
+	Decoder      Decoder
+	Sink         sink.Writer
+	// Host goes into every snapshot's Host field.
+	Host string
+	// K is the number of entries per snapshot, the most counted first;
+	// zero writes every key in the window.
+	K int
+	// MaxGroups bounds the groups one shard counts at once
+	// (DefaultMaxGroups if zero); records of further groups are rejected
+	// as malformed.
+	MaxGroups int
+	// DeadLetter, if set, receives the records that could not be counted.
+	DeadLetter DeadLetter
+	// Logger receives failures to save state and corrupt states; record
+	// payloads are never logged. Nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Stats are an Aggregator's running figures, summed over its processors.
+type Stats struct {
+	// Records counts records decoded (a record replayed after a failover
+	// without saved state counts again).
+	Records int64
+	// Malformed counts records that could not be counted: decode errors,
+	// invalid items, groups beyond MaxGroups.
+	Malformed int64
+	// Late counts items older than their group's window.
+	Late int64
+	// Snapshots counts snapshots the sink accepted.
+	Snapshots int64
+	// StateWrites counts checkpoints that saved state; StateBytes is the
+	// size of the states last saved by the processors still running.
+	StateWrites int64
+	StateBytes  int64
+}
+
+type counters struct {
+	records, malformed, late, snapshots, stateWrites, stateBytes atomic.Int64
+}
+
+// Aggregator makes the processors of one Consumer and sums their figures.
+//
+// The zero value is not usable: make one with New. NewProcessor and Stats are
+// safe for concurrent use. Cost: per record, one Decode and one
+// window.Counter.Add per item; per bucket boundary and shard, one Top per
+// group, one sink write and one conditional checkpoint carrying the encoded
+// windows (a few bytes per key and bucket).
+type Aggregator struct {
+	cfg   Config
+	n     int64 // buckets per window
+	log   *slog.Logger
+	stats counters
+
+	warnOnce sync.Once // state could not be saved: said once, not per bucket
+}
+
+// New validates cfg and returns an Aggregator.
+func New(cfg Config) (*Aggregator, error) {
+	switch {
+	case cfg.Bucket <= 0:
+		return nil, fmt.Errorf("%w: Bucket must be positive, got %v", ErrInvalidConfig, cfg.Bucket)
+	case cfg.Size < cfg.Bucket || cfg.Size%cfg.Bucket != 0:
+		return nil, fmt.Errorf("%w: Size must be a positive multiple of Bucket, got %v and %v", ErrInvalidConfig, cfg.Size, cfg.Bucket)
+	case cfg.Decoder == nil:
+		return nil, fmt.Errorf("%w: Decoder is required", ErrInvalidConfig)
+	case cfg.Sink == nil:
+		return nil, fmt.Errorf("%w: Sink is required", ErrInvalidConfig)
+	case cfg.K < 0:
+		return nil, fmt.Errorf("%w: K must not be negative, got %d", ErrInvalidConfig, cfg.K)
+	case cfg.MaxGroups < 0:
+		return nil, fmt.Errorf("%w: MaxGroups must not be negative, got %d", ErrInvalidConfig, cfg.MaxGroups)
+	}
+	if _, err := window.NewCounter[string](cfg.Size, cfg.Bucket); err != nil {
+		return nil, fmt.Errorf("%w: Size and Bucket: %v", ErrInvalidConfig, err)
+	}
+	if cfg.MaxGroups == 0 {
+		cfg.MaxGroups = DefaultMaxGroups
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Aggregator{cfg: cfg, n: int64(cfg.Size / cfg.Bucket), log: log}, nil
+}
+
+// NewProcessor returns the processor of one shard; it fits
+// source.Config.NewProcessor.
+func (a *Aggregator) NewProcessor(shardID string) source.Processor {
+	p := &processor{a: a, shard: shardID, log: a.log.With("shard", shardID)}
+	p.windows = map[string]*window.Counter[string]{}
+	return p
+}
+
+// Stats returns the figures so far.
+func (a *Aggregator) Stats() Stats {
+	s := &a.stats
+	return Stats{
+		Records: s.records.Load(), Malformed: s.malformed.Load(), Late: s.late.Load(),
+		Snapshots: s.snapshots.Load(), StateWrites: s.stateWrites.Load(), StateBytes: s.stateBytes.Load(),
+	}
+}
+
+// bucketIndex returns the number of whole buckets between the Unix epoch and
+// t, rounded down, as package window aligns its buckets.
+func bucketIndex(t time.Time, bucket time.Duration) int64 {
+	ns, b := t.UnixNano(), int64(bucket)
+	q := ns / b
+	if ns%b < 0 {
+		q--
+	}
+	return q
+}
+
+func bucketTime(i int64, bucket time.Duration) time.Time {
+	return time.Unix(0, i*int64(bucket)).UTC()
+}

@@ -1,0 +1,168 @@
+package aggregate
+
+import (
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/streamtop/streamtop/window"
+)
+
+// stateVersion leads every encoded state, so a later format can still read
+// (or clearly refuse) an older one.
+const stateVersion = 1
+
+// errCorrupt is wrapped by every decoding error.
+var errCorrupt = errors.New("aggregate: corrupt state")
+
+// errNoCodec: window.Counter cannot encode itself in this build.
+var errNoCodec = errors.New("aggregate: window.Counter has no binary encoding")
+
+const (
+	flagStarted = 1 << iota
+	flagExact
+)
+
+// encodeState writes, in order: the version, flags, cur, firstEnd, the last
+// record counted, then each group (sorted, so equal states encode equally)
+// with its window in window.Counter's own binary form. Integers are varints:
+// the visualizer's 4 groups of 6 keys over 10 buckets take well under 4 KB.
+func encodeState(s *state) ([]byte, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, stateVersion)
+	var flags byte
+	if s.started {
+		flags |= flagStarted
+	}
+	if s.exact {
+		flags |= flagExact
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, s.cur)
+	b = binary.AppendVarint(b, s.firstEnd)
+	b = appendString(b, s.applied.seq)
+	b = binary.AppendVarint(b, s.applied.sub)
+	groups := make([]string, 0, len(s.windows))
+	for g := range s.windows {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	b = binary.AppendUvarint(b, uint64(len(groups)))
+	for _, g := range groups {
+		m, ok := any(s.windows[g]).(encoding.BinaryMarshaler)
+		if !ok {
+			return nil, errNoCodec
+		}
+		w, err := m.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("encoding the window of group %q: %w", g, err)
+		}
+		b = appendString(b, g)
+		b = appendString(b, string(w))
+	}
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads an encoded state; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", errCorrupt, what)
+	}
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > uint64(len(d.b)-n) {
+		d.fail(what)
+		return nil
+	}
+	s := d.b[n : n+int(v)]
+	d.b = d.b[n+int(v):]
+	return s
+}
+
+// decodeState reads what encodeState wrote; corrupt bytes are an error, never
+// a panic.
+func decodeState(b []byte, size, bucket time.Duration) (state, error) {
+	st := state{windows: map[string]*window.Counter[string]{}}
+	if len(b) < 2 {
+		return st, fmt.Errorf("%w: %d bytes", errCorrupt, len(b))
+	}
+	if b[0] != stateVersion {
+		return st, fmt.Errorf("%w: version %d, want %d", errCorrupt, b[0], stateVersion)
+	}
+	if b[1]&^(flagStarted|flagExact) != 0 {
+		return st, fmt.Errorf("%w: unknown flags %#x", errCorrupt, b[1])
+	}
+	st.started, st.exact = b[1]&flagStarted != 0, b[1]&flagExact != 0
+	d := decoder{b: b[2:]}
+	st.cur = d.varint("newest bucket")
+	st.firstEnd = d.varint("first window end")
+	st.applied.seq = string(d.bytes("last sequence number"))
+	st.applied.sub = d.varint("last subsequence number")
+	if d.err != nil {
+		return st, d.err
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > uint64(len(d.b)) {
+		return st, fmt.Errorf("%w: group count", errCorrupt)
+	}
+	d.b = d.b[k:]
+	prev := ""
+	for i := range n {
+		g := string(d.bytes("group name"))
+		w := d.bytes("window")
+		if d.err != nil {
+			return st, d.err
+		}
+		if g == "" || i > 0 && g <= prev {
+			return st, fmt.Errorf("%w: group names out of order", errCorrupt)
+		}
+		prev = g
+		c, err := window.NewCounter[string](size, bucket)
+		if err != nil {
+			return st, err
+		}
+		u, ok := any(c).(encoding.BinaryUnmarshaler)
+		if !ok {
+			return st, errNoCodec
+		}
+		if err := u.UnmarshalBinary(w); err != nil {
+			return st, fmt.Errorf("%w: window of group %q: %v", errCorrupt, g, err)
+		}
+		st.windows[g] = c
+	}
+	if len(d.b) != 0 {
+		return st, fmt.Errorf("%w: %d bytes after the last group", errCorrupt, len(d.b))
+	}
+	return st, nil
+}
