@@ -83,7 +83,7 @@ type pending struct {
 	data []byte
 	size int
 	gen  uint64
-	at   time.Time // when it became ready to send: linger counts from here
+	at   time.Time // when Put took it: linger counts from here
 }
 
 type keyState struct {
@@ -163,6 +163,7 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		p.mu.Lock()
 	}
 	rec.gen = p.gen
+	rec.at = p.cfg.clock.Now()
 	p.unfinished[rec.gen]++
 	p.bufRecords++
 	p.bufBytes += size
@@ -171,7 +172,6 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		p.mu.Unlock()
 		return nil
 	}
-	rec.at = p.cfg.clock.Now()
 	p.queue.pushBack(rec)
 	p.queueBytes += size
 	p.mu.Unlock()
@@ -531,9 +531,8 @@ func (p *Producer) finishLocked(rec *pending, err error) {
 		p.finishLocked(next, p.abandoned())
 		return
 	}
-	// The record has waited its turn already; at the front it goes out
-	// with the next batch instead of lingering again.
-	next.at = p.cfg.clock.Now()
+	// The record has waited its turn already: at the front, with its Put
+	// time, it goes out with the next batch instead of lingering again.
 	p.queue.pushFront(next)
 	p.queueBytes += next.size
 }

@@ -567,3 +567,30 @@ func TestDeque(t *testing.T) {
 		}
 	})
 }
+
+// With WithKeyOrder, a key's later records wait for the earlier ones, but
+// not for the linger time again: their time to linger passed while they
+// waited.
+func TestKeyOrderDoesNotLingerTwice(t *testing.T) {
+	clock := newFakeClock(false)
+	f := newFakeKinesis(clock, "shardId-0")
+	p := newTestProducer(t, f, WithClock(clock), WithLinger(100*time.Millisecond), WithKeyOrder())
+	for i := range 5 {
+		if err := p.Put(context.Background(), "k", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-clock.added
+	clock.Advance(100 * time.Millisecond) // the one and only linger
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.stored()) < 5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	var got []byte
+	for _, r := range f.stored() {
+		got = append(got, r.Data...)
+	}
+	if !slices.Equal(got, []byte{0, 1, 2, 3, 4}) || f.count("PutRecords") != 5 {
+		t.Fatalf("stored %v in %d requests; want 0..4 in order, one request each, with no more clock time", got, f.count("PutRecords"))
+	}
+}
