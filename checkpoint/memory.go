@@ -21,6 +21,13 @@ type MemoryStore struct {
 	leases map[string]Lease
 }
 
+// MaxMemoryStateSize is the largest Lease.State a MemoryStore keeps, 4 MiB. It is far
+// above what a shared table holds (checkpoint/dynamodb keeps under 400 KB), so
+// it never gets in the way of a single process; it exists so that a state that
+// grows without bound fails with ErrStateTooLarge instead of exhausting memory
+// one checkpoint copy at a time.
+const MaxMemoryStateSize = 4 << 20
+
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{leases: make(map[string]Lease)}
@@ -104,12 +111,21 @@ func (s *MemoryStore) Renew(ctx context.Context, l Lease) (Lease, error) {
 	})
 }
 
-// Checkpoint stores l.Checkpoint and l.SubSequence, conditional on l.Counter
-// and l.Owner.
+// Checkpoint stores l.Checkpoint, l.SubSequence and a copy of l.State,
+// conditional on l.Counter and l.Owner. An empty state is stored as nil (no
+// state); one over MaxMemoryStateSize bytes is refused with ErrStateTooLarge.
 func (s *MemoryStore) Checkpoint(ctx context.Context, l Lease) (Lease, error) {
+	if len(l.State) > MaxMemoryStateSize {
+		return Lease{}, fmt.Errorf("%w: checkpoint %q: state of %d bytes, at most %d kept in memory",
+			ErrStateTooLarge, l.Key, len(l.State), MaxMemoryStateSize)
+	}
 	return s.update(ctx, "checkpoint", l, true, func(stored *Lease) error {
 		stored.Checkpoint = l.Checkpoint
 		stored.SubSequence = l.SubSequence
+		stored.State = nil
+		if len(l.State) > 0 {
+			stored.State = slices.Clone(l.State)
+		}
 		stored.OwnerSwitchesSinceCheckpoint = 0
 		stored.Counter++
 		return nil
@@ -210,7 +226,8 @@ func (s *MemoryStore) check(op string, l Lease, byOwner bool) (Lease, error) {
 	case byOwner && stored.Owner != l.Owner:
 		return Lease{}, fmt.Errorf("%w: %s %q: owner is %q, not %q", ErrLeaseLost, op, l.Key, stored.Owner, l.Owner)
 	}
-	// The map holds its own Parents slice; nothing in update mutates it, so
-	// sharing it with the copy is safe until the result is cloned out.
+	// The map holds its own Parents and State slices; nothing in update
+	// mutates them (Checkpoint replaces State with a fresh copy), so sharing
+	// them with the copy is safe until the result is cloned out.
 	return stored, nil
 }

@@ -16,7 +16,8 @@ import (
 )
 
 func TestMemoryStore(t *testing.T) {
-	storetest.Run(t, func(*testing.T) checkpoint.Store { return checkpoint.NewMemoryStore() })
+	storetest.Run(t, func(*testing.T) checkpoint.Store { return checkpoint.NewMemoryStore() },
+		storetest.WithMaxStateSize(checkpoint.MaxMemoryStateSize))
 }
 
 // outcome is how a model write ends.
@@ -78,6 +79,10 @@ func (m model) write(op string, v checkpoint.Lease, arg string) (checkpoint.Leas
 		cur.Counter++
 	case "Checkpoint":
 		cur.Checkpoint, cur.SubSequence = v.Checkpoint, v.SubSequence
+		cur.State = nil
+		if len(v.State) > 0 {
+			cur.State = slices.Clone(v.State)
+		}
 		cur.OwnerSwitchesSinceCheckpoint = 0
 		cur.Counter++
 	case "RequestHandoff":
@@ -115,6 +120,8 @@ var (
 	genWorker  = rapid.SampledFrom([]string{"", "w1", "w2", "w3"})
 	genPoint   = rapid.SampledFrom([]string{checkpoint.TrimHorizon, checkpoint.Latest, checkpoint.ShardEnd, "1", "2"})
 	genParents = rapid.SliceOfN(rapid.SampledFrom([]string{"p0", "p1", "p2"}), 0, 2)
+	// States are short: what matters is present, absent (nil) and empty.
+	genState = rapid.OneOf(rapid.Just([]byte(nil)), rapid.SliceOfN(rapid.Byte(), 0, 4))
 )
 
 // TestMemoryStoreModel drives the store and the model with the same random
@@ -143,6 +150,7 @@ func TestMemoryStoreModel(t *testing.T) {
 			}
 			v.Checkpoint = genPoint.Draw(t, "checkpoint")
 			v.SubSequence = rapid.Int64Range(0, 2).Draw(t, "sub")
+			v.State = genState.Draw(t, "state")
 			return v
 		}
 		check := func(t *rapid.T, op string, got checkpoint.Lease, err error, want checkpoint.Lease, wantOut outcome) {

@@ -14,7 +14,8 @@ import (
 // table written by streamtop reads the same in the console, the AWS CLI and
 // KCL tooling. The KCL has no attribute for a requested hand-off; KCL 3's
 // checkpointOwner means something else (the old owner during a hand-off that
-// has already moved leaseOwner), so the request gets a name of its own.
+// has already moved leaseOwner), so the request gets a name of its own, as
+// does the processor's state (a binary attribute the KCL ignores).
 const (
 	attrKey          = "leaseKey"
 	attrOwner        = "leaseOwner"
@@ -24,6 +25,7 @@ const (
 	attrSwitches     = "ownerSwitchesSinceCheckpoint"
 	attrParents      = "parentShardId"
 	attrPendingOwner = "pendingOwner"
+	attrState        = "processorState"
 )
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
@@ -68,6 +70,15 @@ func decode(item map[string]types.AttributeValue) (checkpoint.Lease, error) {
 	}
 	if l.PendingOwner, err = getS(item, attrPendingOwner); err != nil {
 		return fail(err)
+	}
+	switch v := item[attrState].(type) {
+	case nil, *types.AttributeValueMemberNULL:
+	case *types.AttributeValueMemberB:
+		if len(v.Value) > 0 {
+			l.State = v.Value
+		}
+	default:
+		return fail(fmt.Errorf("%s has type %T, want binary", attrState, v))
 	}
 	switch v := item[attrParents].(type) {
 	case nil:

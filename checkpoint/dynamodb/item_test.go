@@ -31,6 +31,7 @@ func TestDecodeRejectsMalformedItems(t *testing.T) {
 		{"sub-sequence a string", func(m map[string]types.AttributeValue) { m[attrSubSequence] = str("1") }},
 		{"switches a bool", func(m map[string]types.AttributeValue) { m[attrSwitches] = &types.AttributeValueMemberBOOL{} }},
 		{"pending owner a list", func(m map[string]types.AttributeValue) { m[attrPendingOwner] = &types.AttributeValueMemberL{} }},
+		{"state a string", func(m map[string]types.AttributeValue) { m[attrState] = str("window") }},
 		{"parents a number set", func(m map[string]types.AttributeValue) {
 			m[attrParents] = &types.AttributeValueMemberNS{Value: []string{"1"}}
 		}},

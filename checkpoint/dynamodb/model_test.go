@@ -128,8 +128,9 @@ func TestMatchesMemoryStore(t *testing.T) {
 			"Checkpoint": write("Checkpoint", func(rt *rapid.T) writeFn {
 				at := rapid.SampledFrom([]string{"", "100", "200", checkpoint.ShardEnd}).Draw(rt, "at")
 				sub := rapid.Int64Range(0, 2).Draw(rt, "atSub")
+				state := rapid.SampledFrom([][]byte{nil, {}, {0}, []byte("window"), {0xff, 0, 0xfe}}).Draw(rt, "state")
 				return func(s checkpoint.Store, l checkpoint.Lease) (checkpoint.Lease, error) {
-					l.Checkpoint, l.SubSequence = at, sub
+					l.Checkpoint, l.SubSequence, l.State = at, sub, state
 					return s.Checkpoint(ctx, l)
 				}
 			}),

@@ -24,12 +24,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/checkpoint"
 )
 
 // ErrInvalidOption reports a bad argument to New or CreateTable.
 var ErrInvalidOption = errors.New("checkpoint/dynamodb: invalid option")
+
+// MaxStateSize is the largest Lease.State the Store writes: 384 KiB. A lease
+// is one item, and DynamoDB refuses items over 400 KB (409,600 bytes,
+// attribute names included); the other 16 KiB are left to the rest of the
+// lease, whose attributes take about 200 bytes plus its key, owner, pending
+// owner, checkpoint and parents (a Kinesis lease: well under 1 KiB). A larger
+// state is refused before any request; so is, by DynamoDB, a state under the
+// bound on a lease whose other attributes outgrow the reserve. Both are
+// errors wrapping checkpoint.ErrStateTooLarge, and nothing is written.
+//
+// Mind the cost of a large state: DynamoDB charges a write by the larger of
+// the item before and after it, so every renewal of a lease holding s bytes of
+// state costs s/1 KiB write units, and the Store's responses carry the state.
+const MaxStateSize = 384 << 10
 
 // client is the part of the DynamoDB API the Store uses; *dynamodb.Client
 // has it, and so can a wrapper that adds metrics or a fake in a test.
@@ -254,10 +269,21 @@ func (s *Store) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease
 	})
 }
 
-// Checkpoint stores l.Checkpoint and l.SubSequence, conditional on l.Counter
-// and l.Owner.
+// Checkpoint stores l.Checkpoint, l.SubSequence and l.State (as the binary
+// attribute processorState), conditional on l.Counter and l.Owner. An empty
+// or nil state removes the attribute. A state over MaxStateSize is refused
+// with checkpoint.ErrStateTooLarge without a request.
 func (s *Store) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if len(l.State) > MaxStateSize {
+		return checkpoint.Lease{}, fmt.Errorf("%w: checkpoint %q: state of %d bytes, at most %d fit in a lease item",
+			checkpoint.ErrStateTooLarge, l.Key, len(l.State), MaxStateSize)
+	}
 	return s.byOwner(ctx, "checkpoint", l, func(u *update) {
+		if len(l.State) > 0 {
+			u.set(attrState, &types.AttributeValueMemberB{Value: l.State})
+		} else {
+			u.remove(attrState)
+		}
 		u.setOrRemove(attrCheckpoint, l.Checkpoint)
 		u.set(attrSubSequence, num(l.SubSequence))
 		u.set(attrSwitches, num(0))
@@ -367,10 +393,18 @@ func (s *Store) wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var failed *types.ConditionalCheckFailedException
+	var (
+		failed *types.ConditionalCheckFailedException
+		apiErr smithy.APIError
+	)
 	switch {
 	case errors.As(err, &failed):
 		return fmt.Errorf("%w: %s %q: its counter or owner changed, or it is gone", checkpoint.ErrLeaseLost, op, key)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" &&
+		strings.Contains(apiErr.ErrorMessage(), "Item size"):
+		// DynamoDB checks the whole item, after the update: the state fit
+		// MaxStateSize but the rest of the lease outgrew the reserve.
+		return fmt.Errorf("%w: %s %q: %w", checkpoint.ErrStateTooLarge, op, key, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}

@@ -90,7 +90,8 @@ func newStoreOn(t testing.TB, client *awsddb.Client, name string, opts ...dynamo
 }
 
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) checkpoint.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T) checkpoint.Store { return newStore(t) },
+		storetest.WithMaxStateSize(dynamodb.MaxStateSize))
 }
 
 func TestNewValidates(t *testing.T) {
@@ -391,6 +392,38 @@ func TestTakeWithWrongOwnerInView(t *testing.T) {
 			t.Fatalf("Take by %s: %+v; want owner %s, %d switches, counter %d", c.taker, got, c.taker, c.switches, l.Counter+1)
 		}
 		l = got
+	}
+}
+
+// TestStateTooLargeForItem fills a lease's other attributes past the
+// reserve MaxStateSize leaves them: DynamoDB refuses the item, and the Store
+// reports that as ErrStateTooLarge with nothing written, as it does a state
+// over MaxStateSize.
+func TestStateTooLargeForItem(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	key := awstest.UniqueName(t, "shard")
+	if _, err := s.Create(ctx, checkpoint.Lease{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err = s.Take(ctx, l, strings.Repeat("w", 20<<10)); err != nil {
+		t.Fatal(err)
+	}
+	l.Checkpoint, l.State = "1", make([]byte, dynamodb.MaxStateSize)
+	_, err = s.Checkpoint(ctx, l)
+	if !errors.Is(err, checkpoint.ErrStateTooLarge) {
+		t.Fatalf("Checkpoint of a %d-byte state on a lease with a 20 KiB owner: err = %v; want ErrStateTooLarge", len(l.State), err)
+	}
+	got, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Counter != l.Counter || got.Checkpoint != "" || got.State != nil {
+		t.Fatalf("after the refused checkpoint the lease is %+v; want it unchanged", got)
 	}
 }
 
