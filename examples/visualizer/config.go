@@ -23,7 +23,8 @@ const (
 // enough to catch a typo of a few extra zeros.
 const maxRate = 10_000_000
 
-// config is the program's flags, validated.
+// config is the program's flags, validated. Its zero value is not a valid
+// configuration; parseFlags makes one. It is a plain value: copy it freely.
 type config struct {
 	addr   string
 	rate   int

@@ -47,7 +47,9 @@ func main() {
 // when the program stops.
 const shutdownGrace = 5 * time.Second
 
-// app is a running visualizer, for tests that need its parts.
+// app is a running visualizer, for tests that need its parts. Fields of
+// roles the process does not run are nil; run owns the values, so callers
+// only read them.
 type app struct {
 	url      string
 	backend  *backend

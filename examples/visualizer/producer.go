@@ -118,8 +118,9 @@ func (g *traffic) draw() message {
 }
 
 // producer puts simulated visits on a stream at a steady rate, in batches.
-// Its zero value is not usable; the fields are set once before run. sent is
-// safe to read while run works.
+// Its zero value is not usable; the fields are set once before run, and one
+// goroutine runs it; sent is safe to read while run works. Each record costs a
+// draw (O(referrers)) and its share of one put per batch.
 type producer struct {
 	traffic *traffic
 	rate    int // records per second

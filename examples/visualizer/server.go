@@ -41,6 +41,11 @@ type status struct {
 
 // server answers the page's requests from a sink.Reader. It holds no state
 // of its own, so several web processes can serve the same counts table.
+//
+// The zero value is not usable: every field must be set before handler is
+// called. Its handlers are safe for concurrent use as far as reader, groups
+// and status are. Each request costs one Query of the sink (or one listing of
+// its groups for /api/resources) plus the JSON of what it returns.
 type server struct {
 	reader sink.Reader
 	// groups lists the resources that have data.
