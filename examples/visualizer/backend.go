@@ -13,9 +13,16 @@ import (
 )
 
 // streamRetention bounds the embedded stream's memory: records older than
-// this are dropped. A failover replays one window (10 s), so minutes are
-// plenty, where Kinesis' 24 hours would hold gigabytes at high rates.
-const streamRetention = 5 * time.Minute
+// it are dropped. Kinesis keeps 24 hours, which at the rates the producer can
+// reach would be gigabytes a minute; the consumer needs only what it has not
+// read yet plus one window to replay. So the stream keeps about
+// retainedRecords records, and never less than 20 s (two windows) or more
+// than 5 minutes.
+func streamRetention(rate int) time.Duration {
+	const retainedRecords = 1_000_000
+	d := time.Duration(float64(retainedRecords) / float64(max(rate, 1)) * float64(time.Second))
+	return min(max(d, 20*time.Second), 5*time.Minute)
+}
 
 // backend is where the three roles meet: the stream the producer writes and
 // the consumer reads, the lease table the consumers share, and the sink the
@@ -43,7 +50,7 @@ func openBackend(ctx context.Context, c config, log io.Writer) (*backend, error)
 }
 
 func openEmbedded(c config) (*backend, error) {
-	stream, err := memstream.New(c.shards, memstream.WithRetention(streamRetention))
+	stream, err := memstream.New(c.shards, memstream.WithRetention(streamRetention(c.rate)))
 	if err != nil {
 		return nil, fmt.Errorf("embedded stream: %w", err)
 	}

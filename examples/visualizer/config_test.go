@@ -124,3 +124,20 @@ func TestRateMeter(t *testing.T) {
 		t.Fatalf("%d samples kept for a 5 s span of 1 s samples", n)
 	}
 }
+
+func TestStreamRetention(t *testing.T) {
+	for _, tc := range []struct {
+		rate int
+		want time.Duration
+	}{
+		{100, 5 * time.Minute},
+		{1_000, 5 * time.Minute},
+		{10_000, 100 * time.Second},
+		{100_000, 20 * time.Second},
+		{10_000_000, 20 * time.Second},
+	} {
+		if got := streamRetention(tc.rate); got != tc.want {
+			t.Errorf("rate %d: retention %v, want %v", tc.rate, got, tc.want)
+		}
+	}
+}

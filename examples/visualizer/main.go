@@ -70,7 +70,12 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 	if err != nil {
 		return err
 	}
-	defer b.close()
+	defer func() {
+		// In the AWS mode this sends what the producer still buffers.
+		if err := b.close(); err != nil {
+			fmt.Fprintln(stdout, "visualizer: closing:", err)
+		}
+	}()
 
 	var ln net.Listener
 	if c.roles.web {
