@@ -36,7 +36,7 @@ import (
 // order, and every snapshot the sink accepted equals the exact counts of its
 // group over its window.
 //
-// The CI version runs about 8 s. STREAMTOP_CHAOS=full runs 50 s of chaos
+// The CI version runs about 8 s. STREAMTOP_CHAOS=full runs 45 s of chaos
 // with a kill every 5 s (and stops by itself within a minute);
 // STREAMTOP_CHAOS_SEED replays a seed.
 func TestAggregateChaos(t *testing.T) {
@@ -45,7 +45,7 @@ func TestAggregateChaos(t *testing.T) {
 	}
 	chaosFor, killEvery := 8*time.Second, 1500*time.Millisecond
 	if os.Getenv("STREAMTOP_CHAOS") == "full" {
-		chaosFor, killEvery = 50*time.Second, 5*time.Second
+		chaosFor, killEvery = 45*time.Second, 5*time.Second
 	}
 	seed := rand.Uint64()
 	if s := os.Getenv("STREAMTOP_CHAOS_SEED"); s != "" {
@@ -163,11 +163,15 @@ func TestAggregateChaos(t *testing.T) {
 		dead = dead[1:]
 	}
 	records := readAll(t, raw)
-	waitFor(t, 20*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
+	catchUp := waitFor(t, 20*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
+	stopping := time.Now()
 	for id, w := range alive {
 		w.stop(t)
 		delete(alive, id)
 	}
+	t.Logf("caught up %v after the producer stopped; workers stopped in %v", catchUp.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
+	checking := time.Now()
+	defer func() { t.Logf("checked in %v", time.Since(checking).Round(time.Millisecond)) }()
 
 	// The invariants.
 	seen.check(t, records)

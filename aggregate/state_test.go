@@ -1,0 +1,100 @@
+package aggregate
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Corrupt states are errors, never panics; states that decode encode back to
+// the same bytes.
+func FuzzDecodeState(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{stateVersion, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{stateVersion, flagStarted | flagExact, 2, 4, 1, '7', 0, 0})
+	f.Add([]byte{9, 0})
+	if stateSupported() {
+		st := state{started: true, cur: 5, firstEnd: 6, applied: position{"42", 1},
+			windows: newWindows(map[string][]string{"a": {"x", "y"}, "b": {"z"}})}
+		b, err := encodeState(&st)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)-1])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := decodeState(b, time.Second, time.Second)
+		if err != nil {
+			if !errors.Is(err, errCorrupt) && !errors.Is(err, errNoCodec) {
+				t.Fatalf("error %v wraps neither errCorrupt nor errNoCodec", err)
+			}
+			return
+		}
+		again, err := encodeState(&st)
+		if err != nil {
+			t.Fatalf("a decoded state does not encode: %v", err)
+		}
+		st2, err := decodeState(again, time.Second, time.Second)
+		if err != nil {
+			t.Fatalf("re-encoded state does not decode: %v", err)
+		}
+		if st.started != st2.started || st.cur != st2.cur || st.firstEnd != st2.firstEnd || st.exact != st2.exact ||
+			st.applied != st2.applied || len(st.windows) != len(st2.windows) {
+			t.Fatalf("state changed in a round trip: %+v, %+v", st, st2)
+		}
+	})
+}
+
+// Each field survives a round trip.
+func TestStateRoundTrip(t *testing.T) {
+	st := state{started: true, exact: true, cur: -3, firstEnd: 1 << 40, applied: position{"00000000000000000000000000000042", 7},
+		windows: newWindows(map[string][]string{})}
+	if stateSupported() {
+		st.windows = newWindows(map[string][]string{"a": {"x", "y"}, "b": {"z"}})
+	}
+	b, err := encodeState(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeState(b, time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary := func(s state) map[string]any {
+		m := map[string]any{"started": s.started, "exact": s.exact, "cur": s.cur, "firstEnd": s.firstEnd,
+			"seq": s.applied.seq, "sub": s.applied.sub}
+		for g, w := range s.windows {
+			m["window "+g] = w.Top(w.Len())
+		}
+		return m
+	}
+	if diff := cmp.Diff(summary(st), summary(got)); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeStateErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"one byte", []byte{stateVersion}},
+		{"unknown version", []byte{2, 0, 0, 0, 0, 0, 0}},
+		{"unknown flag", []byte{stateVersion, 8, 0, 0, 0, 0, 0}},
+		{"truncated varint", []byte{stateVersion, 0, 0x80}},
+		{"sequence longer than the state", []byte{stateVersion, 0, 0, 0, 5, '1'}},
+		{"group count past the end", []byte{stateVersion, 0, 0, 0, 0, 0, 9}},
+		{"empty group name", []byte{stateVersion, 0, 0, 0, 0, 0, 1, 0, 0}},
+		{"trailing bytes", []byte{stateVersion, 0, 0, 0, 0, 0, 0, 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := decodeState(tt.b, time.Second, time.Second); !errors.Is(err, errCorrupt) {
+				t.Fatalf("decodeState = %v, want errCorrupt", err)
+			}
+		})
+	}
+}
