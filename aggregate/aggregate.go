@@ -80,14 +80,20 @@ type DeadLetter interface {
 	Write(ctx context.Context, rejected []Rejected) error
 }
 
-// Config configures an Aggregator. Size, Bucket, Decoder and Sink are
-// required.
+// Config configures an Aggregator. Size, Bucket, Sink and one of Decoder and
+// NewDecoder are required.
 type Config struct {
 	// Size is the window length; Bucket the step it slides by. Size must be
 	// a whole multiple of Bucket, as window.NewCounter requires.
 	Size, Bucket time.Duration
-	Decoder      Decoder
-	Sink         sink.Writer
+	// Decoder decodes every shard's records. Set it or NewDecoder, not
+	// both.
+	Decoder Decoder
+	// NewDecoder makes one Decoder per shard processor, called from that
+	// shard's goroutine only, so it may keep state without locks (an
+	// interner of keys, scratch buffers).
+	NewDecoder func(shardID string) Decoder
+	Sink       sink.Writer
 	// Host goes into every snapshot's Host field.
 	Host string
 	// K is the number of entries per snapshot, the most counted first;
@@ -149,8 +155,10 @@ func New(cfg Config) (*Aggregator, error) {
 		return nil, fmt.Errorf("%w: Bucket must be positive, got %v", ErrInvalidConfig, cfg.Bucket)
 	case cfg.Size < cfg.Bucket || cfg.Size%cfg.Bucket != 0:
 		return nil, fmt.Errorf("%w: Size must be a positive multiple of Bucket, got %v and %v", ErrInvalidConfig, cfg.Size, cfg.Bucket)
-	case cfg.Decoder == nil:
-		return nil, fmt.Errorf("%w: Decoder is required", ErrInvalidConfig)
+	case cfg.Decoder == nil && cfg.NewDecoder == nil:
+		return nil, fmt.Errorf("%w: Decoder or NewDecoder is required", ErrInvalidConfig)
+	case cfg.Decoder != nil && cfg.NewDecoder != nil:
+		return nil, fmt.Errorf("%w: Decoder and NewDecoder are both set", ErrInvalidConfig)
 	case cfg.Sink == nil:
 		return nil, fmt.Errorf("%w: Sink is required", ErrInvalidConfig)
 	case cfg.K < 0:
@@ -174,7 +182,11 @@ func New(cfg Config) (*Aggregator, error) {
 // NewProcessor returns the processor of one shard; it fits
 // source.Config.NewProcessor.
 func (a *Aggregator) NewProcessor(shardID string) source.Processor {
-	p := &processor{a: a, shard: shardID, log: a.log.With("shard", shardID)}
+	dec := a.cfg.Decoder
+	if a.cfg.NewDecoder != nil {
+		dec = a.cfg.NewDecoder(shardID)
+	}
+	p := &processor{a: a, shard: shardID, dec: dec, log: a.log.With("shard", shardID)}
 	p.windows = map[string]*window.Counter[string]{}
 	return p
 }

@@ -137,6 +137,7 @@ func TestNewValidates(t *testing.T) {
 		{"size below bucket", func(c *Config) { c.Size = time.Millisecond }, "Size"},
 		{"size not a multiple", func(c *Config) { c.Size = 2500 * time.Millisecond }, "Size"},
 		{"no decoder", func(c *Config) { c.Decoder = nil }, "Decoder"},
+		{"two decoders", func(c *Config) { c.NewDecoder = func(string) Decoder { return splitDecoder } }, "NewDecoder"},
 		{"no sink", func(c *Config) { c.Sink = nil }, "Sink"},
 		{"negative K", func(c *Config) { c.K = -1 }, "K"},
 		{"negative MaxGroups", func(c *Config) { c.MaxGroups = -1 }, "MaxGroups"},
@@ -460,5 +461,36 @@ func TestCheckpointErrors(t *testing.T) {
 	tab, err := run(fmt.Errorf("item: %w", checkpoint.ErrStateTooLarge))
 	if err != nil || tab.seq != tab.delivered || tab.state != nil {
 		t.Errorf("state too large: ProcessRecords = %v, checkpoint %q state %d bytes; want a plain checkpoint", err, tab.seq, len(tab.state))
+	}
+}
+
+// NewDecoder makes one decoder per processor, for its shard.
+func TestNewDecoderPerShard(t *testing.T) {
+	var made []string
+	out := &memSink{}
+	agg, err := New(Config{Size: time.Second, Bucket: time.Second, Sink: out, NewDecoder: func(shard string) Decoder {
+		made = append(made, shard)
+		return DecoderFunc(func(r source.Record, dst []Item) ([]Item, error) {
+			return append(dst, Item{Group: shard, Key: "k", Time: r.ArrivalTime, N: 1}), nil
+		})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, shard := range []string{"s1", "s2"} {
+		p := agg.NewProcessor(shard)
+		_ = p.Initialize(ctx, source.InitInput{ShardID: shard, Checkpoint: checkpoint.TrimHorizon})
+		records := []source.Record{rec(0, "", t0), rec(1, "", t0.Add(time.Second))}
+		if err := p.ProcessRecords(ctx, records, tableCP{&table{delivered: records[1].SequenceNumber}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var groups []string
+	for _, s := range out.writes {
+		groups = append(groups, s.Group)
+	}
+	if !slices.Equal(made, []string{"s1", "s2"}) || !slices.Equal(groups, []string{"s1", "s2"}) {
+		t.Fatalf("decoders made for %v, snapshots of %v", made, groups)
 	}
 }

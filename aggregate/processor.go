@@ -69,6 +69,7 @@ type state struct {
 type processor struct {
 	a     *Aggregator
 	shard string
+	dec   Decoder
 	log   *slog.Logger
 	state
 
@@ -138,7 +139,7 @@ func (p *processor) ProcessRecords(ctx context.Context, records []source.Record,
 func (p *processor) count(r *source.Record) {
 	p.a.stats.records.Add(1)
 	p.applied = position{r.SequenceNumber, r.SubSequenceNumber}
-	items, err := p.a.cfg.Decoder.Decode(*r, p.items[:0])
+	items, err := p.dec.Decode(*r, p.items[:0])
 	p.items = items[:0]
 	if err != nil {
 		p.reject(r, "decode: "+err.Error())
