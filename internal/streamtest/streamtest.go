@@ -25,8 +25,14 @@
 //
 // Only the exported behaviour of source.Stream is checked, so a backend may
 // return fewer records than asked, check positions lazily (on the first
-// Read instead of Open), report End with the last records or on a Read
-// after them, and skip Waiter.
+// Read instead of Open), and report End with the last records or on a Read
+// after them.
+//
+// Where a backend cannot do what Kinesis does, its Harness says so (see
+// MergeOrder and NoWaiter) and the suite checks the declared behaviour
+// instead: the refusal, or reading by polling. The suite never skips a
+// test, so a gap is visible in the test names and a declaration that has
+// gone stale (the backend learned the missing behaviour) fails.
 package streamtest
 
 import (
@@ -35,6 +41,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"testing"
@@ -57,7 +64,35 @@ type Stream interface {
 	MergeShards(ctx context.Context, shardID, adjacentShardID string) error
 }
 
-// Harness adapts one implementation to the suite.
+// MergeOrder is which argument orders a backend's MergeShards accepts for
+// an adjacent pair of open shards.
+type MergeOrder int
+
+const (
+	// MergeEitherOrder accepts either shard first, as the Kinesis service
+	// does; the shard named first becomes the child's ParentID.
+	MergeEitherOrder MergeOrder = iota
+	// MergeLowerFirst accepts only the shard with the lower hash range
+	// first and refuses the other order with an error, changing nothing.
+	// kinesalite 3.3.3 behaves so. Swapping the arguments in the harness
+	// would not hide the gap: the child would name the other parent first.
+	MergeLowerFirst
+)
+
+func (o MergeOrder) String() string {
+	switch o {
+	case MergeEitherOrder:
+		return "MergeEitherOrder"
+	case MergeLowerFirst:
+		return "MergeLowerFirst"
+	}
+	return fmt.Sprintf("MergeOrder(%d)", int(o))
+}
+
+// Harness adapts one implementation to the suite. Its capability fields
+// (MergeOrder, NoWaiter) default to the Kinesis service's behaviour; set
+// them only for a backend that falls short, and the suite checks that it
+// falls short in just the declared way.
 type Harness struct {
 	// New returns a new, empty stream with the given number of open shards,
 	// ready for use, and registers its own cleanup with t.Cleanup.
@@ -69,6 +104,18 @@ type Harness struct {
 	// Timeout bounds each test, and with it every wait for records to
 	// become readable. Zero means 30 s.
 	Timeout time.Duration
+	// MergeOrder is which argument orders MergeShards accepts. With the
+	// zero value the suite merges in both orders (Merge, MergeIntoLower);
+	// with MergeLowerFirst it merges lower first (Merge) and checks that
+	// the other order is refused and leaves the stream usable
+	// (MergeIntoLowerRefused).
+	MergeOrder MergeOrder
+	// NoWaiter declares that the backend's readers do not implement
+	// source.Waiter. The suite then checks, by polling Read, that a reader
+	// at LATEST sees new records and the end of a shard closed under it
+	// (WaitByPolling) instead of checking Wait. Readers that are Waiters
+	// fail that test, as readers that are not fail Wait.
+	NoWaiter bool
 }
 
 // Run runs the whole suite against h.
@@ -83,20 +130,34 @@ func Run(t *testing.T, h Harness) {
 		h.Timeout = 30 * time.Second
 	}
 	s := suite{h}
-	tests := []struct {
+	type test struct {
 		name string
 		run  func(*testing.T, context.Context)
-	}{
+	}
+	wait := test{"Wait", s.wait}
+	if h.NoWaiter {
+		wait = test{"WaitByPolling", s.waitByPolling}
+	}
+	var mergeIntoLower test
+	switch h.MergeOrder {
+	case MergeEitherOrder:
+		mergeIntoLower = test{"MergeIntoLower", s.mergeIntoLower}
+	case MergeLowerFirst:
+		mergeIntoLower = test{"MergeIntoLowerRefused", s.mergeIntoLowerRefused}
+	default:
+		t.Fatalf("streamtest: Harness.MergeOrder is %v", h.MergeOrder)
+	}
+	tests := []test{
 		{"ShardsCoverHashSpace", s.shardsCoverHashSpace},
 		{"RoutingAndOrder", s.routingAndOrder},
 		{"DataIsCopiedOnPut", s.dataIsCopiedOnPut},
 		{"Positions", s.positions},
 		{"ReadMax", s.readMax},
 		{"ReadersAreIndependent", s.readersAreIndependent},
-		{"Wait", s.wait},
+		wait,
 		{"Split", s.split},
 		{"Merge", s.merge},
-		{"MergeIntoLower", s.mergeIntoLower},
+		mergeIntoLower,
 		{"ReshardErrors", s.reshardErrors},
 		{"UnknownShard", s.unknownShard},
 		{"InvalidPositions", s.invalidPositions},
@@ -508,7 +569,7 @@ func (s suite) wait(t *testing.T, ctx context.Context) {
 	r := s.open(t, ctx, st, first.shard, source.Position{Type: source.Latest})
 	w, ok := r.(source.Waiter)
 	if !ok {
-		t.Skip("reader does not implement source.Waiter")
+		t.Fatalf("reader is a %T, not a source.Waiter; a backend without Wait sets Harness.NoWaiter", r)
 	}
 
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
@@ -554,6 +615,27 @@ func (s suite) wait(t *testing.T, ctx context.Context) {
 	if err := w.Wait(ctx); err != nil {
 		t.Fatalf("Wait at the end of a closed shard = %v, want nil at once", err)
 	}
+}
+
+// waitByPolling is Wait for readers that cannot wait: what a Consumer
+// polling Read relies on instead.
+func (s suite) waitByPolling(t *testing.T, ctx context.Context) {
+	st := s.h.New(t, 1)
+	first := s.put(t, ctx, st, "k", "first")
+	r := s.open(t, ctx, st, first.shard, source.Position{Type: source.Latest})
+	if _, ok := r.(source.Waiter); ok {
+		t.Fatalf("reader is a %T, a source.Waiter, but Harness.NoWaiter says it is not; unset NoWaiter", r)
+	}
+	s.readN(t, ctx, r, 0, 10)
+	second := s.put(t, ctx, st, "k", "second")
+	got, _ := s.readN(t, ctx, r, 1, 10)
+	checkRecords(t, got, []put{second})
+
+	shards := s.shards(t, ctx, st)
+	if err := st.SplitShard(ctx, first.shard, midpoint(t, shards[first.shard])); err != nil {
+		t.Fatal(err)
+	}
+	s.readToEnd(t, ctx, r, 0, 10)
 }
 
 // midpoint returns the hash key that splits a shard's range in two halves.
@@ -683,15 +765,7 @@ func (s suite) mergeIntoLower(t *testing.T, ctx context.Context) { s.mergeOrdere
 func (s suite) mergeOrdered(t *testing.T, ctx context.Context, upperFirst bool) {
 	st := s.h.New(t, 3)
 	before := s.shards(t, ctx, st)
-	ordered := make([]source.Shard, 0, len(before))
-	for _, sh := range before {
-		ordered = append(ordered, sh)
-	}
-	slices.SortFunc(ordered, func(a, b source.Shard) int {
-		la, _ := hashRange(t, a)
-		lb, _ := hashRange(t, b)
-		return la.Cmp(lb)
-	})
+	ordered := byRange(t, before)
 	a, b := ordered[0], ordered[1]
 	if upperFirst {
 		a, b = b, a
@@ -752,18 +826,46 @@ func (s suite) mergeOrdered(t *testing.T, ctx context.Context, upperFirst bool) 
 	checkKeyOrder(t, read, family)
 }
 
-func (s suite) reshardErrors(t *testing.T, ctx context.Context) {
+// mergeIntoLowerRefused checks a backend declared MergeLowerFirst: naming
+// the upper shard of an adjacent open pair first is refused, changes no
+// shard, and leaves the stream able to merge the pair lower first.
+func (s suite) mergeIntoLowerRefused(t *testing.T, ctx context.Context) {
 	st := s.h.New(t, 3)
 	before := s.shards(t, ctx, st)
-	ordered := make([]source.Shard, 0, len(before))
-	for _, sh := range before {
-		ordered = append(ordered, sh)
+	ordered := byRange(t, before)
+	lower, upper := ordered[0], ordered[1]
+	if err := st.MergeShards(ctx, upper.ID, lower.ID); err == nil {
+		t.Fatalf("MergeShards(%s, %s) with the upper shard first: no error, though the harness declares %v; if the backend now takes either order, drop the declaration",
+			upper.ID, lower.ID, MergeLowerFirst)
 	}
+	if after := s.shards(t, ctx, st); !maps.Equal(after, before) {
+		t.Fatalf("a refused merge changed the shards from %v to %v", before, after)
+	}
+	if err := st.MergeShards(ctx, lower.ID, upper.ID); err != nil {
+		t.Fatalf("MergeShards(%s, %s) after a refused merge: %v", lower.ID, upper.ID, err)
+	}
+	after := s.shards(t, ctx, st)
+	if len(after) != 4 || !after[lower.ID].Closed() || !after[upper.ID].Closed() {
+		t.Fatalf("after the merge lower first: %v; want 4 shards, %s and %s closed", after, lower.ID, upper.ID)
+	}
+}
+
+// byRange returns the shards ordered by the start of their hash ranges.
+func byRange(t *testing.T, shards map[string]source.Shard) []source.Shard {
+	t.Helper()
+	ordered := slices.Collect(maps.Values(shards))
 	slices.SortFunc(ordered, func(a, b source.Shard) int {
 		la, _ := hashRange(t, a)
 		lb, _ := hashRange(t, b)
 		return la.Cmp(lb)
 	})
+	return ordered
+}
+
+func (s suite) reshardErrors(t *testing.T, ctx context.Context) {
+	st := s.h.New(t, 3)
+	before := s.shards(t, ctx, st)
+	ordered := byRange(t, before)
 	first, second, third := ordered[0], ordered[1], ordered[2]
 	above, _ := new(big.Int).SetString(first.HashKeyEnd, 10)
 	above.Add(above, big.NewInt(1))
