@@ -223,7 +223,7 @@ func TestExpiredIteratorOnEmulator(t *testing.T) {
 }
 
 // TestMergeOnEmulator reads across a merge in the order kinesalite accepts
-// (the contract suite's Merge asks for the other, and skips here).
+// (the contract suite declares the refused order and checks the refusal).
 func TestMergeOnEmulator(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
