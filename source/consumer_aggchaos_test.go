@@ -180,6 +180,9 @@ func TestAggregateChaos(t *testing.T) {
 	for _, s := range out.all() {
 		windows++
 		want := truth.window(s.Group, s.Time, size, bucket)
+		if slices.Equal(want, s.Counts) {
+			continue // cmp.Diff below is for the message only: slow under -race
+		}
 		if diff := cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()); diff != "" {
 			mismatches++
 			if mismatches <= 5 {
