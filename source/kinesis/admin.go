@@ -48,7 +48,7 @@ func WaitActive(ctx context.Context, client adminClient, name string) error {
 	for {
 		out, err := client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
 		switch {
-		case err != nil && !retryable(err):
+		case err != nil && !retryable(ctx, err):
 			return fmt.Errorf("kinesis: waiting for stream %s: %w", name, err)
 		case err == nil && out.StreamDescriptionSummary != nil:
 			switch st := out.StreamDescriptionSummary.StreamStatus; st {
@@ -86,7 +86,7 @@ func DeleteStream(ctx context.Context, client adminClient, name string) error {
 		switch {
 		case errors.As(err, &notFound):
 			return nil
-		case err != nil && !retryable(err):
+		case err != nil && !retryable(ctx, err):
 			return fmt.Errorf("kinesis: waiting for stream %s to go: %w", name, err)
 		}
 		if err := sleepReal(ctx, statusPoll); err != nil {

@@ -413,7 +413,7 @@ func (p *Producer) send(recs []*pending) {
 		var again []*pending
 		var lastErr error
 		switch {
-		case err != nil && retryable(err) && p.sendCtx.Err() == nil:
+		case err != nil && retryable(p.sendCtx, err):
 			again, lastErr = recs, err
 		case err != nil && p.sendCtx.Err() != nil:
 			p.finish(nil, recs, p.abandoned())

@@ -143,7 +143,7 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 			if r.ended {
 				return nil, 0, nil
 			}
-		case retryable(err):
+		case retryable(ctx, err):
 			renewals = 0 // the bound is on expiries in a row
 			retries++
 			if cfg.maxAttempts >= 0 && retries >= cfg.maxAttempts {

@@ -27,11 +27,18 @@ var retryableCodes = map[string]bool{
 	"Throttling":                             true,
 }
 
-// retryable reports whether err is transient: a throttle, a server fault, or
-// a connection or timeout error the SDK itself would retry.
-func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+// retryable reports whether err, returned by a call made with ctx, is
+// transient: a throttle, a server fault, or a connection or timeout error
+// the SDK itself would retry. A timeout while ctx is still live is the
+// call's own (an HTTP client or per-attempt timeout, which net/http reports
+// as matching context.DeadlineExceeded) and worth another try; once ctx
+// has ended, nothing is.
+func retryable(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -79,7 +86,7 @@ func (b backoff) delay(n int) time.Duration {
 func retryLoop(ctx context.Context, clock Clock, b backoff, maxAttempts int, op string, f func() error) error {
 	for n := 0; ; n++ {
 		err := f()
-		if err == nil || !retryable(err) {
+		if err == nil || !retryable(ctx, err) {
 			return err
 		}
 		if maxAttempts >= 0 && n+1 >= maxAttempts {

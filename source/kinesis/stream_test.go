@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -514,11 +515,21 @@ func TestRetryable(t *testing.T) {
 		{&types.ExpiredIteratorException{}, false},
 		{&types.KMSAccessDeniedException{}, false},
 		{context.Canceled, false},
-		{context.DeadlineExceeded, false},
+		// A timeout of the call itself, while the caller still waits.
+		{context.DeadlineExceeded, true},
+		{&url.Error{Op: "Post", URL: "http://x", Err: fmt.Errorf("Client.Timeout exceeded: %w", context.DeadlineExceeded)}, true},
 		{errors.New("something else"), false},
 	} {
-		if got := retryable(c.err); got != c.want {
+		if got := retryable(context.Background(), c.err); got != c.want {
 			t.Errorf("retryable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	// Once the caller's context has ended, nothing is worth another try.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, err := range []error{context.DeadlineExceeded, &types.ProvisionedThroughputExceededException{}} {
+		if retryable(ctx, err) {
+			t.Errorf("retryable(ended ctx, %v) = true, want false", err)
 		}
 	}
 }
