@@ -43,6 +43,15 @@ func newAWSClients(ctx context.Context, c config) (*awsClients, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("%w: -region: no region given, and none in AWS_REGION or the shared config", errUsage)
 	}
+	// Without this check, missing credentials would surface as an
+	// unreachable endpoint.
+	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
+		return nil, fmt.Errorf("AWS credentials: none found in the SDK's default chain "+
+			"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role; "+
+			"any values do for local emulators): %w", err)
+	}
 	return &awsClients{
 		kinesis: kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 			if c.kinesisEndpoint != "" {

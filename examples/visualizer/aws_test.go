@@ -211,3 +211,19 @@ func TestAWSModeUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSModeNoCredentials: missing credentials are reported as such, not as
+// an unreachable endpoint.
+func TestAWSModeNoCredentials(t *testing.T) {
+	setAWSEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	c := testConfig()
+	c.roles = roles{web: true}
+	c.region, c.dynamodbEndpoint = "us-east-1", "http://127.0.0.1:1"
+	err := run(context.Background(), c, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "AWS credentials") {
+		t.Fatalf("error %v, want one about credentials", err)
+	}
+}

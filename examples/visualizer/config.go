@@ -71,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`host:port` the web page is served on")
 	fs.IntVar(&c.rate, "rate", 100, "simulated visits per second put on the stream")
-	fs.IntVar(&c.shards, "shards", 2, "shards of the embedded stream")
+	fs.IntVar(&c.shards, "shards", 2, "shards of the stream: the embedded one, or the Kinesis stream when the AWS mode creates it")
 	fs.StringVar(&c.host, "host", host+":"+strconv.Itoa(os.Getpid()),
 		"name of this worker, shown on the page as the one that last updated the data")
 	fs.DurationVar(&c.drift, "drift", 90*time.Second, "period over which the referrers' popularity swings (0: fixed)")
