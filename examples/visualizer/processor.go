@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -82,6 +81,7 @@ type processor struct {
 	n       int64 // buckets per window
 
 	windows map[string]*window.Counter[string]
+	names   names
 	started bool  // cur is valid
 	cur     int64 // bucket of the newest record
 	// firstEnd is the earliest window end (a bucket index) that may be
@@ -169,12 +169,12 @@ func (p *processor) count(r source.Record, b int64) {
 		p.marks = append(p.marks, mark{bucket: p.cur, seq: r.SequenceNumber, sub: r.SubSequenceNumber})
 	}
 
-	var v visit
-	if err := json.Unmarshal(r.Data, &v); err != nil || v.Resource == "" || v.Referrer == "" {
+	resource, referrer, ok := p.names.decodeVisit(r.Data)
+	if !ok {
 		p.stats.malformed.Add(1)
 		return
 	}
-	w, ok := p.windows[v.Resource]
+	w, ok := p.windows[resource]
 	if !ok {
 		if len(p.windows) >= maxResources {
 			p.stats.malformed.Add(1)
@@ -186,9 +186,9 @@ func (p *processor) count(r source.Record, b int64) {
 			p.stats.malformed.Add(1)
 			return
 		}
-		p.windows[v.Resource] = w
+		p.windows[resource] = w
 	}
-	if !w.Add(v.Referrer, r.ArrivalTime, 1) {
+	if !w.Add(referrer, r.ArrivalTime, 1) {
 		p.stats.late.Add(1)
 	}
 }
