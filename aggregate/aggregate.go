@@ -17,6 +17,20 @@
 // complete window of its own, so the chart shows a gap there instead of a
 // wrong value. Groups are expected to map to partition keys (one open shard
 // holds all of a group's records at any time), as sink keys are (group, time).
+//
+// Items are expected in time order within a shard, as arrival times are: an
+// item older than the newest bucket seen counts only in the windows not yet
+// written, and one older than its group's window is late (Stats.Late).
+//
+// Where state cannot be saved (a Checkpointer that is not a
+// StateCheckpointer, a lease store that refuses the state as too large, a
+// window type without a binary encoding) the processor logs it once and
+// checkpoints without state: a new owner then resumes with a window's gap in
+// the shard's groups, never with a wrong count. The alternative, checkpoints
+// that trail the window so that a new owner replays it, was not kept: it
+// needs a second bookkeeping of record positions per bucket, and with state
+// in the lease table (both stores support it) it would only serve a case
+// that should not arise.
 package aggregate
 
 import (
