@@ -201,6 +201,10 @@ func TestAggregateChaos(t *testing.T) {
 		st.StateWrites += s.StateWrites
 	}
 	gaps := truth.gaps(out.written(bucket), size, bucket, reshards)
+	if d := out.delays(); len(d) > 0 {
+		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time 600 ms)",
+			d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
+	}
 	t.Logf("records %d (decoded %d), kills %d, graceful stops %d, splits %d, merges %d, snapshot writes checked %d, mismatches %d, state checkpoints %d, windows missing away from reshards %d, faults %v",
 		len(records), st.Records, kills, stops, splits, merges, windows, mismatches, st.StateWrites, gaps, sched.Injected())
 	// Until window.Counter encodes itself, processors resume without state,
@@ -423,16 +427,43 @@ func (tr truth) gaps(written map[string]map[int64]bool, size, bucket time.Durati
 type recordingSink struct {
 	mu    sync.Mutex
 	snaps []sink.Snapshot
+	first map[string]map[time.Time]time.Time // group -> window end -> first write
 }
 
 func (r *recordingSink) Write(_ context.Context, s []sink.Snapshot) error {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.first == nil {
+		r.first = map[string]map[time.Time]time.Time{}
+	}
 	for _, x := range s {
 		x.Counts = slices.Clone(x.Counts)
 		r.snaps = append(r.snaps, x)
+		if r.first[x.Group] == nil {
+			r.first[x.Group] = map[time.Time]time.Time{}
+		}
+		if _, ok := r.first[x.Group][x.Time]; !ok {
+			r.first[x.Group][x.Time] = now
+		}
 	}
 	return nil
+}
+
+// delays returns, in ascending order, how long after its end each window was
+// first written: at most a bucket normally, up to the failover time after a
+// crash.
+func (r *recordingSink) delays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var d []time.Duration
+	for _, m := range r.first {
+		for end, at := range m {
+			d = append(d, at.Sub(end))
+		}
+	}
+	slices.Sort(d)
+	return d
 }
 
 func (r *recordingSink) all() []sink.Snapshot {
