@@ -11,8 +11,8 @@ import (
 	"github.com/streamtop/streamtop/topk"
 )
 
-// quick is the mode bench/cmd/report -quick selects: streams a twentieth as
-// long and a short pipeline run, so every table fills in under a minute.
+// quick is the mode bench/cmd/report -quick selects: streams a tenth as long
+// and a short pipeline run, so every table fills in under a minute.
 var quick = os.Getenv("STREAMTOP_BENCH_QUICK") != ""
 
 // streamLen is the records in every stream; a window holds a quarter of
@@ -21,7 +21,7 @@ func streamLen() int {
 	if quick {
 		return 200_000
 	}
-	return 4_000_000
+	return 2_000_000
 }
 
 // The window the windowed structures count over: 10 buckets of 1 s, the
