@@ -80,7 +80,6 @@ type table struct {
 	delivered string
 	seq       string
 	state     []byte
-	ended     bool
 	failures  int   // writes left to fail
 	failWith  error // their error
 	writes    int

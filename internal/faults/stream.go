@@ -53,7 +53,6 @@ type reader struct {
 	r     source.ShardReader
 	sched *Schedule
 	held  source.ReadResult // records read but not returned yet
-	owned bool              // held.Records is our copy
 }
 
 func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
