@@ -27,8 +27,12 @@ import (
 // Cost: Add is O(1) on average and allocation-free once a key is known and the
 // buckets have grown to their working size; an Add that slides the window
 // also pays for the buckets it expires, O(1) per (key, bucket) pair counted in
-// them. Memory is about 40 bytes per distinct key in the window plus 12 bytes
-// per distinct (key, bucket) pair, besides the keys themselves.
+// them. Memory, for string keys, is about 50 to 60 bytes per distinct key in
+// the window plus 12 bytes per distinct (key, bucket) pair, besides the bytes
+// of the keys, which the Counter keeps alive while they are in the window.
+//
+// Float keys behave as in a Go map: a NaN is never found again, so each Add
+// of NaN makes a new key. Don't count NaN.
 type Counter[K cmp.Ordered] struct {
 	bucket time.Duration
 	ring   []counterBucket // ring[head] is the newest bucket
