@@ -493,3 +493,43 @@ func TestNewDecoderPerShard(t *testing.T) {
 		t.Fatalf("decoders made for %v, snapshots of %v", made, groups)
 	}
 }
+
+// A saved state that cannot be read, or that covers other records than the
+// checkpoint, is ignored: the processor resumes as without state.
+func TestUnusableStateIgnored(t *testing.T) {
+	seq7 := fmt.Sprintf("%032d", 7)
+	other, err := encodeState(&state{started: true, exact: true, cur: bucketIndex(t0, time.Second),
+		applied: position{fmt.Sprintf("%032d", 5), 0}, windows: newWindows(map[string][]string{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		state []byte
+	}{
+		{"corrupt", []byte{stateVersion}},
+		{"another checkpoint's", other},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := &memSink{}
+			agg, _ := New(Config{Size: 3 * time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: out})
+			p := agg.NewProcessor("s")
+			ctx := context.Background()
+			if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: seq7, State: tt.state}); err != nil {
+				t.Fatal(err)
+			}
+			var records []source.Record
+			for i := range 6 {
+				records = append(records, rec(7+i, "a/x", t0.Add(time.Duration(i)*time.Second)))
+			}
+			if err := p.ProcessRecords(ctx, records, tableCP{&table{delivered: records[5].SequenceNumber}}); err != nil {
+				t.Fatal(err)
+			}
+			// Without state: the first window written is the first full
+			// one after the first bucket, ending at t0+4s.
+			if len(out.writes) == 0 || !out.writes[0].Time.Equal(t0.Add(4*time.Second)) {
+				t.Fatalf("writes %v, want the first ending at %v", out.writes, t0.Add(4*time.Second))
+			}
+		})
+	}
+}

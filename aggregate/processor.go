@@ -100,6 +100,14 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 		p.log.Error("saved aggregate state is unreadable; resuming without it", "bytes", len(in.State), "err", err)
 		return nil
 	}
+	if st.applied != p.applied {
+		// The Consumer drops a state when a plain checkpoint moves past
+		// it, so this is a state written by something else: it covers
+		// other records than the ones the checkpoint says.
+		p.log.Error("saved aggregate state does not match the checkpoint; resuming without it",
+			"checkpoint", in.Checkpoint, "state covers", st.applied.seq)
+		return nil
+	}
 	p.state = st
 	p.setStateBytes(int64(len(in.State)))
 	return nil
