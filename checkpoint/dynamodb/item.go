@@ -45,7 +45,7 @@ func decode(item map[string]types.AttributeValue) (checkpoint.Lease, error) {
 	var l checkpoint.Lease
 	var err error
 	if l.Key, err = getS(item, attrKey); err != nil {
-		return l, err
+		return l, fmt.Errorf("checkpoint/dynamodb: item with a bad %s: %w", attrKey, err)
 	}
 	if l.Key == "" {
 		return l, fmt.Errorf("checkpoint/dynamodb: item without %s", attrKey)

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -325,13 +326,15 @@ func (s *Sink) Query(ctx context.Context, group string, since time.Time) ([]sink
 	now := s.now()
 	var start map[string]types.AttributeValue
 	for {
-		page, err := s.client.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 s.table,
-			KeyConditionExpression:    aws.String(cond),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-			ConsistentRead:            aws.Bool(true),
-			ExclusiveStartKey:         start,
+		page, err := retryRead(ctx, s, func() (*dynamodb.QueryOutput, error) {
+			return s.client.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 s.table,
+				KeyConditionExpression:    aws.String(cond),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+				ConsistentRead:            aws.Bool(true),
+				ExclusiveStartKey:         start,
+			})
 		})
 		if err != nil {
 			return nil, wrapRead("query", group, err)
@@ -363,12 +366,14 @@ func (s *Sink) Groups(ctx context.Context) ([]string, error) {
 	seen := make(map[string]bool)
 	var start map[string]types.AttributeValue
 	for {
-		page, err := s.client.Scan(ctx, &dynamodb.ScanInput{
-			TableName:                s.table,
-			ProjectionExpression:     aws.String("#r, #e"),
-			ExpressionAttributeNames: map[string]string{"#r": attrResource, "#e": attrExpiresAt},
-			ConsistentRead:           aws.Bool(true),
-			ExclusiveStartKey:        start,
+		page, err := retryRead(ctx, s, func() (*dynamodb.ScanOutput, error) {
+			return s.client.Scan(ctx, &dynamodb.ScanInput{
+				TableName:                s.table,
+				ProjectionExpression:     aws.String("#r, #e"),
+				ExpressionAttributeNames: map[string]string{"#r": attrResource, "#e": attrExpiresAt},
+				ConsistentRead:           aws.Bool(true),
+				ExclusiveStartKey:        start,
+			})
 		})
 		if err != nil {
 			return nil, wrapRead("scan", "", err)
@@ -397,6 +402,30 @@ func (s *Sink) Groups(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(groups)
 	return groups, nil
+}
+
+// readAttempts bounds the tries of one read page while DynamoDB throttles:
+// a reader (a chart refreshing) is better served by an error it can show than
+// by a wait without end, unlike a Write, which must not lose snapshots.
+const readAttempts = 6
+
+// retryRead calls read, which is idempotent, until it succeeds, fails with an
+// error that is not throttling, or has been throttled readAttempts times.
+func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
+	for n := 0; ; n++ {
+		v, err := read()
+		if err == nil || !isThrottle(err) || n+1 >= readAttempts {
+			return v, err
+		}
+		t := time.NewTimer(s.delay(n))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			var zero T
+			return zero, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func wrapRead(op, group string, err error) error {
@@ -441,6 +470,11 @@ func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, err
 	if err != nil {
 		return fail(err)
 	}
+	// A window past what a Duration holds would wrap around to a
+	// nonsense (even negative) length.
+	if window < 0 || window > math.MaxInt64/int64(time.Millisecond) {
+		return fail(fmt.Errorf("%s %d out of range", attrWindow, window))
+	}
 	snap.Window = time.Duration(window) * time.Millisecond
 	expires, err := getN(item, attrExpiresAt)
 	if err != nil {
@@ -470,6 +504,11 @@ func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, err
 		}
 	default:
 		return fail(fmt.Errorf("%s has type %T, want a list", attrCounts, l))
+	}
+	// What the Sink would refuse to write (an empty group, year 0) is not a
+	// snapshot to hand to a reader either.
+	if err := validate(snap); err != nil {
+		return fail(err)
 	}
 	if _, ok := item[attrExpiresAt]; !ok {
 		return snap, time.Time{}, nil
