@@ -165,7 +165,7 @@ func TestAWSModeCleanup(t *testing.T) {
 
 	c.cleanup = true
 	if err := run(context.Background(), c, io.Discard, nil); err != nil {
-		t.Fatalf("cleanup: %v", err)
+		t.Fatalf("cleanup: %v\nkinesalite said:\n%s", err, awstest.Kinesalite(t).Output())
 	}
 	ctx := context.Background()
 	_, err := awstest.Kinesis(t).DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)})
