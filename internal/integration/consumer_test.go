@@ -43,15 +43,22 @@ func newLedger() *ledger {
 	return &ledger{times: map[string]int{}, firstBy: map[string]string{}, order: map[string][]int{}}
 }
 
-// handler returns worker's processors. Once crashed is set, they fail every
+// handler returns w's processors. Once w.crashed is set, they fail every
 // batch, so the worker neither records nor checkpoints anything more: its
-// process is gone, as far as the stream and the table can tell.
-func (l *ledger) handler(worker string, crashed *atomic.Bool) func(string) source.Processor {
+// process is gone, as far as the stream and the table can tell. With
+// w.crashAfter set, the next batch is recorded and then the worker crashes,
+// before the checkpoint that would cover it: the worst moment for
+// duplicates.
+func (l *ledger) handler(w *worker) func(string) source.Processor {
 	return func(string) source.Processor {
 		return source.HandlerFunc(func(ctx context.Context, records []source.Record) error {
-			if crashed.Load() {
+			if w.crashed.Load() {
 				return errors.New("crashed")
 			}
+			if w.crashAfter.Load() {
+				defer w.crashed.Store(true)
+			}
+			worker := w.id
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			for _, r := range records {
@@ -174,11 +181,13 @@ type result struct {
 }
 
 type worker struct {
-	id       string
-	c        *source.Consumer
-	crashed  atomic.Bool
-	stop     context.CancelFunc
-	finished chan struct{}
+	id      string
+	c       *source.Consumer
+	crashed atomic.Bool
+	// crashAfter makes the worker crash after its next batch.
+	crashAfter atomic.Bool
+	stop       context.CancelFunc
+	finished   chan struct{}
 }
 
 // run drives one scenario on a fresh 2-shard stream and lease table: w1
@@ -247,7 +256,7 @@ func run(t testing.TB, cfg source.Config) result {
 		w := &worker{id: id, finished: make(chan struct{})}
 		c := cfg
 		c.Stream, c.Leases, c.WorkerID = stream, crashStore{store, &w.crashed}, id
-		c.NewProcessor = l.handler(id, &w.crashed)
+		c.NewProcessor = l.handler(w)
 		var err error
 		if w.c, err = source.NewConsumer(c); err != nil {
 			t.Fatal(err)
@@ -379,7 +388,8 @@ func run(t testing.TB, cfg source.Config) result {
 			break
 		}
 	}
-	victim.crashed.Store(true)
+	victim.crashAfter.Store(true)
+	waitFor(30*time.Second, "a batch for the worker about to crash", victim.crashed.Load)
 	survivors := []string{}
 	for _, id := range []string{"w1", "w2", "w3"} {
 		if id != victim.id {
