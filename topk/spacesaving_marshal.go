@@ -164,6 +164,10 @@ func (s *SpaceSaving[K]) UnmarshalBinary(data []byte) error {
 // read by UnmarshalBinary. O(1).
 func (s *SpaceSaving[K]) Capacity() int { return s.capacity }
 
+// Total returns N, the total weight s summarises, merged streams included:
+// the bound on every error is Total/Capacity. O(1).
+func (s *SpaceSaving[K]) Total() int64 { return s.total }
+
 // checkHeader reads and checks an encoding's magic, version and key kind.
 func checkHeader(r *keycodec.Reader, magic, kind byte) {
 	if m := r.Byte("magic"); r.Err() == nil && m != magic {

@@ -1,0 +1,244 @@
+package window
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/streamtop/streamtop/internal/keycodec"
+	"github.com/streamtop/streamtop/topk"
+)
+
+// ErrCorrupt is wrapped by every error UnmarshalBinary returns for bytes it
+// cannot decode: truncated, of another structure, key type or version, or
+// whose counts break the structure's invariants.
+var ErrCorrupt = errors.New("window: corrupt encoding")
+
+// The first byte of each encoding names the structure, the second its format
+// version.
+const (
+	magicSketch   = 'W'
+	magicCounter  = 'C'
+	formatVersion = 1
+)
+
+// maxDecodeUnits bounds the memory a decoded Sketch may ask for, in units of
+// SpaceSaving capacity over all its summaries: as much as the largest single
+// SpaceSaving. Tests lower it so that fuzzing does not spend its time
+// allocating.
+var maxDecodeUnits = topk.MaxCapacity
+
+// MarshalBinary encodes s (see encoding.BinaryMarshaler) in a versioned
+// format: the bucket length, the number of buckets and the capacity, then,
+// if the window has started, its newest bucket, and for each bucket of the
+// window oldest first its exact total and its summary in
+// topk.SpaceSaving's own encoding (nothing for an empty one), and the
+// running merge of the back. The summaries are the Sketch's own, suffix
+// merges included, so a decoded Sketch slides, expires and answers late
+// records exactly as the original would. Equal Sketches encode to equal
+// bytes. It never fails.
+//
+// The summaries' filters are written as their largest counter (see
+// topk.SpaceSaving.MarshalBinary): a decoded Sketch answers every key
+// within the same bounds, and exactly as the original wherever no bucket
+// summary has ever overflowed its capacity.
+//
+// Cost: O(buckets x capacity); a few bytes per monitored (key, bucket)
+// besides the keys.
+func (s *Sketch[K]) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 64)
+	b = append(b, magicSketch, formatVersion, keycodec.Kind[K]())
+	b = appendUvarints(b, uint64(s.bucket), uint64(len(s.panes)), uint64(s.capacity))
+	if !s.started {
+		return append(b, 0), nil
+	}
+	b = append(b, 1)
+	b = appendVarint(b, s.newest)
+	b = appendUvarints(b, uint64(s.newest-s.split))
+	for j := s.oldest(); j <= s.newest; j++ {
+		slot := s.slot(j)
+		b = appendUvarints(b, uint64(s.totals[slot]))
+		b = appendSummary(b, s.panes[slot])
+	}
+	return appendSummary(b, s.back), nil
+}
+
+// appendSummary appends p's encoding, length first; an empty summary is just
+// a length of 0.
+func appendSummary(b []byte, p interface {
+	MarshalBinary() ([]byte, error)
+	Len() int
+	Total() int64
+}) []byte {
+	if p.Len() == 0 && p.Total() == 0 {
+		return append(b, 0)
+	}
+	data, _ := p.MarshalBinary() // never fails
+	b = appendUvarints(b, uint64(len(data)))
+	return append(b, data...)
+}
+
+// UnmarshalBinary replaces s's state with the one data encodes (see
+// encoding.BinaryUnmarshaler), size, bucket length and capacity included; s
+// may be a zero Sketch. It returns an error wrapping ErrCorrupt, and leaves s
+// unchanged, if data is not a Sketch of the same key kind in a version this
+// package reads, or if its counts are inconsistent (a summary of another
+// capacity, a summary whose total differs from the buckets it covers, any
+// error topk.SpaceSaving.UnmarshalBinary finds in a summary).
+//
+// Memory: a new Sketch's for the encoded shape, which nothing in data
+// bounds: size/bucket+3 summaries of the capacity (at most
+// topk.MaxCapacity units of capacity in all, about 90 bytes a unit).
+func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
+	r := keycodec.NewReader(data, ErrCorrupt)
+	checkHeader(r, magicSketch, keycodec.Kind[K]())
+	bucket := time.Duration(r.Uint64("bucket length", math.MaxInt64))
+	n := int(r.Uint64("buckets", maxSketchBuckets))
+	capacity := int(r.Uint64("capacity", topk.MaxCapacity))
+	started := r.Byte("started")
+	if r.Err() != nil {
+		return r.Err()
+	}
+	size, ok := shape(r, bucket, n)
+	if !ok {
+		return r.Err()
+	}
+	if capacity < 1 || (n+3)*capacity > maxDecodeUnits {
+		return fmt.Errorf("%w: capacity %d for %d buckets", ErrCorrupt, capacity, n)
+	}
+	d, err := NewSketch[K](size, bucket, capacity)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	switch started {
+	case 0:
+	case 1:
+		d.decodeWindow(r)
+	default:
+		r.Fail("started flag %d", started)
+	}
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d bytes after the end", r.Len())
+	}
+	if r.Err() != nil {
+		return r.Err()
+	}
+	*s = *d
+	return nil
+}
+
+// decodeWindow reads the newest bucket, the totals and the summaries into
+// d, a fresh Sketch of the encoded shape.
+func (d *Sketch[K]) decodeWindow(r *keycodec.Reader) {
+	n := len(d.panes)
+	d.newest = newestBucket(r, d.bucket, n)
+	back := int64(r.Uint64("split", uint64(n-1)))
+	if r.Err() != nil {
+		return
+	}
+	d.started = true
+	d.split = d.newest - back
+	d.head = d.slot(d.newest)
+	d.headFrom = d.newest * int64(d.bucket)
+	d.headTo = d.headFrom + int64(d.bucket)
+
+	for j := d.oldest(); j <= d.newest && r.Err() == nil; j++ {
+		slot := d.slot(j)
+		t := int64(r.Uint64("bucket total", uint64(math.MaxInt64-d.total)))
+		d.totals[slot] = t
+		d.total += t
+		d.decodeSummary(r, d.panes[slot])
+	}
+	d.decodeSummary(r, d.back)
+	if r.Err() != nil {
+		return
+	}
+	// A bucket's summary totals its own bucket's records, or, as a suffix
+	// merge before split, those of every bucket from it up to split.
+	var suffix int64
+	for j := d.newest; j >= d.oldest(); j-- {
+		slot := d.slot(j)
+		want := d.totals[slot]
+		if j < d.split {
+			suffix += d.totals[slot]
+			want = suffix
+		}
+		if got := d.panes[slot].Total(); got != want {
+			r.Fail("the summary of bucket %d totals %d, want %d", j, got, want)
+			return
+		}
+	}
+	var backTotal int64
+	for j := d.split; j < d.newest; j++ {
+		backTotal += d.totals[d.slot(j)]
+	}
+	if got := d.back.Total(); got != backTotal {
+		r.Fail("the running merge totals %d, want %d", got, backTotal)
+	}
+}
+
+// decodeSummary reads one length-prefixed summary into p, which is empty and
+// of the Sketch's capacity.
+func (d *Sketch[K]) decodeSummary(r *keycodec.Reader, p *topk.SpaceSaving[K]) {
+	data := r.Bytes("summary")
+	if r.Err() != nil || len(data) == 0 {
+		return
+	}
+	// Check the capacity before decoding: a summary of another capacity
+	// would allocate its own memory.
+	h := keycodec.NewReader(data, ErrCorrupt)
+	h.Byte("magic")
+	h.Byte("version")
+	h.Byte("key kind")
+	if c := h.Uvarint("capacity"); h.Err() == nil && c != uint64(d.capacity) {
+		r.Fail("a summary of capacity %d in a Sketch of capacity %d", c, d.capacity)
+		return
+	}
+	if err := p.UnmarshalBinary(data); err != nil {
+		r.Fail("summary: %v", err)
+	}
+}
+
+// shape checks a decoded bucket length and number of buckets, and returns
+// the window size.
+func shape(r *keycodec.Reader, bucket time.Duration, n int) (time.Duration, bool) {
+	if bucket <= 0 || n < 1 || int64(n) > math.MaxInt64/int64(bucket) {
+		r.Fail("%d buckets of %v", n, bucket)
+		return 0, false
+	}
+	return time.Duration(n) * bucket, true
+}
+
+// newestBucket reads the newest bucket's index, which must leave the whole
+// window, from the start of its oldest bucket to the end of the newest, in
+// the nanoseconds an int64 can hold.
+func newestBucket(r *keycodec.Reader, bucket time.Duration, n int) int64 {
+	b := int64(bucket)
+	lo := math.MinInt64/b + int64(n) // the oldest bucket then starts after MinInt64
+	hi := math.MaxInt64/b - 1        // the newest then ends before MaxInt64
+	return r.Int64("newest bucket", lo, hi)
+}
+
+// checkHeader reads and checks an encoding's magic, version and key kind.
+func checkHeader(r *keycodec.Reader, magic, kind byte) {
+	if m := r.Byte("magic"); r.Err() == nil && m != magic {
+		r.Fail("starts with %#x, not %#x (%q)", m, magic, magic)
+	}
+	if v := r.Byte("version"); r.Err() == nil && v != formatVersion {
+		r.Fail("format version %d, this package reads %d", v, formatVersion)
+	}
+	if k := r.Byte("key kind"); r.Err() == nil && k != kind {
+		r.Fail("key kind %d, want %d", k, kind)
+	}
+}
+
+func appendUvarints(b []byte, vs ...uint64) []byte {
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+func appendVarint(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
