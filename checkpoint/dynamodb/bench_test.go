@@ -1,11 +1,13 @@
 package dynamodb_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/checkpoint/dynamodb"
 	"github.com/streamtop/streamtop/internal/awstest"
 )
 
@@ -126,4 +128,56 @@ func BenchmarkList100(b *testing.B) {
 		d = append(d, time.Since(start))
 	}
 	reportLatency(b, d)
+}
+
+// BenchmarkStateSize measures a checkpoint carrying a processor state, and
+// the renewals of a lease holding it (every response carries the whole
+// item), against dynalite, for states from none to MaxStateSize. The
+// visualizer's per-shard state is under 4 KiB.
+func BenchmarkStateSize(b *testing.B) {
+	for _, size := range []int{0, 4 << 10, 64 << 10, dynamodb.MaxStateSize} {
+		state := make([]byte, size)
+		for i := range state {
+			state[i] = byte(i)
+		}
+		for _, op := range []string{"Checkpoint", "Renew"} {
+			b.Run(fmt.Sprintf("%s/%dKiB", op, size>>10), func(b *testing.B) {
+				ctx := b.Context()
+				s := newStore(b)
+				key := awstest.UniqueName(b, "shard")
+				if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon}); err != nil {
+					b.Fatal(err)
+				}
+				l, err := s.Get(ctx, key)
+				if err == nil {
+					l, err = s.Take(ctx, l, "w1")
+				}
+				if err == nil {
+					l.Checkpoint, l.State = "1", state
+					l, err = s.Checkpoint(ctx, l)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := make([]time.Duration, 0, b.N)
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				b.ResetTimer()
+				for b.Loop() {
+					start := time.Now()
+					if op == "Checkpoint" {
+						l.Checkpoint, l.State = "49590338271490256608559692538361571095921575989136588898", state
+						l, err = s.Checkpoint(ctx, l)
+					} else {
+						l, err = s.Renew(ctx, l)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					d = append(d, time.Since(start))
+				}
+				reportLatency(b, d)
+			})
+		}
+	}
 }
