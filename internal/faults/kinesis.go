@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -91,14 +92,15 @@ func (k *Kinesis) count(key string, n int) {
 	k.mu.Unlock()
 }
 
-// before runs the schedule for method and returns the error to inject, in
-// the shape the SDK would return it, or nil. errs are the sentinels the
-// method may inject, in the Schedule's terms.
-func (k *Kinesis) before(ctx context.Context, method string, throttle func() error, errs ...error) error {
-	err := k.sched.before(ctx, "kinesis."+method, errs...)
+// before runs the schedule for op ("kinesis.<Method>") and returns the
+// error to inject, in the shape the SDK would return it, or nil. errs are
+// the sentinels the method may inject, in the Schedule's terms.
+func (k *Kinesis) before(ctx context.Context, op string, throttle func() error, errs ...error) error {
+	err := k.sched.before(ctx, op, errs...)
 	if err == nil {
 		return nil
 	}
+	method := strings.TrimPrefix(op, "kinesis.")
 	var api, cause error
 	switch {
 	case errors.Is(err, ErrThrottled):
@@ -153,7 +155,7 @@ func limitExceeded() error {
 
 // ListShards lists shards unless a fault is injected.
 func (k *Kinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
-	if err := k.before(ctx, "ListShards", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
+	if err := k.before(ctx, "kinesis.ListShards", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
 		return nil, err
 	}
 	return k.c.ListShards(ctx, in, optFns...)
@@ -162,7 +164,7 @@ func (k *Kinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o
 // GetShardIterator returns an iterator unless a fault is injected. The
 // iterator is valid even if one with the same text expired before.
 func (k *Kinesis) GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
-	if err := k.before(ctx, "GetShardIterator", provisioned, ErrThrottled, ErrTimeout); err != nil {
+	if err := k.before(ctx, "kinesis.GetShardIterator", provisioned, ErrThrottled, ErrTimeout); err != nil {
 		return nil, err
 	}
 	out, err := k.c.GetShardIterator(ctx, in, optFns...)
@@ -188,7 +190,7 @@ func (k *Kinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, o
 		return nil, &smithy.OperationError{ServiceID: "Kinesis", OperationName: "GetRecords", Err: &injected{
 			&types.ExpiredIteratorException{Message: aws.String("Iterator expired (injected earlier)")}, ErrIteratorExpired}}
 	}
-	err := k.before(ctx, "GetRecords", provisioned, ErrThrottled, ErrTimeout, ErrIteratorExpired)
+	err := k.before(ctx, "kinesis.GetRecords", provisioned, ErrThrottled, ErrTimeout, ErrIteratorExpired)
 	if errors.Is(err, ErrIteratorExpired) {
 		k.mu.Lock()
 		k.expired[it] = true
@@ -203,7 +205,7 @@ func (k *Kinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, o
 // PutRecords writes records unless a fault is injected; a partial fault
 // writes only some of them and reports the others as refused.
 func (k *Kinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
-	if err := k.before(ctx, "PutRecords", provisioned, ErrThrottled, ErrTimeout); err != nil {
+	if err := k.before(ctx, "kinesis.PutRecords", provisioned, ErrThrottled, ErrTimeout); err != nil {
 		return nil, err
 	}
 	refused := k.refuse(len(in.Records))
@@ -299,7 +301,7 @@ func (k *Kinesis) applied() bool {
 
 // CreateStream creates a stream unless a fault is injected.
 func (k *Kinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error) {
-	if err := k.before(ctx, "CreateStream", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
+	if err := k.before(ctx, "kinesis.CreateStream", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
 		return nil, err
 	}
 	return k.c.CreateStream(ctx, in, optFns...)
@@ -307,7 +309,7 @@ func (k *Kinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInpu
 
 // DeleteStream deletes a stream unless a fault is injected.
 func (k *Kinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error) {
-	if err := k.before(ctx, "DeleteStream", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
+	if err := k.before(ctx, "kinesis.DeleteStream", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
 		return nil, err
 	}
 	return k.c.DeleteStream(ctx, in, optFns...)
@@ -315,7 +317,7 @@ func (k *Kinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInpu
 
 // DescribeStreamSummary describes a stream unless a fault is injected.
 func (k *Kinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
-	if err := k.before(ctx, "DescribeStreamSummary", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
+	if err := k.before(ctx, "kinesis.DescribeStreamSummary", limitExceeded, ErrThrottled, ErrTimeout); err != nil {
 		return nil, err
 	}
 	return k.c.DescribeStreamSummary(ctx, in, optFns...)
