@@ -192,3 +192,73 @@ func TestFaultsOnEmulator(t *testing.T) {
 	t.Logf("%d records, %d keys: produced in %v, all read %v after the first Put; producer %+v; faults %v",
 		n, keys, produce.Round(time.Millisecond), elapsed.Round(time.Millisecond), stats, injected)
 }
+
+// TestLostRepliesOnEmulator shows where at-least-once begins: a PutRecords
+// whose records were stored but whose answer was lost ("applied" faults) is
+// sent again, so those records are stored twice. With WithKeyOrder a key's
+// next record waits for the resend, so each duplicate sits right after its
+// original and each key's records, duplicates dropped, are in Put order.
+func TestLostRepliesOnEmulator(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n, keys = 1000, 50
+	es := newEmulatorStream(t, 2)
+	writer := faults.NewKinesis(es.client, faults.NewSchedule(7, faults.Rate("kinesis.PutRecords applied", 0.2)))
+	p, err := kinesis.NewProducer(writer, es.Name(), kinesis.WithKeyOrder(),
+		kinesis.WithLinger(5*time.Millisecond), kinesis.WithBackoff(time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for i := range n {
+		k := fmt.Sprint("key-", i%keys)
+		data := fmt.Sprint(k, "/", i)
+		if err := p.Put(ctx, k, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = append(want[k], data)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	lost := writer.Injected()["PutRecords applied timeout"]
+	if lost == 0 {
+		t.Fatal("no reply was lost")
+	}
+	// Read everything: the Producer is closed, so an empty read is the end.
+	got := map[string][]string{}
+	total := 0
+	shards, err := es.Shards(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range shards {
+		r, err := es.Open(ctx, sh.ID, source.Position{Type: source.TrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			res, err := r.Read(ctx, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Records) == 0 && res.MillisBehindLatest == 0 {
+				break
+			}
+			for _, rec := range res.Records {
+				got[rec.PartitionKey] = append(got[rec.PartitionKey], string(rec.Data))
+			}
+			total += len(res.Records)
+		}
+		r.Close()
+	}
+	for k, w := range want {
+		if c := slices.Compact(slices.Clone(got[k])); !slices.Equal(c, w) {
+			t.Fatalf("key %s read as %v..., want Put order %v... with duplicates only next to their originals", k, got[k][:min(6, len(got[k]))], w[:min(5, len(w))])
+		}
+	}
+	if total <= n {
+		t.Fatalf("read %d records after %d lost replies, want duplicates beyond the %d put", total, lost, n)
+	}
+	t.Logf("%d records put, %d PutRecords replies lost, %d records read (%d duplicates); Producer %+v", n, lost, total, total-n, p.Stats())
+}
