@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,12 @@ import (
 // resources, 6 referrers each, every one seen in each of 10 one-second
 // buckets.
 func visualizerState(b *testing.B) *state {
-	agg, err := New(Config{Size: 10 * time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: &memSink{}})
+	// Resources are paths: they hold slashes, so "|" separates the fields.
+	dec := DecoderFunc(func(r source.Record, dst []Item) ([]Item, error) {
+		g, k, _ := strings.Cut(string(r.Data), "|")
+		return append(dst, Item{Group: g, Key: k, Time: r.ArrivalTime, N: 1}), nil
+	})
+	agg, err := New(Config{Size: 10 * time.Second, Bucket: time.Second, Decoder: dec, Sink: &memSink{}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,13 +34,16 @@ func visualizerState(b *testing.B) *state {
 	for sec := range 10 {
 		for r := range 4 {
 			for ref := range 6 {
-				records = append(records, rec(len(records), fmt.Sprintf("/resource/%d/https://referrer-%d.example.com/", r, ref),
+				records = append(records, rec(len(records), fmt.Sprintf("/products/%d|https://referrer-%d.example.com/", r, ref),
 					t0.Add(time.Duration(sec)*time.Second+time.Duration(r*6+ref)*time.Millisecond)))
 			}
 		}
 	}
 	for _, r := range records {
 		p.count(&r)
+	}
+	if len(p.windows) != 4 || agg.Stats().Malformed != 0 {
+		b.Fatalf("%d windows, %d malformed records", len(p.windows), agg.Stats().Malformed)
 	}
 	return &p.state
 }
@@ -82,7 +91,7 @@ func BenchmarkProcessRecords(b *testing.B) {
 	for range b.N {
 		for j := range records {
 			// 1,000 records a second of record time: a boundary per batch.
-			records[j] = source.Record{Data: []byte(fmt.Sprintf("/r%d/ref%d", i%4, i%6)),
+			records[j] = source.Record{Data: []byte(fmt.Sprintf("r%d/ref%d", i%4, i%6)),
 				SequenceNumber: fmt.Sprintf("%032d", i+1), ArrivalTime: t0.Add(time.Duration(i) * time.Millisecond)}
 			i++
 		}
