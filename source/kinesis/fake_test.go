@@ -21,8 +21,7 @@ type fakeClock struct {
 	now    time.Time
 	auto   bool
 	timers []fakeTimer
-	slept  []time.Duration // every After, in order
-	added  chan struct{}   // gets a token for every timer set
+	added  chan struct{} // gets a token for every timer set
 }
 
 type fakeTimer struct {
@@ -45,7 +44,6 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.slept = append(c.slept, d)
 	ch := make(chan time.Time, 1)
 	if c.auto {
 		if d > 0 {
@@ -77,12 +75,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 		t.ch <- c.now
 	}
 	c.timers = kept
-}
-
-func (c *fakeClock) sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.slept...)
 }
 
 // fakeKinesis is an in-memory Kinesis with the semantics the adapters rely

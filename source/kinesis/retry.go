@@ -52,15 +52,6 @@ func retryable(ctx context.Context, err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
-// errorCode returns the service's code for err, or "".
-func errorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
-}
-
 // backoff computes retry delays: capped exponential growth with "equal
 // jitter" (half fixed, half random), so retries of many readers spread out
 // yet none retries at once. The zero value is unusable; it is safe for
