@@ -8,10 +8,15 @@ package baseline
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 
 	"github.com/streamtop/streamtop/topk"
 )
+
+// ErrInvalidOption is wrapped by every error a constructor returns for a bad
+// argument.
+var ErrInvalidOption = errors.New("baseline: invalid option")
 
 // Map counts keys in a plain Go map: the floor for any exact counter, since
 // it does nothing but the increment.

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -204,8 +205,8 @@ func TestConstructorErrors(t *testing.T) {
 		{"spacesaving negative", func() error { _, err := NewSpaceSaving[string](-1); return err }()},
 	}
 	for _, tt := range tests {
-		if tt.err == nil {
-			t.Errorf("%s: no error", tt.name)
+		if !errors.Is(tt.err, ErrInvalidOption) {
+			t.Errorf("%s: error %v does not wrap ErrInvalidOption", tt.name, tt.err)
 		}
 	}
 }

@@ -32,7 +32,7 @@ type Ring[K cmp.Ordered] struct {
 // must be a positive whole multiple of bucket.
 func NewRing[K cmp.Ordered](size, bucket time.Duration) (*Ring[K], error) {
 	if bucket <= 0 || size <= 0 || size%bucket != 0 {
-		return nil, fmt.Errorf("baseline: window %v is not a positive multiple of bucket %v", size, bucket)
+		return nil, fmt.Errorf("%w: window %v is not a positive multiple of bucket %v", ErrInvalidOption, size, bucket)
 	}
 	r := &Ring[K]{bucket: int64(bucket), ring: make([]map[K]int64, size/bucket), totals: make(map[K]int64)}
 	for i := range r.ring {

@@ -35,7 +35,7 @@ type counter[K cmp.Ordered] struct {
 // NewSpaceSaving returns an empty summary of at most capacity counters.
 func NewSpaceSaving[K cmp.Ordered](capacity int) (*SpaceSaving[K], error) {
 	if capacity <= 0 {
-		return nil, fmt.Errorf("baseline: capacity %d is not positive", capacity)
+		return nil, fmt.Errorf("%w: capacity %d is not positive", ErrInvalidOption, capacity)
 	}
 	return &SpaceSaving[K]{capacity: capacity, where: make(map[K]*counter[K], capacity), h: make(minHeap[K], 0, capacity)}, nil
 }
