@@ -16,12 +16,17 @@ import (
 // Cost: O(Len log Len) to sort the keys; 1 to 3 bytes per count of up to a
 // million, besides the key's own encoding.
 func (e *Exact[K]) MarshalBinary() ([]byte, error) {
+	return e.AppendBinary(make([]byte, 0, 8+len(e.counts)*8))
+}
+
+// AppendBinary appends the encoding MarshalBinary returns to b (see
+// encoding.BinaryAppender). It never fails.
+func (e *Exact[K]) AppendBinary(b []byte) ([]byte, error) {
 	keys := make([]K, 0, len(e.counts))
 	for k := range e.counts {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, cmp.Compare[K])
-	b := make([]byte, 0, 8+len(keys)*8)
 	b = append(b, magicExact, formatVersion, keycodec.Kind[K]())
 	b = binaryAppendUvarints(b, uint64(len(keys)))
 	for _, k := range keys {

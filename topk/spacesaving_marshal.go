@@ -45,6 +45,13 @@ var maxDecodeCapacity = MaxCapacity
 // besides the key's own encoding (its length and bytes for a string, a
 // varint for an integer).
 func (s *SpaceSaving[K]) MarshalBinary() ([]byte, error) {
+	return s.AppendBinary(make([]byte, 0, 16+len(s.keys)*8))
+}
+
+// AppendBinary appends the encoding MarshalBinary returns to b (see
+// encoding.BinaryAppender), so that a caller writing several summaries
+// into one buffer copies each once. It never fails.
+func (s *SpaceSaving[K]) AppendBinary(b []byte) ([]byte, error) {
 	order := make([]int32, len(s.keys))
 	for i := range order {
 		order[i] = int32(i)
@@ -54,7 +61,6 @@ func (s *SpaceSaving[K]) MarshalBinary() ([]byte, error) {
 	for _, a := range s.alpha {
 		floor = max(floor, a)
 	}
-	b := make([]byte, 0, 16+len(s.keys)*8)
 	b = append(b, magicSpaceSaving, formatVersion, keycodec.Kind[K]())
 	b = binaryAppendUvarints(b, uint64(s.capacity), uint64(s.total), uint64(floor), uint64(len(s.keys)))
 	for _, i := range order {

@@ -32,7 +32,12 @@ var maxDecodeCounterBuckets = maxCounterBuckets
 // Cost: O(p log p) for p pairs, allocating the result and a scratch of one
 // int32 per key id.
 func (c *Counter[K]) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 64)
+	return c.AppendBinary(make([]byte, 0, 64))
+}
+
+// AppendBinary appends the encoding MarshalBinary returns to b (see
+// encoding.BinaryAppender). It never fails.
+func (c *Counter[K]) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, magicCounter, formatVersion, keycodec.Kind[K]())
 	b = appendUvarints(b, uint64(c.bucket), uint64(len(c.ring)))
 	if !c.started {

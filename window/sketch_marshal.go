@@ -48,7 +48,12 @@ var maxDecodeUnits = topk.MaxCapacity
 // Cost: O(buckets x capacity); a few bytes per monitored (key, bucket)
 // besides the keys.
 func (s *Sketch[K]) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 64)
+	return s.AppendBinary(make([]byte, 0, 256))
+}
+
+// AppendBinary appends the encoding MarshalBinary returns to b (see
+// encoding.BinaryAppender). It never fails.
+func (s *Sketch[K]) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, magicSketch, formatVersion, keycodec.Kind[K]())
 	b = appendUvarints(b, uint64(s.bucket), uint64(len(s.panes)), uint64(s.capacity))
 	if !s.started {
@@ -68,16 +73,25 @@ func (s *Sketch[K]) MarshalBinary() ([]byte, error) {
 // appendSummary appends p's encoding, length first; an empty summary is just
 // a length of 0.
 func appendSummary(b []byte, p interface {
-	MarshalBinary() ([]byte, error)
+	AppendBinary([]byte) ([]byte, error)
 	Len() int
 	Total() int64
 }) []byte {
 	if p.Len() == 0 && p.Total() == 0 {
 		return append(b, 0)
 	}
-	data, _ := p.MarshalBinary() // never fails
-	b = appendUvarints(b, uint64(len(data)))
-	return append(b, data...)
+	// Encode in place, then make room for the length, which is known
+	// only now: a move of the summary's bytes, rather than a buffer per
+	// summary.
+	start := len(b)
+	b, _ = p.AppendBinary(b) // never fails
+	n := len(b) - start
+	var lenBuf [binary.MaxVarintLen64]byte
+	l := binary.PutUvarint(lenBuf[:], uint64(n))
+	b = append(b, lenBuf[:l]...)
+	copy(b[start+l:], b[start:start+n])
+	copy(b[start:], lenBuf[:l])
+	return b
 }
 
 // UnmarshalBinary replaces s's state with the one data encodes (see
