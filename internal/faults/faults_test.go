@@ -83,7 +83,10 @@ func TestInjectedErrors(t *testing.T) {
 		}, []error{ErrThrottled, ErrTimeout, ErrIteratorExpired}},
 		{"store.List", func(s *Schedule) error { _, err := NewStore(store, s).List(ctx); return err }, []error{ErrThrottled, ErrTimeout}},
 		{"store.Get", func(s *Schedule) error { _, err := NewStore(store, s).Get(ctx, "k"); return err }, []error{ErrThrottled, ErrTimeout}},
-		{"store.Create", func(s *Schedule) error { _, err := NewStore(store, s).Create(ctx, checkpoint.Lease{Key: "x"}); return err }, []error{ErrThrottled, ErrTimeout}},
+		{"store.Create", func(s *Schedule) error {
+			_, err := NewStore(store, s).Create(ctx, checkpoint.Lease{Key: "x"})
+			return err
+		}, []error{ErrThrottled, ErrTimeout}},
 		{"store.Take", func(s *Schedule) error { _, err := NewStore(store, s).Take(ctx, lease(), "w"); return err }, []error{ErrThrottled, ErrTimeout, checkpoint.ErrLeaseLost}},
 		{"store.Delete", func(s *Schedule) error { return NewStore(store, s).Delete(ctx, lease()) }, []error{ErrThrottled, ErrTimeout}},
 		{"sink.Write", func(s *Schedule) error {
