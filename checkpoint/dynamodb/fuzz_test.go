@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/ddbfuzz"
 )
 
@@ -17,9 +18,9 @@ import (
 func itemOf(l checkpoint.Lease) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		attrKey:         str(l.Key),
-		attrCounter:     num(l.Counter),
-		attrSubSequence: num(l.SubSequence),
-		attrSwitches:    num(l.OwnerSwitchesSinceCheckpoint),
+		attrCounter:     ddb.Num(l.Counter),
+		attrSubSequence: ddb.Num(l.SubSequence),
+		attrSwitches:    ddb.Num(l.OwnerSwitchesSinceCheckpoint),
 	}
 	for name, v := range map[string]string{attrOwner: l.Owner, attrCheckpoint: l.Checkpoint, attrPendingOwner: l.PendingOwner} {
 		if v != "" {
@@ -48,11 +49,11 @@ func FuzzDecode(f *testing.F) {
 		itemOf(full),
 		itemOf(checkpoint.Lease{Key: "shardId-000000000000", Checkpoint: checkpoint.TrimHorizon}),
 		// What the Java KCL writes for a lease nobody holds.
-		{attrKey: str("shardId-000000000003"), attrCounter: num(0), attrCheckpoint: str(checkpoint.ShardEnd),
+		{attrKey: str("shardId-000000000003"), attrCounter: ddb.Num(0), attrCheckpoint: str(checkpoint.ShardEnd),
 			attrOwner: &types.AttributeValueMemberNULL{Value: true}, attrParents: str("shardId-000000000000")},
 		// Corrupt ones.
 		{},
-		{attrKey: num(1)},
+		{attrKey: ddb.Num(1)},
 		{attrKey: str("k"), attrCounter: &types.AttributeValueMemberN{Value: "1e99"}},
 		{attrKey: str("k"), attrParents: &types.AttributeValueMemberNS{Value: []string{"1"}}},
 		{attrKey: str("k"), attrState: str("not binary")},

@@ -3,11 +3,11 @@ package dynamodb
 import (
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 // Attribute names. All but attrPendingOwner are the Java KCL's, so a lease
@@ -29,10 +29,6 @@ const (
 )
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
 
 func keyOf(key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrKey: str(key)}
@@ -56,16 +52,16 @@ func decode(item map[string]types.AttributeValue) (checkpoint.Lease, error) {
 	if l.Owner, err = getS(item, attrOwner); err != nil {
 		return fail(err)
 	}
-	if l.Counter, err = getN(item, attrCounter); err != nil {
+	if l.Counter, err = ddb.GetN(item, attrCounter); err != nil {
 		return fail(err)
 	}
 	if l.Checkpoint, err = getS(item, attrCheckpoint); err != nil {
 		return fail(err)
 	}
-	if l.SubSequence, err = getN(item, attrSubSequence); err != nil {
+	if l.SubSequence, err = ddb.GetN(item, attrSubSequence); err != nil {
 		return fail(err)
 	}
-	if l.OwnerSwitchesSinceCheckpoint, err = getN(item, attrSwitches); err != nil {
+	if l.OwnerSwitchesSinceCheckpoint, err = ddb.GetN(item, attrSwitches); err != nil {
 		return fail(err)
 	}
 	if l.PendingOwner, err = getS(item, attrPendingOwner); err != nil {
@@ -103,20 +99,5 @@ func getS(item map[string]types.AttributeValue, name string) (string, error) {
 		return "", nil
 	default:
 		return "", fmt.Errorf("%s has type %T, want a string", name, v)
-	}
-}
-
-func getN(item map[string]types.AttributeValue, name string) (int64, error) {
-	switch v := item[name].(type) {
-	case nil:
-		return 0, nil
-	case *types.AttributeValueMemberN:
-		n, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", name, err)
-		}
-		return n, nil
-	default:
-		return 0, fmt.Errorf("%s has type %T, want a number", name, v)
 	}
 }

@@ -2,17 +2,17 @@ package dynamodb
 
 import (
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"pgregory.net/rapid"
+
+	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 func TestDecodeRejectsMalformedItems(t *testing.T) {
 	good := func() map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{
 			attrKey:     str("shard-0"),
-			attrCounter: num(3),
+			attrCounter: ddb.Num(3),
 		}
 	}
 	tests := []struct {
@@ -20,14 +20,14 @@ func TestDecodeRejectsMalformedItems(t *testing.T) {
 		change func(map[string]types.AttributeValue)
 	}{
 		{"no key", func(m map[string]types.AttributeValue) { delete(m, attrKey) }},
-		{"numeric key", func(m map[string]types.AttributeValue) { m[attrKey] = num(1) }},
+		{"numeric key", func(m map[string]types.AttributeValue) { m[attrKey] = ddb.Num(1) }},
 		{"counter not a number", func(m map[string]types.AttributeValue) { m[attrCounter] = &types.AttributeValueMemberN{Value: "x"} }},
 		{"counter a string", func(m map[string]types.AttributeValue) { m[attrCounter] = str("3") }},
 		{"counter too big", func(m map[string]types.AttributeValue) {
 			m[attrCounter] = &types.AttributeValueMemberN{Value: "99999999999999999999"}
 		}},
-		{"owner a number", func(m map[string]types.AttributeValue) { m[attrOwner] = num(1) }},
-		{"checkpoint a number", func(m map[string]types.AttributeValue) { m[attrCheckpoint] = num(1) }},
+		{"owner a number", func(m map[string]types.AttributeValue) { m[attrOwner] = ddb.Num(1) }},
+		{"checkpoint a number", func(m map[string]types.AttributeValue) { m[attrCheckpoint] = ddb.Num(1) }},
 		{"sub-sequence a string", func(m map[string]types.AttributeValue) { m[attrSubSequence] = str("1") }},
 		{"switches a bool", func(m map[string]types.AttributeValue) { m[attrSwitches] = &types.AttributeValueMemberBOOL{} }},
 		{"pending owner a list", func(m map[string]types.AttributeValue) { m[attrPendingOwner] = &types.AttributeValueMemberL{} }},
@@ -55,7 +55,7 @@ func TestDecodeReadsKCLVariants(t *testing.T) {
 		attrKey:      str("shard-1"),
 		attrOwner:    &types.AttributeValueMemberNULL{Value: true},
 		attrParents:  str("shard-0"), // a single parent, as old KCL versions wrote it
-		attrCounter:  num(0),
+		attrCounter:  ddb.Num(0),
 		"extraField": str("ignored"),
 	})
 	if err != nil {
@@ -66,26 +66,10 @@ func TestDecodeReadsKCLVariants(t *testing.T) {
 	}
 }
 
-func TestBackoffDelayStaysInBounds(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		base := time.Duration(rapid.Int64Range(1, int64(time.Second)).Draw(t, "base"))
-		max := base + time.Duration(rapid.Int64Range(0, int64(time.Minute)).Draw(t, "extra"))
-		n := rapid.IntRange(1, 200).Draw(t, "n")
-		b := backoff{attempts: 5, base: base, max: max}
-		ceiling := max
-		if n-1 < 40 && base<<(n-1) < max && base<<(n-1) > 0 {
-			ceiling = base << (n - 1)
-		}
-		if d := b.delay(n); d <= 0 || d > ceiling {
-			t.Fatalf("delay(%d) = %v with base %v, max %v; want in (0, %v]", n, d, base, max, ceiling)
-		}
-	})
-}
-
 func TestUpdateExpressions(t *testing.T) {
 	var u update
-	u.condition("%s = %s", u.name(attrCounter), u.value(num(4)))
-	u.set(attrCounter, num(5))
+	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(4)))
+	u.set(attrCounter, ddb.Num(5))
 	u.setOrRemove(attrCheckpoint, "")
 	u.remove(attrPendingOwner)
 	if got, want := *u.conditionExpression(), "#leaseCounter = :v0"; got != want {

@@ -2,12 +2,9 @@ package dynamodb
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
-	"github.com/aws/smithy-go"
+	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 // ThrottledError reports that DynamoDB throttled an operation on every
@@ -28,58 +25,21 @@ func (e *ThrottledError) Error() string {
 
 func (e *ThrottledError) Unwrap() error { return e.Err }
 
-// throttleCodes are the error codes with which DynamoDB says "slow down":
-// per-table or per-partition capacity, the account's request rate, and the
-// control plane's rate.
-var throttleCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-	"ThrottlingException":                    true,
-}
-
-func isThrottle(err error) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()]
-}
-
-// backoff is a capped exponential backoff with full jitter: many workers
-// throttled by the same table spread their retries out instead of arriving
-// again together.
+// backoff is how the Store retries throttled requests: at most attempts
+// calls, with a capped, jittered exponential wait between them.
 type backoff struct {
-	attempts  int
-	base, max time.Duration
-}
-
-// delay returns the wait before retry n (n >= 1).
-func (b backoff) delay(n int) time.Duration {
-	ceiling := b.max
-	if shift := n - 1; shift < 32 {
-		if d := b.base << shift; d > 0 && d < ceiling {
-			ceiling = d
-		}
-	}
-	return rand.N(ceiling) + 1
+	attempts int
+	ddb.Backoff
 }
 
 // retry calls call until it succeeds, fails with an error that is not
-// throttling, or has been throttled b.attempts times.
+// throttling, or has been throttled b.attempts times, which it reports as a
+// *ThrottledError.
 func retry[T any](ctx context.Context, b backoff, op, key string, call func(context.Context) (T, error)) (T, error) {
-	for n := 1; ; n++ {
-		v, err := call(ctx)
-		if err == nil || !isThrottle(err) {
-			return v, err
-		}
-		if n >= b.attempts {
-			var zero T
-			return zero, &ThrottledError{Op: op, Key: key, Attempts: n, Err: err}
-		}
-		t := time.NewTimer(b.delay(n))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			var zero T
-			return zero, ctx.Err()
-		case <-t.C:
-		}
+	v, n, err := ddb.Retry(ctx, b.attempts, b.Backoff, call)
+	if ddb.IsThrottle(err) {
+		var zero T
+		return zero, &ThrottledError{Op: op, Key: key, Attempts: n, Err: err}
 	}
+	return v, err
 }

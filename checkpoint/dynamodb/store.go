@@ -27,6 +27,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 // ErrInvalidOption reports a bad argument to New or CreateTable.
@@ -80,7 +81,7 @@ type Option func(*Store)
 // n-th retry. The default is 6 attempts, 50 ms, 1 s. The SDK client's own
 // retryer runs inside each attempt.
 func WithRetry(attempts int, base, max time.Duration) Option {
-	return func(s *Store) { s.retry = backoff{attempts: attempts, base: base, max: max} }
+	return func(s *Store) { s.retry = backoff{attempts: attempts, Backoff: ddb.Backoff{Base: base, Max: max}} }
 }
 
 // New returns a Store on table, through client (usually a *dynamodb.Client).
@@ -89,13 +90,13 @@ func New(client client, table string, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
-	if err := validTableName(table); err != nil {
+	if err := ddb.ValidTableName(table, ErrInvalidOption); err != nil {
 		return nil, err
 	}
 	s := &Store{
 		client: client,
 		table:  aws.String(table),
-		retry:  backoff{attempts: 6, base: 50 * time.Millisecond, max: time.Second},
+		retry:  backoff{attempts: 6, Backoff: ddb.Backoff{Base: 50 * time.Millisecond, Max: time.Second}},
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -103,24 +104,10 @@ func New(client client, table string, opts ...Option) (*Store, error) {
 	switch r := s.retry; {
 	case r.attempts < 1:
 		return nil, fmt.Errorf("%w: retry attempts %d, want at least 1", ErrInvalidOption, r.attempts)
-	case r.base <= 0 || r.max < r.base:
-		return nil, fmt.Errorf("%w: retry backoff %v..%v, want 0 < base <= max", ErrInvalidOption, r.base, r.max)
+	case r.Base <= 0 || r.Max < r.Base:
+		return nil, fmt.Errorf("%w: retry backoff %v..%v, want 0 < base <= max", ErrInvalidOption, r.Base, r.Max)
 	}
 	return s, nil
-}
-
-// validTableName applies DynamoDB's rules for table names here, so a typo
-// fails at New rather than at the first lease renewal.
-func validTableName(table string) error {
-	if len(table) < 3 || len(table) > 255 {
-		return fmt.Errorf("%w: table name %q has %d characters, want 3 to 255", ErrInvalidOption, table, len(table))
-	}
-	for _, r := range table {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return fmt.Errorf("%w: table name %q has %q; allowed are a-z, A-Z, 0-9, _, - and .", ErrInvalidOption, table, r)
-		}
-	}
-	return nil
 }
 
 // List returns every lease, in key order.
@@ -204,10 +191,10 @@ func (s *Store) Create(ctx context.Context, l checkpoint.Lease) (bool, error) {
 	}
 	var u update
 	u.condition("attribute_not_exists(%s)", u.name(attrKey))
-	u.set(attrCounter, num(0))
+	u.set(attrCounter, ddb.Num(0))
 	u.setOrRemove(attrCheckpoint, l.Checkpoint)
-	u.set(attrSubSequence, num(l.SubSequence))
-	u.set(attrSwitches, num(0))
+	u.set(attrSubSequence, ddb.Num(l.SubSequence))
+	u.set(attrSwitches, ddb.Num(0))
 	if len(l.Parents) > 0 {
 		parents := slices.Compact(slices.Sorted(slices.Values(l.Parents)))
 		u.set(attrParents, &types.AttributeValueMemberSS{Value: parents})
@@ -237,17 +224,17 @@ func (s *Store) Take(ctx context.Context, l checkpoint.Lease, owner string) (che
 	// requires.
 	for {
 		var u update
-		u.condition("%s = %s", u.name(attrCounter), u.value(num(l.Counter)))
+		u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
 		if l.Owner == "" {
 			u.condition("attribute_not_exists(%s)", u.name(attrOwner))
 		} else {
 			u.condition("%s = %s", u.name(attrOwner), u.value(str(l.Owner)))
 		}
 		u.set(attrOwner, str(owner))
-		u.set(attrCounter, num(l.Counter+1))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
 		if l.Owner != owner {
 			u.clauses = append(u.clauses, fmt.Sprintf("%s = if_not_exists(%[1]s, %s) + %s",
-				u.name(attrSwitches), u.value(num(0)), u.value(num(1))))
+				u.name(attrSwitches), u.value(ddb.Num(0)), u.value(ddb.Num(1))))
 		}
 		u.remove(attrPendingOwner)
 		got, err := s.apply(ctx, "take", l.Key, &u)
@@ -265,7 +252,7 @@ func (s *Store) Take(ctx context.Context, l checkpoint.Lease, owner string) (che
 // Renew advances the counter, conditional on l.Counter and l.Owner.
 func (s *Store) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
 	return s.byOwner(ctx, "renew", l, func(u *update) {
-		u.set(attrCounter, num(l.Counter+1))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
 	})
 }
 
@@ -285,9 +272,9 @@ func (s *Store) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.
 			u.remove(attrState)
 		}
 		u.setOrRemove(attrCheckpoint, l.Checkpoint)
-		u.set(attrSubSequence, num(l.SubSequence))
-		u.set(attrSwitches, num(0))
-		u.set(attrCounter, num(l.Counter+1))
+		u.set(attrSubSequence, ddb.Num(l.SubSequence))
+		u.set(attrSwitches, ddb.Num(0))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
 	})
 }
 
@@ -311,10 +298,10 @@ func (s *Store) Handoff(ctx context.Context, l checkpoint.Lease) (checkpoint.Lea
 	return s.byOwner(ctx, "hand off", l, func(u *update) {
 		u.condition("%s = %s", u.name(attrPendingOwner), u.value(str(l.PendingOwner)))
 		u.set(attrOwner, str(l.PendingOwner))
-		u.set(attrCounter, num(l.Counter+1))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
 		if l.Owner != l.PendingOwner {
 			u.clauses = append(u.clauses, fmt.Sprintf("%s = if_not_exists(%[1]s, %s) + %s",
-				u.name(attrSwitches), u.value(num(0)), u.value(num(1))))
+				u.name(attrSwitches), u.value(ddb.Num(0)), u.value(ddb.Num(1))))
 		}
 		u.remove(attrPendingOwner)
 	})
@@ -325,7 +312,7 @@ func (s *Store) Handoff(ctx context.Context, l checkpoint.Lease) (checkpoint.Lea
 // rather than set to an empty string.
 func (s *Store) Release(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
 	return s.byOwner(ctx, "release", l, func(u *update) {
-		u.set(attrCounter, num(l.Counter+1))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
 		u.remove(attrOwner)
 		u.remove(attrPendingOwner)
 	})
@@ -337,7 +324,7 @@ func (s *Store) Delete(ctx context.Context, l checkpoint.Lease) error {
 		return err
 	}
 	var u update
-	u.condition("%s = %s", u.name(attrCounter), u.value(num(l.Counter)))
+	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
 	_, err := retry(ctx, s.retry, "delete", l.Key, func(ctx context.Context) (*dynamodb.DeleteItemOutput, error) {
 		return s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 s.table,
@@ -361,7 +348,7 @@ func (s *Store) byOwner(ctx context.Context, op string, l checkpoint.Lease, buil
 		return checkpoint.Lease{}, fmt.Errorf("%w: %s %q: caller is not an owner", checkpoint.ErrLeaseLost, op, l.Key)
 	}
 	var u update
-	u.condition("%s = %s", u.name(attrCounter), u.value(num(l.Counter)))
+	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
 	u.condition("%s = %s", u.name(attrOwner), u.value(str(l.Owner)))
 	build(&u)
 	return s.apply(ctx, op, l.Key, &u)

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 func TestDecodeRejectsMalformedItems(t *testing.T) {
@@ -14,7 +16,7 @@ func TestDecodeRejectsMalformedItems(t *testing.T) {
 			attrCounts: &types.AttributeValueMemberL{Value: []types.AttributeValue{
 				&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 					attrReferrer: &types.AttributeValueMemberS{Value: "r"},
-					attrCount:    num(1),
+					attrCount:    ddb.Num(1),
 				}},
 			}},
 		}
@@ -31,7 +33,7 @@ func TestDecodeRejectsMalformedItems(t *testing.T) {
 		{"timestamp not ISO-8601", func(m map[string]types.AttributeValue) {
 			m[attrTimestamp] = &types.AttributeValueMemberS{Value: "1732565045678"}
 		}},
-		{"host a number", func(m map[string]types.AttributeValue) { m[attrHost] = num(1) }},
+		{"host a number", func(m map[string]types.AttributeValue) { m[attrHost] = ddb.Num(1) }},
 		{"window not a number", func(m map[string]types.AttributeValue) { m[attrWindow] = &types.AttributeValueMemberN{Value: "ten"} }},
 		{"expiry a string", func(m map[string]types.AttributeValue) { m[attrExpiresAt] = &types.AttributeValueMemberS{Value: "1"} }},
 		{"counts a map", func(m map[string]types.AttributeValue) { m[attrCounts] = &types.AttributeValueMemberM{} }},

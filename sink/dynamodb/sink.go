@@ -24,16 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
 )
@@ -82,11 +80,11 @@ type client interface {
 // Query costs one strongly consistent Query request per megabyte returned;
 // Groups scans the whole table.
 type Sink struct {
-	client    client
-	table     *string
-	ttl       time.Duration
-	now       func() time.Time
-	base, max time.Duration
+	client  client
+	table   *string
+	ttl     time.Duration
+	now     func() time.Time
+	backoff ddb.Backoff
 }
 
 var (
@@ -110,7 +108,7 @@ func WithClock(now func() time.Time) Option { return func(s *Sink) { s.now = now
 // or a throttled request: a random time up to base·2ⁿ, capped at max, after n
 // rounds without progress (default 25 ms, 2 s).
 func WithBackoff(base, max time.Duration) Option {
-	return func(s *Sink) { s.base, s.max = base, max }
+	return func(s *Sink) { s.backoff = ddb.Backoff{Base: base, Max: max} }
 }
 
 // New returns a Sink on table through client (usually a *dynamodb.Client).
@@ -119,11 +117,11 @@ func New(client client, table string, opts ...Option) (*Sink, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
-	if err := validTableName(table); err != nil {
+	if err := ddb.ValidTableName(table, ErrInvalidOption); err != nil {
 		return nil, err
 	}
 	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
-		base: 25 * time.Millisecond, max: 2 * time.Second}
+		backoff: ddb.Backoff{Base: 25 * time.Millisecond, Max: 2 * time.Second}}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -132,24 +130,10 @@ func New(client client, table string, opts ...Option) (*Sink, error) {
 		return nil, fmt.Errorf("%w: TTL %v is not positive", ErrInvalidOption, s.ttl)
 	case s.now == nil:
 		return nil, fmt.Errorf("%w: nil clock", ErrInvalidOption)
-	case s.base <= 0 || s.max < s.base:
-		return nil, fmt.Errorf("%w: backoff %v..%v, want 0 < base <= max", ErrInvalidOption, s.base, s.max)
+	case s.backoff.Base <= 0 || s.backoff.Max < s.backoff.Base:
+		return nil, fmt.Errorf("%w: backoff %v..%v, want 0 < base <= max", ErrInvalidOption, s.backoff.Base, s.backoff.Max)
 	}
 	return s, nil
-}
-
-// validTableName applies DynamoDB's rules for table names, so a typo fails
-// at New rather than at the first write.
-func validTableName(table string) error {
-	if len(table) < 3 || len(table) > 255 {
-		return fmt.Errorf("%w: table name %q has %d characters, want 3 to 255", ErrInvalidOption, table, len(table))
-	}
-	for _, r := range table {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return fmt.Errorf("%w: table name %q has %q; allowed are a-z, A-Z, 0-9, _, - and .", ErrInvalidOption, table, r)
-		}
-	}
-	return nil
 }
 
 // Write stores snapshots, replacing any with the same Group and Time (to the
@@ -202,7 +186,7 @@ func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error
 				return nil
 			}
 			pending = out.UnprocessedItems
-		case isThrottle(err):
+		case ddb.IsThrottle(err):
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return err
 		default:
@@ -213,38 +197,10 @@ func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error
 		} else {
 			stalled++
 		}
-		t := time.NewTimer(s.delay(stalled))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("sink/dynamodb: %d snapshots not yet written: %w", len(pending[*s.table]), ctx.Err())
-		case <-t.C:
+		if err := ddb.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
+			return fmt.Errorf("sink/dynamodb: %d snapshots not yet written: %w", len(pending[*s.table]), err)
 		}
 	}
-}
-
-// delay is a capped exponential backoff with full jitter, after n rounds
-// without progress.
-func (s *Sink) delay(n int) time.Duration {
-	ceiling := s.max
-	if n < 32 {
-		if d := s.base << n; d > 0 && d < ceiling {
-			ceiling = d
-		}
-	}
-	return rand.N(ceiling) + 1
-}
-
-// throttleCodes are the error codes with which DynamoDB says "slow down".
-var throttleCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-	"ThrottlingException":                    true,
-}
-
-func isThrottle(err error) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()]
 }
 
 // maxGroupBytes is DynamoDB's limit on a hash key.
@@ -272,28 +228,24 @@ func (s *Sink) encode(snap sink.Snapshot) map[string]types.AttributeValue {
 	for i, e := range snap.Counts {
 		m := map[string]types.AttributeValue{
 			attrReferrer: &types.AttributeValueMemberS{Value: e.Key},
-			attrCount:    num(e.Count),
+			attrCount:    ddb.Num(e.Count),
 		}
 		if e.Err != 0 {
-			m[attrErr] = num(e.Err)
+			m[attrErr] = ddb.Num(e.Err)
 		}
 		counts[i] = &types.AttributeValueMemberM{Value: m}
 	}
 	item := map[string]types.AttributeValue{
 		attrResource:  &types.AttributeValueMemberS{Value: snap.Group},
 		attrTimestamp: &types.AttributeValueMemberS{Value: timeKey(snap.Time)},
-		attrWindow:    num(snap.Window.Milliseconds()),
+		attrWindow:    ddb.Num(snap.Window.Milliseconds()),
 		attrCounts:    &types.AttributeValueMemberL{Value: counts},
-		attrExpiresAt: num(snap.Time.Add(s.ttl).Unix()),
+		attrExpiresAt: ddb.Num(snap.Time.Add(s.ttl).Unix()),
 	}
 	if snap.Host != "" {
 		item[attrHost] = &types.AttributeValueMemberS{Value: snap.Host}
 	}
 	return item
-}
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
 // Query returns the group's snapshots with Time at or after since, in time
@@ -383,7 +335,7 @@ func (s *Sink) Groups(ctx context.Context) ([]string, error) {
 			if !ok {
 				return nil, fmt.Errorf("sink/dynamodb: item without a string %s", attrResource)
 			}
-			expires, err := getN(item, attrExpiresAt)
+			expires, err := ddb.GetN(item, attrExpiresAt)
 			if err != nil {
 				return nil, fmt.Errorf("sink/dynamodb: group %q: %w", g.Value, err)
 			}
@@ -412,20 +364,8 @@ const readAttempts = 6
 // retryRead calls read, which is idempotent, until it succeeds, fails with an
 // error that is not throttling, or has been throttled readAttempts times.
 func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
-	for n := 0; ; n++ {
-		v, err := read()
-		if err == nil || !isThrottle(err) || n+1 >= readAttempts {
-			return v, err
-		}
-		t := time.NewTimer(s.delay(n))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			var zero T
-			return zero, ctx.Err()
-		case <-t.C:
-		}
-	}
+	v, _, err := ddb.Retry(ctx, readAttempts, s.backoff, func(context.Context) (T, error) { return read() })
+	return v, err
 }
 
 func wrapRead(op, group string, err error) error {
@@ -466,7 +406,7 @@ func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, err
 	default:
 		return fail(fmt.Errorf("%s has type %T, want a string", attrHost, h))
 	}
-	window, err := getN(item, attrWindow)
+	window, err := ddb.GetN(item, attrWindow)
 	if err != nil {
 		return fail(err)
 	}
@@ -476,7 +416,7 @@ func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, err
 		return fail(fmt.Errorf("%s %d out of range", attrWindow, window))
 	}
 	snap.Window = time.Duration(window) * time.Millisecond
-	expires, err := getN(item, attrExpiresAt)
+	expires, err := ddb.GetN(item, attrExpiresAt)
 	if err != nil {
 		return fail(err)
 	}
@@ -495,10 +435,10 @@ func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, err
 			}
 			e := &snap.Counts[i]
 			e.Key = ref.Value
-			if e.Count, err = getN(m.Value, attrCount); err != nil {
+			if e.Count, err = ddb.GetN(m.Value, attrCount); err != nil {
 				return fail(fmt.Errorf("%s[%d]: %w", attrCounts, i, err))
 			}
-			if e.Err, err = getN(m.Value, attrErr); err != nil {
+			if e.Err, err = ddb.GetN(m.Value, attrErr); err != nil {
 				return fail(fmt.Errorf("%s[%d]: %w", attrCounts, i, err))
 			}
 		}
@@ -519,19 +459,3 @@ func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, err
 // live reports whether an item that expires at expires (zero: never) is
 // still to be read at now.
 func live(expires, now time.Time) bool { return expires.IsZero() || now.Before(expires) }
-
-// getN reads a number attribute; a missing one reads as 0.
-func getN(item map[string]types.AttributeValue, name string) (int64, error) {
-	switch v := item[name].(type) {
-	case nil:
-		return 0, nil
-	case *types.AttributeValueMemberN:
-		n, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", name, err)
-		}
-		return n, nil
-	default:
-		return 0, fmt.Errorf("%s has type %T, want a number", name, v)
-	}
-}

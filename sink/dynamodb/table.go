@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 // ErrNoTTL is wrapped by the error CreateTable returns when the table is
@@ -28,9 +29,6 @@ type tableClient interface {
 	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
-// tablePoll is how often CreateTable looks whether the table is ACTIVE.
-const tablePoll = 100 * time.Millisecond
-
 // CreateTable creates a counts table named table if there is none, billed per
 // request, waits until it is ACTIVE or ctx ends, and turns on TTL for
 // expiresAt. An existing table must be keyed as a counts table (resource and
@@ -40,10 +38,10 @@ func CreateTable(ctx context.Context, client tableClient, table string) error {
 	if client == nil {
 		return fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
-	if err := validTableName(table); err != nil {
+	if err := ddb.ValidTableName(table, ErrInvalidOption); err != nil {
 		return err
 	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+	err := ddb.CreateTable(ctx, client, &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
@@ -54,45 +52,16 @@ func CreateTable(ctx context.Context, client tableClient, table string) error {
 			{AttributeName: aws.String(attrResource), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(attrTimestamp), KeyType: types.KeyTypeRange},
 		},
-	})
-	var inUse *types.ResourceInUseException
-	if err != nil && !errors.As(err, &inUse) {
-		return fmt.Errorf("sink/dynamodb: create table %q: %w", table, err)
-	}
-	if err := waitActive(ctx, client, table); err != nil {
+	}, "sink/dynamodb", func(d *types.TableDescription) error { return checkSchema(table, d) })
+	if err != nil {
 		return err
 	}
 	return enableTTL(ctx, client, table)
 }
 
-func waitActive(ctx context.Context, client tableClient, table string) error {
-	for {
-		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-		if err != nil {
-			return fmt.Errorf("sink/dynamodb: describe table %q: %w", table, err)
-		}
-		if err := checkSchema(table, out.Table); err != nil {
-			return err
-		}
-		if out.Table.TableStatus == types.TableStatusActive {
-			return nil
-		}
-		t := time.NewTimer(tablePoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("sink/dynamodb: table %q is %s: %w", table, out.Table.TableStatus, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
 // checkSchema refuses a table not keyed as a counts table, whose items this
 // package could neither write nor query.
 func checkSchema(table string, d *types.TableDescription) error {
-	if d == nil {
-		return fmt.Errorf("sink/dynamodb: describe table %q: no description", table)
-	}
 	want := map[string]types.KeyType{attrResource: types.KeyTypeHash, attrTimestamp: types.KeyTypeRange}
 	ok := len(d.KeySchema) == len(want)
 	for _, k := range d.KeySchema {
