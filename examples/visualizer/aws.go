@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go/logging"
 
 	ddbleases "github.com/streamtop/streamtop/checkpoint/dynamodb"
 	ddbsink "github.com/streamtop/streamtop/sink/dynamodb"
@@ -30,8 +31,9 @@ type awsClients struct {
 }
 
 // newAWSClients loads the SDK's default configuration (credentials from the
-// default chain) and points the clients at the endpoints given, if any.
-func newAWSClients(ctx context.Context, c config) (*awsClients, error) {
+// default chain) and points the clients at the endpoints given, if any. What
+// the SDK logs goes to log.
+func newAWSClients(ctx context.Context, c config, log io.Writer) (*awsClients, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
@@ -40,6 +42,14 @@ func newAWSClients(ctx context.Context, c config) (*awsClients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	// The SDK's log modes print requests and responses, records and
+	// signatures included; none is ever on here, whatever a shared config
+	// file says. Its own warnings go where the program's lines go, instead
+	// of straight to stderr.
+	cfg.ClientLogMode = 0
+	cfg.Logger = logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
+		fmt.Fprintf(log, "visualizer: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
+	})
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("%w: -region: no region given, and none in AWS_REGION or the shared config", errUsage)
 	}
@@ -96,7 +106,7 @@ func (a *awsClients) checkReachable(ctx context.Context, c config) error {
 // DynamoDB lease table and the DynamoDB counts table, creating each one the
 // roles need if it is absent.
 func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
-	a, err := newAWSClients(ctx, c)
+	a, err := newAWSClients(ctx, c, log)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +169,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 
 // cleanupAWS deletes the stream and both tables; missing ones are skipped.
 func cleanupAWS(ctx context.Context, c config, out io.Writer) error {
-	a, err := newAWSClients(ctx, c)
+	a, err := newAWSClients(ctx, c, out)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	kinesissource "github.com/streamtop/streamtop/source/kinesis"
 )
 
 // awsConfig points the program at the shared emulators, with names of its
@@ -225,5 +228,99 @@ func TestAWSModeNoCredentials(t *testing.T) {
 	err := run(context.Background(), c, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "AWS credentials") {
 		t.Fatalf("error %v, want one about credentials", err)
+	}
+}
+
+// TestAWSModeLogsNoSecrets runs the AWS mode's start, work and stop with
+// static credentials in the environment and records on the stream that are
+// easy to spot, one of them malformed, then checks that nothing the program
+// wrote, nor any error it returned, holds the secret or a record's payload.
+func TestAWSModeLogsNoSecrets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis and DynamoDB emulators")
+	}
+	const (
+		secret  = "SECRET-9f3ac1-visualizer"
+		token   = "TOKEN-5be2d7-visualizer"
+		payload = "PAYLOAD-71c0e4"
+	)
+	setAWSEnv(t)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_SESSION_TOKEN", token)
+	c := awsConfig(t, roles{producer: true, consumer: true, web: true}, "logcheck")
+	c.stream = awstest.UniqueName(t, "visits")
+	c.leaseTable = awstest.UniqueName(t, "leases")
+	c.countsTable = awstest.UniqueName(t, "counts")
+
+	// The marked records go first, so the consumer reads them at once.
+	ctx := context.Background()
+	kin := awstest.Kinesis(t)
+	if err := kinesissource.CreateStream(ctx, kin, c.stream, c.shards); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range []string{
+		`{"resource":"/` + payload + `-broken.html","referrer":`,
+		`{"resource":"/` + payload + `.html","referrer":"http://` + payload + `.example"}`,
+	} {
+		if _, err := kin.PutRecord(ctx, &kinesis.PutRecordInput{
+			StreamName: aws.String(c.stream), PartitionKey: aws.String(payload), Data: []byte(data),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var out bytes.Buffer // run serializes its writes; read only after it returns
+	var errs []string
+	rctx, cancel := context.WithCancel(ctx)
+	started := make(chan *app, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(rctx, c, &out, func(a *app) { started <- a }) }()
+	var a *app
+	select {
+	case a = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("run: %v", err)
+	}
+	if err := eventually(30*time.Second, func() error {
+		if m := a.stats.malformed.Load(); m < 1 {
+			return fmt.Errorf("%d malformed records counted, want the one put", m)
+		}
+		return nil
+	}); err != nil {
+		cancel()
+		<-done
+		t.Fatal(err)
+	}
+	// Requests that fail are answered, and not logged with what they held.
+	for _, target := range []string{"/api/top?n=3&resource=/" + payload + ".html", "/api/counts?resource=" + payload, "/nothing"} {
+		if res, err := http.Get(a.url + strings.TrimPrefix(target, "/")); err == nil {
+			res.Body.Close()
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		errs = append(errs, err.Error())
+	}
+
+	// The paths that fail print their errors; main writes those to stderr.
+	unreachable := c
+	unreachable.kinesisEndpoint, unreachable.dynamodbEndpoint = "http://127.0.0.1:1", "http://127.0.0.1:1"
+	if err := run(ctx, unreachable, &out, nil); err != nil {
+		errs = append(errs, err.Error())
+	}
+	c.cleanup = true
+	if err := run(ctx, c, &out, nil); err != nil {
+		errs = append(errs, err.Error())
+	}
+
+	all := out.String() + strings.Join(errs, "\n")
+	if !strings.Contains(all, "serving http://127.0.0.1:") || !strings.Contains(all, "not reachable") {
+		t.Fatalf("the output misses lines this test expects, so it checks nothing:\n%s", all)
+	}
+	for _, bad := range []string{secret, token, payload} {
+		if strings.Contains(all, bad) {
+			t.Errorf("the output holds %q:\n%s", bad, all)
+		}
 	}
 }

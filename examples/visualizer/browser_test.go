@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -140,7 +142,18 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	// The first Run starts the browser, which lives as long as ctx: no
 	// timeout on it. Later steps get their own deadline.
-	if err := chromedp.Do(ctx, chromedp.Navigate(a.url)); err != nil {
+	// The page's Content-Security-Policy reports what it blocks as
+	// securitypolicyviolation events; a script the browser adds before the
+	// page's own keeps them.
+	recordViolations := chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tgt, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.cspViolations = [];
+				document.addEventListener("securitypolicyviolation",
+					(e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`,
+		})
+		return err
+	})
+	if err := chromedp.Do(ctx, recordViolations, chromedp.Navigate(a.url)); err != nil {
 		t.Fatalf("loading %s: %v", a.url, err)
 	}
 	step := func(d time.Duration) (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, d) }
@@ -274,5 +287,34 @@ func TestBrowser(t *testing.T) {
 
 	if e := errs.all(); len(e) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
+	}
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.cspViolations`))
+	if err != nil || len(violations) > 0 {
+		t.Errorf("the page broke its own Content-Security-Policy: %v %v", violations, err)
+	}
+
+	// The policy is in force: a script or a style added inline, as an
+	// injection would add it, does not run.
+	blocked, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+		Ran        bool     `json:"ran"`
+		Styled     bool     `json:"styled"`
+		Violations []string `json:"violations"`
+	}](`(async () => {
+		const s = document.createElement("script");
+		s.textContent = "window.inlineRan = true";
+		document.body.append(s);
+		const p = document.createElement("p");
+		p.setAttribute("style", "color: rgb(1, 2, 3)");
+		document.body.append(p);
+		await new Promise((r) => setTimeout(r, 200));
+		return {ran: window.inlineRan === true, styled: getComputedStyle(p).color === "rgb(1, 2, 3)",
+			violations: window.cspViolations};
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocked.Ran || blocked.Styled || len(blocked.Violations) < 2 {
+		t.Errorf("inline code under the policy: script ran %v, style applied %v, violations %v; want both blocked and reported",
+			blocked.Ran, blocked.Styled, blocked.Violations)
 	}
 }

@@ -143,7 +143,14 @@ func (c config) validate() error {
 		}
 		u, err := url.Parse(e.value)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: -%s %q: must be a URL such as http://127.0.0.1:4567", errUsage, e.flag, e.value)
+			// The value is not echoed: a mistyped URL may hold a secret.
+			return fmt.Errorf("%w: -%s: must be a URL such as http://127.0.0.1:4567", errUsage, e.flag)
+		}
+		if u.User != nil {
+			// Error messages and logs print endpoints; a password in one
+			// would end up there, and the SDK would not use it anyway.
+			return fmt.Errorf("%w: -%s %s: must not hold a user or password: "+
+				"credentials come from the SDK's default chain", errUsage, e.flag, u.Redacted())
 		}
 	}
 	if !validName(c.stream, 1, 128) {

@@ -43,6 +43,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-kinesis-endpoint", "127.0.0.1:4567"}, "-kinesis-endpoint"},
 		{[]string{"-dynamodb-endpoint", "ftp://127.0.0.1:4568"}, "-dynamodb-endpoint"},
 		{[]string{"-dynamodb-endpoint", "http://"}, "-dynamodb-endpoint"},
+		{[]string{"-kinesis-endpoint", "http://user@127.0.0.1:4567"}, "-kinesis-endpoint"},
+		{[]string{"-dynamodb-endpoint", "http://user:pass@127.0.0.1:4568"}, "-dynamodb-endpoint"},
 		{[]string{"-producer"}, "-producer"},
 		{[]string{"-consumer"}, "-consumer"},
 		{[]string{"-web"}, "-web"},
@@ -62,6 +64,30 @@ func TestParseFlagsErrors(t *testing.T) {
 				t.Fatalf("error %q does not name %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseFlagsHidesEndpointSecrets: an endpoint with a password in it is
+// refused, and the message does not repeat the password, whether the value
+// parses as a URL or not.
+func TestParseFlagsHidesEndpointSecrets(t *testing.T) {
+	const secret = "s3cr3t-in-url"
+	for _, v := range []string{
+		"http://AKID:" + secret + "@127.0.0.1:4567",
+		"https://AKID:" + secret + "@kinesis.example.com/",
+		"AKID:" + secret + "@127.0.0.1:4567",
+		"http://AKID:" + secret + "@[::1",
+	} {
+		for _, f := range []string{"-kinesis-endpoint", "-dynamodb-endpoint"} {
+			_, err := parseFlags([]string{f, v}, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), f) {
+				t.Errorf("%s %s: error %v, want one naming the flag", f, v, err)
+				continue
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s %s: error %q repeats the password", f, v, err)
+			}
+		}
 	}
 }
 

@@ -63,6 +63,8 @@ type app struct {
 // all of them have stopped. started, if not nil, is called once everything
 // is up.
 func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) error {
+	// The web server's error log writes from its own goroutines.
+	stdout = &lockedWriter{w: stdout}
 	if c.cleanup {
 		return cleanupAWS(ctx, c, stdout)
 	}
@@ -83,6 +85,9 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 			return fmt.Errorf("-addr %s: %w", c.addr, err)
 		}
 		defer ln.Close()
+		if !loopback(ln.Addr()) {
+			fmt.Fprintf(stdout, "visualizer: -addr %s: listening beyond this machine; the page and its API have no authentication\n", c.addr)
+		}
 	}
 
 	stats := &counters{}
@@ -152,13 +157,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		} else {
 			srv.status = newSinkStatus(b.in, b.groups, time.Now).get
 		}
-		httpSrv := &http.Server{
-			Handler:           srv.handler(),
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      10 * time.Second,
-			IdleTimeout:       60 * time.Second,
-		}
+		httpSrv := newHTTPServer(srv.handler(), stdout)
 		wg.Go(func() {
 			if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				fail(fmt.Errorf("web server: %w", err))
@@ -197,4 +196,25 @@ func maxLag(s source.Stats) int64 {
 		lag = max(lag, sh.MillisBehindLatest)
 	}
 	return lag
+}
+
+// loopback reports whether a listener's address is reachable from this
+// machine only. The default -addr is; a wildcard or a public address is worth
+// a warning, since anyone who can reach it sees the page.
+func loopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// lockedWriter serializes writes to w, so that lines written from several
+// goroutines do not interleave. It is safe for concurrent use.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/streamtop/streamtop/internal/awstest"
 )
@@ -35,9 +41,10 @@ func TestAWSModeProcesses(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
+	stream := awstest.UniqueName(t, "visits")
 	common := []string{
 		"-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb, "-region", awstest.Region,
-		"-stream", awstest.UniqueName(t, "visits"),
+		"-stream", stream,
 		"-lease-table", awstest.UniqueName(t, "leases"),
 		"-counts-table", awstest.UniqueName(t, "counts"),
 	}
@@ -46,6 +53,26 @@ func TestAWSModeProcesses(t *testing.T) {
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	urlLine := regexp.MustCompile(`serving (http://\S+)/`)
 
+	// Everything the processes print is kept, to check at the end that none
+	// of it holds the secret key or a record's payload. Registered first,
+	// this cleanup runs after every process has stopped.
+	const payload = "PAYLOAD-3d9e61"
+	var logs bytes.Buffer
+	logw := &lockedWriter{w: &logs}
+	t.Cleanup(func() {
+		logw.mu.Lock()
+		defer logw.mu.Unlock()
+		all := logs.String()
+		if !strings.Contains(all, "consuming as worker") {
+			t.Errorf("the processes' output misses lines this test expects:\n%s", all)
+		}
+		for _, bad := range []string{"visualizer-secret", payload} {
+			if strings.Contains(all, bad) {
+				t.Errorf("the processes printed %q:\n%s", bad, all)
+			}
+		}
+	})
+
 	// start runs one process and waits until it prints the line that says
 	// its role is up; the web process's gives the page's URL. Processes are
 	// stopped with SIGINT when the test ends.
@@ -53,7 +80,7 @@ func TestAWSModeProcesses(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin, append(append([]string{}, common...), args...)...)
 		cmd.Env = env
-		cmd.Stderr = os.Stderr
+		cmd.Stderr = io.MultiWriter(os.Stderr, logw)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -76,12 +103,14 @@ func TestAWSModeProcesses(t *testing.T) {
 		go func() {
 			lines := bufio.NewScanner(out)
 			for lines.Scan() {
+				fmt.Fprintln(logw, lines.Text())
 				if strings.Contains(lines.Text(), upLine) {
 					up <- lines.Text()
 					break
 				}
 			}
 			for lines.Scan() { // keep the pipe drained
+				fmt.Fprintln(logw, lines.Text())
 			}
 		}()
 		select {
@@ -97,6 +126,13 @@ func TestAWSModeProcesses(t *testing.T) {
 	}
 
 	start("producing", "-producer", "-rate", "300")
+	// A malformed record with a payload easy to spot: the consumers count
+	// it and print nothing of it.
+	if _, err := awstest.Kinesis(t).PutRecord(context.Background(), &kinesis.PutRecordInput{
+		StreamName: aws.String(stream), PartitionKey: aws.String(payload), Data: []byte(`{"resource":"` + payload),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	c1, _ := start("consuming", "-consumer", "-host", "consumer-1")
 	start("consuming", "-consumer", "-host", "consumer-2")
 	_, page := start("serving", "-web", "-addr", "127.0.0.1:0")
