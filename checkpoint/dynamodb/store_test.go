@@ -3,7 +3,6 @@ package dynamodb_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"reflect"
 	"slices"
@@ -21,46 +20,23 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/checkpoint/dynamodb"
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/ddb/ddbtest"
 	"github.com/streamtop/streamtop/internal/storetest"
 )
 
-func TestMain(m *testing.M) {
-	// Each rapid step here is a few round trips to dynalite, not a map
-	// lookup: 50 checks keep the package's run short on a shared machine.
-	// -rapid.checks=1000 searches deeper.
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
-	if !set && flag.Lookup("rapid.checks") != nil {
-		if err := flag.Set("rapid.checks", "50"); err != nil {
-			panic(err)
-		}
-	}
-	awstest.Main(m)
-}
+// Each rapid step here is a few round trips to dynalite: 50 checks keep the
+// package's run short.
+func TestMain(m *testing.M) { ddbtest.Main(m, 50) }
 
 // sharedTable is one lease table for the tests that tolerate company (the
-// contract suite keys every lease by its subtest), created once: a new table
-// costs half a second on dynalite.
-var sharedTable struct {
-	once sync.Once
-	name string
-	err  error
-}
+// contract suite keys every lease by its subtest).
+var sharedTable ddbtest.SharedTable
 
 func table(t testing.TB) (*awsddb.Client, string) {
 	t.Helper()
-	client := awstest.DynamoDB(t)
-	sharedTable.once.Do(func() {
-		sharedTable.name = awstest.UniqueName(t, "leases")
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		sharedTable.err = dynamodb.CreateTable(ctx, client, sharedTable.name)
+	return sharedTable.Get(t, "leases", func(ctx context.Context, client *awsddb.Client, name string) error {
+		return dynamodb.CreateTable(ctx, client, name)
 	})
-	if sharedTable.err != nil {
-		t.Fatalf("CreateTable: %v", sharedTable.err)
-	}
-	return client, sharedTable.name
 }
 
 // newTable creates a lease table for t alone, for tests that List.

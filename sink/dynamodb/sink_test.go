@@ -3,7 +3,6 @@ package dynamodb_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"reflect"
 	"strings"
@@ -20,51 +19,30 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/ddb/ddbtest"
 	"github.com/streamtop/streamtop/internal/sinktest"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/sink/dynamodb"
 	"github.com/streamtop/streamtop/topk"
 )
 
-func TestMain(m *testing.M) {
-	// Each rapid step here is a round trip to dynalite, not a map lookup:
-	// 50 checks keep the package's run short on a shared machine.
-	// -rapid.checks=1000 searches deeper.
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
-	if !set && flag.Lookup("rapid.checks") != nil {
-		if err := flag.Set("rapid.checks", "50"); err != nil {
-			panic(err)
-		}
-	}
-	awstest.Main(m)
-}
+// Each rapid step here is a round trip to dynalite: 50 checks keep the
+// package's run short.
+func TestMain(m *testing.M) { ddbtest.Main(m, 50) }
 
 // sharedTable is one counts table for the tests that tolerate company (the
-// contract suite names every group after its subtest), created once.
-var sharedTable struct {
-	once sync.Once
-	name string
-	err  error
-}
+// contract suite names every group after its subtest).
+var sharedTable ddbtest.SharedTable
 
 func table(t testing.TB) (*awsddb.Client, string) {
 	t.Helper()
-	client := awstest.DynamoDB(t)
-	sharedTable.once.Do(func() {
-		sharedTable.name = awstest.UniqueName(t, "counts")
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		sharedTable.err = dynamodb.CreateTable(ctx, client, sharedTable.name)
-		if errors.Is(sharedTable.err, dynamodb.ErrNoTTL) {
-			sharedTable.err = nil // dynalite: see EMULATORS.md
+	return sharedTable.Get(t, "counts", func(ctx context.Context, client *awsddb.Client, name string) error {
+		err := dynamodb.CreateTable(ctx, client, name)
+		if errors.Is(err, dynamodb.ErrNoTTL) {
+			return nil // dynalite: see EMULATORS.md
 		}
+		return err
 	})
-	if sharedTable.err != nil {
-		t.Fatalf("CreateTable: %v", sharedTable.err)
-	}
-	return client, sharedTable.name
 }
 
 func newSink(t testing.TB, opts ...dynamodb.Option) *dynamodb.Sink {
