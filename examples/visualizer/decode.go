@@ -41,6 +41,13 @@ func (n *names) get(b []byte) string {
 
 // decodeVisit returns a record's resource and referrer, and false if the
 // record is not a visit: not JSON, not an object, or missing either field.
+//
+// It accepts exactly what encoding/json decodes into a visit with both
+// fields non-empty, and returns the same strings, leniencies included: keys
+// match without regard to case, the last of repeated keys wins, unknown keys
+// are ignored, and invalid UTF-8 becomes U+FFFD. The fast path only takes
+// records whose reading cannot differ. FuzzDecodeVisit holds it to that. It
+// never modifies data, and the strings it returns do not share its memory.
 func (n *names) decodeVisit(data []byte) (resource, referrer string, ok bool) {
 	if res, ref, fast := splitVisit(data); fast {
 		if len(res) == 0 || len(ref) == 0 {
