@@ -2,7 +2,6 @@ package source_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,20 +9,19 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/workload"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
-// benchEntries returns n entries over 1024 keys with a 16-byte payload.
+// benchEntries returns n of the visualizer's visit records, partitioned by
+// page as its producer does.
 func benchEntries(n int) []memstream.Entry {
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("referrer-%d", i)
-	}
-	data := []byte("0123456789abcdef")
+	visits := workload.VisitStream(n, n, 1)
+	recs := workload.VisitRecords(visits)
 	e := make([]memstream.Entry, n)
-	for i := range e {
-		e[i] = memstream.Entry{PartitionKey: keys[i%len(keys)], Data: data}
+	for i, v := range visits {
+		e[i] = memstream.Entry{PartitionKey: v.Resource, Data: recs[i]}
 	}
 	return e
 }
@@ -204,12 +202,14 @@ func BenchmarkPutToProcess(b *testing.B) {
 	}
 	<-got
 	lats := make([]time.Duration, 0, b.N)
-	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	visits := workload.VisitStream(1024, 1024, 1)
+	recs := workload.VisitRecords(visits)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		start := time.Now()
-		if _, _, err := stream.Put(ctx, keys[i%len(keys)], []byte("x")); err != nil {
+		j := i % len(visits)
+		if _, _, err := stream.Put(ctx, visits[j].Resource, recs[j]); err != nil {
 			b.Fatal(err)
 		}
 		lats = append(lats, (<-got).Sub(start))

@@ -9,31 +9,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamtop/streamtop/internal/workload"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
-// The benchmarks use 100-byte payloads and 1,000 partition keys, about what
-// the visualizer's producer sends. Every one reports records/s.
+// The benchmarks put the visualizer's JSON visit records under 1,000
+// distinct 24-byte partition keys (workload.Keys). Every one reports
+// records/s.
 
 const (
-	benchKeys     = 1000
-	benchDataSize = 100
+	benchKeys = 1000
 	// benchRefill bounds the memory a Put benchmark holds: the stream is
 	// replaced (off the clock) after this many records.
 	benchRefill = 1 << 20
 )
 
 var (
-	benchKeyNames = func() []string {
-		k := make([]string, benchKeys)
-		for i := range k {
-			k[i] = fmt.Sprintf("referrer-%d.example.com", i)
-		}
-		return k
-	}()
-	benchData = make([]byte, benchDataSize)
+	benchKeyNames = workload.Keys(benchKeys)
+	benchData     = workload.VisitRecords(workload.VisitStream(benchKeys, benchKeys, 1))
 )
+
+// benchEntry is the i'th record the benchmarks put.
+func benchEntry(i int) memstream.Entry {
+	return memstream.Entry{PartitionKey: benchKeyNames[i%benchKeys], Data: benchData[i%benchKeys]}
+}
 
 func benchStream(b *testing.B, shards int) *memstream.Stream {
 	s, err := memstream.New(shards)
@@ -79,7 +79,7 @@ func BenchmarkPut(b *testing.B) {
 					paused += time.Since(t)
 					b.StartTimer()
 				}
-				if _, _, err := s.Put(ctx, benchKeyNames[i%benchKeys], benchData); err != nil {
+				if _, _, err := s.Put(ctx, benchKeyNames[i%benchKeys], benchData[i%benchKeys]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -100,7 +100,7 @@ func BenchmarkPutParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
-			if _, _, err := s.Put(ctx, benchKeyNames[i%benchKeys], benchData); err != nil {
+			if _, _, err := s.Put(ctx, benchKeyNames[i%benchKeys], benchData[i%benchKeys]); err != nil {
 				b.Error(err)
 				return
 			}
@@ -118,7 +118,7 @@ func BenchmarkPutRecords(b *testing.B) {
 			ctx := context.Background()
 			entries := make([]memstream.Entry, batch)
 			for i := range entries {
-				entries[i] = memstream.Entry{PartitionKey: benchKeyNames[i%benchKeys], Data: benchData}
+				entries[i] = benchEntry(i)
 			}
 			s := benchStream(b, 2)
 			b.ReportAllocs()
@@ -153,7 +153,7 @@ func BenchmarkRead(b *testing.B) {
 	s := benchStream(b, 1)
 	entries := make([]memstream.Entry, filled)
 	for i := range entries {
-		entries[i] = memstream.Entry{PartitionKey: benchKeyNames[i%benchKeys], Data: benchData}
+		entries[i] = benchEntry(i)
 	}
 	if _, err := s.PutRecords(context.Background(), entries); err != nil {
 		b.Fatal(err)
@@ -225,7 +225,7 @@ func BenchmarkWake(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		sent := time.Now()
-		if _, _, err := s.Put(ctx, "k", benchData); err != nil {
+		if _, _, err := s.Put(ctx, benchKeyNames[0], benchData[0]); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, (<-woke).Sub(sent))
@@ -246,7 +246,7 @@ func BenchmarkPipeline(b *testing.B) {
 	s := benchStream(b, 2)
 	entries := make([]memstream.Entry, 500)
 	for i := range entries {
-		entries[i] = memstream.Entry{PartitionKey: benchKeyNames[i%benchKeys], Data: benchData}
+		entries[i] = benchEntry(i)
 	}
 	var read atomic.Int64
 	done := make(chan struct{})
