@@ -1,13 +1,12 @@
 package window_test
 
 import (
-	"cmp"
 	"fmt"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/streamtop/streamtop/internal/baseline"
 	"github.com/streamtop/streamtop/internal/workload"
 	"github.com/streamtop/streamtop/topk"
 	"github.com/streamtop/streamtop/window"
@@ -16,10 +15,11 @@ import (
 // Every benchmark here runs Counter beside two baselines on the same stream in
 // the same run, so each figure reads as a ratio (benchstat -col /impl):
 //
-//   - map: a bare map[string]int64 increment, with no window at all;
-//   - ring: the obvious sliding window, a ring of per-bucket maps plus a
-//     totals map, subtracting a bucket's map when it expires and sorting the
-//     totals for a top-k query.
+//   - map: baseline.Map, a bare map increment, with no window at all;
+//   - ring: baseline.Ring, the obvious sliding window, a ring of per-bucket
+//     maps plus a totals map, subtracting a bucket's map when it expires and
+//     sorting the totals for a top-k query. bench/baseline_check_test.go
+//     checks that it counts what Counter counts.
 
 // benchStream is a pre-generated stream of keys with the time step between
 // records and the window they are counted over.
@@ -121,7 +121,11 @@ func newImpl(tb testing.TB, impl string, s benchStream) counter {
 		}
 		return c
 	case "ring":
-		return newRingOfMaps(s.size, s.bucket)
+		r, err := baseline.NewRing[string](s.size, s.bucket)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return r
 	}
 	tb.Fatalf("unknown impl %q", impl)
 	return nil
@@ -142,13 +146,13 @@ func BenchmarkCounterAdd(b *testing.B) {
 		// user calls it, not through the counter interface.
 		b.Run("stream="+bs.name+"/impl=map", func(b *testing.B) {
 			s := bs.make()
-			m := make(map[string]int64)
+			var m baseline.Map[string]
 			keys := &cycle{keys: s.keys}
 			settle()
 			b.ReportAllocs()
 			cpu := startCPU()
 			for b.Loop() {
-				m[keys.next()]++
+				m.Add(keys.next(), 1)
 			}
 			cpu.stop(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
@@ -157,7 +161,10 @@ func BenchmarkCounterAdd(b *testing.B) {
 		// steady state, not of the first fill.
 		b.Run("stream="+bs.name+"/impl=ring", func(b *testing.B) {
 			s := bs.make()
-			r := newRingOfMaps(s.size, s.bucket)
+			r, err := baseline.NewRing[string](s.size, s.bucket)
+			if err != nil {
+				b.Fatal(err)
+			}
 			next := fill(r, s, 0, 2*s.windowRecords())
 			keys, clock := &cycle{keys: s.keys, i: next % len(s.keys)}, s.clock(next)
 			settle()
@@ -241,97 +248,4 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
-}
-
-// ringOfMaps is baseline (b): the sliding window as one would first write
-// it.
-type ringOfMaps struct {
-	bucket  time.Duration
-	ring    []map[string]int64
-	newest  int64
-	started bool
-	totals  map[string]int64
-}
-
-func newRingOfMaps(size, bucket time.Duration) *ringOfMaps {
-	r := &ringOfMaps{bucket: bucket, ring: make([]map[string]int64, size/bucket), totals: make(map[string]int64)}
-	for i := range r.ring {
-		r.ring[i] = make(map[string]int64)
-	}
-	return r
-}
-
-func (r *ringOfMaps) slot(b int64) map[string]int64 {
-	n := int64(len(r.ring))
-	return r.ring[((b%n)+n)%n]
-}
-
-func (r *ringOfMaps) Add(key string, t time.Time, n int64) bool {
-	ns, bl := t.UnixNano(), int64(r.bucket)
-	b := ns / bl
-	if ns%bl < 0 {
-		b--
-	}
-	if !r.started {
-		r.started, r.newest = true, b
-	}
-	if b-r.newest > int64(len(r.ring)) { // every bucket expires
-		r.newest = b - int64(len(r.ring))
-	}
-	for ; r.newest < b; r.newest++ {
-		old := r.slot(r.newest + 1)
-		for k, c := range old {
-			if t := r.totals[k] - c; t == 0 {
-				delete(r.totals, k)
-			} else {
-				r.totals[k] = t
-			}
-		}
-		clear(old)
-	}
-	if b <= r.newest-int64(len(r.ring)) {
-		return false
-	}
-	r.slot(b)[key] += n
-	r.totals[key] += n
-	return true
-}
-
-func (r *ringOfMaps) Top(k int) []topk.Entry[string] {
-	all := make([]topk.Entry[string], 0, len(r.totals))
-	for key, c := range r.totals {
-		all = append(all, topk.Entry[string]{Key: key, Count: c})
-	}
-	slices.SortFunc(all, func(a, b topk.Entry[string]) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
-		}
-		return cmp.Compare(a.Key, b.Key)
-	})
-	return all[:min(k, len(all))]
-}
-
-func (r *ringOfMaps) Len() int { return len(r.totals) }
-
-// TestRingOfMapsBaseline keeps the baseline honest: it must count what
-// Counter counts, or the ratios above compare different work.
-func TestRingOfMapsBaseline(t *testing.T) {
-	s := referrerStream()
-	s.keys = workload.ZipfStream(1.1, 1000, 50_000, 2)
-	s.size, s.bucket, s.step = 5*time.Millisecond, time.Millisecond, 7*time.Microsecond
-	c, r := newImpl(t, "Counter", s), newImpl(t, "ring", s)
-	for i := range len(s.keys) {
-		tm := benchT0.Add(time.Duration(i) * s.step)
-		if i%10 == 3 { // some late records, some of them too late
-			tm = tm.Add(-time.Duration(i%7) * time.Millisecond)
-		}
-		if got, want := r.Add(s.keys[i], tm, 1), c.Add(s.keys[i], tm, 1); got != want {
-			t.Fatalf("record %d: ring Add = %v, Counter Add = %v", i, got, want)
-		}
-		if i%997 == 0 {
-			if got, want := fmt.Sprint(r.Top(10)), fmt.Sprint(c.Top(10)); got != want {
-				t.Fatalf("record %d: ring Top = %s, Counter Top = %s", i, got, want)
-			}
-		}
-	}
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamtop/streamtop/internal/baseline"
 	"github.com/streamtop/streamtop/internal/workload"
+	"github.com/streamtop/streamtop/topk"
 )
 
 // The window of issue 3's benchmarks: 20 buckets of 100,000 records each,
@@ -101,7 +103,8 @@ func measurePrecision(b *testing.B, bs benchStream, stream []string, capacity in
 }
 
 // BenchmarkSketchAdd measures Sketch.Add, one record per op, the amortised
-// cost of sliding included, next to Counter.Add on the same records.
+// cost of sliding included, next to Counter.Add and baseline.Ring (the ratio
+// baseline: a ring of per-bucket maps) on the same records.
 func BenchmarkSketchAdd(b *testing.B) {
 	for _, bs := range benchStreams {
 		// Streams are made inside b.Run, so that -bench builds only those
@@ -123,6 +126,14 @@ func BenchmarkSketchAdd(b *testing.B) {
 			c, _ := NewCounter[string](benchBuckets*benchBucket, benchBucket)
 			benchAdd(b, c, stream)
 		})
+		b.Run(fmt.Sprintf("stream=%s/ring", bs.name), func(b *testing.B) {
+			stream := bs.make()
+			r, err := baseline.NewRing[string](benchBuckets*benchBucket, benchBucket)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchAdd(b, r, stream)
+		})
 	}
 }
 
@@ -138,7 +149,7 @@ func benchAdd(b *testing.B, w windowAdder, stream []string) {
 
 // BenchmarkSketchTop measures a query right after an Add, so it pays for
 // merging the window's summaries, on a window full of the Zipf 1.1 stream,
-// next to Counter.Top.
+// next to Counter.Top and baseline.Ring's sort of every total.
 func BenchmarkSketchTop(b *testing.B) {
 	stream := benchStreams[1].make()
 	const records = benchBuckets*100_000 + 50_000 // a full window, mid-bucket
@@ -164,12 +175,24 @@ func BenchmarkSketchTop(b *testing.B) {
 	for i, k := range stream[:records] {
 		c.Add(k, benchT0.Add(time.Duration(i)*benchSpacing), 1)
 	}
-	b.Run("counter/k=100", func(b *testing.B) {
-		b.ReportAllocs()
-		cpu := startSketchCPU()
-		for range b.N {
-			c.Top(100)
-		}
-		cpu.stop(b)
-	})
+	r, err := baseline.NewRing[string](benchBuckets*benchBucket, benchBucket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, k := range stream[:records] {
+		r.Add(k, benchT0.Add(time.Duration(i)*benchSpacing), 1)
+	}
+	for _, row := range []struct {
+		name string
+		top  func(k int) []topk.Entry[string]
+	}{{"counter", c.Top}, {"ring", r.Top}} {
+		b.Run(row.name+"/k=100", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := startSketchCPU()
+			for range b.N {
+				row.top(100)
+			}
+			cpu.stop(b)
+		})
+	}
 }
