@@ -15,6 +15,18 @@ if (name !== 'kinesalite' && name !== 'dynalite') {
   process.exit(2)
 }
 
+// Both emulators re-throw any error on an incoming request. Node raises one
+// (ECONNRESET, "aborted") when a client closes its connection after the
+// headers but before the whole body: a cancelled context, an SDK timeout or a
+// killed process in the middle of a call. Left alone, that would crash the
+// emulator for every later test of the binary; for a server, a client that
+// went away is not an error.
+process.on('uncaughtException', function (err) {
+  if (err && err.code === 'ECONNRESET') return
+  console.error(err && err.stack ? err.stack : String(err))
+  process.exit(1)
+})
+
 var server = require(name)({}).listen(0, '127.0.0.1', function () {
   console.log('port ' + server.address().port)
 })
