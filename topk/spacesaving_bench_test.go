@@ -1,11 +1,13 @@
-package topk
+package topk_test
 
 import (
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/streamtop/streamtop/internal/baseline"
 	"github.com/streamtop/streamtop/internal/workload"
+	"github.com/streamtop/streamtop/topk"
 )
 
 // benchStream is one of the pre-generated streams of issue 3: 10 million
@@ -36,7 +38,7 @@ func countsOf(bs benchStream, stream []string) map[string]int64 {
 	return c
 }
 
-func keysOf(es []Entry[string]) []string {
+func keysOf(es []topk.Entry[string]) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Key
@@ -60,14 +62,14 @@ func quality(bs benchStream, stream []string, capacity int) summaryQuality {
 		return q.(summaryQuality)
 	}
 	exact := countsOf(bs, stream)
-	s, _ := NewSpaceSaving[string](capacity)
+	s, _ := topk.NewSpaceSaving[string](capacity)
 	for _, k := range stream {
 		s.Add(k, 1)
 	}
 	q := summaryQuality{
 		p10:      workload.PrecisionAtK(keysOf(s.Top(10)), exact, 10),
 		p100:     workload.PrecisionAtK(keysOf(s.Top(100)), exact, 100),
-		mem:      s.memBytes(),
+		mem:      topk.MemBytes(s),
 		keyBytes: s.Len() * workload.KeyLen,
 	}
 	qualityCache.Store(key, q)
@@ -75,7 +77,9 @@ func quality(bs benchStream, stream []string, capacity int) summaryQuality {
 }
 
 // BenchmarkSpaceSavingAdd measures Add over the streams, one record per op,
-// next to topk.Exact and a bare map increment on the same records. The
+// next to topk.Exact, baseline.SpaceSaving (the paper's algorithm on
+// container/heap) and baseline.Map (a bare map increment) on the same
+// records. The
 // precision metrics come from one untimed pass over the whole stream,
 // compared with the exact top k.
 func BenchmarkSpaceSavingAdd(b *testing.B) {
@@ -86,7 +90,7 @@ func BenchmarkSpaceSavingAdd(b *testing.B) {
 			b.Run(fmt.Sprintf("stream=%s/cap=%d", bs.name, capacity), func(b *testing.B) {
 				stream := bs.make()
 				q := quality(bs, stream, capacity)
-				s, _ := NewSpaceSaving[string](capacity)
+				s, _ := topk.NewSpaceSaving[string](capacity)
 				b.ReportAllocs()
 				b.ResetTimer()
 				cpu := startSpacesavingCPU()
@@ -100,10 +104,24 @@ func BenchmarkSpaceSavingAdd(b *testing.B) {
 				b.ReportMetric(float64(q.mem), "struct-bytes")
 				b.ReportMetric(float64(q.keyBytes), "key-bytes")
 			})
+			b.Run(fmt.Sprintf("stream=%s/cap=%d/heap", bs.name, capacity), func(b *testing.B) {
+				stream := bs.make()
+				h, err := baseline.NewSpaceSaving[string](capacity)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := startSpacesavingCPU()
+				for i := range b.N {
+					h.Add(stream[i%len(stream)], 1)
+				}
+				cpu.stop(b)
+			})
 		}
 		b.Run(fmt.Sprintf("stream=%s/exact", bs.name), func(b *testing.B) {
 			stream := bs.make()
-			e := NewExact[string]()
+			e := topk.NewExact[string]()
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := startSpacesavingCPU()
@@ -114,12 +132,12 @@ func BenchmarkSpaceSavingAdd(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("stream=%s/map", bs.name), func(b *testing.B) {
 			stream := bs.make()
-			m := make(map[string]int64)
+			var m baseline.Map[string]
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := startSpacesavingCPU()
 			for i := range b.N {
-				m[stream[i%len(stream)]]++
+				m.Add(stream[i%len(stream)], 1)
 			}
 			cpu.stop(b)
 		})
@@ -131,7 +149,7 @@ func BenchmarkSpaceSavingAdd(b *testing.B) {
 func BenchmarkSpaceSavingTop(b *testing.B) {
 	stream := benchStreams[1].make()
 	for _, capacity := range []int{1024, 8192} {
-		s, _ := NewSpaceSaving[string](capacity)
+		s, _ := topk.NewSpaceSaving[string](capacity)
 		for _, k := range stream {
 			s.Add(k, 1)
 		}
@@ -154,8 +172,8 @@ func BenchmarkSpaceSavingMerge(b *testing.B) {
 	stream := benchStreams[1].make()
 	for _, capacity := range []int{1024, 8192} {
 		b.Run(fmt.Sprintf("cap=%d", capacity), func(b *testing.B) {
-			x, _ := NewSpaceSaving[string](capacity)
-			y, _ := NewSpaceSaving[string](capacity)
+			x, _ := topk.NewSpaceSaving[string](capacity)
+			y, _ := topk.NewSpaceSaving[string](capacity)
 			half := len(stream) / 2
 			for i, k := range stream {
 				if i < half {
@@ -164,7 +182,7 @@ func BenchmarkSpaceSavingMerge(b *testing.B) {
 					y.Add(k, 1)
 				}
 			}
-			into, _ := NewSpaceSaving[string](capacity)
+			into, _ := topk.NewSpaceSaving[string](capacity)
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := startSpacesavingCPU()

@@ -1,4 +1,4 @@
-package topk
+package topk_test
 
 import (
 	"runtime"

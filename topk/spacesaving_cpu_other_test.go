@@ -1,6 +1,6 @@
 //go:build !linux
 
-package topk
+package topk_test
 
 import "testing"
 
