@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/internal/baseline"
 	"github.com/streamtop/streamtop/internal/workload"
@@ -27,12 +29,19 @@ type windowed interface {
 	Top(k int) []topk.Entry[string]
 }
 
+// pipelineImpl is one pipeline row: either a window type that visitProcessor
+// keeps per page, or (viaAggregate) the library's own processor,
+// package aggregate.
 type pipelineImpl struct {
-	name, base string
-	make       func(size, bucket time.Duration) (windowed, error)
+	name, base   string
+	make         func(size, bucket time.Duration) (windowed, error)
+	viaAggregate bool
 }
 
 // pipelineImpls are the pipeline rows; sketch_test.go appends window.Sketch.
+// The aggregate row is what a user of the library runs (window.Counter per
+// page, state saved with every checkpoint); Counter is the same window in
+// the benchmark's bare processor, so the two differ by aggregate's own cost.
 var pipelineImpls = []pipelineImpl{
 	{name: "ring", make: func(size, bucket time.Duration) (windowed, error) {
 		return baseline.NewRing[string](size, bucket)
@@ -40,6 +49,7 @@ var pipelineImpls = []pipelineImpl{
 	{name: "Counter", base: "ring", make: func(size, bucket time.Duration) (windowed, error) {
 		return window.NewCounter[string](size, bucket)
 	}},
+	{name: "aggregate", base: "ring", viaAggregate: true},
 }
 
 // The pipeline's shape: the original sample's 10 s window of 1 s buckets,
@@ -81,6 +91,30 @@ type pipeline struct {
 
 	mu  sync.Mutex
 	lat []time.Duration
+
+	agg *aggregate.Aggregator // set on the aggregate row only
+}
+
+// records returns the records the processors have counted so far.
+func (p *pipeline) records() int64 {
+	if p.agg != nil {
+		return p.agg.Stats().Records
+	}
+	return p.counted.Load()
+}
+
+// rejected returns the records that did not decode.
+func (p *pipeline) rejected() int64 {
+	if p.agg != nil {
+		return p.agg.Stats().Malformed
+	}
+	return p.bad.Load()
+}
+
+func (p *pipeline) addLatencies(lat []time.Duration) {
+	p.mu.Lock()
+	p.lat = append(p.lat, lat...)
+	p.mu.Unlock()
 }
 
 // visitProcessor counts one shard's visits: JSON decode, one window per
@@ -153,11 +187,92 @@ func (v *visitProcessor) emit(ctx context.Context, b int64) error {
 		v.lat = append(v.lat, now.Sub(t))
 	}
 	v.pending = v.pending[:0]
-	v.p.mu.Lock()
-	v.p.lat = append(v.p.lat, v.lat...)
-	v.p.mu.Unlock()
+	v.p.addLatencies(v.lat)
 	v.cur = b
 	return nil
+}
+
+// sampledSink is the aggregate row's sink. aggregate writes the sink itself,
+// so the records its decoders sample wait here, per page, until the first
+// snapshot of that page whose window holds them has been written: the same
+// put-to-sink latency visitProcessor measures.
+type sampledSink struct {
+	p       *pipeline
+	mu      sync.Mutex // pages of every shard share pending
+	pending map[string][]time.Time
+	lat     []time.Duration
+}
+
+func (s *sampledSink) sample(page string, arrival time.Time) {
+	s.mu.Lock()
+	s.pending[page] = append(s.pending[page], arrival)
+	s.mu.Unlock()
+}
+
+func (s *sampledSink) Write(ctx context.Context, snaps []sink.Snapshot) error {
+	if err := s.p.out.Write(ctx, snaps); err != nil {
+		return err
+	}
+	now := time.Now()
+	s.mu.Lock()
+	s.lat = s.lat[:0]
+	for _, sn := range snaps {
+		// A page's records arrive in order on its one shard, so those the
+		// snapshot holds are a prefix.
+		q := s.pending[sn.Group]
+		i := 0
+		for ; i < len(q) && q[i].Before(sn.Time); i++ {
+			s.lat = append(s.lat, now.Sub(q[i]))
+		}
+		s.pending[sn.Group] = q[:copy(q, q[i:])]
+	}
+	s.p.addLatencies(s.lat)
+	s.mu.Unlock()
+	return nil
+}
+
+var errNotVisit = errors.New("not a visit record")
+
+// visitDecoder is one shard's aggregate.Decoder: the same fast decode and
+// interner as visitProcessor, and the same sampling of one record in
+// sampleEvery.
+type visitDecoder struct {
+	in   interner
+	seen int
+	out  *sampledSink
+}
+
+func (d *visitDecoder) Decode(r source.Record, dst []aggregate.Item) ([]aggregate.Item, error) {
+	res, ref, ok := decodeVisit(r.Data, &d.in)
+	if !ok {
+		return dst, errNotVisit
+	}
+	if d.seen%sampleEvery == 0 {
+		d.out.sample(res, r.ArrivalTime)
+	}
+	d.seen++
+	return append(dst, aggregate.Item{Group: res, Key: ref, Time: r.ArrivalTime, N: 1}), nil
+}
+
+// newProcessors returns the Consumer's processor factory for im.
+func (p *pipeline) newProcessors(im pipelineImpl) (func(shard string) source.Processor, error) {
+	if !im.viaAggregate {
+		p.newWindow = func() (windowed, error) { return im.make(p.size, p.bucket) }
+		return func(shard string) source.Processor {
+			v := &visitProcessor{p: p, shard: shard, windows: map[string]windowed{}}
+			return source.HandlerFunc(v.handle)
+		}, nil
+	}
+	out := &sampledSink{p: p, pending: map[string][]time.Time{}}
+	a, err := aggregate.New(aggregate.Config{
+		Size: p.size, Bucket: p.bucket, K: topN, Sink: out, Host: "bench",
+		NewDecoder: func(string) aggregate.Decoder { return &visitDecoder{out: out} },
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.agg = a
+	return a.NewProcessor, nil
 }
 
 // pipelineResult is one run's figures.
@@ -182,15 +297,16 @@ func runPipeline(tb testing.TB, im pipelineImpl, shards int, sh pipelineShape, e
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &pipeline{pipelineShape: sh, out: out, newWindow: func() (windowed, error) { return im.make(sh.size, sh.bucket) }}
+	p := &pipeline{pipelineShape: sh, out: out}
+	newProcessor, err := p.newProcessors(im)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	c, err := source.NewConsumer(source.Config{
-		Stream:   stream,
-		Leases:   checkpoint.NewMemoryStore(),
-		WorkerID: "bench",
-		NewProcessor: func(shard string) source.Processor {
-			v := &visitProcessor{p: p, shard: shard, windows: map[string]windowed{}}
-			return source.HandlerFunc(v.handle)
-		},
+		Stream:       stream,
+		Leases:       checkpoint.NewMemoryStore(),
+		WorkerID:     "bench",
+		NewProcessor: newProcessor,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -216,12 +332,12 @@ func runPipeline(tb testing.TB, im pipelineImpl, shards int, sh pipelineShape, e
 	if _, err := stream.PutRecords(ctx, warm); err != nil {
 		tb.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); p.counted.Load() < int64(len(warm)); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); p.records() < int64(len(warm)); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			tb.Fatal("the consumer did not process the warm-up records in 30 s")
 		}
 	}
-	base := p.counted.Load()
+	base := p.records()
 	p.mu.Lock()
 	p.lat = p.lat[:0]
 	p.mu.Unlock()
@@ -230,7 +346,7 @@ func runPipeline(tb testing.TB, im pipelineImpl, shards int, sh pipelineShape, e
 	stop := start.Add(sh.run)
 	var put int64
 	for time.Now().Before(stop) {
-		for put-(p.counted.Load()-base) > maxLag {
+		for put-(p.records()-base) > maxLag {
 			time.Sleep(50 * time.Microsecond)
 		}
 		i := int(put % int64(len(entries)))
@@ -240,8 +356,8 @@ func runPipeline(tb testing.TB, im pipelineImpl, shards int, sh pipelineShape, e
 		put += putBatch
 	}
 	elapsed := time.Since(start)
-	n := p.counted.Load() - base
-	if bad := p.bad.Load(); bad != 0 {
+	n := p.records() - base
+	if bad := p.rejected(); bad != 0 {
 		tb.Fatalf("%d records did not decode", bad)
 	}
 	p.mu.Lock()

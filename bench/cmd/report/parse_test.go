@@ -48,6 +48,7 @@ func TestTablesCarryRatios(t *testing.T) {
 		"BenchmarkStructures/stream=s2/impl=Exact-2 10 1 ns/op 100 records/s 40 B/key 1 precision@10 0 max-rel-err 10 keys",
 		"BenchmarkPipeline/impl=ring/shards=2-2 1 1 ns/op 500000 records/s 100 p50-ms 200 p99-ms",
 		"BenchmarkPipeline/impl=Counter/shards=2-2 1 1 ns/op 1000000 records/s 100 p50-ms 300 p99-ms",
+		"BenchmarkPipeline/impl=aggregate/shards=2-2 1 1 ns/op 750000 records/s 200 p50-ms 2000 p99-ms",
 	} {
 		r, ok := parseLine(l)
 		if !ok {
@@ -62,7 +63,9 @@ func TestTablesCarryRatios(t *testing.T) {
 		"| Exact ÷ map | 150 (×1.50) | 100 (×0.50) |",
 		"| Exact ÷ map | 40 B (×0.80) | 40 B (×0.80) |",
 		"| Counter ÷ ring | 2 | 1M (×2.00) | 100 ms (×1.00) | 300 ms (×1.50) |",
-		"at least 1M records/s: 1M (met); p99 under 1.5 s: 300 ms (met)",
+		"Counter pipeline at 2 shards: at least 1M records/s: 1M (met); p99 under 1.5 s: 300 ms (met)",
+		"| aggregate ÷ ring | 2 | 750k (×1.50) | 200 ms (×2.00) | 2000 ms (×10.00) |",
+		"aggregate pipeline at 2 shards: at least 1M records/s: 750k (not met); p99 under 1.5 s: 2000 ms (not met)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("tables lack %q:\n%s", want, out.String())

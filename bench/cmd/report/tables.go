@@ -15,7 +15,7 @@ func baseOf(impl string) string {
 		return "map"
 	case strings.HasPrefix(impl, "SpaceSaving"):
 		return "heapSS" + strings.TrimPrefix(impl, "SpaceSaving")
-	case impl == "Counter", strings.HasPrefix(impl, "Sketch"):
+	case impl == "Counter", impl == "aggregate", strings.HasPrefix(impl, "Sketch"):
 		return "ring"
 	}
 	return ""
@@ -176,10 +176,14 @@ func printPipeline(w io.Writer, results []result) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", name, k.shards, strings.Join(cells, " | "))
 	}
 	fmt.Fprintln(w)
-	if r, ok := byKey[key{"Counter", "2"}]; ok {
-		rate, p99 := r.metrics["records/s"], r.metrics["p99-ms"]
-		fmt.Fprintf(w, "Target (issue 7), Counter pipeline at 2 shards: at least 1M records/s: %s (%s); p99 under 1.5 s: %.0f ms (%s).\n\n",
-			si(rate), verdict(rate >= 1e6), p99, verdict(p99 < 1500))
+	// Counter is the window alone; aggregate is the same window as the
+	// library ships it, checkpointing its state at every bucket.
+	for _, impl := range []string{"Counter", "aggregate"} {
+		if r, ok := byKey[key{impl, "2"}]; ok {
+			rate, p99 := r.metrics["records/s"], r.metrics["p99-ms"]
+			fmt.Fprintf(w, "Target (issue 7), %s pipeline at 2 shards: at least 1M records/s: %s (%s); p99 under 1.5 s: %.0f ms (%s).\n\n",
+				impl, si(rate), verdict(rate >= 1e6), p99, verdict(p99 < 1500))
+		}
 	}
 }
 
