@@ -283,7 +283,7 @@ func TestAWSModeLogsNoSecrets(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	if err := eventually(30*time.Second, func() error {
-		if m := a.stats.malformed.Load(); m < 1 {
+		if m := a.agg.Stats().Malformed; m < 1 {
 			return fmt.Errorf("%d malformed records counted, want the one put", m)
 		}
 		return nil

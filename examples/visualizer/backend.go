@@ -15,7 +15,8 @@ import (
 // streamRetention bounds the embedded stream's memory: records older than
 // it are dropped. Kinesis keeps 24 hours, which at the rates the producer can
 // reach would be gigabytes a minute; the consumer needs only what it has not
-// read yet plus one window to replay. So the stream keeps about
+// read yet (its windows travel with its checkpoints), plus a margin for a
+// consumer that falls behind. So the stream keeps about
 // retainedRecords records, and never less than 20 s (two windows) or more
 // than 5 minutes.
 func streamRetention(rate int) time.Duration {

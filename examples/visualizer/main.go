@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -55,7 +57,7 @@ type app struct {
 	backend  *backend
 	producer *producer
 	consumer *source.Consumer
-	stats    *counters
+	agg      *aggregate.Aggregator
 }
 
 // run starts the parts of the program its roles name (by default the
@@ -90,18 +92,28 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		}
 	}
 
-	stats := &counters{}
-	var consumer *source.Consumer
+	var (
+		agg      *aggregate.Aggregator
+		consumer *source.Consumer
+	)
 	if c.roles.consumer {
+		agg, err = aggregate.New(aggregate.Config{
+			Size:       windowSize,
+			Bucket:     windowBucket,
+			NewDecoder: newVisitDecoder,
+			Sink:       b.out,
+			Host:       c.host,
+			MaxGroups:  maxResources,
+			Logger:     slog.New(slog.NewTextHandler(stdout, nil)),
+		})
+		if err != nil {
+			return fmt.Errorf("consumer: %w", err)
+		}
 		consumer, err = source.NewConsumer(source.Config{
-			Stream:   b.stream,
-			Leases:   b.leases,
-			WorkerID: c.host,
-			NewProcessor: func(shardID string) source.Processor {
-				return newProcessor(processorConfig{
-					size: windowSize, bucket: windowBucket, out: b.out, host: c.host, stats: stats,
-				}, shardID)
-			},
+			Stream:          b.stream,
+			Leases:          b.leases,
+			WorkerID:        c.host,
+			NewProcessor:    agg.NewProcessor,
 			InitialPosition: source.Position{Type: source.TrimHorizon},
 		})
 		if err != nil {
@@ -132,7 +144,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 				case <-ctx.Done():
 					return
 				case now := <-t.C:
-					meter.observe(now, stats.records.Load())
+					meter.observe(now, agg.Stats().Records)
 				}
 			}
 		})
@@ -151,7 +163,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		srv := &server{reader: b.in, groups: b.groups, now: time.Now}
 		if consumer != nil {
 			srv.status = func() status {
-				m := stats.malformed.Load()
+				m := agg.Stats().Malformed
 				return status{RecordsPerSecond: meter.rate(), LagMillis: maxLag(consumer.Stats()), Malformed: &m}
 			}
 		} else {
@@ -179,7 +191,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		fmt.Fprintf(stdout, "visualizer: consuming as worker %s\n", c.host)
 	}
 	if started != nil {
-		started(&app{url: url, backend: b, producer: prod, consumer: consumer, stats: stats})
+		started(&app{url: url, backend: b, producer: prod, consumer: consumer, agg: agg})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {

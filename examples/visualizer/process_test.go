@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,16 +26,21 @@ import (
 // TestAWSModeProcesses runs the program as the original sample ran: a
 // producer, two consumers and a web server as four processes on kinesalite
 // and dynalite. One consumer is killed outright (SIGKILL, no graceful
-// shutdown); once its leases expire the other takes its shards, rebuilds
-// their windows from the trailing checkpoints, and the page's data flows
-// on, now written by the surviving host.
+// shutdown); once its leases expire the other takes its shards, restores
+// their windows from the state saved with the checkpoints in the lease table
+// (package aggregate), and the page's data flows on, now written by the
+// surviving host, with full windows from the first one.
 func TestAWSModeProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the program and starts the Kinesis and DynamoDB emulators")
 	}
 	kin, ddb := awstest.Kinesalite(t).Endpoint, awstest.Dynalite(t).Endpoint
 	bin := filepath.Join(t.TempDir(), "visualizer")
-	build := exec.Command(filepath.Join(goruntime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command, which go test puts on PATH: %v", err)
+	}
+	build := exec.Command(gobin, "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -189,11 +193,12 @@ func TestAWSModeProcesses(t *testing.T) {
 		}
 	}
 
-	// The survivor rebuilt the windows it took over instead of starting them
-	// empty (the original sample's 20 s refill): each window it wrote after
-	// the kill holds about as many visits as the windows before the kill.
-	// (Windows the survivor replayed carry its name now: rewriting the same
-	// window replaces it, with the same counts.)
+	// The survivor restored the windows it took over instead of starting
+	// them empty (the original sample's 20 s refill): each window it wrote
+	// after the kill holds about as many visits as the windows before the
+	// kill. (A window the dead consumer wrote but did not checkpoint is
+	// written again by the survivor, with the same counts, and carries its
+	// name now.)
 	checked := 0
 	for _, res := range resources {
 		rows := fetchJSON[[]countsRow](t, page, "/api/counts?range_in_seconds=120&resource="+url.QueryEscape(res))
