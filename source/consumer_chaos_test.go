@@ -11,7 +11,6 @@ import (
 
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/source/memstream"
 )
 
 // Workers are killed, stopped and restarted (with new IDs and old ones)
@@ -110,7 +109,7 @@ func TestConsumerChaos(t *testing.T) {
 	t.Logf("records %d, processed twice %d", l.putCount, l.duplicates())
 }
 
-func openShards(t *testing.T, s *memstream.Stream) []source.Shard {
+func openShards(t *testing.T, s source.Stream) []source.Shard {
 	t.Helper()
 	all, err := s.Shards(context.Background())
 	if err != nil {

@@ -1,0 +1,309 @@
+package source_test
+
+import (
+	"context"
+	"encoding"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/aggregate"
+	ckdynamo "github.com/streamtop/streamtop/checkpoint/dynamodb"
+	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/faults"
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/kinesis"
+	"github.com/streamtop/streamtop/window"
+)
+
+// TestAggregateChaosOnEmulators is TestAggregateChaos on kinesalite and
+// dynalite, shorter: a 2-shard stream read through source/kinesis, a lease
+// table on dynalite through checkpoint/dynamodb, three workers of which two
+// or three are killed and restarted, a graceful stop now and then, one split
+// and one merge, and faults injected into the stream, the lease table and
+// the sink. The invariants are the memstream test's, checked against a
+// recomputation from every shard's records read back from TRIM_HORIZON.
+// STREAMTOP_CHAOS_SEED replays a seed.
+func TestAggregateChaosOnEmulators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of random failures on the emulators")
+	}
+	const chaosFor, killEvery = 16 * time.Second, 4 * time.Second
+	const failover = 2 * time.Second
+	seed := rand.Uint64()
+	if s := os.Getenv("STREAMTOP_CHAOS_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("seed %d (STREAMTOP_CHAOS_SEED), chaos for %v, a kill every %v, failover time %v", seed, chaosFor, killEvery, failover)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	const size, bucket = time.Second, 250 * time.Millisecond
+
+	ctx := context.Background()
+	kc, dc := awstest.Kinesis(t), awstest.DynamoDB(t)
+	name, table := awstest.UniqueName(t, "aggchaos"), awstest.UniqueName(t, "aggchaos-leases")
+	if err := kinesis.CreateStream(ctx, kc, name, 2); err != nil {
+		t.Fatalf("CreateStream: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := kinesis.DeleteStream(context.Background(), kc, name); err != nil {
+			t.Errorf("DeleteStream: %v", err)
+		}
+	})
+	if err := ckdynamo.CreateTable(ctx, dc, table); err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	leases, err := ckdynamo.New(dc, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := kinesis.New(kc, name, kinesis.WithPollInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sched := faults.NewSchedule(seed, faults.Rate("*", 0.01), faults.Rate("stream.Read partial", 0.2),
+		faults.Rate("sink.Write", 0.05), faults.Rate("sink.Write partial", 0.05), faults.Slow(0.002, 20*time.Millisecond))
+	stream := faults.NewStream(raw, sched)
+	store := faults.NewStore(leases, sched)
+	out := &recordingSink{}
+	seen := newFirstSeen()
+
+	var aggs []*aggregate.Aggregator
+	cfg := func(id string) source.Config {
+		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: seen.decoder(),
+			Sink: faults.NewWriter(out, sched), Host: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		aggs = append(aggs, agg)
+		c := fastConfig(stream, store, id, agg.NewProcessor)
+		c.FailoverTime, c.RenewInterval, c.SyncInterval = failover, 500*time.Millisecond, 100*time.Millisecond
+		c.MaxRecords = 500
+		return c
+	}
+	alive := map[string]*worker{}
+	var dead []string
+	next := 0
+	spawn := func(id string) {
+		if id == "" {
+			id = fmt.Sprintf("w%d", next)
+			next++
+		}
+		alive[id] = startWorker(t, cfg(id))
+	}
+	// pick prefers a worker holding leases: with three workers on two or
+	// three shards one is often idle, and killing it tests nothing.
+	pick := func() string {
+		var ids, holders []string
+		for id, w := range alive {
+			ids = append(ids, id)
+			if w.held() > 0 {
+				holders = append(holders, id)
+			}
+		}
+		if len(holders) > 0 {
+			ids = holders
+		}
+		slices.Sort(ids)
+		return ids[rng.IntN(len(ids))]
+	}
+	for range 3 {
+		spawn("")
+	}
+	prod := startKinesisGroupProducer(t, kc, name, 8, rng.Uint64())
+
+	// Resharding on kinesalite is asynchronous: the stream is UPDATING for
+	// about half a second, and the children exist only after that. Both
+	// moments count as reshards for the gap check, and so does each child's
+	// first record (puts can stall for a second around a reshard, and a
+	// child's processor starts its windows afresh from its first record).
+	var kills, killedHeld, stops, splits, merges int
+	var reshards []time.Time
+	reshard := func(what string, call func() error) {
+		reshards = append(reshards, time.Now())
+		if err := call(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if err := kinesis.WaitActive(ctx, kc, name); err != nil {
+			t.Fatalf("WaitActive after %s: %v", what, err)
+		}
+		reshards = append(reshards, time.Now())
+	}
+	start := time.Now()
+	lastKill := start
+	for time.Since(start) < chaosFor {
+		time.Sleep(time.Duration(150+rng.IntN(200)) * time.Millisecond)
+		elapsed := time.Since(start)
+		switch op := rng.IntN(20); {
+		case splits == 0 && elapsed > chaosFor*3/10:
+			open := openShards(t, raw)
+			s := open[rng.IntN(len(open))]
+			reshard("SplitShard", func() error {
+				_, err := kc.SplitShard(ctx, &sdk.SplitShardInput{StreamName: aws.String(name),
+					ShardToSplit: aws.String(s.ID), NewStartingHashKey: aws.String(midpoint(t, s))})
+				return err
+			})
+			splits++
+		case merges == 0 && elapsed > chaosFor*6/10:
+			// kinesalite merges only with the lower range as ShardToMerge;
+			// adjacentPair returns the lower first.
+			a, b, ok := adjacentPair(openShards(t, raw), rng)
+			if !ok {
+				t.Fatal("no two adjacent open shards to merge")
+			}
+			reshard("MergeShards", func() error {
+				_, err := kc.MergeShards(ctx, &sdk.MergeShardsInput{StreamName: aws.String(name),
+					ShardToMerge: aws.String(a), AdjacentShardToMerge: aws.String(b)})
+				return err
+			})
+			merges++
+		case stops == 0 && elapsed > chaosFor*45/100 && len(alive) > 1:
+			// At least one graceful hand-off per run.
+			fallthrough
+		case op == 8 && stops < 2 && len(alive) > 1:
+			id := pick()
+			alive[id].stop(t)
+			delete(alive, id)
+			stops++
+		case time.Since(lastKill) >= killEvery && len(alive) > 1:
+			id := pick()
+			killedHeld += alive[id].held()
+			alive[id].kill(t)
+			delete(alive, id)
+			dead = append(dead, id)
+			kills++
+			lastKill = time.Now()
+		case len(alive) < 3 && len(dead) > 0 && op < 6:
+			// A killed worker comes back under its own name.
+			id := dead[0]
+			dead = dead[1:]
+			spawn(id)
+		case len(alive) < 3 && op < 8:
+			spawn("")
+		}
+	}
+	prod.halt()
+	sched.SetEnabled(false)
+	for len(alive) < 3 && len(dead) > 0 {
+		spawn(dead[0])
+		dead = dead[1:]
+	}
+	records := readAll(t, raw)
+	catchUp := waitFor(t, 30*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
+	stopping := time.Now()
+	for id, w := range alive {
+		w.stop(t)
+		delete(alive, id)
+	}
+	t.Logf("caught up %v after the producer stopped; workers stopped in %v", catchUp.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
+
+	// The invariants.
+	seen.check(t, records)
+	truth := recompute(records, bucket)
+	windows, mismatches := 0, 0
+	for _, s := range out.all() {
+		windows++
+		want := truth.window(s.Group, s.Time, size, bucket)
+		if slices.Equal(want, s.Counts) {
+			continue
+		}
+		mismatches++
+		if mismatches <= 5 {
+			t.Errorf("snapshot of %s at %v by %s: got %v, want %v", s.Group, s.Time.Format("15:04:05.000"), s.Host, s.Counts, want)
+		}
+	}
+	if windows == 0 {
+		t.Fatal("no snapshot written")
+	}
+	var st aggregate.Stats
+	for _, a := range aggs {
+		s := a.Stats()
+		st.Records += s.Records
+		st.StateWrites += s.StateWrites
+	}
+	gaps := truth.gaps(out.written(bucket), size, bucket, append(reshards, childStarts(t, raw, records)...))
+	if d := out.delays(); len(d) > 0 {
+		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time %v)",
+			d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond), failover)
+	}
+	t.Logf("records %d (decoded %d), kills %d (leases held by the killed %d), graceful stops %d, splits %d, merges %d, snapshot writes checked %d, mismatches %d, state checkpoints %d, windows missing away from reshards %d, faults %v",
+		len(records), st.Records, kills, killedHeld, stops, splits, merges, windows, mismatches, st.StateWrites, gaps, sched.Injected())
+	if splits != 1 || merges != 1 || stops == 0 || kills < 2 || killedHeld == 0 {
+		t.Errorf("chaos too mild: %d splits, %d merges, %d graceful stops, %d kills of workers holding %d leases; want 1, 1, some, at least 2 and some",
+			splits, merges, stops, kills, killedHeld)
+	}
+	if _, ok := any(&window.Counter[string]{}).(encoding.BinaryMarshaler); ok && gaps > 0 {
+		t.Errorf("%d windows missing although state is saved with checkpoints", gaps)
+	}
+}
+
+// startKinesisGroupProducer puts batches of "group/key" records on the
+// stream with the group as partition key, as startGroupProducer does on
+// memstream.
+func startKinesisGroupProducer(t testing.TB, kc *sdk.Client, stream string, groups int, seed uint64) *producer {
+	t.Helper()
+	p := &producer{stop: make(chan struct{}), done: make(chan struct{})}
+	rng := rand.New(rand.NewPCG(seed, 2))
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			entries := make([]types.PutRecordsRequestEntry, 10)
+			for j := range entries {
+				g := fmt.Sprintf("g%02d", rng.IntN(groups))
+				entries[j] = types.PutRecordsRequestEntry{PartitionKey: aws.String(g), Data: fmt.Appendf(nil, "%s/k%d", g, rng.IntN(5))}
+			}
+			res, err := kc.PutRecords(context.Background(), &sdk.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
+			if err != nil {
+				t.Errorf("PutRecords: %v", err)
+				return
+			}
+			if n := aws.ToInt32(res.FailedRecordCount); n > 0 {
+				// A retry would break the per-key order the test checks.
+				t.Errorf("PutRecords: %d records failed", n)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(p.halt)
+	return p
+}
+
+// childStarts returns the arrival time of the first record of every shard
+// that has a parent.
+func childStarts(t *testing.T, s source.Stream, records []source.Record) []time.Time {
+	t.Helper()
+	shards, err := s.Shards(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]time.Time{}
+	for _, r := range records {
+		if f, ok := first[r.ShardID]; !ok || r.ArrivalTime.Before(f) {
+			first[r.ShardID] = r.ArrivalTime
+		}
+	}
+	var starts []time.Time
+	for _, sh := range shards {
+		if f, ok := first[sh.ID]; ok && len(sh.Parents()) > 0 {
+			starts = append(starts, f)
+		}
+	}
+	return starts
+}
