@@ -2,7 +2,6 @@ package topk
 
 import (
 	"cmp"
-	"slices"
 )
 
 // Exact counts every key it is given, exactly.
@@ -83,60 +82,9 @@ func (e *Exact[K]) Top(k int) []Entry[K] {
 		return nil
 	}
 	k = min(k, len(e.counts))
-	// h is a heap whose root is the worst of the best k so far, so a key that
-	// cannot make the cut costs a single comparison.
-	h := make([]Entry[K], 0, k)
+	b := newBest[K](k)
 	for key, c := range e.counts {
-		en := Entry[K]{Key: key, Count: c}
-		if len(h) < k {
-			h = append(h, en)
-			exactSiftUp(h, len(h)-1)
-			continue
-		}
-		if less(en, h[0]) {
-			h[0] = en
-			exactSiftDown(h, 0)
-		}
+		b.offer(Entry[K]{Key: key, Count: c})
 	}
-	slices.SortFunc(h, exactRank[K])
-	return h
-}
-
-// exactRank orders entries as Top returns them.
-func exactRank[K cmp.Ordered](a, b Entry[K]) int {
-	if c := cmp.Compare(b.Count, a.Count); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Key, b.Key)
-}
-
-// exactSiftUp and exactSiftDown maintain a heap whose root ranks last, as
-// container/heap would with Less reversed; written out because the interface
-// calls of container/heap cost more than the comparisons here.
-func exactSiftUp[K cmp.Ordered](h []Entry[K], i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !less(h[p], h[i]) {
-			return
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func exactSiftDown[K cmp.Ordered](h []Entry[K], i int) {
-	for {
-		c := 2*i + 1
-		if c >= len(h) {
-			return
-		}
-		if r := c + 1; r < len(h) && less(h[c], h[r]) {
-			c = r
-		}
-		if !less(h[i], h[c]) {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
+	return b.sorted()
 }

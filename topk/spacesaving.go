@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
-	"slices"
 	"unsafe"
 )
 
@@ -410,57 +409,11 @@ func (s *SpaceSaving[K]) Top(k int) []Entry[K] {
 		return nil
 	}
 	k = min(k, len(s.keys))
-	h := make([]Entry[K], 0, k)
+	b := newBest[K](k)
 	for i, key := range s.keys {
-		e := Entry[K]{Key: key, Count: s.counts[i], Err: s.errs[i]}
-		if len(h) < k {
-			h = append(h, e)
-			siftUpWorst(h, len(h)-1)
-		} else if less(e, h[0]) {
-			h[0] = e
-			siftDownWorst(h, 0)
-		}
+		b.offer(Entry[K]{Key: key, Count: s.counts[i], Err: s.errs[i]})
 	}
-	slices.SortFunc(h, rank[K])
-	return h
-}
-
-// rank orders entries as Top returns them.
-func rank[K cmp.Ordered](a, b Entry[K]) int {
-	if c := cmp.Compare(b.Count, a.Count); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Key, b.Key)
-}
-
-// siftUpWorst and siftDownWorst keep a heap whose root ranks last, so a key
-// that cannot make the cut costs one comparison.
-func siftUpWorst[K cmp.Ordered](h []Entry[K], i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !less(h[p], h[i]) {
-			return
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func siftDownWorst[K cmp.Ordered](h []Entry[K], i int) {
-	for {
-		c := 2*i + 1
-		if c >= len(h) {
-			return
-		}
-		if r := c + 1; r < len(h) && less(h[c], h[r]) {
-			c = r
-		}
-		if !less(h[i], h[c]) {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
+	return b.sorted()
 }
 
 // memBytes returns the bytes s holds in its own arrays, not counting what
