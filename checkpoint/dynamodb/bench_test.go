@@ -1,6 +1,7 @@
 package dynamodb_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -24,11 +25,12 @@ func reportLatency(b *testing.B, d []time.Duration) {
 	b.ReportMetric(ms(0.99), "p99-ms")
 }
 
-// BenchmarkRenew measures one lease renewal (a conditional UpdateItem
-// returning the new item) against dynalite.
-func BenchmarkRenew(b *testing.B) {
+// benchSequence is a Kinesis-sized sequence number for checkpoints.
+const benchSequence = "49590338271490256608559692538361571095921575989136588898"
+
+// heldLease creates a fresh lease and takes it for worker w1.
+func heldLease(b *testing.B, s *dynamodb.Store) checkpoint.Lease {
 	ctx := b.Context()
-	s := newStore(b)
 	key := awstest.UniqueName(b, "shard")
 	if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon}); err != nil {
 		b.Fatal(err)
@@ -40,12 +42,16 @@ func BenchmarkRenew(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return l
+}
+
+// timeCalls times call once per iteration and reports the latencies.
+func timeCalls(b *testing.B, call func() error) {
 	d := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		if l, err = s.Renew(ctx, l); err != nil {
+		if err := call(); err != nil {
 			b.Fatal(err)
 		}
 		d = append(d, time.Since(start))
@@ -53,33 +59,28 @@ func BenchmarkRenew(b *testing.B) {
 	reportLatency(b, d)
 }
 
+// BenchmarkRenew measures one lease renewal (a conditional UpdateItem
+// returning the new item) against dynalite.
+func BenchmarkRenew(b *testing.B) {
+	ctx := b.Context()
+	s := newStore(b)
+	l := heldLease(b, s)
+	timeCalls(b, func() (err error) {
+		l, err = s.Renew(ctx, l)
+		return err
+	})
+}
+
 // BenchmarkCheckpoint measures one checkpoint write against dynalite.
 func BenchmarkCheckpoint(b *testing.B) {
 	ctx := b.Context()
 	s := newStore(b)
-	key := awstest.UniqueName(b, "shard")
-	if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon}); err != nil {
-		b.Fatal(err)
-	}
-	l, err := s.Get(ctx, key)
-	if err == nil {
-		l, err = s.Take(ctx, l, "w1")
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	d := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
-		l.Checkpoint = "49590338271490256608559692538361571095921575989136588898"
-		if l, err = s.Checkpoint(ctx, l); err != nil {
-			b.Fatal(err)
-		}
-		d = append(d, time.Since(start))
-	}
-	reportLatency(b, d)
+	l := heldLease(b, s)
+	timeCalls(b, func() (err error) {
+		l.Checkpoint = benchSequence
+		l, err = s.Checkpoint(ctx, l)
+		return err
+	})
 }
 
 // BenchmarkTakeLost measures a write that loses its condition: the common
@@ -92,17 +93,12 @@ func BenchmarkTakeLost(b *testing.B) {
 		b.Fatal(err)
 	}
 	stale := checkpoint.Lease{Key: key, Counter: 99}
-	d := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
+	timeCalls(b, func() error {
 		if _, err := s.Take(ctx, stale, "w1"); err == nil {
-			b.Fatal("Take with a stale counter succeeded")
+			return errors.New("Take with a stale counter succeeded")
 		}
-		d = append(d, time.Since(start))
-	}
-	reportLatency(b, d)
+		return nil
+	})
 }
 
 // BenchmarkList100 measures listing a table of 100 leases, what every
@@ -116,18 +112,13 @@ func BenchmarkList100(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	d := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
+	timeCalls(b, func() error {
 		all, err := s.List(ctx)
 		if err != nil || len(all) != 100 {
-			b.Fatalf("List = %d leases, %v; want 100", len(all), err)
+			return fmt.Errorf("List = %d leases, %v; want 100", len(all), err)
 		}
-		d = append(d, time.Since(start))
-	}
-	reportLatency(b, d)
+		return nil
+	})
 }
 
 // BenchmarkStateSize measures a checkpoint carrying a processor state, and
@@ -144,39 +135,22 @@ func BenchmarkStateSize(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%dKiB", op, size>>10), func(b *testing.B) {
 				ctx := b.Context()
 				s := newStore(b)
-				key := awstest.UniqueName(b, "shard")
-				if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon}); err != nil {
-					b.Fatal(err)
-				}
-				l, err := s.Get(ctx, key)
-				if err == nil {
-					l, err = s.Take(ctx, l, "w1")
-				}
-				if err == nil {
-					l.Checkpoint, l.State = "1", state
-					l, err = s.Checkpoint(ctx, l)
-				}
+				l := heldLease(b, s)
+				l.Checkpoint, l.State = "1", state
+				l, err := s.Checkpoint(ctx, l)
 				if err != nil {
 					b.Fatal(err)
 				}
-				d := make([]time.Duration, 0, b.N)
-				b.ReportAllocs()
 				b.SetBytes(int64(size))
-				b.ResetTimer()
-				for b.Loop() {
-					start := time.Now()
+				timeCalls(b, func() (err error) {
 					if op == "Checkpoint" {
-						l.Checkpoint, l.State = "49590338271490256608559692538361571095921575989136588898", state
+						l.Checkpoint, l.State = benchSequence, state
 						l, err = s.Checkpoint(ctx, l)
 					} else {
 						l, err = s.Renew(ctx, l)
 					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					d = append(d, time.Since(start))
-				}
-				reportLatency(b, d)
+					return err
+				})
 			})
 		}
 	}
