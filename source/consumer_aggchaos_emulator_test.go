@@ -5,9 +5,7 @@ import (
 	"encoding"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -38,13 +36,7 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 	}
 	const chaosFor, killEvery = 16 * time.Second, 4 * time.Second
 	const failover = 2 * time.Second
-	seed := rand.Uint64()
-	if s := os.Getenv("STREAMTOP_CHAOS_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed := chaosSeed(t)
 	t.Logf("seed %d (STREAMTOP_CHAOS_SEED), chaos for %v, a kill every %v, failover time %v", seed, chaosFor, killEvery, failover)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const size, bucket = time.Second, 250 * time.Millisecond

@@ -47,13 +47,7 @@ func TestAggregateChaos(t *testing.T) {
 	if os.Getenv("STREAMTOP_CHAOS") == "full" {
 		chaosFor, killEvery = 45*time.Second, 5*time.Second
 	}
-	seed := rand.Uint64()
-	if s := os.Getenv("STREAMTOP_CHAOS_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed := chaosSeed(t)
 	t.Logf("seed %d (STREAMTOP_CHAOS_SEED), chaos for %v, a kill every %v", seed, chaosFor, killEvery)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const size, bucket = 500 * time.Millisecond, 100 * time.Millisecond
@@ -212,6 +206,20 @@ func TestAggregateChaos(t *testing.T) {
 	if _, ok := any(&window.Counter[string]{}).(encoding.BinaryMarshaler); ok && gaps > 0 {
 		t.Errorf("%d windows missing although state is saved with checkpoints", gaps)
 	}
+}
+
+// chaosSeed returns the seed of a chaos run: STREAMTOP_CHAOS_SEED when set,
+// so a failing run's choices can be replayed, else a random one.
+func chaosSeed(t *testing.T) uint64 {
+	s := os.Getenv("STREAMTOP_CHAOS_SEED")
+	if s == "" {
+		return rand.Uint64()
+	}
+	seed, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("STREAMTOP_CHAOS_SEED: %v", err)
+	}
+	return seed
 }
 
 // startGroupProducer puts "group/key" records with the group as partition
