@@ -46,3 +46,19 @@ func ExampleSpaceSaving_Merge() {
 	fmt.Println(east.Top(3))
 	// Output: [{/home 6 0} {/search 4 0} {/cart 2 0}]
 }
+
+// TopOf answers for the union of several summaries without merging them,
+// here the top two pages over three shards.
+func ExampleTopOf() {
+	shards := make([]*topk.SpaceSaving[string], 3)
+	for i := range shards {
+		shards[i], _ = topk.NewSpaceSaving[string](8)
+	}
+	shards[0].Add("/home", 5)
+	shards[1].Add("/search", 4)
+	shards[1].Add("/home", 2)
+	shards[2].Add("/cart", 3)
+	shards[2].Add("/search", 1)
+	fmt.Println(topk.TopOf(2, shards...))
+	// Output: [{/home 7 0} {/search 5 0}]
+}

@@ -3,6 +3,7 @@ package window
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/streamtop/streamtop/topk"
@@ -30,7 +31,7 @@ const maxSketchBuckets = 1 << 16
 // Hirzel and Schneider, "In-order sliding-window aggregation in worst-case
 // constant time"): the older panes hold suffix merges, the newer ones one
 // running merge. The merge of those two is cached until the window slides,
-// so a query merges it with the open pane alone.
+// so a query combines it with the open pane alone, through topk.TopOf.
 //
 // The zero value is not usable: make a Sketch with NewSketch. A Sketch is not
 // safe for concurrent use, not even for queries: Top and Len fill a cached
@@ -41,7 +42,7 @@ const maxSketchBuckets = 1 << 16
 // size/bucket slides a rebuild of the suffix merges, O(size/bucket x
 // capacity): O(capacity) amortised per bucket. An Add into an older bucket
 // still in the window also updates the suffix merges that cover it,
-// O(size/bucket). Memory is fixed at creation: size/bucket+3 SpaceSavings of
+// O(size/bucket). Memory is fixed at creation: size/bucket+2 SpaceSavings of
 // the capacity, about 90 bytes per unit of capacity each.
 type Sketch[K cmp.Ordered] struct {
 	bucket   time.Duration
@@ -63,12 +64,13 @@ type Sketch[K cmp.Ordered] struct {
 	total            int64
 
 	// closed caches the merge of the closed buckets, which changes only
-	// when the window slides or a late record arrives, so a query merges
-	// it with the newest pane alone. view is the whole window.
+	// when the window slides or a late record arrives, so a query combines
+	// it with the newest pane alone. top caches the last answer of Top,
+	// whose prefixes answer smaller k, until the next change.
 	closed      *topk.SpaceSaving[K]
 	closedValid bool
-	view        *topk.SpaceSaving[K]
-	viewValid   bool
+	top         []topk.Entry[K]
+	topK        int // the k top was computed for; 0 when stale
 }
 
 // NewSketch returns an empty Sketch for a window of size cut into buckets of
@@ -85,8 +87,8 @@ func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch
 		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxSketchBuckets)
 	}
 	// One summary per bucket, the running merge of the back, and the cached
-	// merges of the closed buckets and of the whole window.
-	all := make([]*topk.SpaceSaving[K], n+3)
+	// merge of the closed buckets.
+	all := make([]*topk.SpaceSaving[K], n+2)
 	for i := range all {
 		if all[i], err = topk.NewSpaceSaving[K](capacity); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidOption, err)
@@ -99,7 +101,6 @@ func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch
 		totals:   make([]int64, n),
 		back:     all[n],
 		closed:   all[n+1],
-		view:     all[n+2],
 	}
 	return s, nil
 }
@@ -148,7 +149,7 @@ func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
 	s.panes[slot].Add(key, n)
 	s.totals[slot] += n
 	s.total += n
-	s.viewValid = false
+	s.topK = 0
 	if b == s.newest {
 		return true
 	}
@@ -176,7 +177,7 @@ func (s *Sketch[K]) Advance(now time.Time) {
 // slide makes b the newest bucket. b must be after the newest bucket, or the
 // Sketch not started.
 func (s *Sketch[K]) slide(b int64) {
-	s.viewValid = false
+	s.topK = 0
 	s.closedValid = false
 	if !s.started || uint64(b)-uint64(s.newest) >= uint64(len(s.panes)) {
 		// Every bucket leaves the window: start afresh.
@@ -240,18 +241,16 @@ func (s *Sketch[K]) parts(buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
 	return append(ps, s.panes[s.head])
 }
 
-// merged returns the merge of the whole window, cached until the next
-// change.
-func (s *Sketch[K]) merged() *topk.SpaceSaving[K] {
-	if s.viewValid {
-		return s.view
-	}
-	s.view.Reset()
+// halves returns the merge of the closed buckets (nil when there are none),
+// cached until the window slides or a late record arrives, and the newest
+// pane: the two summaries whose merge is the whole window. The Sketch must
+// be started.
+func (s *Sketch[K]) halves() (closed, newest *topk.SpaceSaving[K]) {
 	var buf [3]*topk.SpaceSaving[K]
 	ps := s.parts(&buf)
-	if len(ps) == 0 {
-		s.viewValid = true
-		return s.view
+	newest = ps[len(ps)-1]
+	if len(ps) == 1 {
+		return nil, newest
 	}
 	if !s.closedValid {
 		s.closed.Reset()
@@ -260,10 +259,7 @@ func (s *Sketch[K]) merged() *topk.SpaceSaving[K] {
 		}
 		s.closedValid = true
 	}
-	_ = s.view.Merge(s.closed)
-	_ = s.view.Merge(ps[len(ps)-1])
-	s.viewValid = true
-	return s.view
+	return s.closed, newest
 }
 
 // Count returns an upper bound on key's count in the window and the error of
@@ -282,16 +278,37 @@ func (s *Sketch[K]) Count(key K) (count, err int64) {
 
 // Top returns the k keys with the highest counts in the window, ordered by
 // count descending, then key ascending. Each Entry's true count lies in
-// [Count-Err, Count], and Err <= Total()/capacity. It returns nil for k <= 0
-// or an empty window.
+// [Count-Err, Count], and Err <= Total()/capacity; every key whose true
+// count in the window exceeds Total()/capacity is in Top(capacity). It
+// returns nil for k <= 0 or an empty window.
 //
-// The first query after a change merges the newest bucket with the cached
-// merge of the closed ones, O(capacity), and caches the result until the
-// next Add; the merge of the closed buckets is redone, also O(capacity),
-// only after a slide or a late record. Then Top costs a SpaceSaving Top:
-// O(capacity log k).
+// Top combines the newest pane with the cached merge of the closed buckets
+// through topk.TopOf, without merging them: O(capacity) probes and
+// O(capacity log k) for the selection. The merge of the closed buckets,
+// O(capacity), is redone only after a slide or a late record. The answer is
+// cached until the next change, so asking again, for the same or a smaller
+// k, costs a copy of k entries.
 func (s *Sketch[K]) Top(k int) []topk.Entry[K] {
-	return s.merged().Top(k)
+	top := s.cachedTop(k)
+	if len(top) == 0 {
+		return nil
+	}
+	return slices.Clone(top)
+}
+
+// cachedTop returns Top(k) from the cache, filling it if it is stale or
+// holds fewer entries than asked for while more may exist. The caller must
+// not modify the result.
+func (s *Sketch[K]) cachedTop(k int) []topk.Entry[K] {
+	if k <= 0 || !s.started {
+		return nil
+	}
+	if s.topK == 0 || (k > s.topK && len(s.top) == s.topK) {
+		closed, newest := s.halves()
+		s.top = topk.TopOf(k, closed, newest)
+		s.topK = k
+	}
+	return s.top[:min(k, len(s.top))]
 }
 
 // Total returns the total weight counted in the window, exactly. O(1).
@@ -299,11 +316,11 @@ func (s *Sketch[K]) Total() int64 {
 	return s.total
 }
 
-// Len returns the number of keys the merged window summary monitors: at most
-// capacity, and exactly the keys in the window while they fit. It may merge,
-// as Top does.
+// Len returns the number of keys the window's merged summary would monitor:
+// the distinct keys of the window while they fit in capacity, else capacity.
+// It costs what Top(capacity) costs, and fills the same cache.
 func (s *Sketch[K]) Len() int {
-	return s.merged().Len()
+	return len(s.cachedTop(s.capacity))
 }
 
 // Bounds returns the window as the half-open interval [start, end): the start

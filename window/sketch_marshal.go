@@ -103,7 +103,7 @@ func appendSummary(b []byte, p interface {
 // error topk.SpaceSaving.UnmarshalBinary finds in a summary).
 //
 // Memory: a new Sketch's for the encoded shape, which nothing in data
-// bounds: size/bucket+3 summaries of the capacity (at most
+// bounds: size/bucket+2 summaries of the capacity (at most
 // topk.MaxCapacity units of capacity in all, about 90 bytes a unit).
 func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
@@ -119,7 +119,7 @@ func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	if !ok {
 		return r.Err()
 	}
-	if capacity < 1 || (n+3)*capacity > maxDecodeUnits {
+	if capacity < 1 || (n+2)*capacity > maxDecodeUnits {
 		return fmt.Errorf("%w: capacity %d for %d buckets", ErrCorrupt, capacity, n)
 	}
 	d, err := NewSketch[K](size, bucket, capacity)
