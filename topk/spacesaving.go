@@ -43,12 +43,15 @@ var seed = maphash.MakeSeed()
 //
 // Cost: Add hashes the key once (hash/maphash). A key already monitored
 // then costs one probe of an open-addressed table and no allocation, and a
-// key the filter turns away one more array update: O(1). An eviction costs
-// O(log capacity) amortised: the smallest counter comes from a small heap
-// that a scan fills with the capacity/8 smallest counters, so the scan's
-// O(capacity) is shared by the evictions and increments that empty it.
-// Memory is fixed at creation,
-// about 90 bytes per unit of capacity (about 88 KiB at capacity 1024), plus
+// key the filter turns away one more array update: O(1). An eviction is
+// O(1) amortised too: the smallest counter comes from a bucket queue of the
+// counters within 128 of the smallest, filed by exact count and read by a
+// cursor that only moves up, as counts and the smallest count only grow. A
+// counter that grew since it was filed is refiled when the cursor meets it,
+// which the Adds that grew it pay for, and a scan of all counters, O(capacity),
+// refills the queue only after the smallest count has risen by 128, which
+// takes at least 128*capacity of added weight. Memory is fixed at creation,
+// about 92 bytes per unit of capacity (about 91 KiB at capacity 1024), plus
 // whatever the monitored keys themselves hold (a string key's bytes are kept,
 // not copied).
 //
@@ -83,22 +86,22 @@ type SpaceSaving[K cmp.Ordered] struct {
 	alpha     []int64
 	alphaMask uint64
 
-	// low is a min-heap over a batch of the smallest counters, by the count
-	// each had when pushed. Every entry outside it has a count >= tau, so
-	// once the stale tops (counters that grew since) are fixed or dropped,
-	// its top is the smallest counter overall. It is refilled by a scan when
-	// it runs dry.
-	low   []lowEntry
-	batch int
-	tau   int64
+	// The bucket queue that finds the smallest counter of a full summary.
+	// Bucket b lists, through next, entries filed with count base+b; an
+	// entry's count may have grown since. Buckets below cur are empty, no
+	// entry has a count below base+cur, and every entry not filed has a
+	// count >= base+queueBuckets. Idle (before the summary fills, and after
+	// a Merge or Reset), cur is queueBuckets and base+cur is 0.
+	next []int32
+	head [queueBuckets]int32
+	base int64
+	cur  int
 }
 
-// lowEntry is a candidate for the smallest counter: entry i, whose count was
-// c when it was pushed.
-type lowEntry struct {
-	c int64
-	i int32
-}
+// queueBuckets is the span of counts the bucket queue holds above its base.
+// Wider makes the O(capacity) refills rarer, and a weight above it may skip
+// the queue; 128 buckets cost half a kilobyte.
+const queueBuckets = 128
 
 // NewSpaceSaving returns an empty SpaceSaving that monitors at most capacity
 // keys. It returns an error wrapping ErrInvalidOption if capacity is not
@@ -112,8 +115,7 @@ func NewSpaceSaving[K cmp.Ordered](capacity int) (*SpaceSaving[K], error) {
 	// so much that they are admitted on each other's weight.
 	slots := pow2(2 * capacity)
 	cells := pow2(4 * capacity)
-	batch := max(1, capacity/8)
-	return &SpaceSaving[K]{
+	s := &SpaceSaving[K]{
 		capacity:  capacity,
 		keys:      make([]K, 0, capacity),
 		hashes:    make([]uint64, 0, capacity),
@@ -123,9 +125,10 @@ func NewSpaceSaving[K cmp.Ordered](capacity int) (*SpaceSaving[K], error) {
 		mask:      uint64(slots - 1),
 		alpha:     make([]int64, cells),
 		alphaMask: uint64(cells - 1),
-		low:       make([]lowEntry, 0, batch),
-		batch:     batch,
-	}, nil
+		next:      make([]int32, capacity),
+	}
+	s.idle()
+	return s, nil
 }
 
 // pow2 returns the smallest power of two >= n, for n >= 1.
@@ -212,7 +215,7 @@ func (s *SpaceSaving[K]) unlink(i int) {
 // A monitored key costs a hash, one probe and no allocation; a key that is
 // not monitored either adds to its filter counter, or, when that counter
 // passes the smallest monitored count, replaces the key with that count
-// (O(log capacity) amortised, see SpaceSaving).
+// (O(1) amortised, see SpaceSaving).
 func (s *SpaceSaving[K]) Add(key K, n int64) {
 	if n <= 0 {
 		return
@@ -231,10 +234,9 @@ func (s *SpaceSaving[K]) Add(key K, n int64) {
 		s.admit(len(s.keys), key, h, a+n, a)
 		return
 	}
-	// The recorded top of low is a lower bound on the smallest count, so
-	// most keys of a long tail are turned away here without fixing up the
-	// heap.
-	if len(s.low) > 0 && a+n <= s.low[0].c {
+	// The queue's cursor is a lower bound on the smallest count, so most
+	// keys of a long tail are turned away here without touching the queue.
+	if a+n <= s.base+int64(s.cur) {
 		s.alpha[c] = a + n
 		return
 	}
@@ -245,7 +247,7 @@ func (s *SpaceSaving[K]) Add(key K, n int64) {
 	}
 	// Evict m: its filter counter must cover the evicted key's true count,
 	// which is at most its upper bound.
-	s.popLow()
+	s.head[s.cur] = s.next[m]
 	if mc := s.cell(s.hashes[m]); s.alpha[mc] < s.counts[m] {
 		s.alpha[mc] = s.counts[m]
 	}
@@ -265,101 +267,64 @@ func (s *SpaceSaving[K]) admit(i int, key K, h uint64, count, err int64) {
 		s.keys[i], s.hashes[i], s.counts[i], s.errs[i] = key, h, count, err
 	}
 	s.link(i, h)
-	if count < s.tau {
-		// Entries outside low must stay >= tau for low's top to be the
-		// minimum. An eviction has just popped low, so it has room.
-		s.pushLow(lowEntry{c: count, i: int32(i)})
+	if count < s.base+queueBuckets {
+		// Admitted over the smallest count, so at or above the cursor.
+		s.file(i, count)
 	}
 }
 
-// smallest returns the index of an entry with the smallest count. The table
-// must be full.
+// file puts entry i, of the given count, in its queue bucket.
+func (s *SpaceSaving[K]) file(i int, count int64) {
+	b := count - s.base
+	s.next[i] = s.head[b]
+	s.head[b] = int32(i)
+}
+
+// idle empties the queue until the next eviction refills it.
+func (s *SpaceSaving[K]) idle() {
+	s.base, s.cur = -queueBuckets, queueBuckets
+}
+
+// smallest returns the index of an entry with the smallest count, at the
+// head of the cursor's bucket. The table must be full.
 func (s *SpaceSaving[K]) smallest() int {
 	for {
-		if len(s.low) == 0 {
-			s.scan()
+		if s.cur == queueBuckets {
+			s.refill()
 		}
-		top := s.low[0]
-		c := s.counts[top.i]
-		if c == top.c {
-			return int(top.i)
+		i := s.head[s.cur]
+		if i < 0 {
+			s.cur++
+			continue
 		}
-		// The counter grew since it was pushed: keep it if it may still be
-		// the minimum, else leave it to the entries outside.
-		if c <= s.tau {
-			s.low[0].c = c
-			siftDownLow(s.low, 0)
-		} else {
-			s.popLow()
+		c := s.counts[i]
+		if c == s.base+int64(s.cur) {
+			return int(i)
+		}
+		// The counter grew since it was filed: refile it, or leave it out
+		// if it outgrew the queue.
+		s.head[s.cur] = s.next[i]
+		if c < s.base+queueBuckets {
+			s.file(int(i), c)
 		}
 	}
 }
 
-// scan refills low with the batch smallest counters and sets tau to the
-// largest of them, so every entry left outside has a count >= tau.
-func (s *SpaceSaving[K]) scan() {
-	// Select with a max-heap of the smallest so far, kept as a min-heap of
-	// negated counts so one sift routine serves both phases.
-	h := s.low[:0]
+// refill scans every counter, bases the queue at the smallest count and
+// files the counters within its span.
+func (s *SpaceSaving[K]) refill() {
+	least := s.counts[0]
+	for _, c := range s.counts[1:] {
+		least = min(least, c)
+	}
+	s.base, s.cur = least, 0
+	for b := range s.head {
+		s.head[b] = -1
+	}
 	for i, c := range s.counts {
-		e := lowEntry{c: -c, i: int32(i)}
-		if len(h) < s.batch {
-			h = append(h, e)
-			siftUpLow(h, len(h)-1)
-		} else if e.c > h[0].c {
-			h[0] = e
-			siftDownLow(h, 0)
+		if c < least+queueBuckets {
+			s.file(i, c)
 		}
-	}
-	s.tau = -h[0].c
-	for i := range h {
-		h[i].c = -h[i].c
-	}
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		siftDownLow(h, i)
-	}
-	s.low = h
-}
-
-func (s *SpaceSaving[K]) pushLow(e lowEntry) {
-	s.low = append(s.low, e)
-	siftUpLow(s.low, len(s.low)-1)
-}
-
-func (s *SpaceSaving[K]) popLow() {
-	last := len(s.low) - 1
-	s.low[0] = s.low[last]
-	s.low = s.low[:last]
-	siftDownLow(s.low, 0)
-}
-
-// siftUpLow and siftDownLow keep a min-heap by count, written out because
-// container/heap's interface calls cost more than the comparisons.
-func siftUpLow(h []lowEntry, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].c <= h[i].c {
-			return
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func siftDownLow(h []lowEntry, i int) {
-	for {
-		c := 2*i + 1
-		if c >= len(h) {
-			return
-		}
-		if r := c + 1; r < len(h) && h[r].c < h[c].c {
-			c = r
-		}
-		if h[i].c <= h[c].c {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
 	}
 }
 
@@ -391,8 +356,7 @@ func (s *SpaceSaving[K]) Reset() {
 	s.errs = s.errs[:0]
 	clear(s.index)
 	clear(s.alpha)
-	s.low = s.low[:0]
-	s.tau = 0
+	s.idle()
 	s.total = 0
 }
 
@@ -422,6 +386,6 @@ func (s *SpaceSaving[K]) memBytes() int {
 	var k K
 	return cap(s.keys)*int(unsafe.Sizeof(k)) +
 		(cap(s.hashes)+cap(s.counts)+cap(s.errs)+len(s.index)+len(s.alpha))*8 +
-		cap(s.low)*int(unsafe.Sizeof(lowEntry{})) +
+		cap(s.next)*4 +
 		int(unsafe.Sizeof(*s))
 }

@@ -113,8 +113,7 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		s.link(i, c.h)
 	}
 	s.total = total
-	s.low = s.low[:0]
-	s.tau = 0
+	s.idle()
 	return nil
 }
 
@@ -197,7 +196,7 @@ func (s *SpaceSaving[K]) clone() *SpaceSaving[K] {
 	c.errs = append(make([]int64, 0, cap(s.errs)), s.errs...)
 	c.index = append([]uint64(nil), s.index...)
 	c.alpha = append([]int64(nil), s.alpha...)
-	c.low = append(make([]lowEntry, 0, cap(s.low)), s.low...)
+	c.next = append([]int32(nil), s.next...)
 	return &c
 }
 
@@ -210,7 +209,7 @@ func (s *SpaceSaving[K]) copyFrom(other *SpaceSaving[K]) {
 	s.errs = append(s.errs[:0], other.errs...)
 	copy(s.index, other.index)
 	copy(s.alpha, other.alpha)
-	s.low = append(s.low[:0], other.low...)
-	s.tau = other.tau
+	copy(s.next, other.next)
+	s.head, s.base, s.cur = other.head, other.base, other.cur
 	s.total = other.total
 }

@@ -21,12 +21,12 @@ type weighted struct {
 
 // streamGen draws streams over a small key space, skewed so that some keys
 // are heavy and the tail is long enough to force evictions, with mostly unit
-// weights and some large ones.
+// weights and some large ones, some beyond the span of the eviction queue.
 func streamGen(maxKeys int) *rapid.Generator[[]weighted] {
 	return rapid.Custom(func(t *rapid.T) []weighted {
 		keys := rapid.IntRange(1, maxKeys).Draw(t, "keys")
 		heavy := rapid.IntRange(0, 100).Draw(t, "heavyPercent")
-		maxW := rapid.SampledFrom([]int64{1, 1, 3, 50}).Draw(t, "maxWeight")
+		maxW := rapid.SampledFrom([]int64{1, 1, 3, 50, 1000}).Draw(t, "maxWeight")
 		n := rapid.IntRange(0, 400).Draw(t, "len")
 		out := make([]weighted, n)
 		for i := range out {
@@ -148,6 +148,7 @@ func checkInvariants[K cmpstd.Ordered](t interface {
 	if sum > total {
 		t.Fatalf("counts sum to %d > N = %d", sum, total)
 	}
+	checkQueue(t, s)
 	for c, a := range s.alpha {
 		if a != 0 && len(s.keys) < s.capacity {
 			t.Fatalf("filter cell %d = %d before the summary filled", c, a)
@@ -363,4 +364,46 @@ func TestSelectLargest(t *testing.T) {
 			t.Fatalf("select lost elements: %d of %d", len(seen), len(ubs))
 		}
 	})
+}
+
+// checkQueue checks the bucket queue that finds the smallest counter: each
+// entry is filed at most once, at a count it has since reached or passed, no
+// count is below the cursor, and an entry left out of the queue is beyond its
+// span.
+func checkQueue[K cmpstd.Ordered](t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, s *SpaceSaving[K]) {
+	t.Helper()
+	if s.cur == queueBuckets && s.base == -queueBuckets {
+		return // idle
+	}
+	if s.cur < 0 || s.cur > queueBuckets {
+		t.Fatalf("queue cursor %d", s.cur)
+	}
+	for b := range s.cur {
+		if s.head[b] >= 0 {
+			t.Fatalf("bucket %d below the cursor %d holds entry %d", b, s.cur, s.head[b])
+		}
+	}
+	filed := map[int32]bool{}
+	for b := s.cur; b < queueBuckets; b++ {
+		for i := s.head[b]; i >= 0; i = s.next[i] {
+			if filed[i] || int(i) >= len(s.counts) {
+				t.Fatalf("entry %d filed twice or out of range", i)
+			}
+			filed[i] = true
+			if s.counts[i] < s.base+int64(b) {
+				t.Fatalf("entry %d of count %d filed in bucket %d (count %d)", i, s.counts[i], b, s.base+int64(b))
+			}
+		}
+	}
+	for i, c := range s.counts {
+		if c < s.base+int64(s.cur) {
+			t.Fatalf("entry %d of count %d below the queue's cursor %d", i, c, s.base+int64(s.cur))
+		}
+		if !filed[int32(i)] && c < s.base+queueBuckets {
+			t.Fatalf("entry %d of count %d left out of a queue spanning up to %d", i, c, s.base+queueBuckets)
+		}
+	}
 }
