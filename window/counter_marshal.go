@@ -144,18 +144,8 @@ func (c *Counter[K]) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	switch started {
-	case 0:
-	case 1:
-		d.decodeWindow(r)
-	default:
-		r.Fail("started flag %d", started)
-	}
-	if r.Err() == nil && r.Len() != 0 {
-		r.Fail("%d bytes after the end", r.Len())
-	}
-	if r.Err() != nil {
-		return r.Err()
+	if err := decodeBody(r, started, d.decodeWindow); err != nil {
+		return err
 	}
 	*c = *d
 	return nil

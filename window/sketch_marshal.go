@@ -126,18 +126,8 @@ func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	switch started {
-	case 0:
-	case 1:
-		d.decodeWindow(r)
-	default:
-		r.Fail("started flag %d", started)
-	}
-	if r.Err() == nil && r.Len() != 0 {
-		r.Fail("%d bytes after the end", r.Len())
-	}
-	if r.Err() != nil {
-		return r.Err()
+	if err := decodeBody(r, started, d.decodeWindow); err != nil {
+		return err
 	}
 	*s = *d
 	return nil
@@ -213,6 +203,22 @@ func (d *Sketch[K]) decodeSummary(r *keycodec.Reader, p *topk.SpaceSaving[K]) {
 	if err := p.UnmarshalBinary(data); err != nil {
 		r.Fail("summary: %v", err)
 	}
+}
+
+// decodeBody reads what follows the started flag, with decode for a started
+// window, and checks that nothing follows it.
+func decodeBody(r *keycodec.Reader, started byte, decode func(*keycodec.Reader)) error {
+	switch started {
+	case 0:
+	case 1:
+		decode(r)
+	default:
+		r.Fail("started flag %d", started)
+	}
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d bytes after the end", r.Len())
+	}
+	return r.Err()
 }
 
 // shape checks a decoded bucket length and number of buckets, and returns
