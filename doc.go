@@ -44,7 +44,9 @@
 //
 //   - topk: counting structures. topk.Exact counts every key; topk.SpaceSaving
 //     keeps a fixed number of counters and reports, with every count, how far
-//     off it can be (Entry.Err).
+//     off it can be (Entry.Err). Summaries merge (SpaceSaving.Merge), and
+//     topk.TopOf reads the top of several, one per shard say, without
+//     merging them.
 //   - window: time-bucketed sliding windows over them: window.Counter (exact)
 //     and window.Sketch (bounded memory, mergeable per-bucket summaries).
 //   - source: records, the Processor lifecycle of the Kinesis Client Library,
