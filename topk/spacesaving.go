@@ -49,11 +49,13 @@ var seed = maphash.MakeSeed()
 // cursor that only moves up, as counts and the smallest count only grow. A
 // counter that grew since it was filed is refiled when the cursor meets it,
 // which the Adds that grew it pay for, and a scan of all counters, O(capacity),
-// refills the queue only after the smallest count has risen by 128, which
-// takes at least 128*capacity of added weight. Memory is fixed at creation,
-// about 92 bytes per unit of capacity (about 91 KiB at capacity 1024), plus
-// whatever the monitored keys themselves hold (a string key's bytes are kept,
-// not copied).
+// refills the queue only after the smallest count has risen by 128. As
+// capacity times the smallest count is at most N, the scans visit at most
+// N/128 + capacity counters over a whole stream: O(1) an Add while weights
+// average a few hundred or less, and in proportion to the weight beyond.
+// Memory is fixed at creation, about 92 bytes per unit of capacity (about
+// 91 KiB at capacity 1024), plus whatever the monitored keys themselves hold
+// (a string key's bytes are kept, not copied).
 //
 // Which keys share a filter counter depends on a hash seed chosen at random
 // per process, so two runs over the same stream may give different counts
