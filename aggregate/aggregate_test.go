@@ -211,34 +211,59 @@ func TestProcessorMatchesRecomputation(t *testing.T) {
 		if !useState {
 			cp = plainCP{tableCP{tab}}
 		}
+		// accepted is what the Consumer's Checkpointer records outside a
+		// ProcessRecords call: the last batch accepted, else the
+		// checkpoint the owner started from.
+		var accepted string
 		newOwner := func() source.Processor {
 			p := agg.NewProcessor("s")
 			if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: tab.seq, State: tab.state}); err != nil {
 				t.Fatal(err)
 			}
+			accepted = tab.seq
 			return p
+		}
+		// handOff is a graceful hand-off as the Consumer makes it:
+		// ShutdownRequested once (its error is only logged), then the next
+		// owner starts at the checkpoint.
+		handOff := func(p source.Processor) (source.Processor, int) {
+			tab.delivered = accepted
+			_ = p.ShutdownRequested(ctx, cp)
+			return newOwner(), resumeAt(records, tab.seq)
 		}
 		p := newOwner()
 		next := 0 // first record the current owner reads
 		for next < len(records) {
 			size := rapid.IntRange(1, 10).Draw(t, "batch")
 			batch := records[next:min(next+size, len(records))]
-			tab.delivered = batch[len(batch)-1].SequenceNumber
 			out.failures = rapid.IntRange(0, 1).Draw(t, "sinkFailures")
 			tab.failures = rapid.IntRange(0, 1).Draw(t, "tableFailures")
-			for p.ProcessRecords(ctx, batch, cp) != nil {
+			handedOff := false
+			for {
+				tab.delivered = batch[len(batch)-1].SequenceNumber
+				if p.ProcessRecords(ctx, batch, cp) == nil {
+					break
+				}
+				// The Consumer retries a failed batch after a pause,
+				// unless a hand-off or shutdown comes first: the
+				// batch is then never accepted.
+				if rapid.IntRange(0, 3).Draw(t, "handOffAfterFailure") == 0 {
+					p, next = handOff(p)
+					handedOff = true
+					break
+				}
+			}
+			if handedOff {
+				continue
 			}
 			next += len(batch)
+			accepted = batch[len(batch)-1].SequenceNumber
 			switch rapid.IntRange(0, 5).Draw(t, "event") {
 			case 0: // crash: the next owner starts at the checkpoint
 				p = newOwner()
 				next = resumeAt(records, tab.seq)
 			case 1: // graceful hand-off
-				tab.delivered = records[next-1].SequenceNumber
-				for p.ShutdownRequested(ctx, cp) != nil {
-				}
-				p = newOwner()
-				next = resumeAt(records, tab.seq)
+				p, next = handOff(p)
 			}
 		}
 		for _, s := range out.writes {
@@ -540,6 +565,86 @@ func TestUnusableStateIgnored(t *testing.T) {
 			// one after the first bucket, ending at t0+4s.
 			if len(out.writes) == 0 || !out.writes[0].Time.Equal(t0.Add(4*time.Second)) {
 				t.Fatalf("writes %v, want the first ending at %v", out.writes, t0.Add(4*time.Second))
+			}
+		})
+	}
+}
+
+// A shutdown that comes between a failed batch and its retry (the Consumer's
+// Checkpointer then records the batch before) must leave the checkpoint and
+// the state saved with it in agreement: otherwise the next owner throws the
+// state away and resumes with a window's gap (issue 8).
+func TestShutdownAfterFailedBatch(t *testing.T) {
+	if !stateSupported() {
+		t.Skip("window.Counter has no binary encoding: no state is saved")
+	}
+	for _, tt := range []struct {
+		name       string
+		sinkFails  bool
+		tableFails bool
+	}{
+		{"sink write failed", true, false},
+		{"checkpoint failed", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			out := &memSink{}
+			agg, _ := New(Config{Size: 3 * time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: out})
+			tab := &table{seq: checkpoint.TrimHorizon, failWith: errors.New("table unavailable")}
+			var records []source.Record
+			for i := range 12 {
+				records = append(records, rec(i, "a/x", t0.Add(time.Duration(i)*500*time.Millisecond)))
+			}
+			first, failed := records[:4], records[4:8]
+			p := agg.NewProcessor("s")
+			_ = p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: tab.seq})
+			tab.delivered = first[len(first)-1].SequenceNumber
+			if err := p.ProcessRecords(ctx, first, tableCP{tab}); err != nil {
+				t.Fatal(err)
+			}
+			saved := tab.seq
+			if tt.sinkFails {
+				out.failures = 1
+			}
+			if tt.tableFails {
+				tab.failures = 1
+			}
+			tab.delivered = failed[len(failed)-1].SequenceNumber
+			if err := p.ProcessRecords(ctx, failed, tableCP{tab}); err == nil {
+				t.Fatal("ProcessRecords succeeded; want the injected failure")
+			}
+			tab.delivered = saved // what the Consumer claims now: the batch accepted
+			if err := p.ShutdownRequested(ctx, tableCP{tab}); err != nil {
+				t.Fatal(err)
+			}
+			if tab.seq != saved {
+				t.Fatalf("checkpoint moved to %q; want it left at %q", tab.seq, saved)
+			}
+			st, err := decodeState(tab.state, 3*time.Second, time.Second)
+			if err != nil || st.applied.seq != tab.seq {
+				t.Fatalf("saved state covers %q (err %v); want the checkpoint's %q", st.applied.seq, err, tab.seq)
+			}
+
+			// The next owner restores it, counts the failed batch again and
+			// writes every window from the first full one on.
+			q := agg.NewProcessor("s")
+			_ = q.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: tab.seq, State: tab.state})
+			rest := records[resumeAt(records, tab.seq):]
+			tab.delivered = rest[len(rest)-1].SequenceNumber
+			if err := q.ProcessRecords(ctx, rest, tableCP{tab}); err != nil {
+				t.Fatal(err)
+			}
+			got := map[time.Time]bool{}
+			for _, s := range out.writes {
+				got[s.Time] = true
+				if want := expected(records, s.Group, s.Time, 3*time.Second); !slices.Equal(want, s.Counts) {
+					t.Errorf("window ending %v: got %v, want %v", s.Time, s.Counts, want)
+				}
+			}
+			for end := t0.Add(time.Second); end.Before(t0.Add(6 * time.Second)); end = end.Add(time.Second) {
+				if !got[end] {
+					t.Errorf("window ending %v not written", end)
+				}
 			}
 		})
 	}

@@ -73,10 +73,14 @@ type processor struct {
 	log   *slog.Logger
 	state
 
-	items       []Item
-	snaps       []sink.Snapshot
-	rejects     []Rejected
-	unsaved     bool  // windows closed since the last checkpoint
+	items   []Item
+	snaps   []sink.Snapshot
+	rejects []Rejected
+	unsaved bool // windows closed since the last checkpoint
+	// ahead: the last ProcessRecords failed after counting its batch, so the
+	// state covers records the Consumer has not accepted, and a Checkpointer
+	// called outside ProcessRecords records only the batch before.
+	ahead       bool
 	stateBytes  int64 // size of the last state saved, in Stats.StateBytes
 	saveWithout bool  // state cannot be saved here: plain checkpoints
 }
@@ -115,7 +119,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 
 func (p *processor) reset() {
 	p.state = state{windows: map[string]*window.Counter[string]{}}
-	p.snaps, p.rejects, p.unsaved = nil, nil, false
+	p.snaps, p.rejects, p.unsaved, p.ahead = nil, nil, false, false
 	p.setStateBytes(0)
 }
 
@@ -135,13 +139,12 @@ func (p *processor) ProcessRecords(ctx context.Context, records []source.Record,
 		}
 		p.count(r)
 	}
-	if err := p.flush(ctx); err != nil {
-		return err
+	err := p.flush(ctx)
+	if err == nil && p.unsaved {
+		err = p.save(ctx, cp)
 	}
-	if p.unsaved {
-		return p.save(ctx, cp)
-	}
-	return nil
+	p.ahead = err != nil
+	return err
 }
 
 func (p *processor) count(r *source.Record) {
@@ -298,12 +301,20 @@ func (p *processor) ShardEnded(ctx context.Context, cp source.Checkpointer) erro
 // ShutdownRequested writes what is pending and checkpoints the last record
 // counted with the windows as they are, mid-bucket: the next owner (a hand-off
 // target, or whoever takes the released lease) carries on with them.
+//
+// After a batch that failed (the shutdown came before the Consumer's retry)
+// it writes what is pending but checkpoints nothing: the windows hold that
+// batch, which the Checkpointer does not claim, and a state saved with the
+// previous batch's checkpoint would not match it, so the next owner would
+// throw it away and resume with a window's gap. The checkpoint and state
+// saved last still agree; the next owner restores them and counts the batch
+// again.
 func (p *processor) ShutdownRequested(ctx context.Context, cp source.Checkpointer) error {
 	defer p.reset()
 	if err := p.flush(ctx); err != nil {
 		return err
 	}
-	if p.applied.seq == "" {
+	if p.applied.seq == "" || p.ahead {
 		return nil
 	}
 	return p.save(ctx, cp)
