@@ -70,16 +70,18 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 	store := faults.NewStore(leases, sched)
 	out := &recordingSink{}
 	seen := newFirstSeen()
+	tr := &trace{}
 
 	var aggs []*aggregate.Aggregator
 	cfg := func(id string) source.Config {
 		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: seen.decoder(),
-			Sink: faults.NewWriter(out, sched), Host: id})
+			Sink: faults.NewWriter(out, sched), Host: id, Logger: tr.logger(id)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		aggs = append(aggs, agg)
 		c := fastConfig(stream, store, id, agg.NewProcessor)
+		c.Logger = tr.logger(id)
 		c.FailoverTime, c.RenewInterval, c.SyncInterval = failover, 500*time.Millisecond, 100*time.Millisecond
 		c.MaxRecords = 500
 		return c
@@ -116,21 +118,17 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 	prod := startKinesisGroupProducer(t, kc, name, 8, rng.Uint64())
 
 	// Resharding on kinesalite is asynchronous: the stream is UPDATING for
-	// about half a second, and the children exist only after that. Both
-	// moments count as reshards for the gap check, and so does each child's
-	// first record (puts can stall for a second around a reshard, and a
-	// child's processor starts its windows afresh from its first record).
+	// about half a second, and the children exist only after that.
 	var kills, killedHeld, stops, splits, merges int
-	var reshards []time.Time
 	reshard := func(what string, call func() error) {
-		reshards = append(reshards, time.Now())
+		tr.add("", "%s called", what)
 		if err := call(); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		if err := kinesis.WaitActive(ctx, kc, name); err != nil {
 			t.Fatalf("WaitActive after %s: %v", what, err)
 		}
-		reshards = append(reshards, time.Now())
+		tr.add("", "%s done", what)
 	}
 	start := time.Now()
 	lastKill := start
@@ -165,12 +163,14 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 			fallthrough
 		case op == 8 && stops < 2 && len(alive) > 1:
 			id := pick()
+			tr.add("", "graceful stop of %s", id)
 			alive[id].stop(t)
 			delete(alive, id)
 			stops++
 		case time.Since(lastKill) >= killEvery && len(alive) > 1:
 			id := pick()
 			killedHeld += alive[id].held()
+			tr.add("", "kill %s", id)
 			alive[id].kill(t)
 			delete(alive, id)
 			dead = append(dead, id)
@@ -192,17 +192,31 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 		dead = dead[1:]
 	}
 	records := readAll(t, raw)
+	shards, err := raw.Shards(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := recompute(records, bucket)
+	excused := reshardSpans(records, shards, size, bucket)
 	catchUp := waitFor(t, 30*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
+	// A record decoded is not yet a window written: its batch's snapshots
+	// may wait for a retry, or for the shard's next owner if the lease was
+	// lost meanwhile. Wait for those too, a bounded time: a window still
+	// missing after it is a gap.
+	settled := settle(2*failover+3*time.Second, func() bool {
+		gaps, _ := truth.missing(out.written(bucket), size, bucket, excused)
+		return len(gaps) == 0
+	})
 	stopping := time.Now()
 	for id, w := range alive {
 		w.stop(t)
 		delete(alive, id)
 	}
-	t.Logf("caught up %v after the producer stopped; workers stopped in %v", catchUp.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
+	t.Logf("caught up %v after the producer stopped, windows written %v later; workers stopped in %v",
+		catchUp.Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
 
 	// The invariants.
 	seen.check(t, records)
-	truth := recompute(records, bucket)
 	windows, mismatches := 0, 0
 	for _, s := range out.all() {
 		windows++
@@ -224,23 +238,27 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 		st.Records += s.Records
 		st.StateWrites += s.StateWrites
 	}
-	gaps := truth.gaps(out.written(bucket), size, bucket, append(reshards, childStarts(t, raw, records)...))
+	gaps, excusedCount := truth.missing(out.written(bucket), size, bucket, excused)
 	if d := out.delays(); len(d) > 0 {
 		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time %v)",
 			d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond), failover)
 	}
-	t.Logf("records %d (decoded %d), kills %d (leases held by the killed %d), graceful stops %d, splits %d, merges %d, snapshot writes checked %d, mismatches %d, state checkpoints %d, windows missing away from reshards %d, faults %v",
-		len(records), st.Records, kills, killedHeld, stops, splits, merges, windows, mismatches, st.StateWrites, gaps, sched.Injected())
+	t.Logf("records %d (decoded %d), kills %d (leases held by the killed %d), graceful stops %d, splits %d, merges %d, snapshot writes checked %d, mismatches %d, state checkpoints %d, windows unwritten by design around reshards %d, other windows missing %d, faults %v",
+		len(records), st.Records, kills, killedHeld, stops, splits, merges, windows, mismatches, st.StateWrites, excusedCount, len(gaps), sched.Injected())
+	tr.logErrors(t)
 	if splits != 1 || merges != 1 || stops == 0 || kills < 2 || killedHeld == 0 {
 		t.Errorf("chaos too mild: %d splits, %d merges, %d graceful stops, %d kills of workers holding %d leases; want 1, 1, some, at least 2 and some",
 			splits, merges, stops, kills, killedHeld)
 	}
-	// On memstream TestAggregateChaos requires no gap at all. Here about one
-	// run in four leaves a few windows unwritten (9 of 469 in one CI run,
-	// with 0 mismatches), not yet explained: issue 8 stays open for it. Every
-	// snapshot written must still be exact, which is checked above.
-	if _, ok := any(&window.Counter[string]{}).(encoding.BinaryMarshaler); ok && gaps > 0 {
-		t.Logf("UNEXPLAINED: %d windows missing although state is saved with checkpoints (see issue 8)", gaps)
+	// Issue 8: windows went missing here in about one CI run in four. The
+	// cause found: a graceful stop or hand-off between a failed batch and its
+	// retry made the processor save a state that covered the failed batch
+	// with the checkpoint of the batch before; the next owner threw that
+	// state away (logged at error level, see above) and resumed with a
+	// window's gap. Package aggregate no longer saves in that case.
+	if _, ok := any(&window.Counter[string]{}).(encoding.BinaryMarshaler); ok && len(gaps) > 0 {
+		t.Errorf("%d windows missing although state is saved with checkpoints", len(gaps))
+		tr.explain(t, gaps, records, out, size, bucket, failover)
 	}
 }
 
@@ -279,27 +297,4 @@ func startKinesisGroupProducer(t testing.TB, kc *sdk.Client, stream string, grou
 	}()
 	t.Cleanup(p.halt)
 	return p
-}
-
-// childStarts returns the arrival time of the first record of every shard
-// that has a parent.
-func childStarts(t *testing.T, s source.Stream, records []source.Record) []time.Time {
-	t.Helper()
-	shards, err := s.Shards(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := map[string]time.Time{}
-	for _, r := range records {
-		if f, ok := first[r.ShardID]; !ok || r.ArrivalTime.Before(f) {
-			first[r.ShardID] = r.ArrivalTime
-		}
-	}
-	var starts []time.Time
-	for _, sh := range shards {
-		if f, ok := first[sh.ID]; ok && len(sh.Parents()) > 0 {
-			starts = append(starts, f)
-		}
-	}
-	return starts
 }
