@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -700,10 +701,14 @@ func (tr *trace) logErrors(t *testing.T) {
 	}
 }
 
-// explain logs, for the first few missing windows, the shards that hold the
-// group's records in that window, who wrote the windows around it, and what
-// happened on those shards from a window before it to failover after it.
+// explain logs the missing windows (the first ten): where the group's
+// records in each were, and who wrote the windows around it; then what
+// happened on those shards from two windows before the first to failover
+// after the last.
 func (tr *trace) explain(t *testing.T, missing []missingWindow, records []source.Record, out *recordingSink, size, bucket, failover time.Duration) {
+	if len(missing) == 0 {
+		return
+	}
 	n := int64(size / bucket)
 	writers := map[missingWindow][]string{}
 	for _, s := range out.all() {
@@ -712,36 +717,38 @@ func (tr *trace) explain(t *testing.T, missing []missingWindow, records []source
 			writers[k] = append(writers[k], s.Host)
 		}
 	}
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
+	shards := map[string]bool{}
 	for i, m := range missing {
-		if i == 5 {
-			t.Logf("... and %d more missing windows", len(missing)-i)
-			break
-		}
 		in := map[string]int{}
 		for _, r := range records {
 			if g, _, _ := parseVisit(r); g == m.group {
 				if b := bucketOf(r.ArrivalTime, bucket); m.end-n <= b && b < m.end {
 					in[r.ShardID]++
+					shards[r.ShardID] = true
 				}
 			}
+		}
+		if i >= 10 {
+			continue
 		}
 		var around []string
 		for e := m.end - 2; e <= m.end+2; e++ {
 			around = append(around, fmt.Sprintf("%+d:%v", e-m.end, writers[missingWindow{m.group, e}]))
 		}
-		end := time.Unix(0, m.end*int64(bucket))
-		t.Logf("missing: %s, window ending %s, records per shard %v, written by (window ends in buckets from it) %s",
-			m.group, end.Format("15:04:05.000"), in, strings.Join(around, " "))
-		from, to := end.Add(-2*size), end.Add(failover+size)
-		for _, e := range tr.events {
-			if e.at.Before(from) || !e.at.Before(to) {
-				continue
-			}
-			if _, ok := in[e.shard]; ok || e.shard == "" {
-				t.Logf("  %s %s %s", e.at.Format("15:04:05.000"), e.shard, e.text)
-			}
+		t.Logf("missing: %s, window ending %s, its records per shard %v, writers of the windows ending a bucket apart %s",
+			m.group, time.Unix(0, m.end*int64(bucket)).Format("15:04:05.000"), in, strings.Join(around, " "))
+	}
+	if len(missing) > 10 {
+		t.Logf("... and %d more missing windows", len(missing)-10)
+	}
+	from := time.Unix(0, missing[0].end*int64(bucket)).Add(-2 * size)
+	to := time.Unix(0, missing[len(missing)-1].end*int64(bucket)).Add(failover + size)
+	t.Logf("on shards %v from %s to %s:", slices.Sorted(maps.Keys(shards)), from.Format("15:04:05.000"), to.Format("15:04:05.000"))
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, e := range tr.events {
+		if !e.at.Before(from) && e.at.Before(to) && (e.shard == "" || shards[e.shard]) {
+			t.Logf("  %s %s %s", e.at.Format("15:04:05.000"), e.shard, e.text)
 		}
 	}
 }
