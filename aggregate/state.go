@@ -157,7 +157,7 @@ func decodeState(b []byte, size, bucket time.Duration) (state, error) {
 			return st, errNoCodec
 		}
 		if err := u.UnmarshalBinary(w); err != nil {
-			return st, fmt.Errorf("%w: window of group %q: %v", errCorrupt, g, err)
+			return st, fmt.Errorf("%w: window of group %q: %w", errCorrupt, g, err)
 		}
 		st.windows[g] = c
 	}

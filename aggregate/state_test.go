@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/streamtop/streamtop/window"
 )
 
 // Corrupt states are errors, never panics; states that decode encode back to
@@ -96,5 +98,33 @@ func TestDecodeStateErrors(t *testing.T) {
 				t.Fatalf("decodeState = %v, want errCorrupt", err)
 			}
 		})
+	}
+}
+
+// A corrupt window inside a well-formed state keeps the window's own error
+// in the chain, under errCorrupt.
+func TestDecodeStateCorruptWindow(t *testing.T) {
+	if !stateSupported() {
+		t.Skip("window.Counter has no binary encoding")
+	}
+	st := state{started: true, cur: 5, firstEnd: 6, applied: position{"42", 1},
+		windows: newWindows(map[string][]string{"a": {"x", "y"}})}
+	b, err := encodeState(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The window's encoding ends the state: flip its first (magic) byte.
+	enc, err := st.windows["a"].MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := len(b) - len(enc)
+	if at < 0 || string(b[at:]) != string(enc) {
+		t.Fatalf("the state does not end with the window's encoding")
+	}
+	b[at] ^= 0xff
+	_, err = decodeState(b, time.Second, time.Second)
+	if !errors.Is(err, errCorrupt) || !errors.Is(err, window.ErrCorrupt) {
+		t.Fatalf("decodeState = %v, want errCorrupt and window.ErrCorrupt", err)
 	}
 }
