@@ -91,7 +91,9 @@ func (l Lease) Clone() Lease {
 // its owner. Take and RequestHandoff reject an empty worker ID, and Handoff
 // an empty l.PendingOwner, with an error that is not ErrLeaseLost.
 type Store interface {
-	// List returns every lease, in key order.
+	// List returns every lease, in key order, without its State (nil):
+	// a Consumer lists the table on every sync, and states can be large.
+	// Get and every write return the lease with its State.
 	List(ctx context.Context) ([]Lease, error)
 	// Get returns one lease, or ErrNotFound.
 	Get(ctx context.Context, key string) (Lease, error)

@@ -35,7 +35,7 @@ func NewMemoryStore() *MemoryStore {
 
 var _ Store = (*MemoryStore)(nil)
 
-// List returns every lease, in key order.
+// List returns every lease, in key order, without its State.
 func (s *MemoryStore) List(ctx context.Context) ([]Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -43,6 +43,7 @@ func (s *MemoryStore) List(ctx context.Context) ([]Lease, error) {
 	s.mu.Lock()
 	out := make([]Lease, 0, len(s.leases))
 	for _, l := range s.leases {
+		l.State = nil
 		out = append(out, l.Clone())
 	}
 	s.mu.Unlock()

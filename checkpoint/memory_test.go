@@ -107,10 +107,13 @@ func (m model) write(op string, v checkpoint.Lease, arg string) (checkpoint.Leas
 	return cur.Clone(), ok
 }
 
+// list is what List returns: every lease without its state.
 func (m model) list() []checkpoint.Lease {
 	var out []checkpoint.Lease
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, m[k].Clone())
+		l := m[k].Clone()
+		l.State = nil
+		out = append(out, l)
 	}
 	return out
 }

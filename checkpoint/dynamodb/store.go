@@ -110,7 +110,25 @@ func New(client client, table string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// List returns every lease, in key order.
+// listed are the attributes List reads: all but processorState, which a
+// Consumer's every sync would otherwise move for every lease in the table,
+// at up to MaxStateSize each.
+var listed = []string{attrKey, attrOwner, attrCounter, attrCheckpoint, attrSubSequence, attrSwitches, attrParents, attrPendingOwner}
+
+// listProjection is the ProjectionExpression of listed, and listNames its
+// placeholders (several of the names are DynamoDB reserved words).
+var listProjection, listNames = func() (string, map[string]string) {
+	names := make(map[string]string, len(listed))
+	refs := make([]string, len(listed))
+	for i, a := range listed {
+		refs[i] = fmt.Sprintf("#p%d", i)
+		names[refs[i]] = a
+	}
+	return strings.Join(refs, ", "), names
+}()
+
+// List returns every lease, in key order, without its state: the Scan
+// projects processorState out.
 func (s *Store) List(ctx context.Context) ([]checkpoint.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -122,9 +140,11 @@ func (s *Store) List(ctx context.Context) ([]checkpoint.Lease, error) {
 	for {
 		out, err := retry(ctx, s.retry, "list", "", func(ctx context.Context) (*dynamodb.ScanOutput, error) {
 			return s.client.Scan(ctx, &dynamodb.ScanInput{
-				TableName:         s.table,
-				ConsistentRead:    aws.Bool(true),
-				ExclusiveStartKey: start,
+				TableName:                s.table,
+				ConsistentRead:           aws.Bool(true),
+				ExclusiveStartKey:        start,
+				ProjectionExpression:     aws.String(listProjection),
+				ExpressionAttributeNames: listNames,
 			})
 		})
 		if err != nil {
