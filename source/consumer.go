@@ -24,13 +24,21 @@ const (
 	// Shorter means faster takeover after a crash but more renewals, and a
 	// worker that pauses (GC, a slow store) for longer loses its leases.
 	DefaultFailoverTime = 10 * time.Second
-	// DefaultSyncInterval is the period of shard discovery and lease
-	// balancing, jittered by ±20% so workers do not move in lockstep. Each
-	// sync lists the shards and the lease table once, so this is the
-	// bound on how late a worker notices a released lease, a hand-off
-	// request or a new shard: half a second keeps graceful hand-over under
-	// a second at the cost of two small List calls per second per worker.
+	// DefaultSyncInterval is the period of lease balancing, jittered by
+	// ±20% so workers do not move in lockstep. Each sync lists the lease
+	// table once (without states), so this is the bound on how late a
+	// worker notices a released lease or a hand-off request: half a second
+	// keeps graceful hand-over under a second at the cost of two small List
+	// calls per second per worker.
 	DefaultSyncInterval = 500 * time.Millisecond
+	// DefaultShardSyncInterval is the longest a worker goes without listing
+	// the stream's shards. A sync lists them sooner when the lease table
+	// shows a shard that ended with no lease for its children yet, which is
+	// when a split or merge needs new leases, so reshards are picked up
+	// within a sync while a fleet of workers does not call ListShards twice
+	// a second each (the Kinesis Client Library's default period is the
+	// same minute).
+	DefaultShardSyncInterval = time.Minute
 	// DefaultMaxRecords is the largest batch read and handed to
 	// ProcessRecords: the most a Kinesis GetRecords returns.
 	DefaultMaxRecords = 10_000
@@ -101,6 +109,8 @@ type Config struct {
 	RenewInterval time.Duration
 	// SyncInterval: see DefaultSyncInterval.
 	SyncInterval time.Duration
+	// ShardSyncInterval: see DefaultShardSyncInterval.
+	ShardSyncInterval time.Duration
 	// MaxRecords: see DefaultMaxRecords.
 	MaxRecords int
 	// IdleWait: see DefaultIdleWait.
@@ -151,7 +161,7 @@ func (c Config) withDefaults() (Config, error) {
 		v    time.Duration
 	}{
 		{"FailoverTime", c.FailoverTime}, {"RenewInterval", c.RenewInterval},
-		{"SyncInterval", c.SyncInterval}, {"IdleWait", c.IdleWait},
+		{"SyncInterval", c.SyncInterval}, {"ShardSyncInterval", c.ShardSyncInterval}, {"IdleWait", c.IdleWait},
 		{"RetryBackoff", c.RetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout},
 	} {
@@ -170,6 +180,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.FailoverTime, DefaultFailoverTime)
 	def(&c.RenewInterval, c.FailoverTime/3)
 	def(&c.SyncInterval, DefaultSyncInterval)
+	def(&c.ShardSyncInterval, DefaultShardSyncInterval)
 	def(&c.IdleWait, DefaultIdleWait)
 	def(&c.RetryBackoff, DefaultRetryBackoff)
 	def(&c.MaxRetryBackoff, max(DefaultMaxRetryBackoff, c.RetryBackoff))
@@ -252,9 +263,10 @@ type Consumer struct {
 	checkpoints atomic.Int64
 
 	// Owned by the sync loop (Run's goroutine).
-	seen      map[string]observation
-	requested map[string]time.Time
-	kick      chan struct{}
+	seen         map[string]observation
+	requested    map[string]time.Time
+	kick         chan struct{}
+	shardsListed time.Time // when the shards were last listed; zero before
 }
 
 // NewConsumer validates cfg and returns a Consumer that does nothing until

@@ -233,26 +233,28 @@ func nextExpiry(seen map[string]observation, self string, now time.Time, failove
 // can run right then instead of up to a period later.
 func (c *Consumer) sync() time.Duration {
 	ctx := c.hardCtx
-	shards, shardsErr := c.cfg.Stream.Shards(ctx)
-	if shardsErr != nil {
-		c.log.Warn("listing shards failed; balancing the known leases", "err", shardsErr)
-	}
 	leases, err := c.cfg.Leases.List(ctx)
 	if err != nil {
 		c.log.Warn("listing leases failed", "err", err)
 		return 0
 	}
-	if shardsErr == nil && c.createLeases(shards, leases) {
-		if leases, err = c.cfg.Leases.List(ctx); err != nil {
-			c.log.Warn("listing leases failed", "err", err)
-			return 0
+	if now := c.cfg.Clock.Now(); shardsDue(leases, c.shardsListed, now, c.cfg.ShardSyncInterval) {
+		shards, err := c.cfg.Stream.Shards(ctx)
+		if err != nil {
+			c.log.Warn("listing shards failed; balancing the known leases", "err", err)
+		} else {
+			c.shardsListed = now
+			if c.createLeases(shards, leases) {
+				if leases, err = c.cfg.Leases.List(ctx); err != nil {
+					c.log.Warn("listing leases failed", "err", err)
+					return 0
+				}
+			}
+			c.deleteGone(shards, leases)
 		}
 	}
 	now := c.cfg.Clock.Now()
 	observe(c.seen, leases, now)
-	if shardsErr == nil {
-		c.deleteGone(shards, leases)
-	}
 
 	c.mu.Lock()
 	held := make(map[string]bool, len(c.held))
@@ -303,6 +305,30 @@ func (c *Consumer) sync() time.Duration {
 	}
 	d, _ := nextExpiry(c.seen, c.cfg.WorkerID, now, c.cfg.FailoverTime)
 	return d
+}
+
+// shardsDue reports whether a sync must list the stream's shards: on the
+// first sync, once every (the ShardSyncInterval) since the last listing, and
+// whenever a lease has reached the end of its shard while no lease names it
+// as a parent, for its children then need leases. A shard that splits or
+// merges ends (its reader reaches SHARD_END) soon after, so this finds
+// reshards within a sync without listing the shards on every one.
+func shardsDue(leases []checkpoint.Lease, listed, now time.Time, every time.Duration) bool {
+	if listed.IsZero() || now.Sub(listed) >= every {
+		return true
+	}
+	parents := make(map[string]bool)
+	for _, l := range leases {
+		for _, p := range l.Parents {
+			parents[p] = true
+		}
+	}
+	for _, l := range leases {
+		if l.Checkpoint == checkpoint.ShardEnd && !parents[l.Key] {
+			return true
+		}
+	}
+	return false
 }
 
 // take takes l for this worker and starts its shard loop.

@@ -45,6 +45,7 @@ func TestNewConsumerRejectsBadConfig(t *testing.T) {
 			c.FailoverTime, c.RenewInterval = time.Second, time.Second
 		}},
 		{"negative sync", "SyncInterval", func(c *source.Config) { c.SyncInterval = -1 }},
+		{"negative shard sync", "ShardSyncInterval", func(c *source.Config) { c.ShardSyncInterval = -1 }},
 		{"negative max records", "MaxRecords", func(c *source.Config) { c.MaxRecords = -1 }},
 		{"negative idle wait", "IdleWait", func(c *source.Config) { c.IdleWait = -1 }},
 		{"negative backoff", "RetryBackoff", func(c *source.Config) { c.RetryBackoff = -1 }},
@@ -528,10 +529,16 @@ func TestConsumerFirstRecordSoonAfterRun(t *testing.T) {
 	}
 }
 
-// countingStream counts reads.
+// countingStream counts reads and shard listings.
 type countingStream struct {
 	source.Stream
-	reads atomic.Int64
+	reads  atomic.Int64
+	shards atomic.Int64 // calls to Shards
+}
+
+func (s *countingStream) Shards(ctx context.Context) ([]source.Shard, error) {
+	s.shards.Add(1)
+	return s.Stream.Shards(ctx)
 }
 
 func (s *countingStream) Open(ctx context.Context, id string, from source.Position) (source.ShardReader, error) {
