@@ -5,7 +5,6 @@ import (
 	"encoding"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 
@@ -86,34 +85,9 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 		c.MaxRecords = 500
 		return c
 	}
-	alive := map[string]*worker{}
-	var dead []string
-	next := 0
-	spawn := func(id string) {
-		if id == "" {
-			id = fmt.Sprintf("w%d", next)
-			next++
-		}
-		alive[id] = startWorker(t, cfg(id))
-	}
-	// pick prefers a worker holding leases: with three workers on two or
-	// three shards one is often idle, and killing it tests nothing.
-	pick := func() string {
-		var ids, holders []string
-		for id, w := range alive {
-			ids = append(ids, id)
-			if w.held() > 0 {
-				holders = append(holders, id)
-			}
-		}
-		if len(holders) > 0 {
-			ids = holders
-		}
-		slices.Sort(ids)
-		return ids[rng.IntN(len(ids))]
-	}
+	workers := newPool(t, rng, true, cfg)
 	for range 3 {
-		spawn("")
+		workers.spawn("")
 	}
 	prod := startKinesisGroupProducer(t, kc, name, 8, rng.Uint64())
 
@@ -158,87 +132,32 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 				return err
 			})
 			merges++
-		case stops == 0 && elapsed > chaosFor*45/100 && len(alive) > 1:
+		case stops == 0 && elapsed > chaosFor*45/100 && len(workers.alive) > 1:
 			// At least one graceful hand-off per run.
 			fallthrough
-		case op == 8 && stops < 2 && len(alive) > 1:
-			id := pick()
+		case op == 8 && stops < 2 && len(workers.alive) > 1:
+			id := workers.pick()
 			tr.add("", "graceful stop of %s", id)
-			alive[id].stop(t)
-			delete(alive, id)
+			workers.stop(id)
 			stops++
-		case time.Since(lastKill) >= killEvery && len(alive) > 1:
-			id := pick()
-			killedHeld += alive[id].held()
+		case time.Since(lastKill) >= killEvery && len(workers.alive) > 1:
+			id := workers.pick()
+			killedHeld += workers.alive[id].held()
 			tr.add("", "kill %s", id)
-			alive[id].kill(t)
-			delete(alive, id)
-			dead = append(dead, id)
+			workers.kill(id)
 			kills++
 			lastKill = time.Now()
-		case len(alive) < 3 && len(dead) > 0 && op < 6:
+		case len(workers.alive) < 3 && len(workers.dead) > 0 && op < 6:
 			// A killed worker comes back under its own name.
-			id := dead[0]
-			dead = dead[1:]
-			spawn(id)
-		case len(alive) < 3 && op < 8:
-			spawn("")
+			workers.revive()
+		case len(workers.alive) < 3 && op < 8:
+			workers.spawn("")
 		}
 	}
 	prod.halt()
 	sched.SetEnabled(false)
-	for len(alive) < 3 && len(dead) > 0 {
-		spawn(dead[0])
-		dead = dead[1:]
-	}
-	records := readAll(t, raw)
-	shards, err := raw.Shards(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	truth := recompute(records, bucket)
-	excused := reshardSpans(records, shards, size, bucket)
-	catchUp := waitFor(t, 30*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
-	// A record decoded is not yet a window written: its batch's snapshots
-	// may wait for a retry, or for the shard's next owner if the lease was
-	// lost meanwhile. Wait for those too, a bounded time: a window still
-	// missing after it is a gap.
-	settled := settle(2*failover+3*time.Second, func() bool {
-		gaps, _ := truth.missing(out.written(bucket), size, bucket, excused)
-		return len(gaps) == 0
-	})
-	stopping := time.Now()
-	for id, w := range alive {
-		w.stop(t)
-		delete(alive, id)
-	}
-	t.Logf("caught up %v after the producer stopped, windows written %v later; workers stopped in %v",
-		catchUp.Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
-
-	// The invariants.
-	seen.check(t, records)
-	windows, mismatches := 0, 0
-	for _, s := range out.all() {
-		windows++
-		want := truth.window(s.Group, s.Time, size, bucket)
-		if slices.Equal(want, s.Counts) {
-			continue
-		}
-		mismatches++
-		if mismatches <= 5 {
-			t.Errorf("snapshot of %s at %v by %s: got %v, want %v", s.Group, s.Time.Format("15:04:05.000"), s.Host, s.Counts, want)
-		}
-	}
-	if windows == 0 {
-		t.Fatal("no snapshot written")
-	}
-	var st aggregate.Stats
-	for _, a := range aggs {
-		s := a.Stats()
-		st.Records += s.Records
-		st.StateWrites += s.StateWrites
-	}
-	gaps, excusedCount := truth.missing(out.written(bucket), size, bucket, excused)
+	end := endAggChaos(t, raw, workers, seen, out, aggs, size, bucket, failover, 30*time.Second)
+	records, st, windows, mismatches, gaps, excusedCount := end.records, end.stats, end.windows, end.mismatches, end.gaps, end.excused
 	if d := out.delays(); len(d) > 0 {
 		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time %v)",
 			d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond), failover)

@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
 	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/internal/faults"
@@ -75,27 +72,9 @@ func TestAggregateChaos(t *testing.T) {
 		c.Logger = tr.logger(id)
 		return c
 	}
-	alive := map[string]*worker{}
-	var dead []string
-	next := 0
-	spawn := func(id string) string {
-		if id == "" {
-			id = fmt.Sprintf("w%d", next)
-			next++
-		}
-		alive[id] = startWorker(t, cfg(id))
-		return id
-	}
-	pick := func() string {
-		ids := make([]string, 0, len(alive))
-		for id := range alive {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		return ids[rng.IntN(len(ids))]
-	}
+	workers := newPool(t, rng, false, cfg)
 	for range 3 {
-		spawn("")
+		workers.spawn("")
 	}
 	prod := startGroupProducer(t, raw, 12, rng.Uint64())
 
@@ -131,88 +110,28 @@ func TestAggregateChaos(t *testing.T) {
 				tr.add("", "merge %s and %s", a, b)
 				merges++
 			}
-		case time.Since(lastKill) >= killEvery && len(alive) > 1:
-			id := pick()
+		case time.Since(lastKill) >= killEvery && len(workers.alive) > 1:
+			id := workers.pick()
 			tr.add("", "kill %s", id)
-			alive[id].kill(t)
-			delete(alive, id)
-			dead = append(dead, id)
+			workers.kill(id)
 			kills++
 			lastKill = time.Now()
-		case len(alive) < 3 && len(dead) > 0 && op < 6:
+		case len(workers.alive) < 3 && len(workers.dead) > 0 && op < 6:
 			// A killed worker comes back under its own name.
-			id := dead[0]
-			dead = dead[1:]
-			spawn(id)
-		case len(alive) < 3 && op < 8:
-			spawn("")
-		case op == 8 && len(alive) > 1:
-			id := pick()
+			workers.revive()
+		case len(workers.alive) < 3 && op < 8:
+			workers.spawn("")
+		case op == 8 && len(workers.alive) > 1:
+			id := workers.pick()
 			tr.add("", "graceful stop of %s", id)
-			alive[id].stop(t)
-			delete(alive, id)
+			workers.stop(id)
 			stops++
 		}
 	}
 	prod.halt()
 	sched.SetEnabled(false)
-	for len(alive) < 3 && len(dead) > 0 {
-		spawn(dead[0])
-		dead = dead[1:]
-	}
-	records := readAll(t, raw)
-	shards, err := raw.Shards(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	truth := recompute(records, bucket)
-	excused := reshardSpans(records, shards, size, bucket)
-	catchUp := waitFor(t, 20*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
-	// A record decoded is not yet a window written: its batch's snapshots
-	// may wait for a retry, or for the shard's next owner if the lease was
-	// lost meanwhile. Wait for those too, a bounded time: a window still
-	// missing after it is a gap.
-	settled := settle(2*failover+3*time.Second, func() bool {
-		gaps, _ := truth.missing(out.written(bucket), size, bucket, excused)
-		return len(gaps) == 0
-	})
-	stopping := time.Now()
-	for id, w := range alive {
-		w.stop(t)
-		delete(alive, id)
-	}
-	t.Logf("caught up %v after the producer stopped, windows written %v later; workers stopped in %v",
-		catchUp.Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
-	checking := time.Now()
-	defer func() { t.Logf("checked in %v", time.Since(checking).Round(time.Millisecond)) }()
-
-	// The invariants.
-	seen.check(t, records)
-	windows, mismatches := 0, 0
-	for _, s := range out.all() {
-		windows++
-		want := truth.window(s.Group, s.Time, size, bucket)
-		if slices.Equal(want, s.Counts) {
-			continue // cmp.Diff below is for the message only: slow under -race
-		}
-		if diff := cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()); diff != "" {
-			mismatches++
-			if mismatches <= 5 {
-				t.Errorf("snapshot of %s at %v by %s (-want +got):\n%s", s.Group, s.Time.Format("15:04:05.000"), s.Host, diff)
-			}
-		}
-	}
-	if windows == 0 {
-		t.Fatal("no snapshot written")
-	}
-	var st aggregate.Stats
-	for _, a := range aggs {
-		s := a.Stats()
-		st.Records += s.Records
-		st.Snapshots += s.Snapshots
-		st.StateWrites += s.StateWrites
-	}
-	gaps, excusedCount := truth.missing(out.written(bucket), size, bucket, excused)
+	end := endAggChaos(t, raw, workers, seen, out, aggs, size, bucket, failover, 20*time.Second)
+	records, st, windows, mismatches, gaps, excusedCount := end.records, end.stats, end.windows, end.mismatches, end.gaps, end.excused
 	if d := out.delays(); len(d) > 0 {
 		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time %v)",
 			d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond), failover)

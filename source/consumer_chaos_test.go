@@ -2,7 +2,6 @@ package source_test
 
 import (
 	"context"
-	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"slices"
@@ -33,51 +32,30 @@ func TestConsumerChaos(t *testing.T) {
 		c.FailoverTime, c.RenewInterval = 600*time.Millisecond, 150*time.Millisecond
 		return c
 	}
-	alive := map[string]*worker{}
-	var dead []string
-	next := 0
-	spawn := func(id string) string {
-		if id == "" {
-			id = fmt.Sprintf("w%d", next)
-			next++
-		}
-		alive[id] = startWorker(t, cfg(id))
-		return id
-	}
-	pick := func() string {
-		ids := make([]string, 0, len(alive))
-		for id := range alive {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		return ids[rng.IntN(len(ids))]
-	}
+	workers := newPool(t, rng, false, cfg)
 	for range 3 {
-		spawn("")
+		workers.spawn("")
 	}
 	ctx := context.Background()
 	for step := 0; step < 30; {
 		time.Sleep(time.Duration(50+rng.IntN(150)) * time.Millisecond)
 		step++
 		switch op := rng.IntN(5); {
-		case op == 0 && len(alive) > 1:
-			id := pick()
+		case op == 0 && len(workers.alive) > 1:
+			id := workers.pick()
 			t.Logf("step %d: kill %s", step, id)
-			alive[id].kill(t)
-			delete(alive, id)
-			dead = append(dead, id)
-		case op == 1 && len(alive) > 1:
-			id := pick()
+			workers.kill(id)
+		case op == 1 && len(workers.alive) > 1:
+			id := workers.pick()
 			t.Logf("step %d: stop %s", step, id)
-			alive[id].stop(t)
-			delete(alive, id)
-		case op == 2 && len(alive) < 4:
-			id := ""
-			if len(dead) > 0 && rng.IntN(2) == 0 {
+			workers.stop(id)
+		case op == 2 && len(workers.alive) < 4:
+			if len(workers.dead) > 0 && rng.IntN(2) == 0 {
 				// Restarted under its old name: takes its leases back.
-				id, dead = dead[0], dead[1:]
+				t.Logf("step %d: restart %s", step, workers.revive())
+			} else {
+				t.Logf("step %d: start %s", step, workers.spawn(""))
 			}
-			t.Logf("step %d: start %s", step, spawn(id))
 		case op == 3:
 			open := openShards(t, stream)
 			if len(open) < 6 {
@@ -101,10 +79,7 @@ func TestConsumerChaos(t *testing.T) {
 	}
 	prod.halt()
 	waitFor(t, 20*time.Second, "every record to be processed", l.allProcessed)
-	for id, w := range alive {
-		w.stop(t)
-		delete(alive, id)
-	}
+	workers.stopAll()
 	l.check(t)
 	t.Logf("records %d, processed twice %d", l.putCount, l.duplicates())
 }
