@@ -62,3 +62,11 @@ func ExampleTopOf() {
 	fmt.Println(topk.TopOf(2, shards...))
 	// Output: [{/home 7 0} {/search 5 0}]
 }
+
+// A batch of records, one key each, counts in one call.
+func ExampleSpaceSaving_AddAll() {
+	s, _ := topk.NewSpaceSaving[string](2)
+	s.AddAll([]string{"/home", "/cart", "/home", "/search", "/home"})
+	fmt.Println(s.Top(1))
+	// Output: [{/home 3 0}]
+}

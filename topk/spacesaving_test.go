@@ -407,3 +407,43 @@ func checkQueue[K cmpstd.Ordered](t interface {
 		}
 	}
 }
+
+// AddAll is Add(key, 1) for each key in order: the two leave the same
+// entries and filter, across the blocks AddAll hashes ahead.
+func TestSpaceSavingAddAll(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxKeys = 60
+		capacity := rapid.IntRange(1, 16).Draw(t, "capacity")
+		keys := rapid.SliceOfN(rapid.IntRange(0, maxKeys-1), 0, 300).Draw(t, "keys")
+		cut := rapid.IntRange(0, len(keys)).Draw(t, "cut")
+		one := feed(t, capacity, nil)
+		all := feed(t, capacity, nil)
+		var stream []weighted
+		for _, k := range keys {
+			one.Add(k, 1)
+			stream = append(stream, weighted{key: k, n: 1})
+		}
+		all.AddAll(keys[:cut]) // two calls, so a block can end anywhere
+		all.AddAll(keys[cut:])
+		if !slices.Equal(one.keys, all.keys) || !slices.Equal(one.counts, all.counts) || !slices.Equal(one.errs, all.errs) ||
+			!slices.Equal(one.alpha, all.alpha) || one.total != all.total {
+			t.Fatalf("AddAll left another state than Add:\n Add:    %v\n AddAll: %v", one.Top(capacity), all.Top(capacity))
+		}
+		checkBounds(t, all, exactOf(stream), capacity, maxKeys)
+	})
+}
+
+func TestSpaceSavingAddAllDoesNotAllocate(t *testing.T) {
+	s, err := NewSpaceSaving[string](8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 200) // more than a block, more keys than capacity
+	for i := range keys {
+		keys[i] = fmt.Sprintf("/page/%d", i%20)
+	}
+	s.AddAll(keys) // warm-up: every key admitted or filtered once
+	if a := testing.AllocsPerRun(100, func() { s.AddAll(keys) }); a != 0 {
+		t.Errorf("AddAll allocates %v times per call", a)
+	}
+}
