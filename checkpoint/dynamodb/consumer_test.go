@@ -2,7 +2,6 @@ package dynamodb_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/checkpoint/dynamodb"
+	"github.com/streamtop/streamtop/internal/storetest"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
@@ -49,85 +49,6 @@ func (l *ledger) counts() (distinct, twice int) {
 		}
 	}
 	return len(l.seen), twice
-}
-
-// cutStore is a lease table a worker can be cut off from, as when its
-// process is frozen or its network fails: after cut, every call fails.
-type cutStore struct {
-	checkpoint.Store
-	cut atomic.Bool
-}
-
-var errCut = errors.New("test: cut off from the lease table")
-
-func (s *cutStore) List(ctx context.Context) ([]checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return nil, errCut
-	}
-	return s.Store.List(ctx)
-}
-
-func (s *cutStore) Get(ctx context.Context, key string) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *cutStore) Create(ctx context.Context, l checkpoint.Lease) (bool, error) {
-	if s.cut.Load() {
-		return false, errCut
-	}
-	return s.Store.Create(ctx, l)
-}
-
-func (s *cutStore) Take(ctx context.Context, l checkpoint.Lease, owner string) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.Take(ctx, l, owner)
-}
-
-func (s *cutStore) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.Renew(ctx, l)
-}
-
-func (s *cutStore) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.Checkpoint(ctx, l)
-}
-
-func (s *cutStore) RequestHandoff(ctx context.Context, l checkpoint.Lease, by string) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.RequestHandoff(ctx, l, by)
-}
-
-func (s *cutStore) Handoff(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.Handoff(ctx, l)
-}
-
-func (s *cutStore) Release(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.cut.Load() {
-		return checkpoint.Lease{}, errCut
-	}
-	return s.Store.Release(ctx, l)
-}
-
-func (s *cutStore) Delete(ctx context.Context, l checkpoint.Lease) error {
-	if s.cut.Load() {
-		return errCut
-	}
-	return s.Store.Delete(ctx, l)
 }
 
 // scenario is one run: worker a alone, then b joins (scale-out), then a is
@@ -194,7 +115,8 @@ func runScenario(t testing.TB) scenario {
 		return time.Since(begin)
 	}
 
-	cutA := &cutStore{Store: store}
+	var offA atomic.Bool
+	cutA := storetest.Cut{Store: store, Off: &offA}
 	a, stopA := start("a", cutA)
 	defer stopA()
 	waitFor(30*time.Second, "worker a holding 4 leases", func() bool { return a.Stats().LeasesHeld == 4 })
@@ -206,7 +128,7 @@ func runScenario(t testing.TB) scenario {
 	})
 	_, sc.scaleOutTwice = l.counts()
 
-	cutA.cut.Store(true)
+	offA.Store(true)
 	sc.takeover = waitFor(60*time.Second, "takeover by b", func() bool { return b.Stats().LeasesHeld == 4 })
 
 	close(stopProducing)

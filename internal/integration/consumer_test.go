@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/streamtop/streamtop/checkpoint"
 	ckdynamo "github.com/streamtop/streamtop/checkpoint/dynamodb"
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/storetest"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesis"
 )
@@ -87,84 +87,6 @@ func (l *ledger) counts() (distinct int, twice []string) {
 		}
 	}
 	return len(l.times), twice
-}
-
-// crashStore is a lease table a crashed worker can no longer reach.
-type crashStore struct {
-	checkpoint.Store
-	crashed *atomic.Bool
-}
-
-var errCrashed = errors.New("integration: worker crashed")
-
-func (s crashStore) List(ctx context.Context) ([]checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return nil, errCrashed
-	}
-	return s.Store.List(ctx)
-}
-
-func (s crashStore) Get(ctx context.Context, key string) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s crashStore) Create(ctx context.Context, l checkpoint.Lease) (bool, error) {
-	if s.crashed.Load() {
-		return false, errCrashed
-	}
-	return s.Store.Create(ctx, l)
-}
-
-func (s crashStore) Take(ctx context.Context, l checkpoint.Lease, owner string) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.Take(ctx, l, owner)
-}
-
-func (s crashStore) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.Renew(ctx, l)
-}
-
-func (s crashStore) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.Checkpoint(ctx, l)
-}
-
-func (s crashStore) RequestHandoff(ctx context.Context, l checkpoint.Lease, by string) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.RequestHandoff(ctx, l, by)
-}
-
-func (s crashStore) Handoff(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.Handoff(ctx, l)
-}
-
-func (s crashStore) Release(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
-	if s.crashed.Load() {
-		return checkpoint.Lease{}, errCrashed
-	}
-	return s.Store.Release(ctx, l)
-}
-
-func (s crashStore) Delete(ctx context.Context, l checkpoint.Lease) error {
-	if s.crashed.Load() {
-		return errCrashed
-	}
-	return s.Store.Delete(ctx, l)
 }
 
 // result is what one run measured.
@@ -255,7 +177,7 @@ func run(t testing.TB, cfg source.Config) result {
 	start := func(id string) *worker {
 		w := &worker{id: id, finished: make(chan struct{})}
 		c := cfg
-		c.Stream, c.Leases, c.WorkerID = stream, crashStore{store, &w.crashed}, id
+		c.Stream, c.Leases, c.WorkerID = stream, storetest.Cut{Store: store, Off: &w.crashed}, id
 		c.NewProcessor = l.handler(w)
 		var err error
 		if w.c, err = source.NewConsumer(c); err != nil {
