@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/streamtop/streamtop/aggregate"
+	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/faults"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -104,17 +106,60 @@ type aggChaosEnd struct {
 	excused             int             // windows unwritten by design around reshards
 }
 
-// endAggChaos ends an aggregate chaos run whose producer has stopped: it
-// brings the workers back to three, reads every record of the stream back,
+// aggChaos is what the aggregate chaos tests share: faults injected on one
+// seeded schedule into the stream, the lease table and the sink (which
+// records every snapshot), and a pool of workers that each run an Aggregator
+// decoding through seen, all logging to tr.
+type aggChaos struct {
+	sched                  *faults.Schedule
+	out                    *recordingSink
+	seen                   *firstSeen
+	tr                     *trace
+	aggs                   []*aggregate.Aggregator // one per worker started
+	workers                *pool
+	size, bucket, failover time.Duration
+}
+
+// newAggChaos sets a run up on raw and leases; tune adjusts each worker's
+// Config after fastConfig and the failover time.
+func newAggChaos(t *testing.T, seed uint64, rng *rand.Rand, raw source.Stream, leases checkpoint.Store,
+	size, bucket, failover time.Duration, holders bool, tune func(*source.Config)) *aggChaos {
+	c := &aggChaos{
+		sched: faults.NewSchedule(seed, faults.Rate("*", 0.01), faults.Rate("stream.Read partial", 0.2),
+			faults.Rate("sink.Write", 0.05), faults.Rate("sink.Write partial", 0.05), faults.Slow(0.002, 20*time.Millisecond)),
+		out: &recordingSink{}, seen: newFirstSeen(), tr: &trace{},
+		size: size, bucket: bucket, failover: failover,
+	}
+	stream := faults.NewStream(raw, c.sched)
+	store := faults.NewStore(leases, c.sched)
+	c.workers = newPool(t, rng, holders, func(id string) source.Config {
+		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: c.seen.decoder(),
+			Sink: faults.NewWriter(c.out, c.sched), Host: id, Logger: c.tr.logger(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.aggs = append(c.aggs, agg)
+		cfg := fastConfig(stream, store, id, agg.NewProcessor)
+		cfg.FailoverTime = failover
+		cfg.Logger = c.tr.logger(id)
+		tune(&cfg)
+		return cfg
+	})
+	return c
+}
+
+// end ends an aggregate chaos run whose producer has stopped: it brings the
+// workers back to three, reads every record of the stream back,
 // waits up to catchUp for the processors to decode them all and then, a
 // bounded time, for windows still due (a batch's snapshots may wait for a
 // retry, or for the shard's next owner if the lease was lost meanwhile). It
 // stops the workers and checks the invariants: no record lost at the
 // processor, per key the put order, and every snapshot equal to the
 // recomputation of its window. Missing windows are left to the caller.
-func endAggChaos(t *testing.T, stream source.Stream, workers *pool, seen *firstSeen, out *recordingSink,
-	aggs []*aggregate.Aggregator, size, bucket, failover, catchUp time.Duration) aggChaosEnd {
+func (c *aggChaos) end(t *testing.T, stream source.Stream, catchUp time.Duration) aggChaosEnd {
 	t.Helper()
+	workers, seen, out, aggs := c.workers, c.seen, c.out, c.aggs
+	size, bucket, failover := c.size, c.bucket, c.failover
 	workers.refill(3)
 	var end aggChaosEnd
 	end.records = readAll(t, stream)

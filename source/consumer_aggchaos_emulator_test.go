@@ -12,10 +12,8 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/streamtop/streamtop/aggregate"
 	ckdynamo "github.com/streamtop/streamtop/checkpoint/dynamodb"
 	"github.com/streamtop/streamtop/internal/awstest"
-	"github.com/streamtop/streamtop/internal/faults"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesis"
 	"github.com/streamtop/streamtop/window"
@@ -63,29 +61,10 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sched := faults.NewSchedule(seed, faults.Rate("*", 0.01), faults.Rate("stream.Read partial", 0.2),
-		faults.Rate("sink.Write", 0.05), faults.Rate("sink.Write partial", 0.05), faults.Slow(0.002, 20*time.Millisecond))
-	stream := faults.NewStream(raw, sched)
-	store := faults.NewStore(leases, sched)
-	out := &recordingSink{}
-	seen := newFirstSeen()
-	tr := &trace{}
-
-	var aggs []*aggregate.Aggregator
-	cfg := func(id string) source.Config {
-		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: seen.decoder(),
-			Sink: faults.NewWriter(out, sched), Host: id, Logger: tr.logger(id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		aggs = append(aggs, agg)
-		c := fastConfig(stream, store, id, agg.NewProcessor)
-		c.Logger = tr.logger(id)
-		c.FailoverTime, c.RenewInterval, c.SyncInterval = failover, 500*time.Millisecond, 100*time.Millisecond
-		c.MaxRecords = 500
-		return c
-	}
-	workers := newPool(t, rng, true, cfg)
+	ac := newAggChaos(t, seed, rng, raw, leases, size, bucket, failover, true, func(c *source.Config) {
+		c.RenewInterval, c.SyncInterval, c.MaxRecords = 500*time.Millisecond, 100*time.Millisecond, 500
+	})
+	sched, out, tr, workers := ac.sched, ac.out, ac.tr, ac.workers
 	for range 3 {
 		workers.spawn("")
 	}
@@ -156,7 +135,7 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 	}
 	prod.halt()
 	sched.SetEnabled(false)
-	end := endAggChaos(t, raw, workers, seen, out, aggs, size, bucket, failover, 30*time.Second)
+	end := ac.end(t, raw, 30*time.Second)
 	records, st, windows, mismatches, gaps, excusedCount := end.records, end.stats, end.windows, end.mismatches, end.gaps, end.excused
 	if d := out.delays(); len(d) > 0 {
 		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time %v)",

@@ -16,7 +16,6 @@ import (
 
 	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint"
-	"github.com/streamtop/streamtop/internal/faults"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
@@ -50,29 +49,10 @@ func TestAggregateChaos(t *testing.T) {
 	const size, bucket = 500 * time.Millisecond, 100 * time.Millisecond
 
 	raw := newStream(t, 3)
-	sched := faults.NewSchedule(seed, faults.Rate("*", 0.01), faults.Rate("stream.Read partial", 0.2),
-		faults.Rate("sink.Write", 0.05), faults.Rate("sink.Write partial", 0.05), faults.Slow(0.002, 20*time.Millisecond))
-	stream := faults.NewStream(raw, sched)
-	store := faults.NewStore(checkpoint.NewMemoryStore(), sched)
-	out := &recordingSink{}
-	seen := newFirstSeen()
 	const failover = 600 * time.Millisecond
-	tr := &trace{}
-
-	var aggs []*aggregate.Aggregator
-	cfg := func(id string) source.Config {
-		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: seen.decoder(),
-			Sink: faults.NewWriter(out, sched), Host: id, Logger: tr.logger(id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		aggs = append(aggs, agg)
-		c := fastConfig(stream, store, id, agg.NewProcessor)
-		c.FailoverTime, c.RenewInterval = failover, 150*time.Millisecond
-		c.Logger = tr.logger(id)
-		return c
-	}
-	workers := newPool(t, rng, false, cfg)
+	ac := newAggChaos(t, seed, rng, raw, checkpoint.NewMemoryStore(), size, bucket, failover, false,
+		func(c *source.Config) { c.RenewInterval = 150 * time.Millisecond })
+	sched, out, tr, workers := ac.sched, ac.out, ac.tr, ac.workers
 	for range 3 {
 		workers.spawn("")
 	}
@@ -130,7 +110,7 @@ func TestAggregateChaos(t *testing.T) {
 	}
 	prod.halt()
 	sched.SetEnabled(false)
-	end := endAggChaos(t, raw, workers, seen, out, aggs, size, bucket, failover, 20*time.Second)
+	end := ac.end(t, raw, 20*time.Second)
 	records, st, windows, mismatches, gaps, excusedCount := end.records, end.stats, end.windows, end.mismatches, end.gaps, end.excused
 	if d := out.delays(); len(d) > 0 {
 		t.Logf("window written after its end: p50 %v, p99 %v, max %v (failover time %v)",
