@@ -30,12 +30,14 @@ func TestWriteUnderFaults(t *testing.T) {
 		faults.Slow(0.1, 5*time.Millisecond),
 	)
 	faulty := faults.NewDynamoDB(client, sched)
-	s, err := dynamodb.New(faulty, table, dynamodb.WithBackoff(time.Millisecond, 10*time.Millisecond))
+	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	// Reads judge expiry on the sink's clock: the test sets it, so the
+	// snapshots stamped at are live whatever the date (issue 12).
+	s, err := dynamodb.New(faulty, table, dynamodb.WithBackoff(time.Millisecond, 10*time.Millisecond), clockAt(at))
 	if err != nil {
 		t.Fatal(err)
 	}
 	group := awstest.UniqueName(t, "/faults")
-	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	var want []sink.Snapshot
 	for i := range 300 {
 		want = append(want, sink.Snapshot{
@@ -85,15 +87,15 @@ func TestWriteUnderFaults(t *testing.T) {
 // that fails says why with a typed error.
 func TestQueryUnderFaults(t *testing.T) {
 	client, table := table(t)
-	s := newSink(t)
-	group := awstest.UniqueName(t, "/faults")
 	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	s := newSink(t, clockAt(at))
+	group := awstest.UniqueName(t, "/faults")
 	if err := s.Write(t.Context(), []sink.Snapshot{{Group: group, Time: at}}); err != nil {
 		t.Fatal(err)
 	}
 	sched := faults.NewSchedule(3, faults.Rate("dynamodb.Query", 0.5), faults.Rate("dynamodb.Scan", 0.5))
 	faulty := faults.NewDynamoDB(client, sched)
-	fs, err := dynamodb.New(faulty, table, dynamodb.WithBackoff(time.Millisecond, 10*time.Millisecond))
+	fs, err := dynamodb.New(faulty, table, dynamodb.WithBackoff(time.Millisecond, 10*time.Millisecond), clockAt(at))
 	if err != nil {
 		t.Fatal(err)
 	}

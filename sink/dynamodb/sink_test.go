@@ -45,6 +45,13 @@ func table(t testing.TB) (*awsddb.Client, string) {
 	})
 }
 
+// clockAt pins the clock a Sink judges expiry on to at. A test that stamps
+// snapshots at a fixed date gives the Sink this clock too: on the wall clock,
+// its snapshots would expire a TTL after the day the test was written.
+func clockAt(at time.Time) dynamodb.Option {
+	return dynamodb.WithClock(func() time.Time { return at })
+}
+
 func newSink(t testing.TB, opts ...dynamodb.Option) *dynamodb.Sink {
 	t.Helper()
 	client, name := table(t)
