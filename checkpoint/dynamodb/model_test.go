@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/checkpoint/dynamodb"
+	"github.com/streamtop/streamtop/internal/testname"
 )
 
 // outcome classifies an error the way a Consumer acts on it.
@@ -43,7 +44,7 @@ func TestMatchesMemoryStore(t *testing.T) {
 	eq := cmpopts.EquateEmpty()
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()
-		prefix := fmt.Sprintf("%s-%d-", rt.Name(), runs.Add(1))
+		prefix := testname.Unique(t, fmt.Sprint(runs.Add(1), "-"))
 		model := checkpoint.NewMemoryStore()
 		// One key: leases are independent rows, and every step spent on a
 		// second key is one not spent on a longer history of the first.

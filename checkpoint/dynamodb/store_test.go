@@ -187,8 +187,10 @@ func item(t *testing.T, client *awsddb.Client, table, key string) map[string]typ
 // writes them.
 func TestItemsUseKCLAttributes(t *testing.T) {
 	ctx := t.Context()
-	client, name := table(t)
-	s := newStore(t)
+	// A table of its own: the lease key is a KCL-style shard ID, the same in
+	// every run, and the counters checked below must start afresh (-count).
+	client, name := newTable(t)
+	s := newStoreOn(t, client, name)
 	key := "shardId-000000000007"
 	if _, err := s.Create(ctx, checkpoint.Lease{Key: key, Checkpoint: checkpoint.TrimHorizon, Parents: []string{"shardId-000000000002", "shardId-000000000001"}}); err != nil {
 		t.Fatal(err)

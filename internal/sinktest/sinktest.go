@@ -9,7 +9,7 @@
 // sink may store ISO-8601 with milliseconds.
 //
 // The suite assumes nothing else about the backend: each subtest asks for a
-// sink and uses group names that start with its own name, so implementations
+// sink and uses group names unique to its run, so implementations
 // may hand every subtest the same table. Snapshot times lie within a few
 // minutes of the time the suite starts, so a sink that expires data by wall
 // clock (a DynamoDB TTL, checked on read) and one with a retention of a few
@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/streamtop/streamtop/internal/testname"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
 )
@@ -72,10 +73,8 @@ type suite struct {
 	base time.Time
 }
 
-// group returns a group name unique to the running subtest.
-func group(t *testing.T, name string) string {
-	return strings.ReplaceAll(t.Name(), "/", ".") + "." + name
-}
+// group returns a group name unique to the running subtest and run (-count).
+func group(t *testing.T, name string) string { return testname.Unique(t, name) }
 
 // at is the suite's time plus d.
 func (c suite) at(d time.Duration) time.Time { return c.base.Add(d) }

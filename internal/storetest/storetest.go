@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/testname"
 )
 
 // A sequence number as Kinesis writes them: longer than an int64 holds, so a
@@ -79,11 +80,10 @@ func Run(t *testing.T, newStore func(t *testing.T) checkpoint.Store, opts ...Opt
 	}
 }
 
-// key returns a lease key unique to the running subtest, so subtests sharing
-// one table never see each other's leases.
-func key(t *testing.T, name string) string {
-	return strings.ReplaceAll(t.Name(), "/", ".") + "." + name
-}
+// key returns a lease key unique to the running subtest and run, so
+// subtests sharing one table, and later runs of them (-count), never see
+// each other's leases.
+func key(t *testing.T, name string) string { return testname.Unique(t, name) }
 
 // leaseOpts compare states as byte strings: cmp's element-by-element walk
 // takes minutes on a state of many megabytes.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 
+	"github.com/streamtop/streamtop/internal/testname"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
 )
@@ -30,7 +31,7 @@ func TestMatchesModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := t.Context()
 		run := runs.Add(1)
-		groups := []string{fmt.Sprintf("model-%d-a", run), fmt.Sprintf("model-%d-b", run)}
+		groups := []string{testname.Unique(t, fmt.Sprint(run, "a")), testname.Unique(t, fmt.Sprint(run, "b"))}
 		model := map[string]map[time.Time]sink.Snapshot{}
 		drawTime := func(rt *rapid.T, label string) time.Time {
 			return base.Add(rapid.SampledFrom(offsets).Draw(rt, label)).In(rapid.SampledFrom(zones).Draw(rt, label+"Zone"))
