@@ -67,7 +67,7 @@ func TestPlanBalancesLikeTheModel(t *testing.T) {
 		}
 		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "seed"), 1))
 
-		now := time.Unix(1000, 0)
+		now := time.Unix(1000, 0) // date-proof: plan is a pure function of the now it is given
 		round := func() {
 			order := rng.Perm(len(workers))
 			for _, i := range order {
@@ -165,7 +165,7 @@ func TestPlanBalancesLikeTheModel(t *testing.T) {
 // Expiry is judged on the observer's own clock from when it saw the counter
 // last move: a lease never seen before is not expired, however old.
 func TestPlanExpiry(t *testing.T) {
-	t0 := time.Unix(0, 0)
+	t0 := time.Unix(0, 0) // date-proof: plan is a pure function of the now it is given
 	l := checkpoint.Lease{Key: "s", Owner: "other", Counter: 7, Checkpoint: checkpoint.TrimHorizon}
 	tests := []struct {
 		name   string
@@ -198,9 +198,9 @@ func TestPlanRequestsFromTheMostLoaded(t *testing.T) {
 		leases = append(leases, checkpoint.Lease{Key: fmt.Sprintf("s%d", i), Owner: owner, Checkpoint: checkpoint.TrimHorizon})
 	}
 	seen := map[string]observation{}
-	observe(seen, leases, time.Unix(0, 0))
+	observe(seen, leases, time.Unix(0, 0)) // date-proof: plan is a pure function of the now it is given
 	p := plan(balanceInput{self: "me", leases: leases, seen: seen, held: map[string]bool{},
-		asked: map[string]time.Time{}, now: time.Unix(1, 0), failover: 10 * time.Second})
+		asked: map[string]time.Time{}, now: time.Unix(1, 0), failover: 10 * time.Second}) // date-proof: plan is a pure function of the now it is given
 	var from []string
 	for _, l := range p.request {
 		from = append(from, l.Owner)
@@ -215,7 +215,7 @@ func TestPlanRequestsFromTheMostLoaded(t *testing.T) {
 // A requested hand-off not honoured within the failover time turns into a
 // steal; one superseded by another worker's request is forgotten.
 func TestPlanRequestedHandoffs(t *testing.T) {
-	t0 := time.Unix(0, 0)
+	t0 := time.Unix(0, 0) // date-proof: plan is a pure function of the now it is given
 	mk := func(key, owner, pending string) checkpoint.Lease {
 		return checkpoint.Lease{Key: key, Owner: owner, PendingOwner: pending, Checkpoint: checkpoint.TrimHorizon}
 	}

@@ -27,7 +27,7 @@ type lapseWaiter struct {
 }
 
 func newLapseClock(t testing.TB, speed int) *lapseClock {
-	c := &lapseClock{now: time.Unix(1_700_000_000, 0), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &lapseClock{now: time.Unix(1_700_000_000, 0), stop: make(chan struct{}), done: make(chan struct{})} // date-proof: the Consumer runs on this clock
 	const tick = time.Millisecond
 	go func() {
 		defer close(c.done)

@@ -70,7 +70,7 @@ func TestNewConsumerRejectsBadConfig(t *testing.T) {
 	}
 	t.Run("valid", func(t *testing.T) {
 		cfg := valid()
-		cfg.InitialPosition = source.Position{Type: source.AtTimestamp, Timestamp: time.Unix(1, 0)}
+		cfg.InitialPosition = source.Position{Type: source.AtTimestamp, Timestamp: time.Unix(1, 0)} // date-proof: only validated, and any stream's records are after it
 		if _, err := source.NewConsumer(cfg); err != nil {
 			t.Fatalf("NewConsumer(valid) = %v", err)
 		}

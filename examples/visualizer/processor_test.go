@@ -16,7 +16,7 @@ import (
 	"github.com/streamtop/streamtop/source"
 )
 
-var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // date-proof: record time, handed to the decoder
 
 // newMemory returns a sink with room for every test's whole history.
 func newMemory(t interface{ Fatal(...any) }) *sink.Memory {

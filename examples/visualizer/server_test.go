@@ -21,7 +21,7 @@ import (
 // now-1s, and of "/old.html" ending two minutes ago.
 func testServer(t *testing.T) (*server, time.Time) {
 	t.Helper()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // date-proof: the server under test is given this clock
 	mem := newMemory(t)
 	var snaps []sink.Snapshot
 	for i := 3; i >= 1; i-- {

@@ -30,7 +30,7 @@ func TestWriteUnderFaults(t *testing.T) {
 		faults.Slow(0.1, 5*time.Millisecond),
 	)
 	faulty := faults.NewDynamoDB(client, sched)
-	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC) // date-proof: the sink is given a clock at it
 	// Reads judge expiry on the sink's clock: the test sets it, so the
 	// snapshots stamped at are live whatever the date (issue 12).
 	s, err := dynamodb.New(faulty, table, dynamodb.WithBackoff(time.Millisecond, 10*time.Millisecond), clockAt(at))
@@ -87,7 +87,7 @@ func TestWriteUnderFaults(t *testing.T) {
 // that fails says why with a typed error.
 func TestQueryUnderFaults(t *testing.T) {
 	client, table := table(t)
-	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC) // date-proof: the sink is given a clock at it
 	s := newSink(t, clockAt(at))
 	group := awstest.UniqueName(t, "/faults")
 	if err := s.Write(t.Context(), []sink.Snapshot{{Group: group, Time: at}}); err != nil {

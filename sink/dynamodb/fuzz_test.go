@@ -20,7 +20,7 @@ import (
 // Sink can write and read back unchanged.
 func FuzzDecode(f *testing.F) {
 	s := &Sink{ttl: DefaultTTL}
-	at := time.Date(2026, 11, 25, 20, 4, 5, 678e6, time.UTC)
+	at := time.Date(2026, 11, 25, 20, 4, 5, 678e6, time.UTC) // date-proof: decode never compares with now
 	seeds := []map[string]types.AttributeValue{
 		s.encode(sink.Snapshot{Group: "/index.html", Time: at, Window: 10 * time.Second, Host: "w1",
 			Counts: []topk.Entry[string]{{Key: "google.com", Count: 12}, {Key: "bing.com", Count: 3, Err: 1}}}),

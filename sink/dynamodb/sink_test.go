@@ -242,7 +242,7 @@ func TestItemShape(t *testing.T) {
 	client, name := table(t)
 	s := newSink(t, dynamodb.WithTTL(time.Hour))
 	group := awstest.UniqueName(t, "/index.html")
-	at := time.Date(2026, 11, 25, 21, 4, 5, 678_900_000, time.FixedZone("CET", 3600))
+	at := time.Date(2026, 11, 25, 21, 4, 5, 678_900_000, time.FixedZone("CET", 3600)) // date-proof: the item is read raw, never through Query's expiry
 	err := s.Write(t.Context(), []sink.Snapshot{{
 		Group: group, Time: at, Window: 10 * time.Second, Host: "ip-10-0-0-1",
 		Counts: []topk.Entry[string]{{Key: "http://www.amazon.com", Count: 30}, {Key: "http://www.bing.com", Count: 12, Err: 4}},
@@ -402,8 +402,8 @@ func TestWriteRejectsUnstorableSnapshots(t *testing.T) {
 		bad  sink.Snapshot
 	}{
 		{"group too long for a hash key", sink.Snapshot{Group: strings.Repeat("g", 2049), Time: time.Now()}},
-		{"year 10000", sink.Snapshot{Group: group, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
-		{"year 0", sink.Snapshot{Group: group, Time: time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)}},
+		{"year 10000", sink.Snapshot{Group: group, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, // date-proof: rejected before it is written
+		{"year 0", sink.Snapshot{Group: group, Time: time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)}},       // date-proof: rejected before it is written
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -529,7 +529,7 @@ func TestItemsWithoutExpiryAreRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sink.Snapshot{{Group: group, Time: time.Date(2015, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Host: "sample",
+	want := []sink.Snapshot{{Group: group, Time: time.Date(2015, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Host: "sample", // date-proof: the legacy item has no expiresAt, so it never expires
 		Counts: []topk.Entry[string]{{Key: "http://www.google.com", Count: 3}}}}
 	if d := cmp.Diff(want, got, snapOpts); d != "" {
 		t.Fatalf("Query (-want +got):\n%s", d)

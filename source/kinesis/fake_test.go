@@ -29,7 +29,7 @@ type fakeTimer struct {
 	ch chan time.Time
 }
 
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) // date-proof: the reader and producer under test run on a fake clock from t0
 
 func newFakeClock(auto bool) *fakeClock {
 	return &fakeClock{now: t0, auto: auto, added: make(chan struct{}, 1<<16)}

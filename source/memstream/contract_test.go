@@ -16,7 +16,7 @@ type fakeClock struct {
 }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} // date-proof: the stream under test runs on this fake clock
 }
 
 func (c *fakeClock) Now() time.Time {

@@ -11,7 +11,7 @@ import (
 
 func Example() {
 	ctx := context.Background()
-	clock := func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	clock := func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) } // date-proof: the stream runs on this clock
 	stream, err := memstream.New(2, memstream.WithClock(clock))
 	if err != nil {
 		panic(err)

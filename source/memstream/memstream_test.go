@@ -15,7 +15,7 @@ import (
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
-var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // date-proof: the streams under test run on fake clocks set from t0
 
 func newStream(t *testing.T, shards int, opts ...memstream.Option) *memstream.Stream {
 	t.Helper()
