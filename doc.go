@@ -52,11 +52,11 @@
 //   - source: records, the Processor lifecycle of the Kinesis Client Library,
 //     and the Consumer that runs processors for the shards whose leases it
 //     holds. source/memstream is an embedded sharded stream with Kinesis
-//     semantics; source/kinesis reads and writes Amazon Kinesis.
+//     semantics; source/kinesisstream reads and writes Amazon Kinesis.
 //   - checkpoint: leases and checkpoints, with an in-memory store;
-//     checkpoint/dynamodb keeps them in a DynamoDB table with the Kinesis
+//     checkpoint/dynamostore keeps them in a DynamoDB table with the Kinesis
 //     Client Library's attribute names.
-//   - sink: snapshots of windowed counts, in memory or (sink/dynamodb) in a
+//   - sink: snapshots of windowed counts, in memory or (sink/dynamosink) in a
 //     DynamoDB table.
 //
 // Only the adapter packages import the AWS SDK, so a program that needs

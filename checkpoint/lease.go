@@ -5,7 +5,7 @@
 // conditional on its counter (and, where it matters, its owner), so a worker
 // that lost a lease can never write over the new owner: its write fails with
 // ErrLeaseLost. The model is the Kinesis Client Library's lease table, so the
-// DynamoDB Store in checkpoint/dynamodb can use the same attribute names.
+// DynamoDB Store in checkpoint/dynamostore can use the same attribute names.
 package checkpoint
 
 import (

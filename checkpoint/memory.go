@@ -22,7 +22,7 @@ type MemoryStore struct {
 }
 
 // MaxMemoryStateSize is the largest Lease.State a MemoryStore keeps, 4 MiB. It is far
-// above what a shared table holds (checkpoint/dynamodb keeps under 400 KB), so
+// above what a shared table holds (checkpoint/dynamostore keeps under 400 KB), so
 // it never gets in the way of a single process; it exists so that a state that
 // grows without bound fails with ErrStateTooLarge instead of exhausting memory
 // one checkpoint copy at a time.

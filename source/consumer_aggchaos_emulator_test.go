@@ -12,16 +12,16 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	ckdynamo "github.com/streamtop/streamtop/checkpoint/dynamodb"
+	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/source/kinesis"
+	"github.com/streamtop/streamtop/source/kinesisstream"
 	"github.com/streamtop/streamtop/window"
 )
 
 // TestAggregateChaosOnEmulators is TestAggregateChaos on kinesalite and
-// dynalite, shorter: a 2-shard stream read through source/kinesis, a lease
-// table on dynalite through checkpoint/dynamodb, three workers of which two
+// dynalite, shorter: a 2-shard stream read through source/kinesisstream, a lease
+// table on dynalite through checkpoint/dynamostore, three workers of which two
 // or three are killed and restarted, a graceful stop now and then, one split
 // and one merge, and faults injected into the stream, the lease table and
 // the sink. The invariants are the memstream test's, checked against a
@@ -41,22 +41,22 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 	ctx := context.Background()
 	kc, dc := awstest.Kinesis(t), awstest.DynamoDB(t)
 	name, table := awstest.UniqueName(t, "aggchaos"), awstest.UniqueName(t, "aggchaos-leases")
-	if err := kinesis.CreateStream(ctx, kc, name, 2); err != nil {
+	if err := kinesisstream.CreateStream(ctx, kc, name, 2); err != nil {
 		t.Fatalf("CreateStream: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := kinesis.DeleteStream(context.Background(), kc, name); err != nil {
+		if err := kinesisstream.DeleteStream(context.Background(), kc, name); err != nil {
 			t.Errorf("DeleteStream: %v", err)
 		}
 	})
-	if err := ckdynamo.CreateTable(ctx, dc, table); err != nil {
+	if err := dynamostore.CreateTable(ctx, dc, table); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
-	leases, err := ckdynamo.New(dc, table)
+	leases, err := dynamostore.New(dc, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := kinesis.New(kc, name, kinesis.WithPollInterval(50*time.Millisecond))
+	raw, err := kinesisstream.New(kc, name, kinesisstream.WithPollInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 		if err := call(); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if err := kinesis.WaitActive(ctx, kc, name); err != nil {
+		if err := kinesisstream.WaitActive(ctx, kc, name); err != nil {
 			t.Fatalf("WaitActive after %s: %v", what, err)
 		}
 		tr.add("", "%s done", what)

@@ -1,6 +1,6 @@
 // Package source reads records from a sharded stream and runs the application's
 // code on them: Record, Processor and Checkpointer are what the application
-// sees; Stream is what a backend (source/memstream, source/kinesis) provides;
+// sees; Stream is what a backend (source/memstream, source/kinesisstream) provides;
 // Consumer is the worker that shares a stream's shards with other workers
 // through a lease table (package checkpoint) and runs one Processor per shard
 // it holds.

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go/logging"
 
-	ddbleases "github.com/streamtop/streamtop/checkpoint/dynamodb"
-	ddbsink "github.com/streamtop/streamtop/sink/dynamodb"
-	kinesissource "github.com/streamtop/streamtop/source/kinesis"
+	"github.com/streamtop/streamtop/checkpoint/dynamostore"
+	"github.com/streamtop/streamtop/sink/dynamosink"
+	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
 // startCheckTimeout bounds the calls that prove, at start, that each
@@ -115,37 +115,37 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 	}
 	b := &backend{close: func() error { return nil }}
 	if c.roles.producer || c.roles.consumer {
-		if err := kinesissource.CreateStream(ctx, a.kinesis, c.stream, c.shards); err != nil {
+		if err := kinesisstream.CreateStream(ctx, a.kinesis, c.stream, c.shards); err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
 	}
 	if c.roles.consumer {
-		if err := ddbleases.CreateTable(ctx, a.dynamodb, c.leaseTable); err != nil {
+		if err := dynamostore.CreateTable(ctx, a.dynamodb, c.leaseTable); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
-		if b.stream, err = kinesissource.New(a.kinesis, c.stream); err != nil {
+		if b.stream, err = kinesisstream.New(a.kinesis, c.stream); err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
-		if b.leases, err = ddbleases.New(a.dynamodb, c.leaseTable); err != nil {
+		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
 	}
 	if c.roles.consumer || c.roles.web {
-		err := ddbsink.CreateTable(ctx, a.dynamodb, c.countsTable)
-		if errors.Is(err, ddbsink.ErrNoTTL) {
+		err := dynamosink.CreateTable(ctx, a.dynamodb, c.countsTable)
+		if errors.Is(err, dynamosink.ErrNoTTL) {
 			// Local emulators lack TTL; the table works, old rows just stay.
 			fmt.Fprintf(log, "visualizer: -counts-table %s: %v (old counts will not expire)\n", c.countsTable, err)
 		} else if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
-		counts, err := ddbsink.New(a.dynamodb, c.countsTable)
+		counts, err := dynamosink.New(a.dynamodb, c.countsTable)
 		if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
 		b.out, b.in, b.groups = counts, counts, counts.Groups
 	}
 	if c.roles.producer {
-		p, err := kinesissource.NewProducer(a.kinesis, c.stream)
+		p, err := kinesisstream.NewProducer(a.kinesis, c.stream)
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
@@ -178,7 +178,7 @@ func cleanupAWS(ctx context.Context, c config, out io.Writer) error {
 	if err := a.checkReachable(ctx, all); err != nil {
 		return err
 	}
-	if err := kinesissource.DeleteStream(ctx, a.kinesis, c.stream); err != nil {
+	if err := kinesisstream.DeleteStream(ctx, a.kinesis, c.stream); err != nil {
 		return fmt.Errorf("-stream %s: %w", c.stream, err)
 	}
 	fmt.Fprintf(out, "visualizer: deleted stream %s\n", c.stream)

@@ -19,7 +19,7 @@ import (
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/awstest"
-	kinesissource "github.com/streamtop/streamtop/source/kinesis"
+	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
 // awsConfig points the program at the shared emulators, with names of its
@@ -255,7 +255,7 @@ func TestAWSModeLogsNoSecrets(t *testing.T) {
 	// The marked records go first, so the consumer reads them at once.
 	ctx := context.Background()
 	kin := awstest.Kinesis(t)
-	if err := kinesissource.CreateStream(ctx, kin, c.stream, c.shards); err != nil {
+	if err := kinesisstream.CreateStream(ctx, kin, c.stream, c.shards); err != nil {
 		t.Fatal(err)
 	}
 	for _, data := range []string{

@@ -1,4 +1,4 @@
-// Package ddb holds what checkpoint/dynamodb and sink/dynamodb do alike with
+// Package ddb holds what checkpoint/dynamostore and sink/dynamosink do alike with
 // DynamoDB: table-name validation, creating a table and waiting for it,
 // recognising and backing off from throttling, and reading numbers out of
 // items. Each caller passes its own error sentinel and message prefix, so

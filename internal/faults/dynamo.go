@@ -16,8 +16,8 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// DynamoDBClient is the union of the DynamoDB calls checkpoint/dynamodb and
-// sink/dynamodb make. A *dynamodb.Client has these methods, and so does a
+// DynamoDBClient is the union of the DynamoDB calls checkpoint/dynamostore and
+// sink/dynamosink make. A *dynamodb.Client has these methods, and so does a
 // DynamoDB, so either package's New takes one.
 type DynamoDBClient interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)

@@ -16,7 +16,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// KinesisClient is the part of *kinesis.Client that source/kinesis calls: a
+// KinesisClient is the part of *kinesis.Client that source/kinesisstream calls: a
 // Stream's reads, a Producer's writes and the stream helpers. A
 // *kinesis.Client has these methods, and so does a Kinesis, so wrappers
 // stack.

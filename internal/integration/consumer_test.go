@@ -1,6 +1,6 @@
 // Package integration runs streamtop's pieces together against the local
-// emulators: Consumers reading a kinesalite stream through source/kinesis,
-// sharing a lease table on dynalite through checkpoint/dynamodb, while the
+// emulators: Consumers reading a kinesalite stream through source/kinesisstream,
+// sharing a lease table on dynalite through checkpoint/dynamostore, while the
 // stream is split and merged and workers join and crash. It has tests only.
 package integration
 
@@ -20,11 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	ckdynamo "github.com/streamtop/streamtop/checkpoint/dynamodb"
+	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/storetest"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/source/kinesis"
+	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -123,22 +123,22 @@ func run(t testing.TB, cfg source.Config) result {
 	dc := awstest.DynamoDB(t)
 	name := awstest.UniqueName(t, "stream")
 	table := awstest.UniqueName(t, "leases")
-	if err := kinesis.CreateStream(ctx, kc, name, 2); err != nil {
+	if err := kinesisstream.CreateStream(ctx, kc, name, 2); err != nil {
 		t.Fatalf("CreateStream: %v", err)
 	}
 	defer func() {
-		if err := kinesis.DeleteStream(context.Background(), kc, name); err != nil {
+		if err := kinesisstream.DeleteStream(context.Background(), kc, name); err != nil {
 			t.Errorf("DeleteStream: %v", err)
 		}
 	}()
-	if err := ckdynamo.CreateTable(ctx, dc, table); err != nil {
+	if err := dynamostore.CreateTable(ctx, dc, table); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
-	store, err := ckdynamo.New(dc, table)
+	store, err := dynamostore.New(dc, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := kinesis.New(kc, name)
+	stream, err := kinesisstream.New(kc, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func run(t testing.TB, cfg source.Config) result {
 	}); err != nil {
 		t.Fatalf("SplitShard: %v", err)
 	}
-	if err := kinesis.WaitActive(ctx, kc, name); err != nil {
+	if err := kinesisstream.WaitActive(ctx, kc, name); err != nil {
 		t.Fatal(err)
 	}
 	res.openShardsSeen = append(res.openShardsSeen, openShards())
@@ -290,7 +290,7 @@ func run(t testing.TB, cfg source.Config) result {
 	}); err != nil {
 		t.Fatalf("MergeShards: %v", err)
 	}
-	if err := kinesis.WaitActive(ctx, kc, name); err != nil {
+	if err := kinesisstream.WaitActive(ctx, kc, name); err != nil {
 		t.Fatal(err)
 	}
 	res.openShardsSeen = append(res.openShardsSeen, openShards())

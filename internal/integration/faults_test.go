@@ -12,11 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	ckdynamo "github.com/streamtop/streamtop/checkpoint/dynamodb"
+	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/faults"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/source/kinesis"
+	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
 // TestConsumersUnderLeaseTableFaults runs two Consumers on a 4-shard
@@ -33,15 +33,15 @@ func TestConsumersUnderLeaseTableFaults(t *testing.T) {
 	dc := awstest.DynamoDB(t)
 	name := awstest.UniqueName(t, "stream")
 	table := awstest.UniqueName(t, "leases")
-	if err := kinesis.CreateStream(ctx, kc, name, 4); err != nil {
+	if err := kinesisstream.CreateStream(ctx, kc, name, 4); err != nil {
 		t.Fatalf("CreateStream: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := kinesis.DeleteStream(context.Background(), kc, name); err != nil {
+		if err := kinesisstream.DeleteStream(context.Background(), kc, name); err != nil {
 			t.Errorf("DeleteStream: %v", err)
 		}
 	})
-	if err := ckdynamo.CreateTable(ctx, dc, table); err != nil {
+	if err := dynamostore.CreateTable(ctx, dc, table); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
 	sched := faults.NewSchedule(5,
@@ -51,11 +51,11 @@ func TestConsumersUnderLeaseTableFaults(t *testing.T) {
 		faults.Slow(0.05, 50*time.Millisecond),
 	)
 	faulty := faults.NewDynamoDB(dc, sched)
-	store, err := ckdynamo.New(faulty, table, ckdynamo.WithRetry(4, 5*time.Millisecond, 50*time.Millisecond))
+	store, err := dynamostore.New(faulty, table, dynamostore.WithRetry(4, 5*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := kinesis.New(kc, name)
+	stream, err := kinesisstream.New(kc, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
-// Package ddbtest holds the test scaffolding that checkpoint/dynamodb and
-// sink/dynamodb share: a TestMain that starts dynalite and keeps rapid's
+// Package ddbtest holds the test scaffolding that checkpoint/dynamostore and
+// sink/dynamosink share: a TestMain that starts dynalite and keeps rapid's
 // round-trip-heavy property tests short, and a table created once per test
 // binary. It is for tests only.
 package ddbtest

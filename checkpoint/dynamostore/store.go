@@ -1,0 +1,490 @@
+// Package dynamostore is a checkpoint.Store on a DynamoDB table, so Consumers on
+// many machines can share the shards of a stream.
+//
+// Items use the Java Kinesis Client Library's attribute names (leaseKey,
+// leaseOwner, leaseCounter, checkpoint, checkpointSubSequenceNumber,
+// ownerSwitchesSinceCheckpoint, parentShardId), so a team can inspect the
+// table with the tools it knows; a requested hand-off is kept in pendingOwner,
+// which the KCL does not have. Every change is one conditional UpdateItem (or
+// DeleteItem) on the lease counter and owner, never a whole-item PutItem, so
+// no worker can wipe attributes written by another: a failed condition is
+// checkpoint.ErrLeaseLost. Throttling is retried with backoff and jitter, then
+// reported as a *ThrottledError.
+package dynamostore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/ddb"
+)
+
+// ErrInvalidOption reports a bad argument to New or CreateTable.
+var ErrInvalidOption = errors.New("checkpoint/dynamostore: invalid option")
+
+// MaxStateSize is the largest Lease.State the Store writes: 384 KiB. A lease
+// is one item, and DynamoDB refuses items over 400 KB (409,600 bytes,
+// attribute names included); the other 16 KiB are left to the rest of the
+// lease, whose attributes take about 200 bytes plus its key, owner, pending
+// owner, checkpoint and parents (a Kinesis lease: well under 1 KiB). A larger
+// state is refused before any request; so is, by DynamoDB, a state under the
+// bound on a lease whose other attributes outgrow the reserve. Both are
+// errors wrapping checkpoint.ErrStateTooLarge, and nothing is written.
+//
+// Mind the cost of a large state: DynamoDB charges a write by the larger of
+// the item before and after it, so every renewal of a lease holding s bytes of
+// state costs s/1 KiB write units, and the Store's responses carry the state.
+const MaxStateSize = 384 << 10
+
+// client is the part of the DynamoDB API the Store uses; *dynamodb.Client
+// has it, and so can a wrapper that adds metrics or a fake in a test.
+type client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// Store is a checkpoint.Store on one DynamoDB table, made with New.
+//
+// The zero value is not usable. A Store is safe for concurrent use: it keeps
+// no state beyond its configuration, and the table arbitrates between
+// writers. Get and every write cost one DynamoDB request (more when
+// throttled); reads are strongly consistent, so a worker sees its own and
+// others' last writes. A Take that loses costs a second request, a read
+// that tells a stale counter from a view with the wrong owner. List costs one
+// Scan request per megabyte of table and O(n log n) to sort n leases.
+type Store struct {
+	client client
+	table  *string
+	retry  backoff
+}
+
+var _ checkpoint.Store = (*Store)(nil)
+
+// Option configures a Store in New, which validates the result.
+type Option func(*Store)
+
+// WithRetry sets how throttled requests are retried: at most attempts tries
+// in all, waiting a random time up to base·2ⁿ (capped at max) before the
+// n-th retry. The default is 6 attempts, 50 ms, 1 s. The SDK client's own
+// retryer runs inside each attempt.
+func WithRetry(attempts int, base, max time.Duration) Option {
+	return func(s *Store) { s.retry = backoff{attempts: attempts, Backoff: ddb.Backoff{Base: base, Max: max}} }
+}
+
+// New returns a Store on table, through client (usually a *dynamodb.Client).
+// The table must exist; CreateTable makes it.
+func New(client client, table string, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
+	}
+	if err := ddb.ValidTableName(table, ErrInvalidOption); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		client: client,
+		table:  aws.String(table),
+		retry:  backoff{attempts: 6, Backoff: ddb.Backoff{Base: 50 * time.Millisecond, Max: time.Second}},
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	switch r := s.retry; {
+	case r.attempts < 1:
+		return nil, fmt.Errorf("%w: retry attempts %d, want at least 1", ErrInvalidOption, r.attempts)
+	case r.Base <= 0 || r.Max < r.Base:
+		return nil, fmt.Errorf("%w: retry backoff %v..%v, want 0 < base <= max", ErrInvalidOption, r.Base, r.Max)
+	}
+	return s, nil
+}
+
+// listed are the attributes List reads: all but processorState, which a
+// Consumer's every sync would otherwise move for every lease in the table,
+// at up to MaxStateSize each.
+var listed = []string{attrKey, attrOwner, attrCounter, attrCheckpoint, attrSubSequence, attrSwitches, attrParents, attrPendingOwner}
+
+// listProjection is the ProjectionExpression of listed, and listNames its
+// placeholders (several of the names are DynamoDB reserved words).
+var listProjection, listNames = func() (string, map[string]string) {
+	names := make(map[string]string, len(listed))
+	refs := make([]string, len(listed))
+	for i, a := range listed {
+		refs[i] = fmt.Sprintf("#p%d", i)
+		names[refs[i]] = a
+	}
+	return strings.Join(refs, ", "), names
+}()
+
+// List returns every lease, in key order, without its state: the Scan
+// projects processorState out.
+func (s *Store) List(ctx context.Context) ([]checkpoint.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var (
+		leases []checkpoint.Lease
+		start  map[string]types.AttributeValue
+	)
+	for {
+		out, err := retry(ctx, s.retry, "list", "", func(ctx context.Context) (*dynamodb.ScanOutput, error) {
+			return s.client.Scan(ctx, &dynamodb.ScanInput{
+				TableName:                s.table,
+				ConsistentRead:           aws.Bool(true),
+				ExclusiveStartKey:        start,
+				ProjectionExpression:     aws.String(listProjection),
+				ExpressionAttributeNames: listNames,
+			})
+		})
+		if err != nil {
+			return nil, s.wrap("list", "", err)
+		}
+		for _, item := range out.Items {
+			l, err := decode(item)
+			if err != nil {
+				return nil, err
+			}
+			leases = append(leases, l)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		start = out.LastEvaluatedKey
+	}
+	slices.SortFunc(leases, func(a, b checkpoint.Lease) int { return cmp.Compare(a.Key, b.Key) })
+	return leases, nil
+}
+
+// Get returns the lease stored under key, or checkpoint.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (checkpoint.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return checkpoint.Lease{}, err
+	}
+	l, found, err := s.get(ctx, "get", key)
+	if err != nil {
+		return checkpoint.Lease{}, err
+	}
+	if !found {
+		return checkpoint.Lease{}, fmt.Errorf("%w: %q", checkpoint.ErrNotFound, key)
+	}
+	return l, nil
+}
+
+func (s *Store) get(ctx context.Context, op, key string) (checkpoint.Lease, bool, error) {
+	out, err := retry(ctx, s.retry, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+		return s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      s.table,
+			Key:            keyOf(key),
+			ConsistentRead: aws.Bool(true),
+		})
+	})
+	if err != nil {
+		return checkpoint.Lease{}, false, s.wrap(op, key, err)
+	}
+	if len(out.Item) == 0 {
+		return checkpoint.Lease{}, false, nil
+	}
+	l, err := decode(out.Item)
+	return l, err == nil, err
+}
+
+// Create stores a new, unowned lease with Counter 0 from l's Key, Checkpoint,
+// SubSequence and Parents, if the key is free. Parents are stored as a string
+// set: they come back sorted and without duplicates.
+func (s *Store) Create(ctx context.Context, l checkpoint.Lease) (bool, error) {
+	if l.Key == "" {
+		return false, fmt.Errorf("checkpoint/dynamostore: create: empty lease key")
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var u update
+	u.condition("attribute_not_exists(%s)", u.name(attrKey))
+	u.set(attrCounter, ddb.Num(0))
+	u.setOrRemove(attrCheckpoint, l.Checkpoint)
+	u.set(attrSubSequence, ddb.Num(l.SubSequence))
+	u.set(attrSwitches, ddb.Num(0))
+	if len(l.Parents) > 0 {
+		parents := slices.Compact(slices.Sorted(slices.Values(l.Parents)))
+		u.set(attrParents, &types.AttributeValueMemberSS{Value: parents})
+	}
+	_, err := s.apply(ctx, "create", l.Key, &u)
+	if errors.Is(err, checkpoint.ErrLeaseLost) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Take makes owner the owner of the lease, conditional on l.Counter.
+func (s *Store) Take(ctx context.Context, l checkpoint.Lease, owner string) (checkpoint.Lease, error) {
+	// A lease owned by "" would look released to every other worker.
+	if owner == "" {
+		return checkpoint.Lease{}, fmt.Errorf("checkpoint/dynamostore: take %q: empty owner", l.Key)
+	}
+	if err := ctx.Err(); err != nil {
+		return checkpoint.Lease{}, err
+	}
+	// The switch count depends on the stored owner, which an update
+	// expression cannot test, so the write is conditional on the owner the
+	// caller saw as well as the counter. The owner only changes with the
+	// counter, so that costs nothing for a caller with a true view; for a
+	// view that got the owner wrong, the stored owner is read and the take
+	// tried again, which Take's contract (conditional on the counter alone)
+	// requires.
+	for {
+		var u update
+		u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
+		if l.Owner == "" {
+			u.condition("attribute_not_exists(%s)", u.name(attrOwner))
+		} else {
+			u.condition("%s = %s", u.name(attrOwner), u.value(str(l.Owner)))
+		}
+		u.set(attrOwner, str(owner))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
+		if l.Owner != owner {
+			u.clauses = append(u.clauses, fmt.Sprintf("%s = if_not_exists(%[1]s, %s) + %s",
+				u.name(attrSwitches), u.value(ddb.Num(0)), u.value(ddb.Num(1))))
+		}
+		u.remove(attrPendingOwner)
+		got, err := s.apply(ctx, "take", l.Key, &u)
+		if !errors.Is(err, checkpoint.ErrLeaseLost) {
+			return got, err
+		}
+		stored, found, gerr := s.get(ctx, "take", l.Key)
+		if gerr != nil || !found || stored.Counter != l.Counter || stored.Owner == l.Owner {
+			return checkpoint.Lease{}, err
+		}
+		l.Owner = stored.Owner
+	}
+}
+
+// Renew advances the counter, conditional on l.Counter and l.Owner.
+func (s *Store) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	return s.byOwner(ctx, "renew", l, func(u *update) {
+		u.set(attrCounter, ddb.Num(l.Counter+1))
+	})
+}
+
+// Checkpoint stores l.Checkpoint, l.SubSequence and l.State (as the binary
+// attribute processorState), conditional on l.Counter and l.Owner. An empty
+// or nil state removes the attribute. A state over MaxStateSize is refused
+// with checkpoint.ErrStateTooLarge without a request.
+func (s *Store) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if len(l.State) > MaxStateSize {
+		return checkpoint.Lease{}, fmt.Errorf("%w: checkpoint %q: state of %d bytes, at most %d fit in a lease item",
+			checkpoint.ErrStateTooLarge, l.Key, len(l.State), MaxStateSize)
+	}
+	return s.byOwner(ctx, "checkpoint", l, func(u *update) {
+		if len(l.State) > 0 {
+			u.set(attrState, &types.AttributeValueMemberB{Value: l.State})
+		} else {
+			u.remove(attrState)
+		}
+		u.setOrRemove(attrCheckpoint, l.Checkpoint)
+		u.set(attrSubSequence, ddb.Num(l.SubSequence))
+		u.set(attrSwitches, ddb.Num(0))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
+	})
+}
+
+// RequestHandoff records by as the pending owner, conditional on l.Counter
+// and l.Owner, without advancing the counter.
+func (s *Store) RequestHandoff(ctx context.Context, l checkpoint.Lease, by string) (checkpoint.Lease, error) {
+	if by == "" {
+		return checkpoint.Lease{}, fmt.Errorf("checkpoint/dynamostore: request hand-off of %q: empty requester", l.Key)
+	}
+	return s.byOwner(ctx, "request hand-off", l, func(u *update) {
+		u.set(attrPendingOwner, str(by))
+	})
+}
+
+// Handoff moves the lease to l.PendingOwner, conditional on l.Counter,
+// l.Owner and l.PendingOwner.
+func (s *Store) Handoff(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if l.PendingOwner == "" {
+		return checkpoint.Lease{}, fmt.Errorf("checkpoint/dynamostore: hand off %q: no pending owner", l.Key)
+	}
+	return s.byOwner(ctx, "hand off", l, func(u *update) {
+		u.condition("%s = %s", u.name(attrPendingOwner), u.value(str(l.PendingOwner)))
+		u.set(attrOwner, str(l.PendingOwner))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
+		if l.Owner != l.PendingOwner {
+			u.clauses = append(u.clauses, fmt.Sprintf("%s = if_not_exists(%[1]s, %s) + %s",
+				u.name(attrSwitches), u.value(ddb.Num(0)), u.value(ddb.Num(1))))
+		}
+		u.remove(attrPendingOwner)
+	})
+}
+
+// Release leaves the lease with no owner and no pending owner, conditional on
+// l.Counter and l.Owner. As the KCL does, the owner attribute is removed
+// rather than set to an empty string.
+func (s *Store) Release(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	return s.byOwner(ctx, "release", l, func(u *update) {
+		u.set(attrCounter, ddb.Num(l.Counter+1))
+		u.remove(attrOwner)
+		u.remove(attrPendingOwner)
+	})
+}
+
+// Delete removes the lease, conditional on l.Counter.
+func (s *Store) Delete(ctx context.Context, l checkpoint.Lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var u update
+	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
+	_, err := retry(ctx, s.retry, "delete", l.Key, func(ctx context.Context) (*dynamodb.DeleteItemOutput, error) {
+		return s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 s.table,
+			Key:                       keyOf(l.Key),
+			ConditionExpression:       u.conditionExpression(),
+			ExpressionAttributeNames:  u.names,
+			ExpressionAttributeValues: u.values,
+		})
+	})
+	return s.wrap("delete", l.Key, err)
+}
+
+// byOwner applies an owner's write: conditional on l.Counter and l.Owner.
+func (s *Store) byOwner(ctx context.Context, op string, l checkpoint.Lease, build func(*update)) (checkpoint.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return checkpoint.Lease{}, err
+	}
+	// Nobody owns a released lease, so nobody may write to it as its owner;
+	// the table need not be asked.
+	if l.Owner == "" {
+		return checkpoint.Lease{}, fmt.Errorf("%w: %s %q: caller is not an owner", checkpoint.ErrLeaseLost, op, l.Key)
+	}
+	var u update
+	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
+	u.condition("%s = %s", u.name(attrOwner), u.value(str(l.Owner)))
+	build(&u)
+	return s.apply(ctx, op, l.Key, &u)
+}
+
+// apply runs u as one conditional UpdateItem and returns the lease as stored
+// after it.
+func (s *Store) apply(ctx context.Context, op, key string, u *update) (checkpoint.Lease, error) {
+	out, err := retry(ctx, s.retry, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
+		return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 s.table,
+			Key:                       keyOf(key),
+			ConditionExpression:       u.conditionExpression(),
+			UpdateExpression:          u.updateExpression(),
+			ExpressionAttributeNames:  u.names,
+			ExpressionAttributeValues: u.values,
+			ReturnValues:              types.ReturnValueAllNew,
+		})
+	})
+	if err != nil {
+		return checkpoint.Lease{}, s.wrap(op, key, err)
+	}
+	return decode(out.Attributes)
+}
+
+// wrap translates a DynamoDB error at the boundary: a failed condition means
+// the caller's view of the lease is stale.
+func (s *Store) wrap(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		failed *types.ConditionalCheckFailedException
+		apiErr smithy.APIError
+	)
+	switch {
+	case errors.As(err, &failed):
+		return fmt.Errorf("%w: %s %q: its counter or owner changed, or it is gone", checkpoint.ErrLeaseLost, op, key)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" &&
+		strings.Contains(apiErr.ErrorMessage(), "Item size"):
+		// DynamoDB checks the whole item, after the update: the state fit
+		// MaxStateSize but the rest of the lease outgrew the reserve.
+		return fmt.Errorf("%w: %s %q: %w", checkpoint.ErrStateTooLarge, op, key, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	var throttled *ThrottledError
+	if errors.As(err, &throttled) {
+		return err
+	}
+	return fmt.Errorf("checkpoint/dynamostore: %s %q: %w", op, key, err)
+}
+
+// update collects one UpdateItem's expressions. Placeholders are made as
+// they are used, because DynamoDB rejects names and values that no
+// expression refers to.
+type update struct {
+	conditions []string
+	clauses    []string // SET clauses
+	removes    []string
+	names      map[string]string
+	values     map[string]types.AttributeValue
+}
+
+func (u *update) name(attr string) string {
+	if u.names == nil {
+		u.names = make(map[string]string)
+	}
+	ph := "#" + attr
+	u.names[ph] = attr
+	return ph
+}
+
+func (u *update) value(v types.AttributeValue) string {
+	if u.values == nil {
+		u.values = make(map[string]types.AttributeValue)
+	}
+	ph := fmt.Sprintf(":v%d", len(u.values))
+	u.values[ph] = v
+	return ph
+}
+
+func (u *update) condition(format string, args ...any) {
+	u.conditions = append(u.conditions, fmt.Sprintf(format, args...))
+}
+
+func (u *update) set(attr string, v types.AttributeValue) {
+	u.clauses = append(u.clauses, u.name(attr)+" = "+u.value(v))
+}
+
+// setOrRemove stores s, or removes the attribute when s is empty: an absent
+// attribute is how the KCL writes "none".
+func (u *update) setOrRemove(attr, s string) {
+	if s == "" {
+		u.remove(attr)
+		return
+	}
+	u.set(attr, str(s))
+}
+
+func (u *update) remove(attr string) { u.removes = append(u.removes, u.name(attr)) }
+
+func (u *update) conditionExpression() *string {
+	return aws.String(strings.Join(u.conditions, " AND "))
+}
+
+func (u *update) updateExpression() *string {
+	var b strings.Builder
+	if len(u.clauses) > 0 {
+		b.WriteString("SET " + strings.Join(u.clauses, ", "))
+	}
+	if len(u.removes) > 0 {
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString("REMOVE " + strings.Join(u.removes, ", "))
+	}
+	return aws.String(b.String())
+}

@@ -1,0 +1,255 @@
+package kinesisstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/source"
+)
+
+// reader is a source.ShardReader and source.Waiter over GetRecords.
+//
+// Pacing: a call may start no sooner than pollInterval after the previous
+// one started (so a slow call costs no extra wait), and no sooner than the
+// byte budget allows. The budget refills at readLimit bytes per second and
+// holds at most five seconds' worth, which is how Kinesis itself meters a
+// shard's reads: a 10 MB response is allowed, then the next 5 s are owed.
+//
+// Wait polls at that pace until a call returns records, and keeps them in
+// buf for the next Read; so an idle reader costs one call per poll interval
+// whether it is in Read or in Wait.
+type reader struct {
+	stream  *Stream
+	shardID string
+	from    source.Position
+
+	iter        *string
+	lastFetched string // sequence number of the last record fetched
+	ended       bool   // the iterator ran out: SHARD_END once buf is empty
+	limit       int32  // GetRecords Limit: the last Read's max
+
+	buf       []source.Record // fetched by Wait, not yet returned by Read
+	bufBehind int64
+
+	next     time.Time // earliest start of the next GetRecords call
+	tokens   float64   // byte budget at refilled; negative when in debt
+	refilled time.Time
+
+	closed atomic.Bool
+}
+
+var (
+	_ source.ShardReader = (*reader)(nil)
+	_ source.Waiter      = (*reader)(nil)
+)
+
+// maxRenewals bounds how often in a row a fetch renews an expired iterator;
+// a new iterator that expires at once means something other than age is
+// wrong.
+const maxRenewals = 3
+
+// Read returns the shard's next records, at most max (at most 10,000, the
+// GetRecords limit; max <= 0 asks for that limit). It waits first if the
+// previous call was too recent or read too many bytes, and retries throttled
+// calls with backoff. An expired iterator is renewed just after the last
+// record fetched (or at the opening position when none was), so nothing is
+// skipped or repeated.
+func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
+	if r.closed.Load() {
+		return source.ReadResult{}, ErrClosed
+	}
+	r.limit = MaxGetRecords
+	if max > 0 && max < MaxGetRecords {
+		r.limit = int32(max)
+	}
+	if len(r.buf) == 0 && !r.ended {
+		recs, behind, err := r.fetch(ctx)
+		if err != nil {
+			return source.ReadResult{}, err
+		}
+		r.buf, r.bufBehind = recs, behind
+	}
+	n := min(len(r.buf), int(r.limit))
+	res := source.ReadResult{Records: r.buf[:n:n], MillisBehindLatest: r.bufBehind}
+	if n == 0 {
+		res.Records = nil
+	}
+	r.buf = r.buf[n:]
+	if len(r.buf) == 0 {
+		r.buf = nil
+		res.End = r.ended
+	} else if n > 0 {
+		// What stays in the buffer is still behind: by the service's
+		// figure for its newest record, plus that record's lead.
+		lead := r.buf[len(r.buf)-1].ArrivalTime.Sub(res.Records[n-1].ArrivalTime).Milliseconds()
+		if lead > 0 {
+			res.MillisBehindLatest += lead
+		}
+	}
+	return res, nil
+}
+
+// Wait blocks until a Read will return records or report the end of the
+// shard, or until ctx ends. It polls GetRecords at the reader's pace and
+// keeps what it finds for the next Read.
+func (r *reader) Wait(ctx context.Context) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	for len(r.buf) == 0 && !r.ended {
+		if r.limit == 0 {
+			r.limit = MaxGetRecords
+		}
+		recs, behind, err := r.fetch(ctx)
+		if err != nil {
+			return err
+		}
+		r.buf, r.bufBehind = recs, behind
+	}
+	return nil
+}
+
+// fetch makes one successful GetRecords call, after waiting for its turn,
+// renewing an expired iterator, and retrying throttled calls.
+func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
+	cfg := r.stream.cfg
+	retries, renewals := 0, 0
+	for {
+		if err := sleep(ctx, cfg.clock, r.next.Sub(cfg.clock.Now())); err != nil {
+			return nil, 0, err
+		}
+		start := cfg.clock.Now()
+		r.next = start.Add(cfg.pollInterval)
+		out, err := r.stream.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: r.iter, Limit: aws.Int32(r.limit)})
+		var expired *types.ExpiredIteratorException
+		switch {
+		case err == nil:
+			recs, behind := r.accept(out)
+			return recs, behind, nil
+		case errors.As(err, &expired) && renewals < maxRenewals:
+			renewals++
+			it, err := r.iterator(ctx, r.resumePosition())
+			if err != nil {
+				return nil, 0, err
+			}
+			r.iter = it
+			if r.ended {
+				return nil, 0, nil
+			}
+		case retryable(ctx, err):
+			renewals = 0 // the bound is on expiries in a row
+			retries++
+			if cfg.maxAttempts >= 0 && retries >= cfg.maxAttempts {
+				return nil, 0, r.stream.wrap("GetRecords", r.shardID,
+					fmt.Errorf("%w: %d attempts: %w", ErrThrottled, retries, err))
+			}
+			if d := r.stream.backoff().delay(retries - 1); start.Add(d).After(r.next) {
+				r.next = start.Add(d)
+			}
+		default:
+			return nil, 0, r.stream.wrap("GetRecords", r.shardID, err)
+		}
+	}
+}
+
+// accept converts a GetRecords response, moves the iterator on and charges
+// the response's bytes to the budget.
+func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) {
+	var recs []source.Record
+	if len(out.Records) > 0 {
+		recs = make([]source.Record, len(out.Records))
+	}
+	bytes := 0
+	for i, rec := range out.Records {
+		recs[i] = source.Record{
+			Data:           rec.Data,
+			PartitionKey:   aws.ToString(rec.PartitionKey),
+			SequenceNumber: aws.ToString(rec.SequenceNumber),
+			ShardID:        r.shardID,
+			ArrivalTime:    aws.ToTime(rec.ApproximateArrivalTimestamp),
+		}
+		bytes += len(rec.Data) + len(recs[i].PartitionKey)
+	}
+	if n := len(recs); n > 0 {
+		r.lastFetched = recs[n-1].SequenceNumber
+	}
+	r.charge(bytes)
+	r.iter = out.NextShardIterator
+	if r.iter == nil {
+		r.ended = true
+	}
+	return recs, max(0, aws.ToInt64(out.MillisBehindLatest))
+}
+
+func (r *reader) burst() float64 { return 5 * float64(r.stream.cfg.readLimit) }
+
+// charge takes bytes from the budget; a budget in debt pushes the next call
+// back until the debt is paid.
+func (r *reader) charge(bytes int) {
+	now := r.stream.cfg.clock.Now()
+	rate := float64(r.stream.cfg.readLimit)
+	r.tokens = min(r.burst(), r.tokens+now.Sub(r.refilled).Seconds()*rate) - float64(bytes)
+	r.refilled = now
+	if r.tokens < 0 {
+		paid := now.Add(time.Duration(-r.tokens / rate * float64(time.Second)))
+		if paid.After(r.next) {
+			r.next = paid
+		}
+	}
+}
+
+// resumePosition is where a renewed iterator must start: after the last
+// record fetched, or where the reader was opened if it fetched none. Never
+// the checkpoint: records fetched since would come twice, or, had the
+// checkpoint run ahead, not at all.
+func (r *reader) resumePosition() source.Position {
+	if r.lastFetched != "" {
+		return source.Position{Type: source.AfterSequence, SequenceNumber: r.lastFetched}
+	}
+	return r.from
+}
+
+func (r *reader) iterator(ctx context.Context, p source.Position) (*string, error) {
+	s := r.stream
+	in := &kinesis.GetShardIteratorInput{
+		StreamName:        aws.String(s.name),
+		ShardId:           aws.String(r.shardID),
+		ShardIteratorType: types.ShardIteratorType(p.Type.String()),
+	}
+	switch p.Type {
+	case source.AtSequence, source.AfterSequence:
+		in.StartingSequenceNumber = aws.String(p.SequenceNumber)
+	case source.AtTimestamp:
+		in.Timestamp = aws.Time(p.Timestamp)
+	}
+	var out *kinesis.GetShardIteratorOutput
+	err := retryLoop(ctx, s.cfg.clock, s.backoff(), s.cfg.maxAttempts, "GetShardIterator", func() error {
+		var err error
+		out, err = s.client.GetShardIterator(ctx, in)
+		return err
+	})
+	if err != nil {
+		return nil, s.wrap("GetShardIterator", r.shardID, err)
+	}
+	if out.ShardIterator == nil {
+		// Kinesis answers a position past the end of a closed shard with no
+		// iterator: nothing is left to read.
+		r.ended = true
+	}
+	return out.ShardIterator, nil
+}
+
+// Close releases the reader; later Reads return ErrClosed. It makes no call
+// to the service (an iterator needs no release) and may be called more than
+// once, from any goroutine.
+func (r *reader) Close() error {
+	r.closed.Store(true)
+	return nil
+}

@@ -1,0 +1,174 @@
+package kinesisstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/source"
+)
+
+// readClient is the part of *kinesis.Client a Stream uses. Any value with
+// these three methods will do: a wrapped client, or a fake in tests.
+type readClient interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
+
+// Stream is a source.Stream over one Kinesis data stream.
+//
+// The zero value is not usable; make one with New. A Stream is safe for
+// concurrent use; each ShardReader it opens is used by one goroutine at a
+// time. Shards costs one ListShards call per page of shards; a reader costs
+// one GetRecords call per Read (at most one per poll interval) and one
+// GetShardIterator call when it opens or its iterator expires.
+type Stream struct {
+	client readClient
+	name   string
+	cfg    *config
+}
+
+var _ source.Stream = (*Stream)(nil)
+
+// New returns a Stream that reads the stream called streamName through
+// client, which is usually a *kinesis.Client (it needs ListShards,
+// GetShardIterator and GetRecords). It makes no call: a missing stream shows
+// up at the first Shards or Open.
+func New(client readClient, streamName string, opts ...Option) (*Stream, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
+	}
+	if streamName == "" {
+		return nil, fmt.Errorf("%w: empty stream name", ErrInvalidOption)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.forStream(); err != nil {
+		return nil, err
+	}
+	return &Stream{client: client, name: streamName, cfg: cfg}, nil
+}
+
+// Name returns the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+func (s *Stream) backoff() backoff { return backoff{s.cfg.backoffBase, s.cfg.backoffMax} }
+
+// Shards lists every shard of the stream, open and closed (within the
+// retention period), following ListShards' pagination.
+func (s *Stream) Shards(ctx context.Context) ([]source.Shard, error) {
+	var shards []source.Shard
+	// A NextToken lasts 300 s; a listing that outlives one starts over after
+	// the last shard it already has, which ListShards allows through
+	// ExclusiveStartShardId.
+	in := &kinesis.ListShardsInput{StreamName: aws.String(s.name)}
+	for {
+		var out *kinesis.ListShardsOutput
+		err := retryLoop(ctx, s.cfg.clock, s.backoff(), s.cfg.maxAttempts, "ListShards", func() error {
+			var err error
+			out, err = s.client.ListShards(ctx, in)
+			return err
+		})
+		var expired *types.ExpiredNextTokenException
+		switch {
+		case errors.As(err, &expired):
+			in = &kinesis.ListShardsInput{StreamName: aws.String(s.name)}
+			if n := len(shards); n > 0 {
+				in.ExclusiveStartShardId = aws.String(shards[n-1].ID)
+			}
+			continue
+		case err != nil:
+			return nil, s.wrap("ListShards", "", err)
+		}
+		for _, sh := range out.Shards {
+			shards = append(shards, convertShard(sh))
+		}
+		if out.NextToken == nil || *out.NextToken == "" {
+			return shards, nil
+		}
+		// With a NextToken the stream name must be left out.
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+}
+
+func convertShard(sh types.Shard) source.Shard {
+	s := source.Shard{
+		ID:               aws.ToString(sh.ShardId),
+		ParentID:         aws.ToString(sh.ParentShardId),
+		AdjacentParentID: aws.ToString(sh.AdjacentParentShardId),
+	}
+	if r := sh.HashKeyRange; r != nil {
+		s.HashKeyStart, s.HashKeyEnd = aws.ToString(r.StartingHashKey), aws.ToString(r.EndingHashKey)
+	}
+	if r := sh.SequenceNumberRange; r != nil {
+		s.StartingSequenceNumber = aws.ToString(r.StartingSequenceNumber)
+		s.EndingSequenceNumber = aws.ToString(r.EndingSequenceNumber)
+	}
+	return s
+}
+
+// Open starts reading shardID from a position. The reader implements
+// source.Waiter. An unknown shard (or stream) gives an error wrapping
+// source.ErrShardNotFound; a sequence number that does not belong to the
+// shard gives one wrapping source.ErrInvalidPosition.
+func (s *Stream) Open(ctx context.Context, shardID string, from source.Position) (source.ShardReader, error) {
+	if shardID == "" {
+		return nil, fmt.Errorf("%w: empty shard ID", source.ErrShardNotFound)
+	}
+	if err := checkPosition(from); err != nil {
+		return nil, err
+	}
+	r := &reader{stream: s, shardID: shardID, from: from}
+	r.tokens = r.burst()
+	r.refilled = s.cfg.clock.Now()
+	it, err := r.iterator(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	r.iter = it
+	return r, nil
+}
+
+func checkPosition(p source.Position) error {
+	switch p.Type {
+	case source.TrimHorizon, source.Latest:
+		return nil
+	case source.AtSequence, source.AfterSequence:
+		if p.SequenceNumber == "" {
+			return fmt.Errorf("%w: %v without a sequence number", source.ErrInvalidPosition, p.Type)
+		}
+		return nil
+	case source.AtTimestamp:
+		if p.Timestamp.IsZero() {
+			return fmt.Errorf("%w: AT_TIMESTAMP without a timestamp", source.ErrInvalidPosition)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: %v", source.ErrInvalidPosition, p.Type)
+}
+
+// wrap translates a service error into the source package's terms, keeping
+// the original in the chain for errors.As.
+func (s *Stream) wrap(op, shardID string, err error) error {
+	var notFound *types.ResourceNotFoundException
+	var invalid *types.InvalidArgumentException
+	var invalidInput *types.ValidationException
+	where := "stream " + s.name
+	if shardID != "" {
+		where += " shard " + shardID
+	}
+	switch {
+	case errors.As(err, &notFound) && shardID != "":
+		return fmt.Errorf("kinesisstream: %s %s: %w: %w", op, where, source.ErrShardNotFound, err)
+	case (errors.As(err, &invalid) || errors.As(err, &invalidInput)) && op == "GetShardIterator":
+		return fmt.Errorf("kinesisstream: %s %s: %w: %w", op, where, source.ErrInvalidPosition, err)
+	}
+	return fmt.Errorf("kinesisstream: %s %s: %w", op, where, err)
+}
