@@ -105,8 +105,8 @@ type Backoff struct {
 // the shared random source.
 func (b Backoff) Delay(n int) time.Duration {
 	ceiling := b.Max
-	if n >= 0 && n < 32 {
-		if d := b.Base << n; d > 0 && d < ceiling {
+	if n >= 0 && n < 63 {
+		if d := b.Base << n; d>>n == b.Base && d < ceiling { // no overflow
 			ceiling = d
 		}
 	}
