@@ -354,16 +354,18 @@ func (s *SpaceSaving[K]) refill() {
 	}
 }
 
-// Count returns an upper bound on key's true count and the error of that
-// bound: the true count lies in [count-err, count], and err <= N/capacity.
-// A monitored key gets its own counter; any other key gets its filter
-// counter as both count and err, since all that is known is that its true
-// count is at most that. O(1).
-func (s *SpaceSaving[K]) Count(key K) (count, err int64) {
+// Count returns an upper bound on key's true count and the bound on how much
+// it may overstate it, as Top's Entry.Count and Entry.Err would: the true
+// count lies in [count-errBound, count], and errBound <= Total()/Capacity().
+// A key that is not monitored gets the same number as count and errBound:
+// all that is known is that its true count is at most that. O(1).
+func (s *SpaceSaving[K]) Count(key K) (count, errBound int64) {
 	h := hashOf(key)
 	if i := s.find(key, h); i >= 0 {
 		return s.counts[i], s.errs[i]
 	}
+	// The key's filter counter bounds whatever weight it has had, and no
+	// more is known: its true count lies in [0, a].
 	a := s.alpha[s.cell(h)]
 	return a, a
 }

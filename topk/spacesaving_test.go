@@ -89,18 +89,18 @@ func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys in
 		if i > 0 && rank(top[i-1], e) > 0 {
 			t.Fatalf("Top out of order at %d: %+v then %+v", i, top[i-1], e)
 		}
-		if c, err := s.Count(e.Key); c != e.Count || err != e.Err {
-			t.Fatalf("Top says %+v, Count says (%d, %d)", e, c, err)
+		if c, errBound := s.Count(e.Key); c != e.Count || errBound != e.Err {
+			t.Fatalf("Top says %+v, Count says (%d, %d)", e, c, errBound)
 		}
 	}
 	for key := range maxKeys {
 		want := tr.counts.Count(key)
-		c, err := s.Count(key)
-		if c-err > want || want > c {
-			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, err, c)
+		c, errBound := s.Count(key)
+		if c-errBound > want || want > c {
+			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, errBound, c)
 		}
-		if err < 0 || err*int64(capacity) > tr.total {
-			t.Fatalf("key %d: err %d exceeds N/capacity = %d/%d", key, err, tr.total, capacity)
+		if errBound < 0 || errBound*int64(capacity) > tr.total {
+			t.Fatalf("key %d: error bound %d exceeds N/capacity = %d/%d", key, errBound, tr.total, capacity)
 		}
 		if want*int64(capacity) > tr.total && !inTop[key] {
 			t.Fatalf("key %d: true count %d > N/capacity = %d/%d but not monitored", key, want, tr.total, capacity)

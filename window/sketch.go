@@ -262,18 +262,20 @@ func (s *Sketch[K]) halves() (closed, newest *topk.SpaceSaving[K]) {
 	return s.closed, newest
 }
 
-// Count returns an upper bound on key's count in the window and the error of
-// that bound: the true count lies in [count-err, count], and err <=
-// Total()/capacity. It sums the bounds of at most three summaries, without
-// merging them: O(1).
-func (s *Sketch[K]) Count(key K) (count, err int64) {
+// Count returns an upper bound on key's count in the window and the bound on
+// how much it may overstate it, as Top's Entry.Count and Entry.Err would: the
+// true count lies in [count-errBound, count], and errBound <=
+// Total()/capacity. O(1).
+func (s *Sketch[K]) Count(key K) (count, errBound int64) {
+	// The window's bounds are the sums of its parts' bounds, so no merge is
+	// needed: at most three probes.
 	var buf [3]*topk.SpaceSaving[K]
 	for _, p := range s.parts(&buf) {
 		c, e := p.Count(key)
 		count += c
-		err += e
+		errBound += e
 	}
-	return count, err
+	return count, errBound
 }
 
 // Top returns the k keys with the highest counts in the window, ordered by

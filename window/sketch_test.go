@@ -124,7 +124,7 @@ func checkSketch(t *rapid.T, s *Sketch[int], exact *Counter[int], capacity, keys
 			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, e, c)
 		}
 		if e < 0 || e*int64(capacity) > total {
-			t.Fatalf("key %d: err %d exceeds Total/capacity = %d/%d", key, e, total, capacity)
+			t.Fatalf("key %d: error bound %d exceeds Total/capacity = %d/%d", key, e, total, capacity)
 		}
 		if want*int64(capacity) > total && !inTop[key] {
 			t.Fatalf("key %d: true count %d > Total/capacity = %d/%d but not in Top", key, want, total, capacity)
