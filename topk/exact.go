@@ -2,6 +2,7 @@ package topk
 
 import (
 	"cmp"
+	"iter"
 )
 
 // Exact counts every key it is given, exactly.
@@ -87,4 +88,27 @@ func (e *Exact[K]) Top(k int) []Entry[K] {
 		b.offer(Entry[K]{Key: key, Count: c})
 	}
 	return b.sorted()
+}
+
+// All returns an iterator over every key whose count is not 0, with its
+// count: what Top(Len()) holds, in no particular order (it changes from one
+// iteration to the next, as a Go map's does) and without the sorting. Use
+// Top for ranked results. Each key costs O(1), and the iteration allocates
+// nothing.
+//
+// Add may be called from the loop, with the effects changing a Go map has on
+// a range over it: a key is yielded with its count when it is reached, a key
+// whose count reaches 0 before it is reached is not yielded, and a key first
+// added during the iteration may or may not be.
+func (e *Exact[K]) All() iter.Seq2[K, int64] {
+	return func(yield func(K, int64) bool) {
+		// Ranging over e.counts when the loop starts, not when All is
+		// called, so that an iterator made before an Add or an
+		// UnmarshalBinary sees what they did.
+		for key, c := range e.counts {
+			if !yield(key, c) {
+				return
+			}
+		}
+	}
 }

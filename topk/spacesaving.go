@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"unsafe"
 )
 
@@ -406,6 +407,25 @@ func (s *SpaceSaving[K]) Top(k int) []Entry[K] {
 		b.offer(Entry[K]{Key: key, Count: s.counts[i], Err: s.errs[i]})
 	}
 	return b.sorted()
+}
+
+// All returns an iterator over the monitored keys, each with its bounds as
+// Top reports them: the entries of Top(Len()), in no particular order and
+// without the sorting. Use Top for ranked results. Each entry costs O(1),
+// and the iteration allocates nothing.
+//
+// s must not be modified during the iteration: an Add from the loop may
+// evict a key, and which entries the iteration then yields is unspecified.
+func (s *SpaceSaving[K]) All() iter.Seq[Entry[K]] {
+	return func(yield func(Entry[K]) bool) {
+		// The length is read again on every step, so that a loop that
+		// breaks the rule above cannot index past the entries.
+		for i := 0; i < len(s.keys); i++ {
+			if !yield(Entry[K]{Key: s.keys[i], Count: s.counts[i], Err: s.errs[i]}) {
+				return
+			}
+		}
+	}
 }
 
 // memBytes returns the bytes s holds in its own arrays, not counting what

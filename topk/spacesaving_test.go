@@ -83,6 +83,16 @@ func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys in
 			t.Fatalf("Top(%d) is not the first entries of Top(capacity) (-want +got):\n%s", k, diff)
 		}
 	}
+	all := slices.Collect(s.All())
+	slices.SortFunc(all, rank[int])
+	if diff := cmp.Diff(top, all, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("All, sorted, is not Top(Len) (-Top +All):\n%s", diff)
+	}
+	stop, calls := max(1, len(top)/2), 0
+	s.All()(func(Entry[int]) bool { calls++; return calls < stop })
+	if calls != min(stop, len(top)) {
+		t.Fatalf("All of %d entries told to stop at %d yields %d", len(top), stop, calls)
+	}
 	inTop := map[int]bool{}
 	for i, e := range top {
 		inTop[e.Key] = true
