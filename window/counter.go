@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"math"
 	"slices"
 	"time"
@@ -290,6 +291,28 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 		out[i] = topk.Entry[K]{Key: c.meta[id].key, Count: c.meta[id].total}
 	}
 	return out
+}
+
+// All returns an iterator over every key whose count in the window is not 0,
+// with its count: what Top(Len()) holds, in no particular order and without
+// the sorting. Use Top for ranked results. It costs O(m), where m is the most
+// distinct keys the window has held at once, as Top does, and allocates
+// nothing.
+//
+// c must not be modified during the iteration: an Add or Advance from the
+// loop may expire keys and reuse their room, and which keys the iteration
+// then yields is unspecified.
+func (c *Counter[K]) All() iter.Seq2[K, int64] {
+	return func(yield func(K, int64) bool) {
+		// The ids of released keys and of keys retracted to 0 have a total
+		// of 0. The length is read again on every step, so that a loop
+		// that breaks the rule above cannot index past the ids.
+		for id := 0; id < len(c.meta); id++ {
+			if t := c.meta[id].total; t != 0 && !yield(c.meta[id].key, t) {
+				return
+			}
+		}
+	}
 }
 
 // place returns the ring slot of bucket b, sliding the window first if b is

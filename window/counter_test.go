@@ -374,6 +374,25 @@ func TestCounterMatchesModel(t *testing.T) {
 					t.Fatalf("Top(%d) mismatch (-want +got):\n%s", k, diff)
 				}
 			},
+			"All": func(t *rapid.T) {
+				want := m.counts()
+				got := map[string]int64{}
+				for k, n := range c.All() {
+					if _, twice := got[k]; twice {
+						t.Fatalf("All yields %q twice", k)
+					}
+					got[k] = n
+				}
+				if diff := gocmp.Diff(want, got); diff != "" {
+					t.Fatalf("All mismatch (-want +got):\n%s", diff)
+				}
+				stop := rapid.IntRange(1, len(want)+1).Draw(t, "stop")
+				calls := 0
+				c.All()(func(string, int64) bool { calls++; return calls < stop })
+				if calls != min(stop, len(want)) {
+					t.Fatalf("All of %d keys told to stop at %d yields %d", len(want), stop, calls)
+				}
+			},
 			"": func(t *rapid.T) {
 				want := m.counts()
 				got := map[string]int64{}

@@ -3,6 +3,7 @@ package window
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -298,9 +299,30 @@ func (s *Sketch[K]) Top(k int) []topk.Entry[K] {
 	return slices.Clone(top)
 }
 
+// All returns an iterator over the entries of Top(Len()): every key of the
+// window's summary with its bounds, in Top's order (count descending, then
+// key ascending). It costs what Top(capacity) does, less the copy: the first
+// call after a change computes the entries, and caches them as Top does;
+// then each entry costs O(1) and the iteration allocates nothing.
+//
+// The iteration yields the window as it was when the iteration began, so s
+// may be modified from the loop.
+func (s *Sketch[K]) All() iter.Seq[topk.Entry[K]] {
+	return func(yield func(topk.Entry[K]) bool) {
+		// The cache is replaced, never written to, when s changes, so the
+		// slice taken here stays as it is whatever the loop does.
+		for _, e := range s.cachedTop(s.capacity) {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
 // cachedTop returns Top(k) from the cache, filling it if it is stale or
 // holds fewer entries than asked for while more may exist. The caller must
-// not modify the result.
+// not modify the result. A refill makes a new slice and never writes to the
+// old one, which All relies on.
 func (s *Sketch[K]) cachedTop(k int) []topk.Entry[K] {
 	if k <= 0 || !s.started {
 		return nil
