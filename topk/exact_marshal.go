@@ -1,8 +1,8 @@
 package topk
 
 import (
-	"cmp"
 	"encoding/binary"
+	"maps"
 	"slices"
 
 	"github.com/streamtop/streamtop/internal/keycodec"
@@ -22,11 +22,8 @@ func (e *Exact[K]) MarshalBinary() ([]byte, error) {
 // AppendBinary appends the encoding MarshalBinary returns to b (see
 // encoding.BinaryAppender). It never fails.
 func (e *Exact[K]) AppendBinary(b []byte) ([]byte, error) {
-	keys := make([]K, 0, len(e.counts))
-	for k := range e.counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp.Compare[K])
+	keys := slices.AppendSeq(make([]K, 0, len(e.counts)), maps.Keys(e.counts))
+	slices.Sort(keys)
 	b = append(b, magicExact, formatVersion, keycodec.Kind[K]())
 	b = binaryAppendUvarints(b, uint64(len(keys)))
 	for _, k := range keys {

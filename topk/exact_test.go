@@ -97,11 +97,7 @@ func (m *exactModel[K]) counts() map[K]int64 {
 	for _, a := range m.adds {
 		counts[a.Key] += a.Count
 	}
-	for k, n := range counts {
-		if n == 0 {
-			delete(counts, k)
-		}
-	}
+	maps.DeleteFunc(counts, func(_ K, n int64) bool { return n == 0 })
 	return counts
 }
 
@@ -111,10 +107,7 @@ func (m *exactModel[K]) top(k int) []Entry[K] {
 		all = append(all, Entry[K]{Key: key, Count: n})
 	}
 	slices.SortFunc(all, func(a, b Entry[K]) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
-		}
-		return cmp.Compare(a.Key, b.Key)
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	return all[:max(0, min(k, len(all)))]
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
+	"slices"
 	"unsafe"
 )
 
@@ -340,10 +341,7 @@ func (s *SpaceSaving[K]) smallest() int {
 // refill scans every counter, bases the queue at the smallest count and
 // files the counters within its span.
 func (s *SpaceSaving[K]) refill() {
-	least := s.counts[0]
-	for _, c := range s.counts[1:] {
-		least = min(least, c)
-	}
+	least := slices.Min(s.counts)
 	s.base, s.cur = least, 0
 	for b := range s.head {
 		s.head[b] = -1

@@ -3,6 +3,7 @@ package topk
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -194,9 +195,9 @@ func (s *SpaceSaving[K]) clone() *SpaceSaving[K] {
 	c.hashes = append(make([]uint64, 0, cap(s.hashes)), s.hashes...)
 	c.counts = append(make([]int64, 0, cap(s.counts)), s.counts...)
 	c.errs = append(make([]int64, 0, cap(s.errs)), s.errs...)
-	c.index = append([]uint64(nil), s.index...)
-	c.alpha = append([]int64(nil), s.alpha...)
-	c.next = append([]int32(nil), s.next...)
+	c.index = slices.Clone(s.index)
+	c.alpha = slices.Clone(s.alpha)
+	c.next = slices.Clone(s.next)
 	return &c
 }
 

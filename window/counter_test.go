@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -291,11 +292,7 @@ func (m *counterModel) counts() map[string]int64 {
 			counts[e.key] += e.n
 		}
 	}
-	for k, n := range counts {
-		if n == 0 {
-			delete(counts, k)
-		}
-	}
+	maps.DeleteFunc(counts, func(_ string, n int64) bool { return n == 0 })
 	return counts
 }
 
@@ -305,10 +302,7 @@ func (m *counterModel) top(k int) []topk.Entry[string] {
 		all = append(all, topk.Entry[string]{Key: key, Count: n})
 	}
 	slices.SortFunc(all, func(a, b topk.Entry[string]) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
-		}
-		return cmp.Compare(a.Key, b.Key)
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	return all[:max(0, min(k, len(all)))]
 }
