@@ -9,9 +9,12 @@ import (
 //
 // The zero value is an empty Exact ready to use. An Exact is not safe for
 // concurrent use: guard it with a lock, or give each goroutine its own; the
-// reading methods (Count, Top, Len) do not modify it, so they may run together
-// under a read lock. Memory grows with the number of distinct keys whose
-// count is not 0.
+// methods that only read it (Count, Top, All, Len, MarshalBinary,
+// AppendBinary) may run together under a read lock.
+//
+// Cost: Add, Count and Len are O(1) on average, and Add allocates nothing
+// once the key is known; Top(k) is O(Len log k). Memory grows with the
+// number of distinct keys whose count is not 0, as a Go map's does.
 //
 // Float keys work as Go maps treat them: a NaN key is never found again, so
 // each Add of NaN makes a new entry. Don't count NaN.
@@ -76,12 +79,13 @@ func (e *Exact[K]) Len() int {
 // descending, then key ascending. It returns nil for k <= 0 or an empty Exact,
 // and every key when k >= Len. Every Entry's Err is 0.
 //
-// Top keeps a heap of the best k seen so far while it walks the keys once,
-// so it costs O(n log k) time and O(k) memory for n keys.
+// Top costs O(n log k) time and O(k) memory for n keys.
 func (e *Exact[K]) Top(k int) []Entry[K] {
 	if k <= 0 || len(e.counts) == 0 {
 		return nil
 	}
+	// One pass with a heap of the best k so far: a key that cannot make
+	// the cut costs one comparison.
 	k = min(k, len(e.counts))
 	b := newBest[K](k)
 	for key, c := range e.counts {

@@ -9,9 +9,8 @@ import (
 )
 
 // MarshalBinary encodes e (see encoding.BinaryMarshaler) in a versioned
-// format: the keys whose count is not 0, in ascending order, each once with
-// its count as a zigzag varint. Equal Exacts encode to equal bytes. It never
-// fails.
+// format: every key whose count is not 0, with its count. Equal Exacts encode
+// to equal bytes. It never fails.
 //
 // Cost: O(Len log Len) to sort the keys; 1 to 3 bytes per count of up to a
 // million, besides the key's own encoding.
@@ -22,6 +21,8 @@ func (e *Exact[K]) MarshalBinary() ([]byte, error) {
 // AppendBinary appends the encoding MarshalBinary returns to b (see
 // encoding.BinaryAppender). It never fails.
 func (e *Exact[K]) AppendBinary(b []byte) ([]byte, error) {
+	// Layout: magic, version, key kind, the number of keys as a uvarint,
+	// then each key in ascending order with its count as a zigzag varint.
 	keys := slices.AppendSeq(make([]K, 0, len(e.counts)), maps.Keys(e.counts))
 	slices.Sort(keys)
 	b = append(b, magicExact, formatVersion, keycodec.Kind[K]())
