@@ -110,12 +110,7 @@ func (c *Counter[K]) AppendBinary(b []byte) ([]byte, error) {
 
 // hasCounts reports whether a bucket holds a count other than 0.
 func hasCounts(bk *counterBucket) bool {
-	for _, n := range bk.counts {
-		if n != 0 {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(bk.counts, func(n int64) bool { return n != 0 })
 }
 
 // UnmarshalBinary replaces c's state with the one data encodes (see
