@@ -101,9 +101,10 @@ func (e *Exact[K]) Top(k int) []Entry[K] {
 // nothing.
 //
 // Add may be called from the loop, with the effects changing a Go map has on
-// a range over it: a key is yielded with its count when it is reached, a key
-// whose count reaches 0 before it is reached is not yielded, and a key first
-// added during the iteration may or may not be.
+// a range over it: a key is yielded with its count when it is reached, and a
+// key whose count reaches 0 before it is reached is not yielded. A key that
+// had no count when the iteration began, or lost it during the iteration,
+// may or may not be yielded once it is counted again.
 func (e *Exact[K]) All() iter.Seq2[K, int64] {
 	return func(yield func(K, int64) bool) {
 		// Ranging over e.counts when the loop starts, not when All is

@@ -108,7 +108,7 @@ func appendSummary(b []byte, p interface {
 //
 // Memory: a new Sketch's for the encoded shape, which nothing in data
 // bounds: size/bucket+2 summaries of the capacity (at most
-// topk.MaxCapacity units of capacity in all, about 90 bytes a unit).
+// topk.MaxCapacity units of capacity in all, about 92 bytes a unit).
 func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
 	checkHeader(r, magicSketch, keycodec.Kind[K]())
