@@ -96,10 +96,7 @@ func trueTop(exact map[string]int64, k int) []string {
 		all = append(all, topk.Entry[string]{Key: key, Count: c})
 	}
 	slices.SortFunc(all, func(a, b topk.Entry[string]) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Key, b.Key)
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	keys := make([]string, min(k, len(all)))
 	for i := range keys {

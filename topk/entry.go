@@ -1,10 +1,13 @@
 // Package topk holds counting structures that answer "which keys are the most
 // frequent": Exact, which counts every key, and SpaceSaving, which keeps a
-// bounded number of counters and says how wrong each one can be.
+// bounded number of counters and says how far off each count may be.
 //
-// Every structure reports its results as Entry values in the same order:
+// Top reports results as Entry values in the same order for every structure:
 // count descending, then key ascending, so results are deterministic and can
-// be compared directly in tests.
+// be compared directly in tests. All visits every count without sorting.
+//
+// No structure is safe for concurrent use; each type's doc says which
+// methods only read it.
 package topk
 
 import (
@@ -12,8 +15,9 @@ import (
 	"errors"
 )
 
-// Entry is one key's count. The true count lies in [Count-Err, Count]; Err is
-// 0 for exact structures.
+// Entry is one key's count as a structure reports it: Count is an upper bound
+// on the key's true count and Err a bound on how much it overstates it, so
+// the true count lies in [Count-Err, Count]. Err is 0 for exact structures.
 type Entry[K cmp.Ordered] struct {
 	Key   K
 	Count int64

@@ -82,3 +82,43 @@ func BenchmarkExactTop(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExactAll compares a walk over every count with All against the
+// Top(Len()) a caller would otherwise sort them with.
+func BenchmarkExactAll(b *testing.B) {
+	for _, st := range exactStreams {
+		e := topk.NewExact[string]()
+		loaded := false
+		load := func() {
+			if !loaded {
+				for key, c := range workload.Counts(st.make()) {
+					e.Add(key, c)
+				}
+				loaded = true
+			}
+			runtime.GC()
+		}
+		b.Run("stream="+st.name+"/impl=TopLen", func(b *testing.B) {
+			load()
+			b.ReportAllocs()
+			var sum int64
+			for b.Loop() {
+				for _, x := range e.Top(e.Len()) {
+					sum += x.Count
+				}
+			}
+			b.ReportMetric(float64(e.Len()), "keys")
+		})
+		b.Run("stream="+st.name+"/impl=All", func(b *testing.B) {
+			load()
+			b.ReportAllocs()
+			var sum int64
+			for b.Loop() {
+				for _, c := range e.All() {
+					sum += c
+				}
+			}
+			b.ReportMetric(float64(e.Len()), "keys")
+		})
+	}
+}

@@ -1,17 +1,16 @@
 package topk
 
 import (
-	"cmp"
 	"encoding/binary"
+	"maps"
 	"slices"
 
 	"github.com/streamtop/streamtop/internal/keycodec"
 )
 
 // MarshalBinary encodes e (see encoding.BinaryMarshaler) in a versioned
-// format: the keys whose count is not 0, in ascending order, each once with
-// its count as a zigzag varint. Equal Exacts encode to equal bytes. It never
-// fails.
+// format: every key whose count is not 0, with its count. Equal Exacts encode
+// to equal bytes. It never fails.
 //
 // Cost: O(Len log Len) to sort the keys; 1 to 3 bytes per count of up to a
 // million, besides the key's own encoding.
@@ -22,11 +21,10 @@ func (e *Exact[K]) MarshalBinary() ([]byte, error) {
 // AppendBinary appends the encoding MarshalBinary returns to b (see
 // encoding.BinaryAppender). It never fails.
 func (e *Exact[K]) AppendBinary(b []byte) ([]byte, error) {
-	keys := make([]K, 0, len(e.counts))
-	for k := range e.counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp.Compare[K])
+	// Layout: magic, version, key kind, the number of keys as a uvarint,
+	// then each key in ascending order with its count as a zigzag varint.
+	keys := slices.AppendSeq(make([]K, 0, len(e.counts)), maps.Keys(e.counts))
+	slices.Sort(keys)
 	b = append(b, magicExact, formatVersion, keycodec.Kind[K]())
 	b = binaryAppendUvarints(b, uint64(len(keys)))
 	for _, k := range keys {

@@ -2,6 +2,7 @@ package topk
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"testing"
 
@@ -15,9 +16,13 @@ func TestExactZeroValue(t *testing.T) {
 	if e.Len() != 0 || e.Count("a") != 0 || e.Top(1) != nil {
 		t.Fatalf("zero Exact: Len %d, Count %d, Top %v", e.Len(), e.Count("a"), e.Top(1))
 	}
+	all := e.All() // made before the Add, ranged after it
 	e.Add("a", 2)
 	if e.Count("a") != 2 || e.Len() != 1 {
 		t.Fatalf("zero Exact after Add: Count %d, Len %d", e.Count("a"), e.Len())
+	}
+	if got := maps.Collect(all); len(got) != 1 || got["a"] != 2 {
+		t.Fatalf("All of a zero Exact after Add yields %v, want map[a:2]", got)
 	}
 }
 
@@ -92,11 +97,7 @@ func (m *exactModel[K]) counts() map[K]int64 {
 	for _, a := range m.adds {
 		counts[a.Key] += a.Count
 	}
-	for k, n := range counts {
-		if n == 0 {
-			delete(counts, k)
-		}
-	}
+	maps.DeleteFunc(counts, func(_ K, n int64) bool { return n == 0 })
 	return counts
 }
 
@@ -106,10 +107,7 @@ func (m *exactModel[K]) top(k int) []Entry[K] {
 		all = append(all, Entry[K]{Key: key, Count: n})
 	}
 	slices.SortFunc(all, func(a, b Entry[K]) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
-		}
-		return cmp.Compare(a.Key, b.Key)
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	return all[:max(0, min(k, len(all)))]
 }
@@ -131,6 +129,25 @@ func testExactMatchesModel[K cmp.Ordered](t *testing.T, key *rapid.Generator[K])
 				k := rapid.IntRange(-2, len(seen)+2).Draw(t, "k")
 				if diff := gocmp.Diff(m.top(k), e.Top(k), cmpopts.EquateEmpty()); diff != "" {
 					t.Fatalf("Top(%d) mismatch (-want +got):\n%s", k, diff)
+				}
+			},
+			"All": func(t *rapid.T) {
+				want := m.counts()
+				got := map[K]int64{}
+				for k, n := range e.All() {
+					if _, twice := got[k]; twice {
+						t.Fatalf("All yields %v twice", k)
+					}
+					got[k] = n
+				}
+				if diff := gocmp.Diff(want, got); diff != "" {
+					t.Fatalf("All mismatch (-want +got):\n%s", diff)
+				}
+				stop := rapid.IntRange(1, len(want)+1).Draw(t, "stop")
+				calls := 0
+				e.All()(func(K, int64) bool { calls++; return calls < stop })
+				if calls != min(stop, len(want)) {
+					t.Fatalf("All of %d keys told to stop at %d yields %d", len(want), stop, calls)
 				}
 			},
 			"": func(t *rapid.T) {
@@ -157,5 +174,34 @@ func TestExactMatchesModel(t *testing.T) {
 	})
 	t.Run("float64", func(t *testing.T) {
 		testExactMatchesModel(t, rapid.SampledFrom([]float64{-1.5, 0, 0.25, 2, 1e9}))
+	})
+}
+
+// TestExactAllWithAdd checks what All promises of an Add from its loop: taking
+// back every small count as the loop reaches it leaves the large ones, and no
+// key is yielded twice.
+func TestExactAllWithAdd(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		e := NewExact[int]()
+		want := map[int]int64{}
+		for _, k := range rapid.SliceOf(rapid.IntRange(0, 30)).Draw(t, "keys") {
+			e.Add(k, 1)
+			want[k]++
+		}
+		limit := rapid.Int64Range(1, 4).Draw(t, "limit")
+		maps.DeleteFunc(want, func(_ int, n int64) bool { return n < limit })
+		seen := map[int]bool{}
+		for k, n := range e.All() {
+			if seen[k] {
+				t.Fatalf("All yields %d twice", k)
+			}
+			seen[k] = true
+			if n < limit {
+				e.Add(k, -n)
+			}
+		}
+		if diff := gocmp.Diff(want, maps.Collect(e.All()), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("after pruning counts below %d (-want +got):\n%s", limit, diff)
+		}
 	})
 }

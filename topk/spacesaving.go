@@ -4,66 +4,80 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"iter"
+	"slices"
 	"unsafe"
 )
 
-// MaxCapacity is the largest capacity NewSpaceSaving accepts. Entry indexes
-// live in 32 bits of the hash table's slots, and a summary this large is
-// better served by Exact anyway.
+// MaxCapacity is the largest capacity NewSpaceSaving accepts: about 67
+// million keys, a summary of about 6 GB. Beyond it, Exact serves better.
+//
+// The bound keeps entry indexes within the 32 bits the hash table's slots
+// give them.
 const MaxCapacity = 1 << 26
 
 // seed is shared by every SpaceSaving in the process, so Merge can reuse the
 // hashes both sides already hold instead of hashing every key again.
 var seed = maphash.MakeSeed()
 
-// SpaceSaving estimates the most frequent keys of a stream in bounded memory:
-// it monitors at most capacity keys, and answers for every key with an upper
-// bound Count and an error Err such that the true count lies in
+// SpaceSaving estimates the most frequent keys of a stream in bounded memory.
+// It monitors at most capacity keys, and reports every count as an upper
+// bound together with a bound on its error: the true count lies in
 // [Count-Err, Count].
 //
-// With N the total weight added so far, it guarantees:
-//   - Err <= N/capacity for every key, monitored or not;
-//   - every key whose true count exceeds N/capacity is monitored, so it
-//     appears in Top(capacity);
-//   - while at most capacity distinct keys have been added, every count is
-//     exact (Err = 0);
-//   - after Merge, the same bounds hold over the union of both streams.
+// With N the total weight added (Total), it guarantees at every moment:
+//   - Err <= N/capacity for every key, monitored or not (see Count);
+//   - every key whose true count exceeds N/capacity is monitored, so it is
+//     in Top(capacity);
+//   - every count is exact (Err = 0) while at most capacity distinct keys
+//     have been added;
+//   - after Merge, the same over the union of both streams.
 //
-// It is Space-Saving (Metwally, Agrawal and El Abbadi, 2005) with the
-// admission filter of Filtered Space-Saving (Homem and Carvalho, 2010): a key
-// that is not monitored first accumulates its weight in one of a fixed array
-// of shared filter counters, and takes over the smallest monitored counter
-// only once that filter counter exceeds it. On streams with a long flat tail
-// this spares the churn of plain Space-Saving, where nearly every record
-// evicts a counter and overstates the newcomer by the evicted count.
+// Within those bounds, the counts reported once more than capacity distinct
+// keys have arrived depend on a hash seed chosen at random per process, so
+// two runs over the same stream may report different counts.
 //
-// The zero value is not usable: make a SpaceSaving with NewSpaceSaving.
-// A SpaceSaving is not safe for concurrent use; Count, Top and Len do not
-// modify it, so they may run together under a read lock.
+// The zero value is not usable: make a SpaceSaving with NewSpaceSaving, or
+// decode one with UnmarshalBinary. A SpaceSaving is not safe for concurrent
+// use; the methods that only read it (Count, Top, All, Len, Capacity, Total,
+// MarshalBinary, AppendBinary), and the functions that do (TopOf, another
+// summary's Merge), may run together under a read lock.
 //
-// Cost: Add hashes the key once (hash/maphash). A key already monitored
-// then costs one probe of an open-addressed table and no allocation, and a
-// key the filter turns away one more array update: O(1). An eviction is
-// O(1) amortised too: the smallest counter comes from a bucket queue of the
-// counters within 128 of the smallest, filed by exact count and read by a
-// cursor that only moves up, as counts and the smallest count only grow. A
-// counter that grew since it was filed is refiled when the cursor meets it,
-// which the Adds that grew it pay for, and a scan of all counters, O(capacity),
-// refills the queue only after the smallest count has risen by 128. As
-// capacity times the smallest count is at most N, the scans visit at most
-// N/128 + capacity counters over a whole stream: O(1) an Add while weights
-// average a few hundred or less, and in proportion to the weight beyond.
-// Memory is fixed at creation, about 92 bytes per unit of capacity (about
-// 91 KiB at capacity 1024), plus whatever the monitored keys themselves hold
-// (a string key's bytes are kept, not copied).
-//
-// Which keys share a filter counter depends on a hash seed chosen at random
-// per process, so two runs over the same stream may give different counts
-// once keys are evicted, always within the bounds above.
+// Cost: Add, Count and Len are O(1) and allocate nothing; Add also visits
+// about one counter per 128 of weight added, amortised, which only weights
+// in the hundreds make noticeable. Top(k) is O(Len log k). Memory is fixed at
+// creation, about 92 bytes per unit of capacity (about 91 KiB at capacity
+// 1024), plus whatever the monitored keys hold: a string key's bytes are
+// kept, not copied.
 //
 // Float keys behave as in Go maps: a NaN key never matches itself, so don't
 // count NaN.
 type SpaceSaving[K cmp.Ordered] struct {
+	// This is Space-Saving (Metwally, Agrawal and El Abbadi, 2005) with the
+	// admission filter of Filtered Space-Saving (Homem and Carvalho, 2010).
+	// A key that is not monitored first accumulates its weight in one of a
+	// fixed array of shared filter counters (alpha), and takes over the
+	// smallest monitored counter only once its filter counter exceeds that
+	// count, inheriting the filter counter as its error. On streams with a
+	// long flat tail this spares plain Space-Saving's churn, where nearly
+	// every record evicts a counter and overstates the newcomer by the
+	// evicted count.
+	//
+	// The smallest counter comes from a bucket queue (next, head, base,
+	// cur) of the counters within queueBuckets of the smallest, filed by
+	// exact count and read by a cursor that only moves up, since counts and
+	// the smallest count only grow. A counter that grew since it was filed
+	// is refiled when the cursor meets it, which the Adds that grew it pay
+	// for. A scan of all counters, O(capacity), refills the queue only
+	// after the smallest count has risen by queueBuckets; as capacity times
+	// the smallest count is at most N, the scans visit at most
+	// N/queueBuckets + capacity counters over a whole stream. That is the
+	// "one counter per 128 of weight" of the type's doc.
+	//
+	// Memory: 8 bytes per slot of index (2 x capacity, rounded up to a
+	// power of two) and of alpha (4 x capacity, likewise), 28 per entry
+	// (hash, count, err, next) plus the key's own size.
+
 	capacity int
 	total    int64 // N: the weight added, merged streams included
 
@@ -210,14 +224,12 @@ func (s *SpaceSaving[K]) unlink(i int) {
 	}
 }
 
-// Add adds n to key's count. An n <= 0 changes nothing: Space-Saving's
-// bounds hold only for a stream of positive weights. The total weight must
-// fit in an int64.
+// Add adds n to key's count. An n <= 0 changes nothing: the guarantees hold
+// only for a stream of positive weights. The total weight must fit in an
+// int64.
 //
-// A monitored key costs a hash, one probe and no allocation; a key that is
-// not monitored either adds to its filter counter, or, when that counter
-// passes the smallest monitored count, replaces the key with that count
-// (O(1) amortised, see SpaceSaving).
+// Add is O(1) amortised, plus a counter visited per 128 of weight (see
+// SpaceSaving), and allocates nothing.
 func (s *SpaceSaving[K]) Add(key K, n int64) {
 	if n <= 0 {
 		return
@@ -225,13 +237,14 @@ func (s *SpaceSaving[K]) Add(key K, n int64) {
 	s.add(key, hashOf(key), n)
 }
 
-// AddAll adds 1 to the count of each key in keys, in order: the same as
-// Add(key, 1) for each, and faster on a large key space. It hashes a block
-// of keys before it looks any of them up, so the reads of keys whose bytes
-// are not in cache overlap instead of waiting on one another (at Zipf 1.1
-// over a million keys, about 0.75x the time of the Adds). It allocates
-// nothing.
+// AddAll adds 1 to the count of each key in keys, in order, and leaves s as
+// those Adds of 1 would. It is faster than the Adds when many keys are not
+// in the CPU's caches: about 0.75x their time at Zipf 1.1 over a million
+// keys. It allocates nothing.
 func (s *SpaceSaving[K]) AddAll(keys []K) {
+	// Hash a block of keys before looking any of them up, so that the
+	// reads of keys whose bytes are not in cache overlap instead of each
+	// waiting for the one before.
 	var hashes [64]uint64
 	for len(keys) > 0 {
 		block := keys[:min(len(keys), len(hashes))]
@@ -339,10 +352,7 @@ func (s *SpaceSaving[K]) smallest() int {
 // refill scans every counter, bases the queue at the smallest count and
 // files the counters within its span.
 func (s *SpaceSaving[K]) refill() {
-	least := s.counts[0]
-	for _, c := range s.counts[1:] {
-		least = min(least, c)
-	}
+	least := slices.Min(s.counts)
 	s.base, s.cur = least, 0
 	for b := range s.head {
 		s.head[b] = -1
@@ -354,16 +364,18 @@ func (s *SpaceSaving[K]) refill() {
 	}
 }
 
-// Count returns an upper bound on key's true count and the error of that
-// bound: the true count lies in [count-err, count], and err <= N/capacity.
-// A monitored key gets its own counter; any other key gets its filter
-// counter as both count and err, since all that is known is that its true
-// count is at most that. O(1).
-func (s *SpaceSaving[K]) Count(key K) (count, err int64) {
+// Count returns an upper bound on key's true count and the bound on how much
+// it may overstate it, as Top's Entry.Count and Entry.Err would: the true
+// count lies in [count-errBound, count], and errBound <= Total()/Capacity().
+// A key that is not monitored gets the same number as count and errBound:
+// all that is known is that its true count is at most that. O(1).
+func (s *SpaceSaving[K]) Count(key K) (count, errBound int64) {
 	h := hashOf(key)
 	if i := s.find(key, h); i >= 0 {
 		return s.counts[i], s.errs[i]
 	}
+	// The key's filter counter bounds whatever weight it has had, and no
+	// more is known: its true count lies in [0, a].
 	a := s.alpha[s.cell(h)]
 	return a, a
 }
@@ -387,23 +399,43 @@ func (s *SpaceSaving[K]) Reset() {
 }
 
 // Top returns the k monitored keys with the highest counts, ordered by count
-// descending, then key ascending, each with its error. It returns nil for
-// k <= 0 or an empty SpaceSaving, and every monitored key when k >= Len.
+// descending, then key ascending, each with its error bound. It returns nil
+// for k <= 0 or an empty SpaceSaving, and every monitored key when k >= Len.
 // Counts are upper bounds, so a key near the cut may rank above one whose
 // true count is higher; the errors say by how much that can happen.
 //
-// Top keeps a heap of the best k while it walks the monitored keys once:
-// O(Len log k) time and O(k) memory.
+// Top costs O(Len log k) time and O(k) memory.
 func (s *SpaceSaving[K]) Top(k int) []Entry[K] {
 	if k <= 0 || len(s.keys) == 0 {
 		return nil
 	}
+	// One pass with a heap of the best k so far: a key that cannot make
+	// the cut costs one comparison.
 	k = min(k, len(s.keys))
 	b := newBest[K](k)
 	for i, key := range s.keys {
 		b.offer(Entry[K]{Key: key, Count: s.counts[i], Err: s.errs[i]})
 	}
 	return b.sorted()
+}
+
+// All returns an iterator over the monitored keys, each with its bounds as
+// Top reports them: the entries of Top(Len()), in no particular order and
+// without the sorting. Use Top for ranked results. Each entry costs O(1),
+// and the iteration allocates nothing.
+//
+// s must not be modified during the iteration: an Add from the loop may
+// evict a key, and which entries the iteration then yields is unspecified.
+func (s *SpaceSaving[K]) All() iter.Seq[Entry[K]] {
+	return func(yield func(Entry[K]) bool) {
+		// The length is read again on every step, so that a loop that
+		// breaks the rule above cannot index past the entries.
+		for i := 0; i < len(s.keys); i++ {
+			if !yield(Entry[K]{Key: s.keys[i], Count: s.counts[i], Err: s.errs[i]}) {
+				return
+			}
+		}
+	}
 }
 
 // memBytes returns the bytes s holds in its own arrays, not counting what

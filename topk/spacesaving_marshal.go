@@ -29,17 +29,15 @@ const (
 var maxDecodeCapacity = MaxCapacity
 
 // MarshalBinary encodes s (see encoding.BinaryMarshaler) in a versioned
-// format: the capacity, the total weight, the monitored keys in ascending
-// order, each once, with the lower and upper bounds of its count, and the
-// largest filter counter. Equal summaries encode to equal bytes. It never
-// fails.
+// format: the capacity, the total weight, the monitored keys with the bounds
+// of their counts, and the largest filter counter. Equal summaries encode to
+// equal bytes. It never fails.
 //
-// The filter counters are indexed by a hash whose seed is chosen per
-// process, so they cannot be written as they are: only their largest value
-// is, and a decoded summary starts with every filter counter at that value.
-// That keeps every bound (no key's count can hide below it) and every
-// guarantee, though a key that is not monitored then reports that value
-// rather than its own, smaller, filter counter.
+// A decoded summary keeps every bound and guarantee, and answers as s for
+// every monitored key. A key that s does not monitor may get a looser answer
+// from it: the largest of s's filter counters rather than its own, smaller
+// one, since the filter counters are indexed by a hash whose seed is chosen
+// per process and cannot be written as they are.
 //
 // Cost: O(Len log Len) to sort the keys; about 3 bytes per monitored key
 // besides the key's own encoding (its length and bytes for a string, a
@@ -52,6 +50,10 @@ func (s *SpaceSaving[K]) MarshalBinary() ([]byte, error) {
 // encoding.BinaryAppender), so that a caller writing several summaries
 // into one buffer copies each once. It never fails.
 func (s *SpaceSaving[K]) AppendBinary(b []byte) ([]byte, error) {
+	// Layout: magic, version, key kind; capacity, total, filter floor and
+	// number of keys as uvarints; then each key in ascending order with the
+	// lower bound of its count and its error as uvarints. Sorting makes the
+	// bytes independent of the order entries were admitted in.
 	order := make([]int32, len(s.keys))
 	for i := range order {
 		order[i] = int32(i)
@@ -79,7 +81,7 @@ func (s *SpaceSaving[K]) AppendBinary(b []byte) ([]byte, error) {
 // key twice, more keys than the capacity, ...).
 //
 // Memory: what NewSpaceSaving allocates for the encoded capacity, which
-// nothing in data bounds (up to MaxCapacity, about 90 bytes a unit); the
+// nothing in data bounds (up to MaxCapacity, about 92 bytes a unit); the
 // keys themselves take no more than data's length.
 func (s *SpaceSaving[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)

@@ -3,29 +3,26 @@ package topk
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 )
 
 // Merge adds other's stream to s, so that s summarises the union of both
-// streams with the guarantees of a SpaceSaving of s's capacity over the
-// combined total weight: Err <= (N1+N2)/capacity, and every key whose true
-// count in the union exceeds that is monitored. other is not modified, and
-// may be s itself (which doubles every count).
-//
-// It follows the mergeable summaries of Agarwal, Cormode, Huang, Phillips,
-// Wei and Yi (2012): each key's bounds are the sums of its bounds in both
-// summaries (a key one side does not monitor counts that side's filter
-// bound), and the capacity keys with the highest upper bounds are kept. The
-// keys that do not fit pass their bounds on to the filter, and kept counts
-// are raised to the largest filter counter, which keeps the invariants that
-// make later Adds honour the bound.
+// streams with the guarantees of a SpaceSaving of s's capacity over their
+// combined weight: Err <= (N1+N2)/capacity, and every key whose true count in
+// the union exceeds that is monitored. The guarantees go on holding as s
+// counts on. A merged count may be higher than the sum of the counts it came
+// from, though within the bound: Merge raises small counts so that later Adds
+// keep the guarantees. other is not modified, and may be s itself (which
+// doubles every count); a nil other changes nothing.
 //
 // Merge returns an error wrapping ErrInvalidOption, and changes nothing, if
 // other's capacity is smaller than s's: other's error bound would then be too
 // loose for s's guarantee.
 //
-// Cost: O(Len(s) + Len(other) + capacity) time, and a temporary slice of
-// both summaries' entries.
+// Cost: O(Len(s) + Len(other) + capacity) time, and scratch space for both
+// summaries' entries, which later Merges reuse; a merge of s with itself
+// also copies s first.
 func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 	if other == nil || (other.total == 0 && len(other.keys) == 0) {
 		return nil
@@ -43,6 +40,15 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		return nil
 	}
 
+	// This is the merge of the mergeable summaries of Agarwal, Cormode,
+	// Huang, Phillips, Wei and Yi (2012): each key's bounds are the sums of
+	// its bounds in both summaries, where a side that does not monitor the
+	// key contributes its filter counter as both count and error, and the
+	// capacity keys with the highest upper bounds are kept. The keys that do
+	// not fit pass their upper bounds on to the filter, and the kept counts
+	// are raised to the largest filter counter, which restores the
+	// invariant later Adds rely on: no filter counter exceeds the smallest
+	// monitored count.
 	buf := getCandidates[K](len(s.keys) + len(other.keys))
 	defer putCandidates(buf)
 	cands := *buf
@@ -194,9 +200,9 @@ func (s *SpaceSaving[K]) clone() *SpaceSaving[K] {
 	c.hashes = append(make([]uint64, 0, cap(s.hashes)), s.hashes...)
 	c.counts = append(make([]int64, 0, cap(s.counts)), s.counts...)
 	c.errs = append(make([]int64, 0, cap(s.errs)), s.errs...)
-	c.index = append([]uint64(nil), s.index...)
-	c.alpha = append([]int64(nil), s.alpha...)
-	c.next = append([]int32(nil), s.next...)
+	c.index = slices.Clone(s.index)
+	c.alpha = slices.Clone(s.alpha)
+	c.next = slices.Clone(s.next)
 	return &c
 }
 

@@ -83,24 +83,34 @@ func checkBounds(t *rapid.T, s *SpaceSaving[int], tr truth, capacity, maxKeys in
 			t.Fatalf("Top(%d) is not the first entries of Top(capacity) (-want +got):\n%s", k, diff)
 		}
 	}
+	all := slices.Collect(s.All())
+	slices.SortFunc(all, rank[int])
+	if diff := cmp.Diff(top, all, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("All, sorted, is not Top(Len) (-Top +All):\n%s", diff)
+	}
+	stop, calls := max(1, len(top)/2), 0
+	s.All()(func(Entry[int]) bool { calls++; return calls < stop })
+	if calls != min(stop, len(top)) {
+		t.Fatalf("All of %d entries told to stop at %d yields %d", len(top), stop, calls)
+	}
 	inTop := map[int]bool{}
 	for i, e := range top {
 		inTop[e.Key] = true
 		if i > 0 && rank(top[i-1], e) > 0 {
 			t.Fatalf("Top out of order at %d: %+v then %+v", i, top[i-1], e)
 		}
-		if c, err := s.Count(e.Key); c != e.Count || err != e.Err {
-			t.Fatalf("Top says %+v, Count says (%d, %d)", e, c, err)
+		if c, errBound := s.Count(e.Key); c != e.Count || errBound != e.Err {
+			t.Fatalf("Top says %+v, Count says (%d, %d)", e, c, errBound)
 		}
 	}
 	for key := range maxKeys {
 		want := tr.counts.Count(key)
-		c, err := s.Count(key)
-		if c-err > want || want > c {
-			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, err, c)
+		c, errBound := s.Count(key)
+		if c-errBound > want || want > c {
+			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, errBound, c)
 		}
-		if err < 0 || err*int64(capacity) > tr.total {
-			t.Fatalf("key %d: err %d exceeds N/capacity = %d/%d", key, err, tr.total, capacity)
+		if errBound < 0 || errBound*int64(capacity) > tr.total {
+			t.Fatalf("key %d: error bound %d exceeds N/capacity = %d/%d", key, errBound, tr.total, capacity)
 		}
 		if want*int64(capacity) > tr.total && !inTop[key] {
 			t.Fatalf("key %d: true count %d > N/capacity = %d/%d but not monitored", key, want, tr.total, capacity)

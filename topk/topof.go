@@ -2,28 +2,24 @@ package topk
 
 import "cmp"
 
-// TopOf returns Top(k) of the merge of the summaries, without building the
-// merge: the k keys with the highest upper bounds over the union of their
-// streams, ordered by count descending, then key ascending. A key's bounds
-// are the sums of its bounds in every summary, where a summary that does not
-// monitor the key adds its filter bound to the count and to the error, as
-// Merge does.
+// TopOf returns the Top(k) of the union of the summaries' streams without
+// merging them or changing any: the k keys with the highest upper bounds,
+// ordered by count descending, then key ascending. Nil and empty summaries
+// are skipped; TopOf returns nil for k <= 0 or when no summary monitors a
+// key.
 //
 // With N the total weight of all the summaries and c the smallest of their
 // capacities, every entry's true count lies in [Count-Err, Count], Err <=
 // N/c, and every key whose true count exceeds N/c is among TopOf(c, ...).
-// The counts may be lower, that is tighter, than those of Top after a Merge,
-// which raises small counts so that later Adds keep the bound; the keys are
-// chosen the same way.
+// The counts may be lower, that is tighter, than those Top reports after a
+// Merge, which raises small counts so that later Adds keep the bound.
 //
-// A query that would merge a few summaries only to read its top (a sliding
-// window's panes, or one summary per shard) saves the merge's copying and
-// rehashing this way. Nil and empty summaries are skipped; TopOf returns nil
-// for k <= 0 or when no summary monitors a key.
+// TopOf only reads the summaries. It suits a query that would merge a few
+// summaries only to read their top once (a sliding window's panes, or one
+// summary per shard): it saves the merge's copying.
 //
 // Cost: with L the summaries' Len summed and p the number of summaries,
-// O(L p) table probes, reusing the hashes the summaries hold, plus O(L log k)
-// for the selection; O(k) memory.
+// O(L p) table probes plus O(L log k) for the selection; O(k) memory.
 func TopOf[K cmp.Ordered](k int, summaries ...*SpaceSaving[K]) []Entry[K] {
 	if k <= 0 {
 		return nil
@@ -37,6 +33,10 @@ func TopOf[K cmp.Ordered](k int, summaries ...*SpaceSaving[K]) []Entry[K] {
 	if candidates == 0 {
 		return nil
 	}
+	// A key's bounds are the sums of its bounds in every summary, where a
+	// summary that does not monitor the key adds its filter counter to the
+	// count and to the error, as Merge does. The probes reuse the hashes the
+	// summaries hold, so no key is hashed again.
 	b := newBest[K](min(k, candidates))
 	for p, s := range summaries {
 		if s == nil {

@@ -39,7 +39,7 @@ func TestTopOf(t *testing.T) {
 			if p == nil {
 				continue
 			}
-			for _, e := range p.Top(p.Len()) {
+			for e := range p.All() {
 				union[e.Key] = true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"math"
 	"slices"
 	"time"
@@ -15,21 +16,25 @@ import (
 //
 // The window is size long, cut into buckets of the bucket length aligned to
 // the Unix epoch; it is the size/bucket buckets ending with the bucket that
-// holds the latest time seen by Add or Advance. When the window slides, the
-// counts of the buckets that leave it are subtracted, so Count, Total, Len and
-// Top always describe exactly the events inside the window.
+// holds the latest time seen by Add or Advance. Count, Total, Len, Top and
+// All describe exactly the events inside the window: a bucket's counts leave
+// the window with it.
 //
-// The zero value is not usable: make a Counter with NewCounter. A Counter is
-// not safe for concurrent use; Count, Top, Total, Len and Bounds do not modify
-// it, so they may run together under a read lock while Add and Advance take
-// the write lock.
+// The zero value is not usable: make a Counter with NewCounter, or decode one
+// with UnmarshalBinary. A Counter is not safe for concurrent use; the methods
+// that only read it (Count, Top, All, Total, Len, Bounds, MarshalBinary,
+// AppendBinary) may run together under a read lock while Add and Advance
+// take the write lock.
 //
-// Cost: Add is O(1) on average and allocation-free once a key is known and the
-// buckets have grown to their working size; an Add that slides the window
-// also pays for the buckets it expires, O(1) per (key, bucket) pair counted in
-// them. Memory, for string keys, is about 50 to 60 bytes per distinct key in
-// the window plus 12 bytes per distinct (key, bucket) pair, besides the bytes
-// of the keys, which the Counter keeps alive while they are in the window.
+// Cost: Add is O(1) on average and allocation-free once a key is known and
+// the buckets have grown to their working size; an Add or Advance that
+// slides the window also pays for the buckets it expires, O(1) per (key,
+// bucket) pair counted in them. Count, Total and Len are O(1); Top(k) is
+// O(m log k) and All O(m), where m is the most distinct keys the window has
+// held at once. Memory, for string keys, is about 50 to 60 bytes per
+// distinct key in the window plus 12 bytes per distinct (key, bucket) pair,
+// besides the bytes of the keys, which the Counter keeps alive while they are
+// in the window, and about 56 bytes per bucket, taken by NewCounter.
 //
 // Float keys behave as in a Go map: a NaN is never found again, so each Add
 // of NaN makes a new key. Don't count NaN.
@@ -122,8 +127,10 @@ func NewCounter[K cmp.Ordered](size, bucket time.Duration) (*Counter[K], error) 
 // window with it.
 //
 // n may be negative, to retract what was counted; a key whose count in the
-// window is 0 is forgotten (Count 0, not in Len or Top) however it got there.
-// n = 0 counts nothing but still slides the window like Advance.
+// window is 0 is forgotten (Count 0, not in Len, Top or All) however it got
+// there. n = 0 counts nothing but still slides the window like Advance.
+//
+// Add is O(1) on average, plus what a slide expires (see Counter).
 func (c *Counter[K]) Add(key K, t time.Time, n int64) bool {
 	// The fast path, kept small so that it runs in registers: a known key,
 	// counted again in the newest bucket, which already holds a pair for it.
@@ -215,7 +222,7 @@ func (c *Counter[K]) add(key K, t time.Time, n int64) bool {
 
 // Advance slides the window forward to the bucket holding now, expiring the
 // buckets that leave it. A now within or before the newest bucket changes
-// nothing. Its cost is that of the expired buckets' pairs.
+// nothing. It costs O(1) per (key, bucket) pair of the buckets it expires.
 func (c *Counter[K]) Advance(now time.Time) {
 	if b := bucketOf(now, c.bucket); !c.started || b > c.newest {
 		c.slide(b)
@@ -252,16 +259,16 @@ func (c *Counter[K]) Bounds() (start, end time.Time) {
 // count descending, then key ascending, with Err 0. It returns nil for k <= 0
 // or an empty window, and every key when k >= Len.
 //
-// Top walks the counts once, keeping a heap of the best k seen so far: O(m log
-// k) time and O(k) memory, where m is the most distinct keys the window has
-// held at once.
+// Top costs O(m log k) time and O(k) memory, where m is the most distinct
+// keys the window has held at once.
 func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 	if k <= 0 || c.live == 0 {
 		return nil
 	}
 	k = min(k, c.live)
-	// h is a heap of ids whose root ranks last among the best k so far, so a
-	// key that cannot make the cut costs one comparison of totals.
+	// One pass over every id, released ones included (hence m, not Len),
+	// with h a heap of ids whose root ranks last among the best k so far, so
+	// a key that cannot make the cut costs one comparison of totals.
 	h := make([]int32, 0, k)
 	for i := range c.meta {
 		t := c.meta[i].total
@@ -290,6 +297,28 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 		out[i] = topk.Entry[K]{Key: c.meta[id].key, Count: c.meta[id].total}
 	}
 	return out
+}
+
+// All returns an iterator over every key whose count in the window is not 0,
+// with its count: what Top(Len()) holds, in no particular order and without
+// the sorting. Use Top for ranked results. It costs O(m), where m is the most
+// distinct keys the window has held at once, as Top does, and allocates
+// nothing.
+//
+// c must not be modified during the iteration: an Add or Advance from the
+// loop may expire keys and reuse their room, and which keys the iteration
+// then yields is unspecified.
+func (c *Counter[K]) All() iter.Seq2[K, int64] {
+	return func(yield func(K, int64) bool) {
+		// The ids of released keys and of keys retracted to 0 have a total
+		// of 0. The length is read again on every step, so that a loop
+		// that breaks the rule above cannot index past the ids.
+		for id := 0; id < len(c.meta); id++ {
+			if t := c.meta[id].total; t != 0 && !yield(c.meta[id].key, t) {
+				return
+			}
+		}
+	}
 }
 
 // place returns the ring slot of bucket b, sliding the window first if b is

@@ -249,3 +249,35 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkCounterAll compares a walk over every count of a full window with
+// All against the Top(Len()) a caller would otherwise sort them with.
+func BenchmarkCounterAll(b *testing.B) {
+	for _, bs := range benchStreams {
+		for _, impl := range []string{"TopLen", "All"} {
+			b.Run(fmt.Sprintf("stream=%s/impl=%s", bs.name, impl), func(b *testing.B) {
+				s := bs.make()
+				c, err := window.NewCounter[string](s.size, s.bucket)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fill(c, s, 0, 2*s.windowRecords())
+				settle()
+				b.ReportAllocs()
+				var sum int64
+				for b.Loop() {
+					if impl == "All" {
+						for _, n := range c.All() {
+							sum += n
+						}
+						continue
+					}
+					for _, e := range c.Top(c.Len()) {
+						sum += e.Count
+					}
+				}
+				b.ReportMetric(float64(c.Len()), "keys")
+			})
+		}
+	}
+}

@@ -40,3 +40,19 @@ func ExampleCounter_Bounds() {
 	fmt.Println(start.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly))
 	// Output: 19:59:58 20:00:08
 }
+
+// All visits every count of the window where Top(Len()) would sort them all
+// first: here each referrer's share of the visits.
+func ExampleCounter_All() {
+	c, _ := window.NewCounter[string](10*time.Second, time.Second)
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	c.Add("search.example", t0, 3)
+	c.Add("news.example", t0.Add(4*time.Second), 1)
+	c.Add("mail.example", t0.Add(9*time.Second), 4)
+	share := map[string]float64{}
+	for referrer, n := range c.All() {
+		share[referrer] = float64(n) / float64(c.Total())
+	}
+	fmt.Println(share) // fmt prints a map's keys in order
+	// Output: map[mail.example:0.5 news.example:0.125 search.example:0.375]
+}

@@ -15,14 +15,10 @@ import (
 var maxDecodeCounterBuckets = maxCounterBuckets
 
 // MarshalBinary encodes c (see encoding.BinaryMarshaler) in a versioned
-// format: the bucket length and number of buckets, then, if the window has
-// started, its newest bucket, every key counted in the window once, in
-// ascending order, and for each bucket that holds counts, oldest first, the
-// gap since the previous one and its (key, count) pairs, a key as the
-// distance from the previous key's position in the list and a count as a
-// zigzag varint. Pairs whose count came back to 0 are left out, as are keys
-// left with none. Equal Counters encode to equal bytes; nothing in the
-// encoding depends on the process's hash seed. It never fails.
+// format: the window's size, bucket length and position, and the counts of
+// every bucket in the window, so that a decoded Counter counts, slides and
+// expires exactly as c would. Equal Counters encode to equal bytes, whatever
+// the process's hash seed. It never fails.
 //
 // Size: about 12 bytes of header, each key once (a string as its length and
 // bytes), and 2 to 4 bytes per (key, bucket) pair with a count under
@@ -38,6 +34,14 @@ func (c *Counter[K]) MarshalBinary() ([]byte, error) {
 // AppendBinary appends the encoding MarshalBinary returns to b (see
 // encoding.BinaryAppender). It never fails.
 func (c *Counter[K]) AppendBinary(b []byte) ([]byte, error) {
+	// Layout: magic, version, key kind; the bucket length and the number of
+	// buckets; a byte saying whether the window has started, and if it has,
+	// its newest bucket, every key counted in the window once, in ascending
+	// order, and for each bucket that holds counts, oldest first, the gap
+	// since the previous one and its (key, count) pairs, a key as the
+	// distance from the previous key's position in the list and a count as
+	// a zigzag varint. Pairs whose count came back to 0 are left out, as are
+	// keys left with none, so nothing depends on the order of the ids.
 	b = append(b, magicCounter, formatVersion, keycodec.Kind[K]())
 	b = appendUvarints(b, uint64(c.bucket), uint64(len(c.ring)))
 	if !c.started {
@@ -106,12 +110,7 @@ func (c *Counter[K]) AppendBinary(b []byte) ([]byte, error) {
 
 // hasCounts reports whether a bucket holds a count other than 0.
 func hasCounts(bk *counterBucket) bool {
-	for _, n := range bk.counts {
-		if n != 0 {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(bk.counts, func(n int64) bool { return n != 0 })
 }
 
 // UnmarshalBinary replaces c's state with the one data encodes (see

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -291,11 +292,7 @@ func (m *counterModel) counts() map[string]int64 {
 			counts[e.key] += e.n
 		}
 	}
-	for k, n := range counts {
-		if n == 0 {
-			delete(counts, k)
-		}
-	}
+	maps.DeleteFunc(counts, func(_ string, n int64) bool { return n == 0 })
 	return counts
 }
 
@@ -305,10 +302,7 @@ func (m *counterModel) top(k int) []topk.Entry[string] {
 		all = append(all, topk.Entry[string]{Key: key, Count: n})
 	}
 	slices.SortFunc(all, func(a, b topk.Entry[string]) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
-		}
-		return cmp.Compare(a.Key, b.Key)
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	return all[:max(0, min(k, len(all)))]
 }
@@ -372,6 +366,25 @@ func TestCounterMatchesModel(t *testing.T) {
 				k := rapid.IntRange(-1, len(modelKeys)+1).Draw(t, "k")
 				if diff := gocmp.Diff(m.top(k), c.Top(k), cmpopts.EquateEmpty()); diff != "" {
 					t.Fatalf("Top(%d) mismatch (-want +got):\n%s", k, diff)
+				}
+			},
+			"All": func(t *rapid.T) {
+				want := m.counts()
+				got := map[string]int64{}
+				for k, n := range c.All() {
+					if _, twice := got[k]; twice {
+						t.Fatalf("All yields %q twice", k)
+					}
+					got[k] = n
+				}
+				if diff := gocmp.Diff(want, got); diff != "" {
+					t.Fatalf("All mismatch (-want +got):\n%s", diff)
+				}
+				stop := rapid.IntRange(1, len(want)+1).Draw(t, "stop")
+				calls := 0
+				c.All()(func(string, int64) bool { calls++; return calls < stop })
+				if calls != min(stop, len(want)) {
+					t.Fatalf("All of %d keys told to stop at %d yields %d", len(want), stop, calls)
 				}
 			},
 			"": func(t *rapid.T) {

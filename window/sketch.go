@@ -3,6 +3,7 @@ package window
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -16,35 +17,50 @@ const maxSketchBuckets = 1 << 16
 // Sketch estimates the most frequent keys over a sliding window of event
 // time in bounded memory, with an error bound on every count.
 //
-// It has Counter's method set and bucketing: the window is size long, cut
-// into buckets aligned to the Unix epoch, and ends with the bucket holding
-// the latest time seen. Each bucket is summarised by its own
-// topk.SpaceSaving of the given capacity (a pane), so a bucket leaving the
-// window takes exactly its own records with it. With N = Total(), every
-// count the Sketch reports is an upper bound whose error is at most
-// N/capacity, and every key whose true count in the window exceeds
-// N/capacity appears in Top(capacity). While the window holds at most
-// capacity distinct keys, counts are exact.
+// Its window is Counter's: size long, cut into buckets aligned to the Unix
+// epoch, ending with the bucket that holds the latest time seen; a bucket
+// leaving the window takes exactly its own records with it. Each bucket
+// keeps at most capacity keys. With N = Total(), the exact weight in the
+// window, it guarantees at every moment:
+//   - every count is an upper bound whose error is at most N/capacity: the
+//     true count lies in [Count-Err, Count];
+//   - every key whose true count in the window exceeds N/capacity is in
+//     Top(capacity);
+//   - every count is exact while the window holds at most capacity distinct
+//     keys.
 //
-// Summaries cannot subtract, so the merge of the closed panes is kept with
-// the two-stacks scheme of sliding-window aggregation (see Tangwongsan,
-// Hirzel and Schneider, "In-order sliding-window aggregation in worst-case
-// constant time"): the older panes hold suffix merges, the newer ones one
-// running merge. The merge of those two is cached until the window slides,
-// so a query combines it with the open pane alone, through topk.TopOf.
+// Unlike Counter's, its counts cannot be taken back: Add ignores n < 0.
 //
-// The zero value is not usable: make a Sketch with NewSketch. A Sketch is not
-// safe for concurrent use, not even for queries: Top and Len fill a cached
-// merge.
+// The zero value is not usable: make a Sketch with NewSketch, or decode one
+// with UnmarshalBinary. A Sketch is not safe for concurrent use. Top, Len and
+// All write a cache, so they need the write lock as Add does; Count, Total,
+// Bounds, MarshalBinary and AppendBinary only read it, and may run together
+// under a read lock.
 //
-// Cost: Add into the newest bucket is a SpaceSaving Add, O(1) amortised.
-// Sliding by one bucket merges one pane, O(capacity), plus every
-// size/bucket slides a rebuild of the suffix merges, O(size/bucket x
-// capacity): O(capacity) amortised per bucket. An Add into an older bucket
-// still in the window also updates the suffix merges that cover it,
-// O(size/bucket). Memory is fixed at creation: size/bucket+2 SpaceSavings of
-// the capacity, about 90 bytes per unit of capacity each.
+// Cost: an Add into the newest bucket is a topk.SpaceSaving Add, O(1)
+// amortised; an Add into an older bucket still in the window is up to
+// size/bucket of them. Sliding costs O(capacity) amortised per bucket, though
+// one slide in size/bucket costs O(size/bucket x capacity). Count is O(1);
+// Top, Len and All cost O(capacity log capacity) after a change and little
+// after none (see Top). Memory is fixed at creation: size/bucket+2
+// topk.SpaceSavings of the capacity, about 92 bytes per unit of capacity
+// each.
 type Sketch[K cmp.Ordered] struct {
+	// Each bucket is summarised by its own topk.SpaceSaving (a pane), so
+	// that an expiring bucket takes exactly its records with it. Summaries
+	// cannot subtract, so the merge of the closed panes is kept with the
+	// two-stacks scheme of sliding-window aggregation (Tangwongsan, Hirzel
+	// and Schneider, "In-order sliding-window aggregation in worst-case
+	// constant time"): the older panes hold suffix merges, the newer ones
+	// one running merge (back). The merge of those two is cached (closed)
+	// until the window slides or a late record arrives, so a query combines
+	// it with the newest pane alone, through topk.TopOf. Sliding by one
+	// bucket merges one pane into back, O(capacity); once every
+	// size/bucket slides the front runs out and the suffix merges are
+	// rebuilt, O(size/bucket x capacity): O(capacity) amortised. A late
+	// record must also reach the suffix merges that cover its bucket, hence
+	// the O(size/bucket) Adds.
+
 	bucket   time.Duration
 	capacity int
 
@@ -129,6 +145,10 @@ func (s *Sketch[K]) oldest() int64 {
 // A summary cannot take counts back, so unlike Counter.Add an n < 0 counts
 // nothing and returns false; n = 0 counts nothing and returns whether t is
 // inside the window. Both still slide the window like Advance.
+//
+// Add is O(1) amortised into the newest bucket, and up to size/bucket
+// topk.SpaceSaving Adds into an older one, plus what a slide costs (see
+// Sketch).
 func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
 	b := s.newest
 	if ns := t.UnixNano(); !s.started || ns < s.headFrom || ns >= s.headTo {
@@ -167,7 +187,8 @@ func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
 
 // Advance slides the window forward to the bucket holding now, expiring the
 // buckets that leave it. A now within or before the newest bucket changes
-// nothing.
+// nothing. It costs O(capacity) amortised per bucket the window slides, and
+// O(size/bucket x capacity) at most, however far it jumps.
 func (s *Sketch[K]) Advance(now time.Time) {
 	if b := bucketOf(now, s.bucket); !s.started || b > s.newest {
 		s.slide(b)
@@ -262,18 +283,20 @@ func (s *Sketch[K]) halves() (closed, newest *topk.SpaceSaving[K]) {
 	return s.closed, newest
 }
 
-// Count returns an upper bound on key's count in the window and the error of
-// that bound: the true count lies in [count-err, count], and err <=
-// Total()/capacity. It sums the bounds of at most three summaries, without
-// merging them: O(1).
-func (s *Sketch[K]) Count(key K) (count, err int64) {
+// Count returns an upper bound on key's count in the window and the bound on
+// how much it may overstate it, as Top's Entry.Count and Entry.Err would: the
+// true count lies in [count-errBound, count], and errBound <=
+// Total()/capacity. O(1).
+func (s *Sketch[K]) Count(key K) (count, errBound int64) {
+	// The window's bounds are the sums of its parts' bounds, so no merge is
+	// needed: at most three probes.
 	var buf [3]*topk.SpaceSaving[K]
 	for _, p := range s.parts(&buf) {
 		c, e := p.Count(key)
 		count += c
-		err += e
+		errBound += e
 	}
-	return count, err
+	return count, errBound
 }
 
 // Top returns the k keys with the highest counts in the window, ordered by
@@ -282,12 +305,10 @@ func (s *Sketch[K]) Count(key K) (count, err int64) {
 // count in the window exceeds Total()/capacity is in Top(capacity). It
 // returns nil for k <= 0 or an empty window.
 //
-// Top combines the newest pane with the cached merge of the closed buckets
-// through topk.TopOf, without merging them: O(capacity) probes and
-// O(capacity log k) for the selection. The merge of the closed buckets,
-// O(capacity), is redone only after a slide or a late record. The answer is
-// cached until the next change, so asking again, for the same or a smaller
-// k, costs a copy of k entries.
+// Cost: the first Top after a change costs O(capacity log k), plus
+// O(capacity) after a slide or a late record, and O(k) memory. The answer is
+// kept until the next change, so asking again for the same or a smaller k
+// costs a copy of k entries.
 func (s *Sketch[K]) Top(k int) []topk.Entry[K] {
 	top := s.cachedTop(k)
 	if len(top) == 0 {
@@ -296,13 +317,38 @@ func (s *Sketch[K]) Top(k int) []topk.Entry[K] {
 	return slices.Clone(top)
 }
 
+// All returns an iterator over the entries of Top(Len()): every key of the
+// window's summary with its bounds, in Top's order (count descending, then
+// key ascending). It costs what Top(capacity) does, less the copy: the first
+// call after a change computes the entries, and caches them as Top does;
+// then each entry costs O(1) and the iteration allocates nothing.
+//
+// The iteration yields the window as it was when the iteration began, so s
+// may be modified from the loop.
+func (s *Sketch[K]) All() iter.Seq[topk.Entry[K]] {
+	return func(yield func(topk.Entry[K]) bool) {
+		// The cache is replaced, never written to, when s changes, so the
+		// slice taken here stays as it is whatever the loop does.
+		for _, e := range s.cachedTop(s.capacity) {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
 // cachedTop returns Top(k) from the cache, filling it if it is stale or
 // holds fewer entries than asked for while more may exist. The caller must
-// not modify the result.
+// not modify the result. A refill makes a new slice and never writes to the
+// old one, which All relies on.
 func (s *Sketch[K]) cachedTop(k int) []topk.Entry[K] {
 	if k <= 0 || !s.started {
 		return nil
 	}
+	// The newest pane and the cached merge of the closed buckets are
+	// combined through topk.TopOf without merging them: O(capacity) probes
+	// and O(capacity log k) for the selection. The merge of the closed
+	// buckets, O(capacity), is redone only after a slide or a late record.
 	if s.topK == 0 || (k > s.topK && len(s.top) == s.topK) {
 		closed, newest := s.halves()
 		s.top = topk.TopOf(k, closed, newest)
@@ -316,9 +362,9 @@ func (s *Sketch[K]) Total() int64 {
 	return s.total
 }
 
-// Len returns the number of keys the window's merged summary would monitor:
-// the distinct keys of the window while they fit in capacity, else capacity.
-// It costs what Top(capacity) costs, and fills the same cache.
+// Len returns the number of entries Top(capacity) holds: the window's
+// distinct keys while they fit in capacity, else capacity. It costs what
+// Top(capacity) costs, and fills the same cache.
 func (s *Sketch[K]) Len() int {
 	return len(s.cachedTop(s.capacity))
 }

@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"testing"
@@ -81,10 +82,7 @@ func measurePrecision(b *testing.B, bs benchStream, stream []string, capacity in
 		s.Add(k, at, 1)
 		exact.Add(k, at, 1)
 		if i+1 >= benchBuckets*100_000 && ((i+1)%every == 0 || i+1 == len(stream)) {
-			counts := make(map[string]int64, exact.Len())
-			for _, e := range exact.Top(exact.Len()) {
-				counts[e.Key] = e.Count
-			}
+			counts := maps.Collect(exact.All())
 			got := s.Top(100)
 			keys := make([]string, len(got))
 			for j, e := range got {

@@ -44,3 +44,20 @@ func ExampleSketch_Count() {
 	fmt.Println(count-errBound <= 30 && 30 <= count, errBound*2 <= s.Total())
 	// Output: true true
 }
+
+// All yields the entries Top(Len()) would return, in the same order, without
+// copying them: here the two referrers a capacity of 2 keeps, each with the
+// range its true count lies in.
+func ExampleSketch_All() {
+	s, _ := window.NewSketch[string](10*time.Second, time.Second, 2)
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	s.Add("search.example", t0, 3)
+	s.Add("news.example", t0.Add(4*time.Second), 2)
+	s.Add("mail.example", t0.Add(9*time.Second), 4)
+	for e := range s.All() {
+		fmt.Printf("%s: %d to %d\n", e.Key, e.Count-e.Err, e.Count)
+	}
+	// Output:
+	// mail.example: 4 to 4
+	// search.example: 3 to 3
+}

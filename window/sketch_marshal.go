@@ -31,19 +31,15 @@ const (
 var maxDecodeUnits = topk.MaxCapacity
 
 // MarshalBinary encodes s (see encoding.BinaryMarshaler) in a versioned
-// format: the bucket length, the number of buckets and the capacity, then,
-// if the window has started, its newest bucket, and for each bucket of the
-// window oldest first its exact total and its summary in
-// topk.SpaceSaving's own encoding (nothing for an empty one), and the
-// running merge of the back. The summaries are the Sketch's own, suffix
-// merges included, so a decoded Sketch slides, expires and answers late
-// records exactly as the original would. Equal Sketches encode to equal
-// bytes. It never fails.
+// format: the window's size, bucket length, capacity and position, every
+// bucket's exact total and summary, and the merges kept over them, so that a
+// decoded Sketch slides, expires and takes late records as s would. Equal Sketches encode
+// to equal bytes. It never fails.
 //
 // The summaries' filters are written as their largest counter (see
 // topk.SpaceSaving.MarshalBinary): a decoded Sketch answers every key
-// within the same bounds, and exactly as the original wherever no bucket
-// summary has ever overflowed its capacity.
+// within the same bounds, and exactly as s wherever no bucket's summary has
+// ever held more than capacity keys.
 //
 // Cost: O(buckets x capacity); a few bytes per monitored (key, bucket)
 // besides the keys.
@@ -54,6 +50,14 @@ func (s *Sketch[K]) MarshalBinary() ([]byte, error) {
 // AppendBinary appends the encoding MarshalBinary returns to b (see
 // encoding.BinaryAppender). It never fails.
 func (s *Sketch[K]) AppendBinary(b []byte) ([]byte, error) {
+	// Layout: magic, version, key kind; the bucket length, the number of
+	// buckets and the capacity; a byte saying whether the window has
+	// started, and if it has, its newest bucket, the distance from the
+	// split of the two stacks to it, and for each bucket of the window,
+	// oldest first, its exact total and its pane in topk.SpaceSaving's own
+	// encoding (a length of 0 for an empty one), then the running merge of
+	// the back. The panes are written as they are, suffix merges included,
+	// so that a decoded Sketch goes on from the same state.
 	b = append(b, magicSketch, formatVersion, keycodec.Kind[K]())
 	b = appendUvarints(b, uint64(s.bucket), uint64(len(s.panes)), uint64(s.capacity))
 	if !s.started {
@@ -104,7 +108,7 @@ func appendSummary(b []byte, p interface {
 //
 // Memory: a new Sketch's for the encoded shape, which nothing in data
 // bounds: size/bucket+2 summaries of the capacity (at most
-// topk.MaxCapacity units of capacity in all, about 90 bytes a unit).
+// topk.MaxCapacity units of capacity in all, about 92 bytes a unit).
 func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
 	checkHeader(r, magicSketch, keycodec.Kind[K]())

@@ -3,10 +3,12 @@ package window
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
 	"github.com/streamtop/streamtop/topk"
@@ -104,6 +106,14 @@ func checkSketch(t *rapid.T, s *Sketch[int], exact *Counter[int], capacity, keys
 	if s.Len() != len(top) || len(top) > capacity {
 		t.Fatalf("Len %d, Top(capacity) has %d, capacity %d", s.Len(), len(top), capacity)
 	}
+	if diff := cmp.Diff(top, slices.Collect(s.All()), cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("All is not Top(Len) (-Top +All):\n%s", diff)
+	}
+	stop, calls := max(1, len(top)/2), 0
+	s.All()(func(topk.Entry[int]) bool { calls++; return calls < stop })
+	if calls != min(stop, len(top)) {
+		t.Fatalf("All of %d entries told to stop at %d yields %d", len(top), stop, calls)
+	}
 	inTop := map[int]bool{}
 	for i, e := range top {
 		inTop[e.Key] = true
@@ -124,7 +134,7 @@ func checkSketch(t *rapid.T, s *Sketch[int], exact *Counter[int], capacity, keys
 			t.Fatalf("key %d: true count %d outside [%d-%d, %d]", key, want, c, e, c)
 		}
 		if e < 0 || e*int64(capacity) > total {
-			t.Fatalf("key %d: err %d exceeds Total/capacity = %d/%d", key, e, total, capacity)
+			t.Fatalf("key %d: error bound %d exceeds Total/capacity = %d/%d", key, e, total, capacity)
 		}
 		if want*int64(capacity) > total && !inTop[key] {
 			t.Fatalf("key %d: true count %d > Total/capacity = %d/%d but not in Top", key, want, total, capacity)
@@ -232,4 +242,60 @@ func TestSketchSlidesLong(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSketchAllWhileAdding checks what All promises of changes from its loop:
+// it goes on yielding the window as it was when it began, while the changes
+// still count.
+func TestSketchAllWhileAdding(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const keys = 12
+		bucket := time.Second
+		nb := rapid.IntRange(1, 4).Draw(t, "buckets")
+		capacity := rapid.IntRange(1, 6).Draw(t, "capacity")
+		before := sketchOps(bucket, nb, keys).Draw(t, "before")
+		during := sketchOps(bucket, nb, keys).Draw(t, "during")
+		s, err := NewSketch[int](time.Duration(nb)*bucket, bucket, capacity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact, err := NewCounter[int](time.Duration(nb)*bucket, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest := time.Unix(1_700_000_000, 0)
+		apply := func(op sketchOp) {
+			at := latest.Add(op.offset)
+			if at.After(latest) {
+				latest = at
+			}
+			if op.advance {
+				s.Advance(at)
+				exact.Advance(at)
+				return
+			}
+			s.Add(op.key, at, op.n)
+			exact.Add(op.key, at, op.n)
+		}
+		for _, op := range before {
+			apply(op)
+		}
+		want := s.Top(capacity)
+		var got []topk.Entry[int]
+		for e := range s.All() {
+			got = append(got, e)
+			if len(during) > 0 {
+				apply(during[0])
+				during = during[1:]
+				s.Top(1) // refills the cache All began from
+			}
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("All changed as the loop added (-before +yielded):\n%s", diff)
+		}
+		for _, op := range during {
+			apply(op)
+		}
+		checkSketch(t, s, exact, capacity, keys)
+	})
 }

@@ -8,6 +8,9 @@
 // size/bucket buckets ending with the bucket that holds the latest time seen.
 // Processing-time windows are the special case where the caller passes
 // time.Now().
+//
+// Neither structure is safe for concurrent use; each type's doc says which
+// methods only read it.
 package window
 
 import (

@@ -63,9 +63,10 @@ func (s *SpaceSaving[K]) Add(key K, n int64) {
 	heap.Fix(&s.h, 0)
 }
 
-// Count returns an upper bound on key's true count and its error. An
-// unmonitored key may have been counted up to the smallest counter.
-func (s *SpaceSaving[K]) Count(key K) (count, err int64) {
+// Count returns an upper bound on key's true count and the bound on how much
+// it may overstate it, as topk.SpaceSaving.Count does. An unmonitored key may
+// have been counted up to the smallest counter.
+func (s *SpaceSaving[K]) Count(key K) (count, errBound int64) {
 	if c, ok := s.where[key]; ok {
 		return c.count, c.err
 	}
