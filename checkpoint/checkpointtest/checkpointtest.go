@@ -1,11 +1,56 @@
-// Package storetest is the contract suite for checkpoint.Store. Every Store
-// implementation runs it, the in-memory one directly and the DynamoDB one
-// against a local emulator, so both are held to the same rules.
+// Package checkpointtest is the contract suite for checkpoint.Store: a test
+// that any lease store, in this module or outside it, runs to prove it keeps
+// the rules a Consumer relies on. The in-memory store and the DynamoDB store
+// both run it; a store on Postgres, etcd or Redis can run the same.
 //
-// The suite assumes nothing about the backend beyond the Store interface: each
-// subtest asks for a store and uses lease keys that start with its own name,
-// so implementations may hand out one shared table to every subtest.
-package storetest
+// # What it checks
+//
+//   - Create makes a lease only if its key is free, born unowned whatever
+//     the caller filled in; Get of a missing key is checkpoint.ErrNotFound;
+//     List returns every lease in key order, without State.
+//   - The life of a lease: Take, Renew, Checkpoint, RequestHandoff, Handoff,
+//     Release and Delete, with the counter, owner, pending owner and owner
+//     switches each of them leaves.
+//   - Every conditional write, given a view of the lease that is out of
+//     date (stale or future counter, another owner, a released lease, a
+//     changed pending owner), fails with checkpoint.ErrLeaseLost and changes
+//     nothing; so does a worker that lost its lease and wakes up later.
+//   - Racing writers: of several Takes or Checkpoints from one view exactly
+//     one lands, whole.
+//   - Arguments that make no sense (an empty owner) fail with an error that
+//     is not ErrLeaseLost; a canceled context fails with context.Canceled
+//     and writes nothing.
+//   - Values round-trip: Parents, the special checkpoints (TRIM_HORIZON,
+//     SHARD_END, ...), sequence numbers longer than an int64, and a State of
+//     any bytes; a nil State removes the stored one; a State over the
+//     store's bound is refused with checkpoint.ErrStateTooLarge (see
+//     WithMaxStateSize). Slices passed in or handed out are not shared with
+//     the store.
+//
+// # What it assumes
+//
+// Only what checkpoint.Store promises: the suite never looks past the
+// interface. Each subtest asks for a store and names its leases after
+// itself and a token drawn once per run, so one table can serve every
+// subtest, and every run of the suite (go test -count=N, or two machines
+// against one table), without a subtest meeting another's leases. Leases
+// of other tests in the table are ignored, List included. The suite does
+// not delete what it creates; a backend that must stay small gives each run
+// a table of its own.
+//
+// Subtests run one after another; a few make concurrent calls to one store.
+// The suite sets no deadline of its own: every call gets the test's context.
+//
+// # How to call it
+//
+// From a test in the store's own package:
+//
+//	func TestStore(t *testing.T) {
+//		checkpointtest.Run(t, func(t *testing.T) checkpoint.Store {
+//			return mystore.New(db, "leases") // on a shared table
+//		}, checkpointtest.WithMaxStateSize(mystore.MaxStateSize))
+//	}
+package checkpointtest
 
 import (
 	"bytes"
@@ -28,24 +73,39 @@ import (
 // store that parses it as a number would lose it.
 const seq = "49590338271490256608559692538361571095921575989136588898"
 
-// Option configures Run.
+// An Option tells Run about the store under test.
 type Option func(*config)
 
 type config struct {
-	maxState int
+	maxState    int
+	maxStateSet bool
 }
 
-// WithMaxStateSize tells the suite the largest Lease.State the store keeps,
-// so it checks that a state of exactly n bytes is kept and one of n+1 is
-// refused with checkpoint.ErrStateTooLarge, writing nothing. Without it the
-// StateTooLarge subtest is skipped.
-func WithMaxStateSize(n int) Option { return func(c *config) { c.maxState = n } }
+// WithMaxStateSize declares the largest Lease.State the store keeps, n > 0
+// bytes. The suite then checks that a state of exactly n bytes is kept and
+// that one of n+1 is refused with checkpoint.ErrStateTooLarge, writing
+// nothing. Without it the StateTooLarge subtest is skipped: the suite cannot
+// guess a bound, and a store need not have one.
+func WithMaxStateSize(n int) Option {
+	return func(c *config) { c.maxState, c.maxStateSet = n, true }
+}
 
-// Run runs the suite. newStore is called once per subtest.
+// Run runs the suite as subtests of t. newStore is called once per subtest
+// and returns the store to test, ready for use; it may return the same store
+// every time, or new ones on a shared table, and registers whatever cleanup
+// it needs with t.Cleanup. A failing subtest fails t; Run returns when all
+// have run.
 func Run(t *testing.T, newStore func(t *testing.T) checkpoint.Store, opts ...Option) {
+	t.Helper()
 	var cfg config
 	for _, opt := range opts {
 		opt(&cfg)
+	}
+	if newStore == nil {
+		t.Fatal("checkpointtest: newStore is nil")
+	}
+	if cfg.maxStateSet && cfg.maxState <= 0 {
+		t.Fatalf("checkpointtest: WithMaxStateSize(%d); want a positive size", cfg.maxState)
 	}
 	tests := []struct {
 		name string
@@ -724,153 +784,4 @@ func testCanceledContext(t *testing.T, s checkpoint.Store) {
 	if _, err := s.Get(t.Context(), key(t, "other")); !errors.Is(err, checkpoint.ErrNotFound) {
 		t.Errorf("Create with a canceled context stored a lease (Get err = %v)", err)
 	}
-}
-
-// checkpointState checkpoints l at `at` with state.
-func checkpointState(t *testing.T, s checkpoint.Store, l checkpoint.Lease, at string, state []byte) checkpoint.Lease {
-	t.Helper()
-	l.Checkpoint, l.SubSequence, l.State = at, 0, state
-	got, err := s.Checkpoint(t.Context(), l)
-	return must(t, s, "Checkpoint", got, err)
-}
-
-// everyByte is a state holding each byte value once, so an encoding that
-// treats the state as text (UTF-8, NUL-terminated, base64 twice) shows.
-func everyByte() []byte {
-	b := make([]byte, 256)
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}
-
-func testStateRoundTrip(t *testing.T, s checkpoint.Store) {
-	ctx := t.Context()
-	k := key(t, "shard")
-	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
-	state := everyByte()
-	l := take(t, s, get(t, s, k), "w1")
-	l = checkpointState(t, s, l, seq, state)
-	if !slices.Equal(l.State, everyByte()) {
-		t.Fatalf("Checkpoint returned state %x; want %x", l.State, everyByte())
-	}
-	state[0] = 0xff // the caller reuses its buffer
-	if got := get(t, s, k).State; !slices.Equal(got, everyByte()) {
-		t.Fatalf("stored state changed with the caller's buffer: %x", got)
-	}
-	l.State[1] = 0xff // and scribbles on the returned lease
-	stored(t, s, checkpoint.Lease{Key: k, Owner: "w1", Counter: l.Counter, Checkpoint: seq, State: everyByte()})
-	l.State = everyByte()
-
-	// Every write that is not a checkpoint keeps the state, so whoever owns
-	// the lease next restores the state that goes with the checkpoint.
-	l = renew(t, s, l)
-	l = requestHandoff(t, s, l, "w2")
-	got, err := s.Handoff(ctx, l)
-	l = must(t, s, "Handoff", got, err)
-	l = release(t, s, l)
-	l = take(t, s, l, "w3")
-	if !slices.Equal(l.State, everyByte()) || l.Checkpoint != seq {
-		t.Fatalf("after renew, hand-off, release and take: checkpoint %q, state %x; want %q, %x", l.Checkpoint, l.State, seq, everyByte())
-	}
-	// List leaves states out: a Consumer lists on every sync.
-	all, err := s.List(ctx)
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	i := slices.IndexFunc(all, func(x checkpoint.Lease) bool { return x.Key == k })
-	if i < 0 {
-		t.Fatalf("List misses %q", k)
-	}
-	if all[i].State != nil {
-		t.Fatalf("List returned state %x for %q; List must leave states out", all[i].State, k)
-	}
-	listed := l.Clone()
-	listed.State = nil
-	if d := diff(listed, all[i]); d != "" {
-		t.Fatalf("List entry (-want +got):\n%s", d)
-	}
-
-	// A later checkpoint replaces the state as a whole.
-	l = checkpointState(t, s, l, "2", []byte("second"))
-	if string(l.State) != "second" {
-		t.Fatalf("state after a second checkpoint = %q; want %q", l.State, "second")
-	}
-}
-
-func testStateNilRemoves(t *testing.T, s checkpoint.Store) {
-	for _, empty := range []struct {
-		name  string
-		state []byte
-	}{{"Nil", nil}, {"Empty", []byte{}}} {
-		t.Run(empty.name, func(t *testing.T) {
-			k := key(t, "shard")
-			create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
-			l := take(t, s, get(t, s, k), "w1")
-			l = checkpointState(t, s, l, "1", []byte("window"))
-			l = checkpointState(t, s, l, "2", empty.state)
-			if len(l.State) != 0 {
-				t.Fatalf("state after a checkpoint without one = %q; want none", l.State)
-			}
-			if got := get(t, s, k).State; len(got) != 0 {
-				t.Fatalf("stored state after a checkpoint without one = %q; want none", got)
-			}
-		})
-	}
-}
-
-func testStateTooLarge(t *testing.T, s checkpoint.Store, max int) {
-	if max <= 0 {
-		t.Skip("the store's MaxStateSize was not given to storetest.Run")
-	}
-	ctx := t.Context()
-	k := key(t, "shard")
-	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
-	l := take(t, s, get(t, s, k), "w1")
-
-	// The bound is a promise: a state of exactly max bytes is kept.
-	big := bytes.Repeat(everyByte(), max/256+1)[:max]
-	l = checkpointState(t, s, l, "1", big)
-	if !slices.Equal(l.State, big) {
-		t.Fatalf("state of %d bytes came back as %d bytes", max, len(l.State))
-	}
-
-	for _, n := range []int{max + 1, 2 * max} {
-		v := l
-		v.Checkpoint, v.State = "2", make([]byte, n)
-		_, err := s.Checkpoint(ctx, v)
-		if !errors.Is(err, checkpoint.ErrStateTooLarge) || errors.Is(err, checkpoint.ErrLeaseLost) {
-			t.Fatalf("Checkpoint with a state of %d bytes (max %d): err = %v; want ErrStateTooLarge", n, max, err)
-		}
-		// Nothing written: not the checkpoint, not a truncated state, and
-		// the counter did not move, so the owner's view is still good.
-		stored(t, s, l)
-	}
-	renew(t, s, l)
-}
-
-func testLostWorkerCannotWriteState(t *testing.T, s checkpoint.Store) {
-	ctx := t.Context()
-	k := key(t, "shard")
-	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
-	w1 := take(t, s, get(t, s, k), "w1")
-	w1 = checkpointState(t, s, w1, "100", []byte("w1 at 100"))
-
-	w2 := take(t, s, get(t, s, k), "w2")
-	if string(w2.State) != "w1 at 100" {
-		t.Fatalf("new owner sees state %q; want the one saved with the checkpoint", w2.State)
-	}
-	w2 = checkpointState(t, s, w2, "200", []byte("w2 at 200"))
-
-	for _, st := range [][]byte{[]byte("w1 at 150"), nil} {
-		v := w1
-		v.Checkpoint, v.State = "150", st
-		_, err := s.Checkpoint(ctx, v)
-		lost(t, fmt.Sprintf("w1 Checkpoint with state %q and its old view", st), err)
-		fresh := get(t, s, k)
-		fresh.Owner, fresh.Checkpoint, fresh.State = "w1", "150", st
-		_, err = s.Checkpoint(ctx, fresh)
-		lost(t, fmt.Sprintf("w1 Checkpoint with state %q and the current counter", st), err)
-	}
-	stored(t, s, w2)
 }
