@@ -1,39 +1,83 @@
-// Package streamtest is the contract suite every source.Stream passes: the
-// embedded memstream, and Kinesis through its adapter against a local
-// emulator. It knows nothing of any implementation; a Harness gives it fresh
-// streams and hides how a backend writes and reshards.
+// Package sourcetest is the contract suite for source.Stream: a test that any
+// stream backend, in this module or outside it, runs to prove it behaves as
+// the Consumer expects. The embedded memstream runs it directly, the Kinesis
+// adapter against a local emulator; a stream on Kafka, Redis or a database
+// log can run the same.
 //
-// The suite checks what the Consumer relies on: hash routing by the MD5 of
-// the partition key, per-shard order, every Position type, reading across a
-// split and a merge (parents end with End, children list their parents, and
-// each partition key's records stay in put order from parents to children),
-// and the errors for unknown shards and invalid positions.
+// # What it checks
 //
-// A backend's test runs it with a Harness:
+//   - A new stream lists the shards asked for: open, without parents, each
+//     with a starting sequence number, their hash ranges tiling
+//     [0, 2^128-1] without gap or overlap.
+//   - Routing and order: a record goes to the shard whose hash range holds
+//     the MD5 of its partition key; a shard returns its records in put
+//     order, with increasing sequence numbers and arrival times that never go
+//     back, each record with its data, partition key, shard and arrival time;
+//     Put copies the data it is given.
+//   - Every source.Position: TRIM_HORIZON, LATEST, AT_ and
+//     AFTER_SEQUENCE_NUMBER, AT_TIMESTAMP; a caught-up reader of an open
+//     shard reports neither End nor time behind; readers see records put
+//     after they were opened, and several readers of one shard do not
+//     disturb each other. Read never returns more than it is asked for.
+//   - Waiting: a reader that is a source.Waiter returns from Wait when a
+//     record arrives or its shard closes, at once when a record is unread,
+//     and at ctx's end otherwise. A backend without Wait says so (see
+//     WithoutWaiter) and the suite checks that polling Read sees the same.
+//   - Resharding, if the stream is a Resharder: after a split or a merge the
+//     parents are listed closed with their ranges unchanged, the children
+//     name their parents and cover the parents' range, new records go to the
+//     children, a parent's reader reaches End after its last record (and
+//     stays there), and each partition key's records, read from parents then
+//     children, come in put order. Reshards that make no sense are refused
+//     and change nothing.
+//   - Errors: opening an unknown shard fails with source.ErrShardNotFound;
+//     a malformed, empty, foreign or unknown position fails with
+//     source.ErrInvalidPosition, from Open or from the first Read.
 //
-//	func TestContract(t *testing.T) {
-//		streamtest.Run(t, streamtest.Harness{
-//			New: func(t *testing.T, shards int) streamtest.Stream {
-//				s, err := memstream.New(shards)
-//				if err != nil {
-//					t.Fatal(err)
-//				}
-//				return s
-//			},
-//		})
+// # What it assumes
+//
+// The shape source.Shard describes, which is Kinesis': hash keys and
+// sequence numbers are decimal integers, hash keys 128-bit, and a record's
+// hash key is the MD5 of its partition key. A backend whose own partitioning
+// differs presents it in these terms.
+//
+// Beyond that, only the exported behaviour of source.Stream: a backend may
+// return fewer records than asked, check a position lazily (on the first
+// Read instead of Open), and report End with a shard's last records or on a
+// Read after them.
+//
+// The suite writes records through the Stream interface below (Put), so a
+// backend's test wraps its producer where the stream itself cannot write.
+// Every subtest asks for a new stream, because it counts the stream's shards
+// and reshards them; streams are not shared. Subtests run one after another,
+// each within a deadline (WithTimeout) that bounds every wait for records.
+//
+// # Gaps a backend declares
+//
+// Where a backend falls short of Kinesis in a way the Consumer tolerates, an
+// Option says so (WithoutWaiter, WithMergeLowerFirst), and the suite checks
+// the declared behaviour in place of the missing one: reading by polling, or
+// the refusal. A declared gap is never skipped, and a declaration gone stale
+// (the backend learned the missing behaviour) fails, so a gap stays visible
+// in the test names. Resharding is different: a stream that cannot reshard
+// is not a Resharder, the suite cannot make one reshard, and it skips those
+// subtests, saying why.
+//
+// # How to call it
+//
+// From a test in the backend's own package:
+//
+//	func TestStream(t *testing.T) {
+//		sourcetest.Run(t, func(t *testing.T, shards int) sourcetest.Stream {
+//			s, err := mystream.Create(t.Context(), client, shards)
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { s.Delete(context.Background()) })
+//			return s
+//		}, sourcetest.WithTimeout(time.Minute))
 //	}
-//
-// Only the exported behaviour of source.Stream is checked, so a backend may
-// return fewer records than asked, check positions lazily (on the first
-// Read instead of Open), and report End with the last records or on a Read
-// after them.
-//
-// Where a backend cannot do what Kinesis does, its Harness says so (see
-// MergeOrder and NoWaiter) and the suite checks the declared behaviour
-// instead: the refusal, or reading by polling. The suite never skips a
-// test, so a gap is visible in the test names and a declaration that has
-// gone stale (the backend learned the missing behaviour) fails.
-package streamtest
+package sourcetest
 
 import (
 	"bytes"
@@ -41,7 +85,6 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
-	"maps"
 	"math/big"
 	"slices"
 	"testing"
@@ -50,102 +93,95 @@ import (
 	"github.com/streamtop/streamtop/source"
 )
 
-// Stream is a source.Stream the suite can also write to and reshard.
-// memstream.Stream implements it as is; a remote backend wraps its client.
+// Stream is a source.Stream the suite can write to. memstream.Stream is one
+// as it is; the test of a remote backend wraps the stream with its producer.
 type Stream interface {
 	source.Stream
 	// Put writes one record and returns the shard that took it and its
 	// sequence number.
 	Put(ctx context.Context, partitionKey string, data []byte) (shardID, sequenceNumber string, err error)
-	// SplitShard and MergeShards reshard as Kinesis does. They return only
-	// once the new shards are listed and take records (for Kinesis: once
-	// the stream is ACTIVE again).
+}
+
+// Resharder is implemented by streams the suite can reshard, as Kinesis
+// does; the suite finds it by type assertion. Both methods return only once
+// the new shards are listed and take records (for Kinesis: once the stream
+// is ACTIVE again).
+type Resharder interface {
+	// SplitShard closes shardID and opens two children: one from the start
+	// of its hash range to newStartingHashKey-1, one from there to its end.
 	SplitShard(ctx context.Context, shardID, newStartingHashKey string) error
+	// MergeShards closes two open shards whose hash ranges are adjacent
+	// and opens one child covering both, with ParentID shardID and
+	// AdjacentParentID adjacentShardID.
 	MergeShards(ctx context.Context, shardID, adjacentShardID string) error
 }
 
-// MergeOrder is which argument orders a backend's MergeShards accepts for
-// an adjacent pair of open shards.
-type MergeOrder int
+// An Option tells Run about the stream under test.
+type Option func(*config)
 
-const (
-	// MergeEitherOrder accepts either shard first, as the Kinesis service
-	// does; the shard named first becomes the child's ParentID.
-	MergeEitherOrder MergeOrder = iota
-	// MergeLowerFirst accepts only the shard with the lower hash range
-	// first and refuses the other order with an error, changing nothing.
-	// kinesalite 3.3.3 behaves so. Swapping the arguments in the harness
-	// would not hide the gap: the child would name the other parent first.
-	MergeLowerFirst
-)
-
-func (o MergeOrder) String() string {
-	switch o {
-	case MergeEitherOrder:
-		return "MergeEitherOrder"
-	case MergeLowerFirst:
-		return "MergeLowerFirst"
-	}
-	return fmt.Sprintf("MergeOrder(%d)", int(o))
+type config struct {
+	tick       func()
+	timeout    time.Duration
+	lowerFirst bool
+	noWaiter   bool
 }
 
-// Harness adapts one implementation to the suite. Its capability fields
-// (MergeOrder, NoWaiter) default to the Kinesis service's behaviour; set
-// them only for a backend that falls short, and the suite checks that it
-// falls short in just the declared way.
-type Harness struct {
-	// New returns a new, empty stream with the given number of open shards,
-	// ready for use, and registers its own cleanup with t.Cleanup.
-	New func(t *testing.T, shards int) Stream
-	// Tick makes every record put after it arrive strictly later than every
-	// record put before it: advance a fake clock, or sleep past the
-	// backend's timestamp resolution. Nil sleeps 10 ms.
-	Tick func()
-	// Timeout bounds each test, and with it every wait for records to
-	// become readable. Zero means 30 s.
-	Timeout time.Duration
-	// MergeOrder is which argument orders MergeShards accepts. With the
-	// zero value the suite merges in both orders (Merge, MergeIntoLower);
-	// with MergeLowerFirst it merges lower first (Merge) and checks that
-	// the other order is refused and leaves the stream usable
-	// (MergeIntoLowerRefused).
-	MergeOrder MergeOrder
-	// NoWaiter declares that the backend's readers do not implement
-	// source.Waiter. The suite then checks, by polling Read, that a reader
-	// at LATEST sees new records and the end of a shard closed under it
-	// (WaitByPolling) instead of checking Wait. Readers that are Waiters
-	// fail that test, as readers that are not fail Wait.
-	NoWaiter bool
-}
+// WithTick gives the suite a way to make every record put after tick returns
+// arrive strictly later than every record put before it: advance the
+// stream's fake clock, or sleep past the backend's timestamp resolution. The
+// AT_TIMESTAMP subtests depend on it. The default sleeps 10 ms.
+func WithTick(tick func()) Option { return func(c *config) { c.tick = tick } }
 
-// Run runs the whole suite against h.
-func Run(t *testing.T, h Harness) {
-	if h.New == nil {
-		t.Fatal("streamtest: Harness.New is nil")
+// WithTimeout bounds each subtest, and with it every wait for records to
+// become readable and every reshard; d must be positive. The default is 30 s.
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithMergeLowerFirst declares that the backend's MergeShards takes an
+// adjacent pair only with the shard of the lower hash range first, and
+// refuses the other order with an error, changing nothing; kinesalite 3.3.3
+// does so, where the Kinesis service takes either order. The suite then
+// checks the refusal (MergeIntoLowerRefused) instead of the merge
+// (MergeIntoLower). Swapping the arguments in the backend's test would not
+// hide the gap: the child would name the other parent first.
+func WithMergeLowerFirst() Option { return func(c *config) { c.lowerFirst = true } }
+
+// WithoutWaiter declares that the backend's readers are not source.Waiters,
+// so a Consumer polls them. The suite then checks that a reader at LATEST
+// sees new records, and the end of a shard closed under it, by polling Read
+// (WaitByPolling) instead of checking Wait; readers that are Waiters fail
+// that subtest, as readers that are not fail Wait.
+func WithoutWaiter() Option { return func(c *config) { c.noWaiter = true } }
+
+// Run runs the suite as subtests of t. newStream is called once per subtest
+// and returns a new, empty stream with the given number of open shards,
+// ready for use, registering its own cleanup with t.Cleanup. A failing
+// subtest fails t; Run returns when all have run.
+func Run(t *testing.T, newStream func(t *testing.T, shards int) Stream, opts ...Option) {
+	t.Helper()
+	cfg := config{tick: func() { time.Sleep(10 * time.Millisecond) }, timeout: 30 * time.Second}
+	for _, opt := range opts {
+		opt(&cfg)
 	}
-	if h.Tick == nil {
-		h.Tick = func() { time.Sleep(10 * time.Millisecond) }
+	switch {
+	case newStream == nil:
+		t.Fatal("sourcetest: newStream is nil")
+	case cfg.tick == nil:
+		t.Fatal("sourcetest: WithTick(nil)")
+	case cfg.timeout <= 0:
+		t.Fatalf("sourcetest: WithTimeout(%v); want a positive duration", cfg.timeout)
 	}
-	if h.Timeout == 0 {
-		h.Timeout = 30 * time.Second
-	}
-	s := suite{h}
+	s := suite{cfg: cfg, newStream: newStream}
 	type test struct {
 		name string
 		run  func(*testing.T, context.Context)
 	}
 	wait := test{"Wait", s.wait}
-	if h.NoWaiter {
+	if cfg.noWaiter {
 		wait = test{"WaitByPolling", s.waitByPolling}
 	}
-	var mergeIntoLower test
-	switch h.MergeOrder {
-	case MergeEitherOrder:
-		mergeIntoLower = test{"MergeIntoLower", s.mergeIntoLower}
-	case MergeLowerFirst:
+	mergeIntoLower := test{"MergeIntoLower", s.mergeIntoLower}
+	if cfg.lowerFirst {
 		mergeIntoLower = test{"MergeIntoLowerRefused", s.mergeIntoLowerRefused}
-	default:
-		t.Fatalf("streamtest: Harness.MergeOrder is %v", h.MergeOrder)
 	}
 	tests := []test{
 		{"ShardsCoverHashSpace", s.shardsCoverHashSpace},
@@ -164,14 +200,27 @@ func Run(t *testing.T, h Harness) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 			defer cancel()
 			tc.run(t, ctx)
 		})
 	}
 }
 
-type suite struct{ h Harness }
+type suite struct {
+	cfg       config
+	newStream func(t *testing.T, shards int) Stream
+}
+
+// resharder returns st as a Resharder, or skips the test if it is not one.
+func resharder(t *testing.T, st Stream) Resharder {
+	t.Helper()
+	rs, ok := st.(Resharder)
+	if !ok {
+		t.Skipf("sourcetest: the stream, a %T, is not a sourcetest.Resharder", st)
+	}
+	return rs
+}
 
 // put is one record the suite wrote, with where the stream says it went.
 type put struct {
@@ -412,7 +461,7 @@ func keys(n int) []string {
 }
 
 func (s suite) shardsCoverHashSpace(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 4)
+	st := s.newStream(t, 4)
 	shards := s.shards(t, ctx, st)
 	if len(shards) != 4 {
 		t.Fatalf("new stream with 4 shards lists %d", len(shards))
@@ -426,7 +475,7 @@ func (s suite) shardsCoverHashSpace(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) routingAndOrder(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 4)
+	st := s.newStream(t, 4)
 	shards := s.shards(t, ctx, st)
 	var puts []put
 	for i, k := range keys(40) {
@@ -460,7 +509,7 @@ func (s suite) routingAndOrder(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) dataIsCopiedOnPut(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	buf := []byte("original")
 	shard, seq, err := st.Put(ctx, "k", buf)
 	if err != nil {
@@ -474,11 +523,11 @@ func (s suite) dataIsCopiedOnPut(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) positions(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	var puts []put
 	for i := range 10 {
 		if i == 5 {
-			s.h.Tick()
+			s.cfg.tick()
 		}
 		puts = append(puts, s.put(t, ctx, st, fmt.Sprintf("k%d", i%3), fmt.Sprint(i)))
 	}
@@ -523,7 +572,7 @@ func (s suite) positions(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) readMax(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	var puts []put
 	for i := range 25 {
 		puts = append(puts, s.put(t, ctx, st, "k", fmt.Sprint(i)))
@@ -549,7 +598,7 @@ func (s suite) readMax(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) readersAreIndependent(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	var puts []put
 	for i := range 8 {
 		puts = append(puts, s.put(t, ctx, st, "k", fmt.Sprint(i)))
@@ -564,12 +613,12 @@ func (s suite) readersAreIndependent(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) wait(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	first := s.put(t, ctx, st, "k", "first")
 	r := s.open(t, ctx, st, first.shard, source.Position{Type: source.Latest})
 	w, ok := r.(source.Waiter)
 	if !ok {
-		t.Fatalf("reader is a %T, not a source.Waiter; a backend without Wait sets Harness.NoWaiter", r)
+		t.Fatalf("reader is a %T, not a source.Waiter; declare a backend without Wait with WithoutWaiter", r)
 	}
 
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
@@ -597,319 +646,55 @@ func (s suite) wait(t *testing.T, ctx context.Context) {
 	checkRecords(t, got, []put{second})
 
 	// A reshard wakes a waiter on the shard it closes.
-	go func() { done <- w.Wait(ctx) }()
-	time.Sleep(10 * time.Millisecond)
-	shards := s.shards(t, ctx, st)
-	if err := st.SplitShard(ctx, first.shard, midpoint(t, shards[first.shard])); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Wait woken by closing the shard = %v", err)
+	t.Run("ShardClosed", func(t *testing.T) {
+		rs := resharder(t, st)
+		go func() { done <- w.Wait(ctx) }()
+		time.Sleep(10 * time.Millisecond)
+		shards := s.shards(t, ctx, st)
+		if err := rs.SplitShard(ctx, first.shard, midpoint(t, shards[first.shard])); err != nil {
+			t.Fatal(err)
 		}
-	case <-ctx.Done():
-		t.Fatal("closing the shard did not wake Wait")
-	}
-	s.readToEnd(t, ctx, r, 0, 10)
-	if err := w.Wait(ctx); err != nil {
-		t.Fatalf("Wait at the end of a closed shard = %v, want nil at once", err)
-	}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Wait woken by closing the shard = %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("closing the shard did not wake Wait")
+		}
+		s.readToEnd(t, ctx, r, 0, 10)
+		if err := w.Wait(ctx); err != nil {
+			t.Fatalf("Wait at the end of a closed shard = %v, want nil at once", err)
+		}
+	})
 }
 
 // waitByPolling is Wait for readers that cannot wait: what a Consumer
 // polling Read relies on instead.
 func (s suite) waitByPolling(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	first := s.put(t, ctx, st, "k", "first")
 	r := s.open(t, ctx, st, first.shard, source.Position{Type: source.Latest})
 	if _, ok := r.(source.Waiter); ok {
-		t.Fatalf("reader is a %T, a source.Waiter, but Harness.NoWaiter says it is not; unset NoWaiter", r)
+		t.Fatalf("reader is a %T, a source.Waiter, but WithoutWaiter says it is not; drop the option", r)
 	}
 	s.readN(t, ctx, r, 0, 10)
 	second := s.put(t, ctx, st, "k", "second")
 	got, _ := s.readN(t, ctx, r, 1, 10)
 	checkRecords(t, got, []put{second})
 
-	shards := s.shards(t, ctx, st)
-	if err := st.SplitShard(ctx, first.shard, midpoint(t, shards[first.shard])); err != nil {
-		t.Fatal(err)
-	}
-	s.readToEnd(t, ctx, r, 0, 10)
-}
-
-// midpoint returns the hash key that splits a shard's range in two halves.
-func midpoint(t *testing.T, sh source.Shard) string {
-	lo, hi := hashRange(t, sh)
-	mid := new(big.Int).Add(lo, hi)
-	mid.Rsh(mid, 1)
-	mid.Add(mid, big.NewInt(1))
-	return mid.String()
-}
-
-// checkKeyOrder asserts that, per partition key, the records read from
-// parents then children come in put order.
-func checkKeyOrder(t *testing.T, read []source.Record, puts []put) {
-	t.Helper()
-	want := make(map[string][]string)
-	for _, p := range puts {
-		want[p.key] = append(want[p.key], p.seq)
-	}
-	got := make(map[string][]string)
-	for _, r := range read {
-		got[r.PartitionKey] = append(got[r.PartitionKey], r.SequenceNumber)
-	}
-	for k, w := range want {
-		if !slices.Equal(got[k], w) {
-			t.Fatalf("partition key %q read in order %v, want put order %v", k, got[k], w)
+	t.Run("ShardClosed", func(t *testing.T) {
+		rs := resharder(t, st)
+		shards := s.shards(t, ctx, st)
+		if err := rs.SplitShard(ctx, first.shard, midpoint(t, shards[first.shard])); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("read %d partition keys, want %d", len(got), len(want))
-	}
-}
-
-func (s suite) split(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 2)
-	before := s.shards(t, ctx, st)
-	var puts []put
-	for i, k := range keys(30) {
-		puts = append(puts, s.put(t, ctx, st, k, fmt.Sprint("a", i)))
-	}
-	var parent source.Shard
-	for _, sh := range before {
-		if parent.ID == "" || sh.ID < parent.ID {
-			parent = sh
-		}
-	}
-	mid := midpoint(t, parent)
-	if err := st.SplitShard(ctx, parent.ID, mid); err != nil {
-		t.Fatalf("SplitShard(%s, %s): %v", parent.ID, mid, err)
-	}
-	after := s.shards(t, ctx, st)
-	if len(after) != 4 {
-		t.Fatalf("after a split of one of 2 shards, %d shards are listed, want 4", len(after))
-	}
-	p := after[parent.ID]
-	if !p.Closed() || p.HashKeyStart != parent.HashKeyStart || p.HashKeyEnd != parent.HashKeyEnd {
-		t.Fatalf("split parent is listed as %+v, want closed with its range unchanged", p)
-	}
-	var children []source.Shard
-	for _, sh := range after {
-		if sh.ParentID == parent.ID {
-			children = append(children, sh)
-		}
-	}
-	if len(children) != 2 {
-		t.Fatalf("%d shards name %s as parent, want 2", len(children), parent.ID)
-	}
-	slices.SortFunc(children, func(a, b source.Shard) int {
-		la, _ := hashRange(t, a)
-		lb, _ := hashRange(t, b)
-		return la.Cmp(lb)
+		s.readToEnd(t, ctx, r, 0, 10)
 	})
-	midN, _ := new(big.Int).SetString(mid, 10)
-	lo0, hi0 := hashRange(t, children[0])
-	lo1, hi1 := hashRange(t, children[1])
-	plo, phi := hashRange(t, parent)
-	if lo0.Cmp(plo) != 0 || hi0.Cmp(new(big.Int).Sub(midN, big.NewInt(1))) != 0 || lo1.Cmp(midN) != 0 || hi1.Cmp(phi) != 0 {
-		t.Fatalf("children ranges [%s, %s] and [%s, %s], want [%s, %s-1] and [%s, %s]", lo0, hi0, lo1, hi1, plo, mid, mid, phi)
-	}
-	for _, c := range children {
-		if c.Closed() || c.AdjacentParentID != "" {
-			t.Fatalf("split child %+v: want open, with no adjacent parent", c)
-		}
-	}
-	checkCover(t, after)
-
-	for i, k := range keys(30) {
-		p := s.put(t, ctx, st, k, fmt.Sprint("b", i))
-		if p.shard == parent.ID {
-			t.Fatalf("Put(%q) after the split went to the closed parent", k)
-		}
-		if !owns(t, after[p.shard], k) {
-			t.Fatalf("Put(%q) after the split went to %s, which does not hold its hash key", k, p.shard)
-		}
-		puts = append(puts, p)
-	}
-	want := byShard(puts)
-	got := s.readToEnd(t, ctx, s.open(t, ctx, st, parent.ID, source.Position{}), len(want[parent.ID]), 4)
-	checkRecords(t, got, want[parent.ID])
-	read := got
-	for id, sh := range after {
-		if id == parent.ID {
-			continue
-		}
-		got, _ := s.readN(t, ctx, s.open(t, ctx, st, id, source.Position{}), len(want[id]), 10000)
-		checkRecords(t, got, want[id])
-		if sh.ParentID == parent.ID {
-			read = append(read, got...)
-		}
-	}
-	var family []put
-	for _, p := range puts {
-		if owns(t, parent, p.key) {
-			family = append(family, p)
-		}
-	}
-	checkKeyOrder(t, read, family)
-}
-
-func (s suite) merge(t *testing.T, ctx context.Context) { s.mergeOrdered(t, ctx, false) }
-
-func (s suite) mergeIntoLower(t *testing.T, ctx context.Context) { s.mergeOrdered(t, ctx, true) }
-
-// mergeOrdered merges the two lowest shards of three. The shard named first
-// becomes the child's ParentID whichever range is lower; upperFirst names
-// the upper one first.
-func (s suite) mergeOrdered(t *testing.T, ctx context.Context, upperFirst bool) {
-	st := s.h.New(t, 3)
-	before := s.shards(t, ctx, st)
-	ordered := byRange(t, before)
-	a, b := ordered[0], ordered[1]
-	if upperFirst {
-		a, b = b, a
-	}
-	lower, upper := ordered[0], ordered[1]
-	var puts []put
-	for i, k := range keys(30) {
-		puts = append(puts, s.put(t, ctx, st, k, fmt.Sprint("a", i)))
-	}
-	if err := st.MergeShards(ctx, a.ID, b.ID); err != nil {
-		t.Fatalf("MergeShards(%s, %s): %v", a.ID, b.ID, err)
-	}
-	after := s.shards(t, ctx, st)
-	if len(after) != 4 {
-		t.Fatalf("after merging 2 of 3 shards, %d shards are listed, want 4", len(after))
-	}
-	var child source.Shard
-	for _, sh := range after {
-		if _, old := before[sh.ID]; !old {
-			child = sh
-		}
-	}
-	if child.ParentID != a.ID || child.AdjacentParentID != b.ID || child.Closed() {
-		t.Fatalf("merged child %+v: want open, ParentID %s, AdjacentParentID %s", child, a.ID, b.ID)
-	}
-	if child.HashKeyStart != lower.HashKeyStart || child.HashKeyEnd != upper.HashKeyEnd {
-		t.Fatalf("merged child range [%s, %s], want [%s, %s]", child.HashKeyStart, child.HashKeyEnd, lower.HashKeyStart, upper.HashKeyEnd)
-	}
-	if !after[a.ID].Closed() || !after[b.ID].Closed() || after[ordered[2].ID].Closed() {
-		t.Fatalf("after the merge: %s closed=%v, %s closed=%v, %s closed=%v; want true, true, false",
-			a.ID, after[a.ID].Closed(), b.ID, after[b.ID].Closed(), ordered[2].ID, after[ordered[2].ID].Closed())
-	}
-	checkCover(t, after)
-
-	for i, k := range keys(30) {
-		p := s.put(t, ctx, st, k, fmt.Sprint("b", i))
-		if p.shard == a.ID || p.shard == b.ID {
-			t.Fatalf("Put(%q) after the merge went to closed parent %s", k, p.shard)
-		}
-		puts = append(puts, p)
-	}
-	want := byShard(puts)
-	var read []source.Record
-	for _, id := range []string{a.ID, b.ID} {
-		got := s.readToEnd(t, ctx, s.open(t, ctx, st, id, source.Position{}), len(want[id]), 10000)
-		checkRecords(t, got, want[id])
-		read = append(read, got...)
-	}
-	got, _ := s.readN(t, ctx, s.open(t, ctx, st, child.ID, source.Position{}), len(want[child.ID]), 10000)
-	checkRecords(t, got, want[child.ID])
-	read = append(read, got...)
-	var family []put
-	for _, p := range puts {
-		if owns(t, child, p.key) {
-			family = append(family, p)
-		}
-	}
-	checkKeyOrder(t, read, family)
-}
-
-// mergeIntoLowerRefused checks a backend declared MergeLowerFirst: naming
-// the upper shard of an adjacent open pair first is refused, changes no
-// shard, and leaves the stream able to merge the pair lower first.
-func (s suite) mergeIntoLowerRefused(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 3)
-	before := s.shards(t, ctx, st)
-	ordered := byRange(t, before)
-	lower, upper := ordered[0], ordered[1]
-	if err := st.MergeShards(ctx, upper.ID, lower.ID); err == nil {
-		t.Fatalf("MergeShards(%s, %s) with the upper shard first: no error, though the harness declares %v; if the backend now takes either order, drop the declaration",
-			upper.ID, lower.ID, MergeLowerFirst)
-	}
-	if after := s.shards(t, ctx, st); !maps.Equal(after, before) {
-		t.Fatalf("a refused merge changed the shards from %v to %v", before, after)
-	}
-	if err := st.MergeShards(ctx, lower.ID, upper.ID); err != nil {
-		t.Fatalf("MergeShards(%s, %s) after a refused merge: %v", lower.ID, upper.ID, err)
-	}
-	after := s.shards(t, ctx, st)
-	if len(after) != 4 || !after[lower.ID].Closed() || !after[upper.ID].Closed() {
-		t.Fatalf("after the merge lower first: %v; want 4 shards, %s and %s closed", after, lower.ID, upper.ID)
-	}
-}
-
-// byRange returns the shards ordered by the start of their hash ranges.
-func byRange(t *testing.T, shards map[string]source.Shard) []source.Shard {
-	t.Helper()
-	ordered := slices.Collect(maps.Values(shards))
-	slices.SortFunc(ordered, func(a, b source.Shard) int {
-		la, _ := hashRange(t, a)
-		lb, _ := hashRange(t, b)
-		return la.Cmp(lb)
-	})
-	return ordered
-}
-
-func (s suite) reshardErrors(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 3)
-	before := s.shards(t, ctx, st)
-	ordered := byRange(t, before)
-	first, second, third := ordered[0], ordered[1], ordered[2]
-	above, _ := new(big.Int).SetString(first.HashKeyEnd, 10)
-	above.Add(above, big.NewInt(1))
-
-	for _, c := range []struct {
-		name string
-		do   func() error
-	}{
-		{"SplitUnknownShard", func() error { return st.SplitShard(ctx, "shardId-999999999999", midpoint(t, first)) }},
-		{"SplitAtRangeStart", func() error { return st.SplitShard(ctx, first.ID, first.HashKeyStart) }},
-		{"SplitAboveRange", func() error { return st.SplitShard(ctx, first.ID, above.String()) }},
-		{"SplitMalformedKey", func() error { return st.SplitShard(ctx, first.ID, "12x") }},
-		{"MergeNotAdjacent", func() error { return st.MergeShards(ctx, first.ID, third.ID) }},
-		{"MergeWithItself", func() error { return st.MergeShards(ctx, first.ID, first.ID) }},
-		{"MergeUnknownShard", func() error { return st.MergeShards(ctx, first.ID, "shardId-999999999999") }},
-	} {
-		if err := c.do(); err == nil {
-			t.Errorf("%s: no error", c.name)
-		}
-	}
-	after := s.shards(t, ctx, st)
-	if len(after) != 3 {
-		t.Fatalf("failed reshards changed the shards: %d listed, want 3", len(after))
-	}
-	for _, sh := range after {
-		if sh.Closed() {
-			t.Fatalf("failed reshards closed %s", sh.ID)
-		}
-	}
-
-	// A closed shard can be neither split nor merged.
-	if err := st.MergeShards(ctx, first.ID, second.ID); err != nil {
-		t.Fatalf("MergeShards(%s, %s): %v", first.ID, second.ID, err)
-	}
-	if err := st.SplitShard(ctx, first.ID, midpoint(t, first)); err == nil {
-		t.Error("SplitShard of a closed shard: no error")
-	}
-	if err := st.MergeShards(ctx, second.ID, third.ID); err == nil {
-		t.Error("MergeShards of a closed shard: no error")
-	}
 }
 
 func (s suite) unknownShard(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 1)
+	st := s.newStream(t, 1)
 	_, err := st.Open(ctx, "shardId-999999999999", source.Position{})
 	if err == nil {
 		t.Fatal("Open of an unknown shard: no error")
@@ -920,7 +705,7 @@ func (s suite) unknownShard(t *testing.T, ctx context.Context) {
 }
 
 func (s suite) invalidPositions(t *testing.T, ctx context.Context) {
-	st := s.h.New(t, 2)
+	st := s.newStream(t, 2)
 	shards := s.shards(t, ctx, st)
 	// A record in each shard, so each has a sequence number of its own.
 	seqOf := make(map[string]string)
