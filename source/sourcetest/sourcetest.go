@@ -105,7 +105,10 @@ type Stream interface {
 // Resharder is implemented by streams the suite can reshard, as Kinesis
 // does; the suite finds it by type assertion. Both methods return only once
 // the new shards are listed and take records (for Kinesis: once the stream
-// is ACTIVE again).
+// is ACTIVE again). Both refuse, with an error and changing nothing, a
+// reshard that makes no sense: an unknown or closed shard, a split key
+// that is malformed or not inside the shard's range past its start, a
+// merge of a shard with itself or with one that is not adjacent.
 type Resharder interface {
 	// SplitShard closes shardID and opens two children: one from the start
 	// of its hash range to newStartingHashKey-1, one from there to its end.
@@ -154,8 +157,10 @@ func WithoutWaiter() Option { return func(c *config) { c.noWaiter = true } }
 
 // Run runs the suite as subtests of t. newStream is called once per subtest
 // and returns a new, empty stream with the given number of open shards,
-// ready for use, registering its own cleanup with t.Cleanup. A failing
-// subtest fails t; Run returns when all have run.
+// ready for use, registering its own cleanup with t.Cleanup. A backend that
+// names its streams gives each one a name that no other subtest, and no
+// other run of the suite, uses: the subtest's name and a random suffix, say.
+// A failing subtest fails t; Run returns when all have run.
 func Run(t *testing.T, newStream func(t *testing.T, shards int) Stream, opts ...Option) {
 	t.Helper()
 	cfg := config{tick: func() { time.Sleep(10 * time.Millisecond) }, timeout: 30 * time.Second}
