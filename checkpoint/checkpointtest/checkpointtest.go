@@ -32,8 +32,8 @@
 // Only what checkpoint.Store promises: the suite never looks past the
 // interface. Each subtest asks for a store and names its leases after
 // itself and a token drawn once per run, so one table can serve every
-// subtest, and every run of the suite (go test -count=N, or two machines
-// against one table), without a subtest meeting another's leases. Leases
+// subtest and every run of the suite (go test -count=N, go test again, on
+// two machines at once) without a subtest meeting another's leases. Leases
 // of other tests in the table are ignored, List included. The suite does
 // not delete what it creates; a backend that must stay small gives each run
 // a table of its own.

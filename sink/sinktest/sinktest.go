@@ -36,9 +36,9 @@
 // a few minutes of history per group keeps everything the suite writes.
 //
 // Each subtest asks for a sink and names its groups after itself and a token
-// drawn once per run, so one table can serve every subtest, and every run of
-// the suite (go test -count=N, or two machines against one table), without a
-// subtest meeting another's groups; other groups in Groups are ignored. The
+// drawn once per run, so one table can serve every subtest and every run of
+// the suite (go test -count=N, go test again, on two machines at once)
+// without a subtest meeting another's groups; other groups in Groups are ignored. The
 // suite does not delete what it writes. Subtests run one after another; one
 // writes from several goroutines at once.
 //
