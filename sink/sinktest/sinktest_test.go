@@ -34,6 +34,16 @@ var childCases = map[string]func(t *testing.T){
 			return m, sinceExclusive{m}
 		})
 	},
+	// Embedding the interfaces, not the Memory, leaves Groups out.
+	"NotALister": func(t *testing.T) {
+		sinktest.Run(t, func(t *testing.T) (sink.Writer, sink.Reader) {
+			m, err := sink.NewMemory()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return struct{ sink.Writer }{m}, struct{ sink.Reader }{m}
+		})
+	},
 	"NilNewSink": func(t *testing.T) { sinktest.Run(t, nil) },
 }
 
@@ -52,12 +62,14 @@ func TestChild(t *testing.T) {
 }
 
 // TestSuiteCatches runs the suite on a broken sink and a bad call, and
-// checks that it fails them where it should and passes the rest.
+// checks that it fails them where it should and passes the rest; and on a
+// sink that is no sink.Lister, which skips just the Groups subtest.
 func TestSuiteCatches(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		failing []string // subtests that must fail (among others)
 		passing []string // subtests that must pass: the failure is not everywhere
+		skipped []string // exactly the subtests that are skipped, if it passes
 		message string   // the output must say this
 	}{
 		{
@@ -67,13 +79,27 @@ func TestSuiteCatches(t *testing.T) {
 			message: "(-want +got)",
 		},
 		{
+			name:    "NotALister",
+			skipped: []string{"Groups"},
+			passing: []string{"RoundTrip", "Since"},
+			message: "neither the Writer nor the Reader is a sink.Lister",
+		},
+		{
 			name:    "NilNewSink",
 			message: "sinktest: newSink is nil",
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := childtest.Run(t, "TestChild", c.name)
-			if r.Err == nil {
+			switch {
+			case c.skipped != nil:
+				if r.Err != nil {
+					t.Fatalf("the suite failed: %v\n%s", r.Err, r.Output)
+				}
+				if !slices.Equal(r.Skipped, c.skipped) {
+					t.Errorf("skipped subtests %v, want %v", r.Skipped, c.skipped)
+				}
+			case r.Err == nil:
 				t.Fatalf("the suite passed; want it to fail\n%s", r.Output)
 			}
 			for _, f := range c.failing {
