@@ -12,12 +12,12 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/streamtop/streamtop/checkpoint"
-	"github.com/streamtop/streamtop/internal/storetest"
+	"github.com/streamtop/streamtop/checkpoint/checkpointtest"
 )
 
 func TestMemoryStore(t *testing.T) {
-	storetest.Run(t, func(*testing.T) checkpoint.Store { return checkpoint.NewMemoryStore() },
-		storetest.WithMaxStateSize(checkpoint.MaxMemoryStateSize))
+	checkpointtest.Run(t, func(*testing.T) checkpoint.Store { return checkpoint.NewMemoryStore() },
+		checkpointtest.WithMaxStateSize(checkpoint.MaxMemoryStateSize))
 }
 
 // outcome is how a model write ends.

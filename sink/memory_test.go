@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
-	"github.com/streamtop/streamtop/internal/sinktest"
 	"github.com/streamtop/streamtop/sink"
+	"github.com/streamtop/streamtop/sink/sinktest"
 	"github.com/streamtop/streamtop/topk"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
-	"github.com/streamtop/streamtop/internal/storetest"
+	"github.com/streamtop/streamtop/internal/faults"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
@@ -116,7 +116,7 @@ func runScenario(t testing.TB) scenario {
 	}
 
 	var offA atomic.Bool
-	cutA := storetest.Cut{Store: store, Off: &offA}
+	cutA := faults.Cut{Store: store, Off: &offA}
 	a, stopA := start("a", cutA)
 	defer stopA()
 	waitFor(30*time.Second, "worker a holding 4 leases", func() bool { return a.Stats().LeasesHeld == 4 })

@@ -18,10 +18,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/checkpoint/checkpointtest"
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/ddb/ddbtest"
-	"github.com/streamtop/streamtop/internal/storetest"
 )
 
 // Each rapid step here is a few round trips to dynalite: 50 checks keep the
@@ -66,8 +66,8 @@ func newStoreOn(t testing.TB, client *awsddb.Client, name string, opts ...dynamo
 }
 
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) checkpoint.Store { return newStore(t) },
-		storetest.WithMaxStateSize(dynamostore.MaxStateSize))
+	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return newStore(t) },
+		checkpointtest.WithMaxStateSize(dynamostore.MaxStateSize))
 }
 
 func TestNewValidates(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
-	"github.com/streamtop/streamtop/internal/storetest"
+	"github.com/streamtop/streamtop/internal/faults"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -177,7 +177,7 @@ func run(t testing.TB, cfg source.Config) result {
 	start := func(id string) *worker {
 		w := &worker{id: id, finished: make(chan struct{})}
 		c := cfg
-		c.Stream, c.Leases, c.WorkerID = stream, storetest.Cut{Store: store, Off: &w.crashed}, id
+		c.Stream, c.Leases, c.WorkerID = stream, faults.Cut{Store: store, Off: &w.crashed}, id
 		c.NewProcessor = l.handler(w)
 		var err error
 		if w.c, err = source.NewConsumer(c); err != nil {

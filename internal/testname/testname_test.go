@@ -1,10 +1,12 @@
 package testname_test
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/streamtop/streamtop/internal/childtest"
 	"github.com/streamtop/streamtop/internal/testname"
 )
 
@@ -42,5 +44,31 @@ func TestUniqueDiffersAcrossRuns(t *testing.T) {
 	t.Run("b", func(t *testing.T) { sub = append(sub, testname.Unique(t, "x")) })
 	if sub[0] == sub[1] {
 		t.Fatalf("two subtests both got %q", sub[0])
+	}
+}
+
+// TestChild is the process TestUniqueDiffersAcrossProcesses starts twice; in
+// an ordinary run it does nothing.
+func TestChild(t *testing.T) {
+	if childtest.Case() != "" {
+		t.Logf("name=%s", testname.Unique(t, "lease"))
+	}
+}
+
+// TestUniqueDiffersAcrossProcesses runs the same test in two processes, as
+// two go test runs against one table that outlives them do: the two must
+// not share names.
+func TestUniqueDiffersAcrossProcesses(t *testing.T) {
+	var names []string
+	for range 2 {
+		r := childtest.Run(t, "TestChild", "print")
+		m := regexp.MustCompile(`name=(\S+)`).FindStringSubmatch(r.Output)
+		if r.Err != nil || m == nil {
+			t.Fatalf("child: %v\n%s", r.Err, r.Output)
+		}
+		names = append(names, m[1])
+	}
+	if names[0] == names[1] {
+		t.Fatalf("two processes both got %q", names[0])
 	}
 }

@@ -20,9 +20,9 @@ import (
 
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/ddb/ddbtest"
-	"github.com/streamtop/streamtop/internal/sinktest"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/sink/dynamosink"
+	"github.com/streamtop/streamtop/sink/sinktest"
 	"github.com/streamtop/streamtop/topk"
 )
 

@@ -11,8 +11,8 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/streamtop/streamtop/internal/awstest"
-	"github.com/streamtop/streamtop/internal/streamtest"
 	"github.com/streamtop/streamtop/source/kinesisstream"
+	"github.com/streamtop/streamtop/source/sourcetest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -109,15 +109,13 @@ func newEmulatorStream(t testing.TB, shards int, opts ...kinesisstream.Option) e
 // TestStreamContract runs the source.Stream contract suite against
 // kinesalite, with the Stream's default settings.
 func TestStreamContract(t *testing.T) {
-	streamtest.Run(t, streamtest.Harness{
-		New: func(t *testing.T, shards int) streamtest.Stream { return newEmulatorStream(t, shards) },
+	sourcetest.Run(t, func(t *testing.T, shards int) sourcetest.Stream { return newEmulatorStream(t, shards) },
 		// kinesalite stamps arrivals in milliseconds.
-		Tick:    func() { time.Sleep(5 * time.Millisecond) },
-		Timeout: 60 * time.Second,
+		sourcetest.WithTick(func() { time.Sleep(5 * time.Millisecond) }),
+		sourcetest.WithTimeout(60*time.Second),
 		// kinesalite 3.3.3 refuses a MergeShards whose ShardToMerge holds
 		// the upper hash range ("not an adjacent pair"); the service takes
 		// either order. The suite checks the refusal, so this line fails
 		// once the emulator catches up.
-		MergeOrder: streamtest.MergeLowerFirst,
-	})
+		sourcetest.WithMergeLowerFirst())
 }

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamtop/streamtop/internal/streamtest"
 	"github.com/streamtop/streamtop/source/memstream"
+	"github.com/streamtop/streamtop/source/sourcetest"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -39,29 +39,25 @@ func (c *fakeClock) Set(t time.Time) {
 
 func TestContract(t *testing.T) {
 	var clock *fakeClock
-	streamtest.Run(t, streamtest.Harness{
-		New: func(t *testing.T, shards int) streamtest.Stream {
-			clock = newFakeClock()
-			s, err := memstream.New(shards, memstream.WithClock(clock.Now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		Tick:    func() { clock.Advance(time.Second) },
-		Timeout: 10 * time.Second,
-	})
+	newStream := func(t *testing.T, shards int) sourcetest.Stream {
+		clock = newFakeClock()
+		s, err := memstream.New(shards, memstream.WithClock(clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	sourcetest.Run(t, newStream,
+		sourcetest.WithTick(func() { clock.Advance(time.Second) }),
+		sourcetest.WithTimeout(10*time.Second))
 }
 
 func TestContractRealClock(t *testing.T) {
-	streamtest.Run(t, streamtest.Harness{
-		New: func(t *testing.T, shards int) streamtest.Stream {
-			s, err := memstream.New(shards)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		Timeout: 10 * time.Second,
-	})
+	sourcetest.Run(t, func(t *testing.T, shards int) sourcetest.Stream {
+		s, err := memstream.New(shards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, sourcetest.WithTimeout(10*time.Second))
 }

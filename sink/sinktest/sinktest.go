@@ -1,19 +1,57 @@
 // Package sinktest is the contract suite for a sink: a sink.Writer and the
-// sink.Reader that reads what it wrote. The in-memory sink runs it directly,
-// the DynamoDB sink against a local emulator.
+// sink.Reader that reads back what it wrote. Any sink, in this module or
+// outside it, runs it to prove it keeps the rules the aggregate package and
+// the visualizer rely on. The in-memory sink and the DynamoDB sink both run
+// it; a sink on ClickHouse, Postgres or Redis can run the same.
 //
-// What the suite requires of time: Snapshot.Time round-trips to the
-// millisecond (Query returns a time Equal to the one written, when the
-// written one is a whole number of milliseconds), and Window to the
-// millisecond likewise. Finer precision is neither required nor tested, so a
-// sink may store ISO-8601 with milliseconds.
+// # What it checks
 //
-// The suite assumes nothing else about the backend: each subtest asks for a
-// sink and uses group names unique to its run, so implementations
-// may hand every subtest the same table. Snapshot times lie within a few
-// minutes of the time the suite starts, so a sink that expires data by wall
-// clock (a DynamoDB TTL, checked on read) and one with a retention of a few
-// minutes both keep everything the suite writes.
+//   - Snapshots round-trip: Group, Time, Window, Host, and Counts in the
+//     order written, with their error bounds, extreme values and keys of
+//     any text.
+//   - Writes are idempotent: a snapshot whose Group and Time are stored
+//     replaces the stored one (the last in a batch wins), the same instant
+//     in another time zone included.
+//   - Query returns a group's snapshots from since on, in time order, and
+//     nothing of other groups, even of names that are prefixes of it or
+//     differ in case; an unknown group is empty, not an error.
+//   - Times keep their milliseconds: two snapshots a millisecond apart are
+//     two snapshots.
+//   - A batch with an invalid snapshot (no Group, a zero Time) fails with
+//     sink.ErrInvalidSnapshot and stores nothing; an empty batch is no
+//     error; a canceled context fails with context.Canceled.
+//   - Slices passed in or handed out are not shared with the sink, and
+//     concurrent writers lose nothing.
+//   - If the Reader or the Writer is a sink.Lister, Groups lists each group
+//     once, in order. Otherwise the Groups subtest is skipped.
+//
+// # What it assumes
+//
+// Only what sink.Writer and sink.Reader promise, and about time only this:
+// Time and Window round-trip to the millisecond (a Time that is a whole
+// number of milliseconds comes back Equal); finer precision is neither
+// required nor checked. The suite reads the wall clock once, when Run
+// starts, and stamps every snapshot within a few minutes of it, so a sink
+// that expires data by wall clock (a TTL of a few minutes or more) or keeps
+// a few minutes of history per group keeps everything the suite writes.
+//
+// Each subtest asks for a sink and names its groups after itself and a token
+// drawn once per run, so one table can serve every subtest and every run of
+// the suite (go test -count=N, go test again, on two machines at once)
+// without a subtest meeting another's groups; other groups in Groups are ignored. The
+// suite does not delete what it writes. Subtests run one after another; one
+// writes from several goroutines at once.
+//
+// # How to call it
+//
+// From a test in the sink's own package:
+//
+//	func TestSink(t *testing.T) {
+//		sinktest.Run(t, func(t *testing.T) (sink.Writer, sink.Reader) {
+//			s := mysink.New(db, "counts") // on a shared table
+//			return s, s
+//		})
+//	}
 package sinktest
 
 import (
@@ -35,8 +73,17 @@ import (
 	"github.com/streamtop/streamtop/topk"
 )
 
-// Run runs the suite. newSink is called once per subtest.
+// Run runs the suite as subtests of t. newSink is called once per subtest
+// and returns the sink to test, ready for use: the Writer and the Reader that
+// reads what it writes, often one value. It may return the same sink every
+// time, or new ones on a shared table, and registers whatever cleanup it
+// needs with t.Cleanup. A failing subtest fails t; Run returns when all have
+// run.
 func Run(t *testing.T, newSink func(t *testing.T) (sink.Writer, sink.Reader)) {
+	t.Helper()
+	if newSink == nil {
+		t.Fatal("sinktest: newSink is nil")
+	}
 	// The one wall-clock reading in the suite: see the package doc.
 	base := time.Now().UTC().Truncate(time.Second)
 	tests := []struct {
@@ -329,7 +376,7 @@ func testGroups(t *testing.T, c suite) {
 	l, ok := c.r.(sink.Lister)
 	if !ok {
 		if l, ok = c.w.(sink.Lister); !ok {
-			t.Skip("the sink does not implement sink.Lister")
+			t.Skip("sinktest: neither the Writer nor the Reader is a sink.Lister")
 		}
 	}
 	names := []string{"/b", "/a", "/c/d", "/c"}

@@ -1,4 +1,4 @@
-package storetest
+package faults
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 // ErrCut is every call's error on a Cut store while it is cut off.
-var ErrCut = errors.New("storetest: cut off from the lease table")
+var ErrCut = errors.New("faults: cut off from the lease table")
 
 // Cut is a lease table a worker can be cut off from, as when its process is
 // frozen, it crashed, or its network fails: while Off is set, every call

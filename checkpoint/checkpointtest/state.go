@@ -1,0 +1,162 @@
+package checkpointtest
+
+// The subtests of Lease.State: what a processor saves with its checkpoint.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/streamtop/streamtop/checkpoint"
+)
+
+// checkpointState checkpoints l at `at` with state.
+func checkpointState(t *testing.T, s checkpoint.Store, l checkpoint.Lease, at string, state []byte) checkpoint.Lease {
+	t.Helper()
+	l.Checkpoint, l.SubSequence, l.State = at, 0, state
+	got, err := s.Checkpoint(t.Context(), l)
+	return must(t, s, "Checkpoint", got, err)
+}
+
+// everyByte is a state holding each byte value once, so an encoding that
+// treats the state as text (UTF-8, NUL-terminated, base64 twice) shows.
+func everyByte() []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func testStateRoundTrip(t *testing.T, s checkpoint.Store) {
+	ctx := t.Context()
+	k := key(t, "shard")
+	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
+	state := everyByte()
+	l := take(t, s, get(t, s, k), "w1")
+	l = checkpointState(t, s, l, seq, state)
+	if !slices.Equal(l.State, everyByte()) {
+		t.Fatalf("Checkpoint returned state %x; want %x", l.State, everyByte())
+	}
+	state[0] = 0xff // the caller reuses its buffer
+	if got := get(t, s, k).State; !slices.Equal(got, everyByte()) {
+		t.Fatalf("stored state changed with the caller's buffer: %x", got)
+	}
+	l.State[1] = 0xff // and scribbles on the returned lease
+	stored(t, s, checkpoint.Lease{Key: k, Owner: "w1", Counter: l.Counter, Checkpoint: seq, State: everyByte()})
+	l.State = everyByte()
+
+	// Every write that is not a checkpoint keeps the state, so whoever owns
+	// the lease next restores the state that goes with the checkpoint.
+	l = renew(t, s, l)
+	l = requestHandoff(t, s, l, "w2")
+	got, err := s.Handoff(ctx, l)
+	l = must(t, s, "Handoff", got, err)
+	l = release(t, s, l)
+	l = take(t, s, l, "w3")
+	if !slices.Equal(l.State, everyByte()) || l.Checkpoint != seq {
+		t.Fatalf("after renew, hand-off, release and take: checkpoint %q, state %x; want %q, %x", l.Checkpoint, l.State, seq, everyByte())
+	}
+	// List leaves states out: a Consumer lists on every sync.
+	all, err := s.List(ctx)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	i := slices.IndexFunc(all, func(x checkpoint.Lease) bool { return x.Key == k })
+	if i < 0 {
+		t.Fatalf("List misses %q", k)
+	}
+	if all[i].State != nil {
+		t.Fatalf("List returned state %x for %q; List must leave states out", all[i].State, k)
+	}
+	listed := l.Clone()
+	listed.State = nil
+	if d := diff(listed, all[i]); d != "" {
+		t.Fatalf("List entry (-want +got):\n%s", d)
+	}
+
+	// A later checkpoint replaces the state as a whole.
+	l = checkpointState(t, s, l, "2", []byte("second"))
+	if string(l.State) != "second" {
+		t.Fatalf("state after a second checkpoint = %q; want %q", l.State, "second")
+	}
+}
+
+func testStateNilRemoves(t *testing.T, s checkpoint.Store) {
+	for _, empty := range []struct {
+		name  string
+		state []byte
+	}{{"Nil", nil}, {"Empty", []byte{}}} {
+		t.Run(empty.name, func(t *testing.T) {
+			k := key(t, "shard")
+			create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
+			l := take(t, s, get(t, s, k), "w1")
+			l = checkpointState(t, s, l, "1", []byte("window"))
+			l = checkpointState(t, s, l, "2", empty.state)
+			if len(l.State) != 0 {
+				t.Fatalf("state after a checkpoint without one = %q; want none", l.State)
+			}
+			if got := get(t, s, k).State; len(got) != 0 {
+				t.Fatalf("stored state after a checkpoint without one = %q; want none", got)
+			}
+		})
+	}
+}
+
+func testStateTooLarge(t *testing.T, s checkpoint.Store, max int) {
+	if max <= 0 {
+		t.Skip("checkpointtest: no WithMaxStateSize given, so no bound to check")
+	}
+	ctx := t.Context()
+	k := key(t, "shard")
+	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
+	l := take(t, s, get(t, s, k), "w1")
+
+	// The bound is a promise: a state of exactly max bytes is kept.
+	big := bytes.Repeat(everyByte(), max/256+1)[:max]
+	l = checkpointState(t, s, l, "1", big)
+	if !slices.Equal(l.State, big) {
+		t.Fatalf("state of %d bytes came back as %d bytes", max, len(l.State))
+	}
+
+	for _, n := range []int{max + 1, 2 * max} {
+		v := l
+		v.Checkpoint, v.State = "2", make([]byte, n)
+		_, err := s.Checkpoint(ctx, v)
+		if !errors.Is(err, checkpoint.ErrStateTooLarge) || errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("Checkpoint with a state of %d bytes (max %d): err = %v; want ErrStateTooLarge", n, max, err)
+		}
+		// Nothing written: not the checkpoint, not a truncated state, and
+		// the counter did not move, so the owner's view is still good.
+		stored(t, s, l)
+	}
+	renew(t, s, l)
+}
+
+func testLostWorkerCannotWriteState(t *testing.T, s checkpoint.Store) {
+	ctx := t.Context()
+	k := key(t, "shard")
+	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
+	w1 := take(t, s, get(t, s, k), "w1")
+	w1 = checkpointState(t, s, w1, "100", []byte("w1 at 100"))
+
+	w2 := take(t, s, get(t, s, k), "w2")
+	if string(w2.State) != "w1 at 100" {
+		t.Fatalf("new owner sees state %q; want the one saved with the checkpoint", w2.State)
+	}
+	w2 = checkpointState(t, s, w2, "200", []byte("w2 at 200"))
+
+	for _, st := range [][]byte{[]byte("w1 at 150"), nil} {
+		v := w1
+		v.Checkpoint, v.State = "150", st
+		_, err := s.Checkpoint(ctx, v)
+		lost(t, fmt.Sprintf("w1 Checkpoint with state %q and its old view", st), err)
+		fresh := get(t, s, k)
+		fresh.Owner, fresh.Checkpoint, fresh.State = "w1", "150", st
+		_, err = s.Checkpoint(ctx, fresh)
+		lost(t, fmt.Sprintf("w1 Checkpoint with state %q and the current counter", st), err)
+	}
+	stored(t, s, w2)
+}
