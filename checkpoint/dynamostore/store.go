@@ -27,6 +27,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 )
 
@@ -68,7 +69,9 @@ type client interface {
 type Store struct {
 	client client
 	table  *string
-	retry  backoff
+
+	attempts int // calls per request while DynamoDB throttles
+	backoff  backoff.Policy
 }
 
 var _ checkpoint.Store = (*Store)(nil)
@@ -81,7 +84,7 @@ type Option func(*Store)
 // n-th retry. The default is 6 attempts, 50 ms, 1 s. The SDK client's own
 // retryer runs inside each attempt.
 func WithRetry(attempts int, base, max time.Duration) Option {
-	return func(s *Store) { s.retry = backoff{attempts: attempts, Backoff: ddb.Backoff{Base: base, Max: max}} }
+	return func(s *Store) { s.attempts, s.backoff = attempts, backoff.Policy{Base: base, Max: max} }
 }
 
 // New returns a Store on table, through client (usually a *dynamodb.Client).
@@ -94,18 +97,19 @@ func New(client client, table string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		client: client,
-		table:  aws.String(table),
-		retry:  backoff{attempts: 6, Backoff: ddb.Backoff{Base: 50 * time.Millisecond, Max: time.Second}},
+		client:   client,
+		table:    aws.String(table),
+		attempts: 6,
+		backoff:  backoff.Policy{Base: 50 * time.Millisecond, Max: time.Second},
 	}
 	for _, opt := range opts {
 		opt(s)
 	}
-	switch r := s.retry; {
-	case r.attempts < 1:
-		return nil, fmt.Errorf("%w: retry attempts %d, want at least 1", ErrInvalidOption, r.attempts)
-	case r.Base <= 0 || r.Max < r.Base:
-		return nil, fmt.Errorf("%w: retry backoff %v..%v, want 0 < base <= max", ErrInvalidOption, r.Base, r.Max)
+	if s.attempts < 1 {
+		return nil, fmt.Errorf("%w: retry attempts %d, want at least 1", ErrInvalidOption, s.attempts)
+	}
+	if err := s.backoff.Check(); err != nil {
+		return nil, fmt.Errorf("%w: retry backoff: %w", ErrInvalidOption, err)
 	}
 	return s, nil
 }
@@ -138,7 +142,7 @@ func (s *Store) List(ctx context.Context) ([]checkpoint.Lease, error) {
 		start  map[string]types.AttributeValue
 	)
 	for {
-		out, err := retry(ctx, s.retry, "list", "", func(ctx context.Context) (*dynamodb.ScanOutput, error) {
+		out, err := retry(ctx, s, "list", "", func(ctx context.Context) (*dynamodb.ScanOutput, error) {
 			return s.client.Scan(ctx, &dynamodb.ScanInput{
 				TableName:                s.table,
 				ConsistentRead:           aws.Bool(true),
@@ -182,7 +186,7 @@ func (s *Store) Get(ctx context.Context, key string) (checkpoint.Lease, error) {
 }
 
 func (s *Store) get(ctx context.Context, op, key string) (checkpoint.Lease, bool, error) {
-	out, err := retry(ctx, s.retry, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
 		return s.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      s.table,
 			Key:            keyOf(key),
@@ -345,7 +349,7 @@ func (s *Store) Delete(ctx context.Context, l checkpoint.Lease) error {
 	}
 	var u update
 	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
-	_, err := retry(ctx, s.retry, "delete", l.Key, func(ctx context.Context) (*dynamodb.DeleteItemOutput, error) {
+	_, err := retry(ctx, s, "delete", l.Key, func(ctx context.Context) (*dynamodb.DeleteItemOutput, error) {
 		return s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 s.table,
 			Key:                       keyOf(l.Key),
@@ -377,7 +381,7 @@ func (s *Store) byOwner(ctx context.Context, op string, l checkpoint.Lease, buil
 // apply runs u as one conditional UpdateItem and returns the lease as stored
 // after it.
 func (s *Store) apply(ctx context.Context, op, key string, u *update) (checkpoint.Lease, error) {
-	out, err := retry(ctx, s.retry, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
+	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
 		return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 s.table,
 			Key:                       keyOf(key),

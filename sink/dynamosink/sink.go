@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
@@ -84,7 +85,7 @@ type Sink struct {
 	table   *string
 	ttl     time.Duration
 	now     func() time.Time
-	backoff ddb.Backoff
+	backoff backoff.Policy
 }
 
 var (
@@ -108,7 +109,7 @@ func WithClock(now func() time.Time) Option { return func(s *Sink) { s.now = now
 // or a throttled request: a random time up to base·2ⁿ, capped at max, after n
 // rounds without progress (default 25 ms, 2 s).
 func WithBackoff(base, max time.Duration) Option {
-	return func(s *Sink) { s.backoff = ddb.Backoff{Base: base, Max: max} }
+	return func(s *Sink) { s.backoff = backoff.Policy{Base: base, Max: max} }
 }
 
 // New returns a Sink on table through client (usually a *dynamodb.Client).
@@ -121,7 +122,7 @@ func New(client client, table string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
-		backoff: ddb.Backoff{Base: 25 * time.Millisecond, Max: 2 * time.Second}}
+		backoff: backoff.Policy{Base: 25 * time.Millisecond, Max: 2 * time.Second}}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -130,8 +131,9 @@ func New(client client, table string, opts ...Option) (*Sink, error) {
 		return nil, fmt.Errorf("%w: TTL %v is not positive", ErrInvalidOption, s.ttl)
 	case s.now == nil:
 		return nil, fmt.Errorf("%w: nil clock", ErrInvalidOption)
-	case s.backoff.Base <= 0 || s.backoff.Max < s.backoff.Base:
-		return nil, fmt.Errorf("%w: backoff %v..%v, want 0 < base <= max", ErrInvalidOption, s.backoff.Base, s.backoff.Max)
+	}
+	if err := s.backoff.Check(); err != nil {
+		return nil, fmt.Errorf("%w: backoff: %w", ErrInvalidOption, err)
 	}
 	return s, nil
 }
@@ -197,7 +199,7 @@ func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error
 		} else {
 			stalled++
 		}
-		if err := ddb.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
+		if err := backoff.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
 			return fmt.Errorf("sink/dynamosink: %d snapshots not yet written: %w", len(pending[*s.table]), err)
 		}
 	}
@@ -364,7 +366,7 @@ const readAttempts = 6
 // retryRead calls read, which is idempotent, until it succeeds, fails with an
 // error that is not throttling, or has been throttled readAttempts times.
 func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
-	v, _, err := ddb.Retry(ctx, readAttempts, s.backoff, func(context.Context) (T, error) { return read() })
+	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, ddb.IsThrottle, func(context.Context) (T, error) { return read() })
 	return v, err
 }
 
