@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/internal/backoff"
 )
 
 // adminClient is the part of *kinesis.Client the stream helpers use.
@@ -58,7 +60,7 @@ func WaitActive(ctx context.Context, client adminClient, name string) error {
 				return fmt.Errorf("kinesisstream: waiting for stream %s: it is %s", name, st)
 			}
 		}
-		if err := sleepReal(ctx, statusPoll); err != nil {
+		if err := backoff.Sleep(ctx, statusPoll); err != nil {
 			return fmt.Errorf("kinesisstream: waiting for stream %s: %w", name, err)
 		}
 	}
@@ -89,21 +91,8 @@ func DeleteStream(ctx context.Context, client adminClient, name string) error {
 		case err != nil && !retryable(ctx, err):
 			return fmt.Errorf("kinesisstream: waiting for stream %s to go: %w", name, err)
 		}
-		if err := sleepReal(ctx, statusPoll); err != nil {
+		if err := backoff.Sleep(ctx, statusPoll); err != nil {
 			return fmt.Errorf("kinesisstream: waiting for stream %s to go: %w", name, err)
 		}
-	}
-}
-
-// sleepReal waits d of real time: the helpers wait on a remote service's
-// progress, which no fake clock could advance.
-func sleepReal(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
