@@ -29,6 +29,7 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
+	"github.com/streamtop/streamtop/internal/option"
 )
 
 // ErrInvalidOption reports a bad argument to New or CreateTable.
@@ -76,15 +77,52 @@ type Store struct {
 
 var _ checkpoint.Store = (*Store)(nil)
 
-// Option configures a Store in New, which validates the result.
-type Option func(*Store)
+// Defaults of the options.
+const (
+	// DefaultMaxAttempts is how many calls the Store makes for one request
+	// while DynamoDB throttles it (WithMaxAttempts).
+	DefaultMaxAttempts = 6
+	// DefaultBackoffBase and DefaultBackoffMax bound the wait between those
+	// calls (WithBackoff).
+	DefaultBackoffBase = 50 * time.Millisecond
+	DefaultBackoffMax  = time.Second
+)
 
-// WithRetry sets how throttled requests are retried: at most attempts tries
-// in all, waiting a random time up to base·2ⁿ (capped at max) before the
-// n-th retry. The default is 6 attempts, 50 ms, 1 s. The SDK client's own
-// retryer runs inside each attempt.
-func WithRetry(attempts int, base, max time.Duration) Option {
-	return func(s *Store) { s.attempts, s.backoff = attempts, backoff.Policy{Base: base, Max: max} }
+// Option configures a Store in New. WithMaxAttempts and WithBackoff make
+// one. An Option is a plain value, safe to share and reuse; it checks its
+// argument when New applies it, and a bad one (or a nil Option) makes New
+// return an error wrapping ErrInvalidOption that names the option and value.
+type Option interface {
+	apply(*Store) error
+}
+
+type optionFunc func(*Store) error
+
+func (f optionFunc) apply(s *Store) error { return f(s) }
+
+// WithMaxAttempts sets how many calls the Store makes for one request while
+// DynamoDB throttles it, at least 1 (default DefaultMaxAttempts); after the
+// last, the error is a *ThrottledError. The SDK client's own retryer runs
+// inside each call.
+func WithMaxAttempts(n int) Option {
+	return optionFunc(func(s *Store) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxAttempts(%d): want >= 1", ErrInvalidOption, n)
+		}
+		s.attempts = n
+		return nil
+	})
+}
+
+// WithBackoff sets the wait before retrying a throttled request: before
+// the n-th retry, a random time between half and all of min(max, base·2ⁿ).
+// The defaults are DefaultBackoffBase and DefaultBackoffMax; base must be
+// positive and max at least base.
+func WithBackoff(base, max time.Duration) Option {
+	return optionFunc(func(s *Store) (err error) {
+		s.backoff, err = backoff.New(base, max, ErrInvalidOption)
+		return err
+	})
 }
 
 // New returns a Store on table, through client (usually a *dynamodb.Client).
@@ -99,17 +137,11 @@ func New(client client, table string, opts ...Option) (*Store, error) {
 	s := &Store{
 		client:   client,
 		table:    aws.String(table),
-		attempts: 6,
-		backoff:  backoff.Policy{Base: 50 * time.Millisecond, Max: time.Second},
+		attempts: DefaultMaxAttempts,
+		backoff:  backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
 	}
-	for _, opt := range opts {
-		opt(s)
-	}
-	if s.attempts < 1 {
-		return nil, fmt.Errorf("%w: retry attempts %d, want at least 1", ErrInvalidOption, s.attempts)
-	}
-	if err := s.backoff.Check(); err != nil {
-		return nil, fmt.Errorf("%w: retry backoff: %w", ErrInvalidOption, err)
+	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

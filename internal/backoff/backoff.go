@@ -23,13 +23,14 @@ type Policy struct {
 	Base, Max time.Duration
 }
 
-// Check reports whether p is usable as a configured policy: 0 < Base <= Max.
-// The error names both values; callers wrap it in their own sentinel.
-func (p Policy) Check() error {
-	if p.Base <= 0 || p.Max < p.Base {
-		return fmt.Errorf("base %v, max %v: need 0 < base <= max", p.Base, p.Max)
+// New returns Policy{base, max} if it is usable: 0 < base <= max. It is
+// what every adapter's WithBackoff option sets, so its error names that
+// option and both values, and wraps invalid, the adapter's ErrInvalidOption.
+func New(base, max time.Duration, invalid error) (Policy, error) {
+	if base <= 0 || max < base {
+		return Policy{}, fmt.Errorf("%w: WithBackoff(%v, %v): want 0 < base <= max", invalid, base, max)
 	}
-	return nil
+	return Policy{Base: base, Max: max}, nil
 }
 
 // Ceiling is the longest wait before retry n: min(Max, Base·2ⁿ), or Base for

@@ -3,8 +3,10 @@ package backoff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -72,20 +74,25 @@ func TestZeroPolicyNeverWaits(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
+func TestNew(t *testing.T) {
+	invalid := errors.New("test: invalid option")
 	for _, tc := range []struct {
-		p  Policy
-		ok bool
+		base, max time.Duration
+		ok        bool
 	}{
-		{Policy{time.Millisecond, time.Second}, true},
-		{Policy{time.Second, time.Second}, true},
-		{Policy{}, false},
-		{Policy{0, time.Second}, false},
-		{Policy{-time.Second, time.Second}, false},
-		{Policy{time.Second, time.Millisecond}, false},
+		{time.Millisecond, time.Second, true},
+		{time.Second, time.Second, true},
+		{0, 0, false},
+		{0, time.Second, false},
+		{-time.Second, time.Second, false},
+		{time.Second, time.Millisecond, false},
 	} {
-		if err := tc.p.Check(); (err == nil) != tc.ok {
-			t.Errorf("%+v.Check() = %v; want ok %v", tc.p, err, tc.ok)
+		p, err := New(tc.base, tc.max, invalid)
+		switch {
+		case tc.ok && (err != nil || p != Policy{tc.base, tc.max}):
+			t.Errorf("New(%v, %v) = %+v, %v; want the policy", tc.base, tc.max, p, err)
+		case !tc.ok && (!errors.Is(err, invalid) || !strings.Contains(err.Error(), fmt.Sprintf("WithBackoff(%v, %v)", tc.base, tc.max))):
+			t.Errorf("New(%v, %v) = %v; want an error wrapping the sentinel and naming the option", tc.base, tc.max, err)
 		}
 	}
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
+	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
 )
@@ -57,9 +58,16 @@ const (
 // timeLayout sorts as text in time order for years 1 to 9999.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-// DefaultTTL is how long a snapshot is kept unless WithTTL says otherwise: a
-// day of history for charts and after-the-fact questions.
-const DefaultTTL = 24 * time.Hour
+// Defaults of the options.
+const (
+	// DefaultTTL is how long a snapshot is kept unless WithTTL says
+	// otherwise: a day of history for charts and after-the-fact questions.
+	DefaultTTL = 24 * time.Hour
+	// DefaultBackoffBase and DefaultBackoffMax bound the wait before a
+	// retry (WithBackoff).
+	DefaultBackoffBase = 25 * time.Millisecond
+	DefaultBackoffMax  = 2 * time.Second
+)
 
 // batchSize is BatchWriteItem's limit on items per request.
 const batchSize = 25
@@ -94,22 +102,55 @@ var (
 	_ sink.Lister = (*Sink)(nil)
 )
 
-// Option configures a Sink in New, which validates the result.
-type Option func(*Sink)
+// Option configures a Sink in New. WithTTL, WithClock and WithBackoff make
+// one. An Option is a plain value, safe to share and reuse; it checks its
+// argument when New applies it, and a bad one (or a nil Option) makes New
+// return an error wrapping ErrInvalidOption that names the option and value.
+type Option interface {
+	apply(*Sink) error
+}
+
+type optionFunc func(*Sink) error
+
+func (f optionFunc) apply(s *Sink) error { return f(s) }
 
 // WithTTL sets how long after its Time a snapshot expires (default
-// DefaultTTL).
-func WithTTL(d time.Duration) Option { return func(s *Sink) { s.ttl = d } }
+// DefaultTTL). It must be positive.
+func WithTTL(d time.Duration) Option {
+	return optionFunc(func(s *Sink) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithTTL(%v): want > 0", ErrInvalidOption, d)
+		}
+		s.ttl = d
+		return nil
+	})
+}
 
 // WithClock sets the clock that reads compare expiry times with (default
-// time.Now). Writes do not use it: expiry is the snapshot's Time plus the TTL.
-func WithClock(now func() time.Time) Option { return func(s *Sink) { s.now = now } }
+// time.Now); now must be safe for concurrent use. Writes do not use it:
+// expiry is the snapshot's Time plus the TTL. A reader of old data (a
+// replay, a backfill) passes a clock set to the data's time, so snapshots
+// that were live then are returned.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(s *Sink) error {
+		if now == nil {
+			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidOption)
+		}
+		s.now = now
+		return nil
+	})
+}
 
 // WithBackoff sets the wait before retrying items DynamoDB left unprocessed
-// or a throttled request: a random time up to base·2ⁿ, capped at max, after n
-// rounds without progress (default 25 ms, 2 s).
+// or a throttled request: after n rounds without progress, a random time
+// between half and all of min(max, base·2ⁿ). The defaults are
+// DefaultBackoffBase and DefaultBackoffMax; base must be positive and max at
+// least base.
 func WithBackoff(base, max time.Duration) Option {
-	return func(s *Sink) { s.backoff = backoff.Policy{Base: base, Max: max} }
+	return optionFunc(func(s *Sink) (err error) {
+		s.backoff, err = backoff.New(base, max, ErrInvalidOption)
+		return err
+	})
 }
 
 // New returns a Sink on table through client (usually a *dynamodb.Client).
@@ -122,18 +163,9 @@ func New(client client, table string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
-		backoff: backoff.Policy{Base: 25 * time.Millisecond, Max: 2 * time.Second}}
-	for _, opt := range opts {
-		opt(s)
-	}
-	switch {
-	case s.ttl <= 0:
-		return nil, fmt.Errorf("%w: TTL %v is not positive", ErrInvalidOption, s.ttl)
-	case s.now == nil:
-		return nil, fmt.Errorf("%w: nil clock", ErrInvalidOption)
-	}
-	if err := s.backoff.Check(); err != nil {
-		return nil, fmt.Errorf("%w: backoff: %w", ErrInvalidOption, err)
+		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}}
+	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

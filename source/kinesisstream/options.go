@@ -172,13 +172,9 @@ func (f retryOption) applyProducer(c *producerConfig) error { return f(&c.retryC
 // defaults are DefaultBackoffBase and DefaultBackoffMax; base must be
 // positive and max at least base.
 func WithBackoff(base, max time.Duration) Option {
-	return retryOption(func(c *retryConfig) error {
-		p := backoff.Policy{Base: base, Max: max}
-		if err := p.Check(); err != nil {
-			return fmt.Errorf("%w: WithBackoff(%v, %v): %w", ErrInvalidOption, base, max, err)
-		}
-		c.backoff = p
-		return nil
+	return retryOption(func(c *retryConfig) (err error) {
+		c.backoff, err = backoff.New(base, max, ErrInvalidOption)
+		return err
 	})
 }
 
