@@ -49,9 +49,10 @@ var ErrInvalidOption = errors.New("checkpoint/dynamostore: invalid option")
 // state costs s/1 KiB write units, and the Store's responses carry the state.
 const MaxStateSize = 384 << 10
 
-// client is the part of the DynamoDB API the Store uses; *dynamodb.Client
-// has it, and so can a wrapper that adds metrics or a fake in a test.
-type client interface {
+// Client is the part of *dynamodb.Client that a Store calls: GetItem,
+// UpdateItem, DeleteItem and Scan. A *dynamodb.Client has it; so can a
+// wrapper that adds metrics, or a fake in a test.
+type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
@@ -68,7 +69,7 @@ type client interface {
 // that tells a stale counter from a view with the wrong owner. List costs one
 // Scan request per megabyte of table and O(n log n) to sort n leases.
 type Store struct {
-	client client
+	client Client
 	table  *string
 
 	attempts int // calls per request while DynamoDB throttles
@@ -127,7 +128,7 @@ func WithBackoff(base, max time.Duration) Option {
 
 // New returns a Store on table, through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
-func New(client client, table string, opts ...Option) (*Store, error) {
+func New(client Client, table string, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}

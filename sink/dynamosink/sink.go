@@ -72,9 +72,10 @@ const (
 // batchSize is BatchWriteItem's limit on items per request.
 const batchSize = 25
 
-// client is the part of the DynamoDB API a Sink uses; *dynamodb.Client has
-// it, and so can a wrapper or a fake in a test.
-type client interface {
+// Client is the part of *dynamodb.Client that a Sink calls: BatchWriteItem,
+// Query and Scan. A *dynamodb.Client has it; so can a wrapper or a fake in a
+// test.
+type Client interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
@@ -89,7 +90,7 @@ type client interface {
 // Query costs one strongly consistent Query request per megabyte returned;
 // Groups scans the whole table.
 type Sink struct {
-	client  client
+	client  Client
 	table   *string
 	ttl     time.Duration
 	now     func() time.Time
@@ -155,7 +156,7 @@ func WithBackoff(base, max time.Duration) Option {
 
 // New returns a Sink on table through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
-func New(client client, table string, opts ...Option) (*Sink, error) {
+func New(client Client, table string, opts ...Option) (*Sink, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}

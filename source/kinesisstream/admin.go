@@ -13,8 +13,11 @@ import (
 	"github.com/streamtop/streamtop/internal/backoff"
 )
 
-// adminClient is the part of *kinesis.Client the stream helpers use.
-type adminClient interface {
+// AdminClient is the part of *kinesis.Client that CreateStream, WaitActive
+// and DeleteStream call: CreateStream, DeleteStream and
+// DescribeStreamSummary. A *kinesis.Client has it; so can a wrapper or a
+// fake.
+type AdminClient interface {
 	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)
 	DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error)
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
@@ -28,7 +31,7 @@ const statusPoll = 100 * time.Millisecond
 // CreateStream creates a provisioned stream with the given number of shards
 // unless one of that name exists, then waits until it is ACTIVE. An existing
 // stream is left as it is, whatever its shard count.
-func CreateStream(ctx context.Context, client adminClient, name string, shards int) error {
+func CreateStream(ctx context.Context, client AdminClient, name string, shards int) error {
 	if client == nil || name == "" || shards < 1 {
 		return fmt.Errorf("%w: CreateStream needs a client, a name and >= 1 shard (got %d)", ErrInvalidOption, shards)
 	}
@@ -46,7 +49,7 @@ func CreateStream(ctx context.Context, client adminClient, name string, shards i
 // WaitActive waits until the stream is ACTIVE: after CreateStream, and after
 // SplitShard, MergeShards or UpdateShardCount, which leave it UPDATING for a
 // while. It fails if the stream does not exist or is being deleted.
-func WaitActive(ctx context.Context, client adminClient, name string) error {
+func WaitActive(ctx context.Context, client AdminClient, name string) error {
 	for {
 		out, err := client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
 		switch {
@@ -68,7 +71,7 @@ func WaitActive(ctx context.Context, client adminClient, name string) error {
 
 // DeleteStream deletes the stream and waits until it is gone, so its name
 // can be used again at once. A stream that does not exist is not an error.
-func DeleteStream(ctx context.Context, client adminClient, name string) error {
+func DeleteStream(ctx context.Context, client AdminClient, name string) error {
 	if client == nil || name == "" {
 		return fmt.Errorf("%w: DeleteStream needs a client and a name", ErrInvalidOption)
 	}

@@ -15,8 +15,9 @@ import (
 	"github.com/streamtop/streamtop/internal/backoff"
 )
 
-// putClient is the part of *kinesis.Client a Producer uses.
-type putClient interface {
+// PutClient is the part of *kinesis.Client that a Producer calls:
+// PutRecords. A *kinesis.Client has it; so can a wrapper or a fake.
+type PutClient interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 }
 
@@ -40,7 +41,7 @@ type putClient interface {
 // request in flight (WithConcurrency); Put costs a copy of the data and O(1)
 // work, and the Producer holds at most the buffer limit in memory.
 type Producer struct {
-	client putClient
+	client PutClient
 	name   string
 	cfg    *producerConfig
 
@@ -95,7 +96,7 @@ type keyState struct {
 // NewProducer returns a Producer that writes to the stream called streamName
 // through client, usually a *kinesis.Client (it needs PutRecords). It starts
 // the Producer's goroutine; call Close to stop it.
-func NewProducer(client putClient, streamName string, opts ...ProducerOption) (*Producer, error) {
+func NewProducer(client PutClient, streamName string, opts ...ProducerOption) (*Producer, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}

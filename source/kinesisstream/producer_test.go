@@ -37,7 +37,7 @@ func TestNewProducerRejectsBadOptions(t *testing.T) {
 	f := newFakeKinesis("shardId-0")
 	for _, c := range []struct {
 		name   string
-		client putClient
+		client PutClient
 		stream string
 		opts   []ProducerOption
 	}{

@@ -13,9 +13,10 @@ import (
 	"github.com/streamtop/streamtop/source"
 )
 
-// readClient is the part of *kinesis.Client a Stream uses. Any value with
-// these three methods will do: a wrapped client, or a fake in tests.
-type readClient interface {
+// ReadClient is the part of *kinesis.Client that a Stream calls: ListShards,
+// GetShardIterator and GetRecords. A *kinesis.Client has it; so can a
+// wrapper (for metrics, say) or a fake in a test.
+type ReadClient interface {
 	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
@@ -29,7 +30,7 @@ type readClient interface {
 // one GetRecords call per Read (at most one per poll interval) and one
 // GetShardIterator call when it opens or its iterator expires.
 type Stream struct {
-	client readClient
+	client ReadClient
 	name   string
 	cfg    *streamConfig
 }
@@ -40,7 +41,7 @@ var _ source.Stream = (*Stream)(nil)
 // client, which is usually a *kinesis.Client (it needs ListShards,
 // GetShardIterator and GetRecords). It makes no call: a missing stream shows
 // up at the first Shards or Open.
-func New(client readClient, streamName string, opts ...StreamOption) (*Stream, error) {
+func New(client ReadClient, streamName string, opts ...StreamOption) (*Stream, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}

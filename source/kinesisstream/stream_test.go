@@ -49,7 +49,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	f := newFakeKinesis("shardId-0")
 	for _, c := range []struct {
 		name   string
-		client readClient
+		client ReadClient
 		stream string
 		opts   []StreamOption
 	}{
