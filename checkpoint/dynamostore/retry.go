@@ -20,10 +20,13 @@ type ThrottledError struct {
 	Err      error
 }
 
+// Error names the operation, the lease and the attempts, then the last
+// throttling error.
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("checkpoint/dynamostore: %s %q: throttled on all %d attempts: %v", e.Op, e.Key, e.Attempts, e.Err)
 }
 
+// Unwrap returns Err, the last throttling error.
 func (e *ThrottledError) Unwrap() error { return e.Err }
 
 // retry calls call until it succeeds, fails with an error that is not

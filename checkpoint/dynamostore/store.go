@@ -51,7 +51,9 @@ const MaxStateSize = 384 << 10
 
 // Client is the part of *dynamodb.Client that a Store calls: GetItem,
 // UpdateItem, DeleteItem and Scan. A *dynamodb.Client has it; so can a
-// wrapper that adds metrics, or a fake in a test.
+// wrapper that adds metrics, or a fake in a test. A Store calls it from
+// every goroutine that uses the Store, so it must be safe for concurrent
+// use, as the SDK's client is.
 type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)

@@ -74,7 +74,8 @@ const batchSize = 25
 
 // Client is the part of *dynamodb.Client that a Sink calls: BatchWriteItem,
 // Query and Scan. A *dynamodb.Client has it; so can a wrapper or a fake in a
-// test.
+// test. A Sink calls it from every goroutine that uses the Sink, so it must
+// be safe for concurrent use, as the SDK's client is.
 type Client interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)

@@ -16,7 +16,7 @@ import (
 // AdminClient is the part of *kinesis.Client that CreateStream, WaitActive
 // and DeleteStream call: CreateStream, DeleteStream and
 // DescribeStreamSummary. A *kinesis.Client has it; so can a wrapper or a
-// fake.
+// fake. The helpers call it from the caller's goroutine only.
 type AdminClient interface {
 	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)
 	DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error)

@@ -16,7 +16,9 @@ import (
 )
 
 // PutClient is the part of *kinesis.Client that a Producer calls:
-// PutRecords. A *kinesis.Client has it; so can a wrapper or a fake.
+// PutRecords. A *kinesis.Client has it; so can a wrapper or a fake. A
+// Producer calls it from one goroutine per request in flight, so it must be
+// safe for concurrent use, as the SDK's client is.
 type PutClient interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 }

@@ -15,7 +15,9 @@ import (
 
 // ReadClient is the part of *kinesis.Client that a Stream calls: ListShards,
 // GetShardIterator and GetRecords. A *kinesis.Client has it; so can a
-// wrapper (for metrics, say) or a fake in a test.
+// wrapper (for metrics, say) or a fake in a test. The readers of a Stream
+// call it from their own goroutines, so it must be safe for concurrent use,
+// as the SDK's client is.
 type ReadClient interface {
 	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)

@@ -42,16 +42,16 @@ import (
 // Errors memstream reports besides source.ErrShardNotFound and
 // source.ErrInvalidPosition. Each is wrapped, so test with errors.Is.
 var (
-	// ErrInvalidOption: New was given a bad shard count or option.
+	// ErrInvalidOption reports a bad shard count or option given to New.
 	ErrInvalidOption = errors.New("memstream: invalid option")
-	// ErrInvalidArgument: a request Kinesis would refuse with
+	// ErrInvalidArgument reports a request Kinesis would refuse with
 	// InvalidArgumentException: a bad partition key, hash key, payload size,
 	// Read size, or a split key or merge pair that does not fit the shards.
 	ErrInvalidArgument = errors.New("memstream: invalid argument")
-	// ErrShardClosed: SplitShard or MergeShards named a shard that a
-	// previous reshard already closed.
+	// ErrShardClosed reports a SplitShard or MergeShards that named a shard
+	// a previous reshard already closed.
 	ErrShardClosed = errors.New("memstream: shard closed")
-	// ErrClosed: the Reader was used after Close.
+	// ErrClosed reports use of a Reader after Close.
 	ErrClosed = errors.New("memstream: reader closed")
 )
 
