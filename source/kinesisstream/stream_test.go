@@ -545,3 +545,40 @@ func TestPartialReadIsBehind(t *testing.T) {
 		t.Fatalf("Read of the rest = %d records, %d ms behind, %v; want 7, caught up", len(res.Records), res.MillisBehindLatest, err)
 	}
 }
+
+// TestOptionsFitTheirType checks what makes a misplaced option a compile
+// error: a Stream's options are no ProducerOption, a Producer's no
+// StreamOption, and the shared ones are both.
+func TestOptionsFitTheirType(t *testing.T) {
+	for name, o := range map[string]any{
+		"WithPollInterval": WithPollInterval(time.Second),
+		"WithReadLimit":    WithReadLimit(1),
+	} {
+		if _, ok := o.(ProducerOption); ok {
+			t.Errorf("%s is a ProducerOption; want a StreamOption only", name)
+		}
+	}
+	for name, o := range map[string]any{
+		"WithLinger":         WithLinger(0),
+		"WithBufferLimit":    WithBufferLimit(1, MaxRecordSize),
+		"WithFailWhenFull":   WithFailWhenFull(),
+		"WithKeyOrder":       WithKeyOrder(),
+		"WithConcurrency":    WithConcurrency(1),
+		"WithBatchLimit":     WithBatchLimit(1, MaxRecordSize),
+		"WithFailureHandler": WithFailureHandler(func(string, []byte, error) {}),
+	} {
+		if _, ok := o.(StreamOption); ok {
+			t.Errorf("%s is a StreamOption; want a ProducerOption only", name)
+		}
+	}
+	for name, o := range map[string]any{
+		"WithBackoff":     WithBackoff(time.Second, time.Second),
+		"WithMaxAttempts": WithMaxAttempts(1),
+	} {
+		_, s := o.(StreamOption)
+		_, p := o.(ProducerOption)
+		if !s || !p {
+			t.Errorf("%s: StreamOption %v, ProducerOption %v; want both", name, s, p)
+		}
+	}
+}
