@@ -55,11 +55,7 @@ func (f memoryOption) applyMemory(m *Memory) error { return f(m) }
 // reaches (default DefaultRetention). It must be positive.
 func WithRetention(d time.Duration) MemoryOption {
 	return memoryOption(func(m *Memory) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithRetention(%v): want > 0", ErrInvalidOption, d)
-		}
-		m.retention = d
-		return nil
+		return option.Positive(&m.retention, ErrInvalidOption, "WithRetention", d)
 	})
 }
 

@@ -6,7 +6,10 @@
 // left to validate afterwards.
 package option
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Apply applies opts to cfg in order through apply (usually a method
 // expression such as Option.apply). A nil option stops it with an error
@@ -22,5 +25,29 @@ func Apply[O comparable, C any](cfg *C, invalid error, opts []O, apply func(O, *
 			return err
 		}
 	}
+	return nil
+}
+
+// Positive sets *dst to d, the argument of the option called name, if d is
+// positive; otherwise it returns an error wrapping invalid that names the
+// option and d. It is the rule of every duration option that has no use
+// for zero: a retention, a TTL, a poll interval.
+func Positive(dst *time.Duration, invalid error, name string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%w: %s(%v): want > 0", invalid, name, d)
+	}
+	*dst = d
+	return nil
+}
+
+// Clock sets *dst to now, the argument of a WithClock option, unless now is
+// nil, which is an error wrapping invalid. A func() time.Time is the one
+// shape of a clock in streamtop's options: what stamps or judges data time
+// (arrival, expiry) and so is the user's to set.
+func Clock(dst *func() time.Time, invalid error, now func() time.Time) error {
+	if now == nil {
+		return fmt.Errorf("%w: WithClock(nil)", invalid)
+	}
+	*dst = now
 	return nil
 }

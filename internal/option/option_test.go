@@ -3,7 +3,9 @@ package option
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 )
 
 var errInvalid = errors.New("test: invalid option")
@@ -46,5 +48,31 @@ func TestApply(t *testing.T) {
 		if fmt.Sprint(c.set) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: applied %v; want %v", tc.name, c.set, tc.want)
 		}
+	}
+}
+
+func TestPositive(t *testing.T) {
+	for _, d := range []time.Duration{time.Nanosecond, time.Hour} {
+		var got time.Duration
+		if err := Positive(&got, errInvalid, "WithX", d); err != nil || got != d {
+			t.Errorf("Positive(%v) = %v, set %v; want nil, set %v", d, err, got, d)
+		}
+	}
+	for _, d := range []time.Duration{0, -time.Second} {
+		got := time.Minute
+		err := Positive(&got, errInvalid, "WithX", d)
+		if !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("WithX(%v)", d)) || got != time.Minute {
+			t.Errorf("Positive(%v) = %v, set %v; want an error naming WithX(%v), nothing set", d, err, got, d)
+		}
+	}
+}
+
+func TestClock(t *testing.T) {
+	var got func() time.Time
+	if err := Clock(&got, errInvalid, nil); !errors.Is(err, errInvalid) || got != nil {
+		t.Errorf("Clock(nil) = %v; want an error wrapping the sentinel, nothing set", err)
+	}
+	if err := Clock(&got, errInvalid, time.Now); err != nil || got == nil {
+		t.Errorf("Clock(time.Now) = %v; want nil, the clock set", err)
 	}
 }

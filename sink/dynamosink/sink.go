@@ -120,11 +120,7 @@ func (f optionFunc) apply(s *Sink) error { return f(s) }
 // DefaultTTL). It must be positive.
 func WithTTL(d time.Duration) Option {
 	return optionFunc(func(s *Sink) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithTTL(%v): want > 0", ErrInvalidOption, d)
-		}
-		s.ttl = d
-		return nil
+		return option.Positive(&s.ttl, ErrInvalidOption, "WithTTL", d)
 	})
 }
 
@@ -134,13 +130,7 @@ func WithTTL(d time.Duration) Option {
 // replay, a backfill) passes a clock set to the data's time, so snapshots
 // that were live then are returned.
 func WithClock(now func() time.Time) Option {
-	return optionFunc(func(s *Sink) error {
-		if now == nil {
-			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidOption)
-		}
-		s.now = now
-		return nil
-	})
+	return optionFunc(func(s *Sink) error { return option.Clock(&s.now, ErrInvalidOption, now) })
 }
 
 // WithBackoff sets the wait before retrying items DynamoDB left unprocessed

@@ -200,11 +200,7 @@ func WithMaxAttempts(n int) Option {
 // a single reader per shard that can afford throttling.
 func WithPollInterval(d time.Duration) StreamOption {
 	return streamOption(func(c *streamConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithPollInterval(%v): want > 0", ErrInvalidOption, d)
-		}
-		c.pollInterval = d
-		return nil
+		return option.Positive(&c.pollInterval, ErrInvalidOption, "WithPollInterval", d)
 	})
 }
 

@@ -91,13 +91,7 @@ type config struct {
 // so a test or a replay that needs them to be particular instants passes
 // its own clock; now must be safe for concurrent use.
 func WithClock(now func() time.Time) Option {
-	return optionFunc(func(c *config) error {
-		if now == nil {
-			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidOption)
-		}
-		c.now = now
-		return nil
-	})
+	return optionFunc(func(c *config) error { return option.Clock(&c.now, ErrInvalidOption, now) })
 }
 
 // WithRetention sets how long records are kept after they arrive (default
@@ -105,11 +99,7 @@ func WithClock(now func() time.Time) Option {
 // out: until its closing time plus the retention period.
 func WithRetention(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithRetention(%v): want > 0", ErrInvalidOption, d)
-		}
-		c.retention = d
-		return nil
+		return option.Positive(&c.retention, ErrInvalidOption, "WithRetention", d)
 	})
 }
 
