@@ -52,8 +52,8 @@ func retryable(ctx context.Context, err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
-// withRetries calls call until it succeeds, fails for good, or has been made as
-// many times as c allows; when the retries run out, the error wraps
+// withRetries calls call until it succeeds, fails for good, or has been
+// made as many times as c allows; when the retries run out, the error wraps
 // ErrThrottled and the last one.
 func withRetries[T any](ctx context.Context, c retryConfig, op string, call func(context.Context) (T, error)) (T, error) {
 	transient := func(err error) bool { return retryable(ctx, err) }
