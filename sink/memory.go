@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/topk"
 )
 
@@ -37,28 +38,32 @@ type Memory struct {
 	groups map[string][]Snapshot // each in ascending Time, times unique
 }
 
-// MemoryOption configures NewMemory.
-type MemoryOption func(*Memory) error
+// MemoryOption configures a Memory in NewMemory; WithRetention makes one.
+// A MemoryOption is a plain value, safe to share and reuse; it checks its
+// argument when NewMemory applies it, and a bad one (or a nil MemoryOption)
+// makes NewMemory return an error wrapping ErrInvalidOption that names the
+// option and value.
+type MemoryOption interface {
+	applyMemory(*Memory) error
+}
 
-// Retention sets how far back from a group's newest snapshot the history
+type memoryOption func(*Memory) error
+
+func (f memoryOption) applyMemory(m *Memory) error { return f(m) }
+
+// WithRetention sets how far back from a group's newest snapshot the history
 // reaches (default DefaultRetention). It must be positive.
-func Retention(d time.Duration) MemoryOption {
-	return func(m *Memory) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: retention %v is not positive", ErrInvalidOption, d)
-		}
-		m.retention = d
-		return nil
-	}
+func WithRetention(d time.Duration) MemoryOption {
+	return memoryOption(func(m *Memory) error {
+		return option.Positive(&m.retention, ErrInvalidOption, "WithRetention", d)
+	})
 }
 
 // NewMemory returns an empty Memory.
 func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	m := &Memory{retention: DefaultRetention, groups: make(map[string][]Snapshot)}
-	for _, o := range opts {
-		if err := o(m); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(m, ErrInvalidOption, opts, MemoryOption.applyMemory); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -32,7 +32,7 @@ func TestMemory(t *testing.T) {
 // within a few minutes as its doc promises.
 func TestMemoryShortRetention(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) (sink.Writer, sink.Reader) {
-		m, err := sink.NewMemory(sink.Retention(5 * time.Minute))
+		m, err := sink.NewMemory(sink.WithRetention(5 * time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +43,9 @@ func TestMemoryShortRetention(t *testing.T) {
 func TestNewMemoryInvalid(t *testing.T) {
 	for _, d := range []time.Duration{0, -time.Second} {
 		t.Run(d.String(), func(t *testing.T) {
-			m, err := sink.NewMemory(sink.Retention(d))
+			m, err := sink.NewMemory(sink.WithRetention(d))
 			if !errors.Is(err, sink.ErrInvalidOption) || m != nil {
-				t.Fatalf("NewMemory(Retention(%v)) = %v, %v; want nil, ErrInvalidOption", d, m, err)
+				t.Fatalf("NewMemory(WithRetention(%v)) = %v, %v; want nil, ErrInvalidOption", d, m, err)
 			}
 		})
 	}
@@ -97,7 +97,7 @@ func TestMemoryRetention(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := sink.NewMemory(sink.Retention(10 * time.Second))
+			m, err := sink.NewMemory(sink.WithRetention(10 * time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +254,7 @@ func TestMemoryModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ctx := context.Background()
 		retention := time.Duration(rapid.IntRange(1, 20).Draw(t, "retention")) * 250 * time.Millisecond
-		m, err := sink.NewMemory(sink.Retention(retention))
+		m, err := sink.NewMemory(sink.WithRetention(retention))
 		if err != nil {
 			t.Fatal(err)
 		}

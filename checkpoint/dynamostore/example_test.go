@@ -12,6 +12,12 @@ import (
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 )
 
+// The SDK's client is what New and CreateTable take.
+var (
+	_ dynamostore.Client      = (*awsddb.Client)(nil)
+	_ dynamostore.TableClient = (*awsddb.Client)(nil)
+)
+
 // The lease table of a Consumer. The endpoint override points the client at a
 // local DynamoDB (dynalite, DynamoDB Local); leave it out to use AWS.
 func Example() {

@@ -30,7 +30,7 @@ func TestCheckpointsUnderFaults(t *testing.T) {
 		faults.Slow(0.1, 5*time.Millisecond),
 	)
 	faulty := faults.NewDynamoDB(client, sched)
-	s, err := dynamostore.New(faulty, table, dynamostore.WithRetry(3, time.Millisecond, 5*time.Millisecond))
+	s, err := dynamostore.New(faulty, table, dynamostore.WithMaxAttempts(3), dynamostore.WithBackoff(time.Millisecond, 5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

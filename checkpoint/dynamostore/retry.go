@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 )
 
@@ -19,24 +20,20 @@ type ThrottledError struct {
 	Err      error
 }
 
+// Error names the operation, the lease and the attempts, then the last
+// throttling error.
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("checkpoint/dynamostore: %s %q: throttled on all %d attempts: %v", e.Op, e.Key, e.Attempts, e.Err)
 }
 
+// Unwrap returns Err, the last throttling error.
 func (e *ThrottledError) Unwrap() error { return e.Err }
 
-// backoff is how the Store retries throttled requests: at most attempts
-// calls, with a capped, jittered exponential wait between them.
-type backoff struct {
-	attempts int
-	ddb.Backoff
-}
-
 // retry calls call until it succeeds, fails with an error that is not
-// throttling, or has been throttled b.attempts times, which it reports as a
+// throttling, or has been throttled s.attempts times, which it reports as a
 // *ThrottledError.
-func retry[T any](ctx context.Context, b backoff, op, key string, call func(context.Context) (T, error)) (T, error) {
-	v, n, err := ddb.Retry(ctx, b.attempts, b.Backoff, call)
+func retry[T any](ctx context.Context, s *Store, op, key string, call func(context.Context) (T, error)) (T, error) {
+	v, n, err := backoff.Retry(ctx, s.backoff, s.attempts, ddb.IsThrottle, call)
 	if ddb.IsThrottle(err) {
 		var zero T
 		return zero, &ThrottledError{Op: op, Key: key, Attempts: n, Err: err}

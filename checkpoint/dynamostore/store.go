@@ -27,7 +27,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
+	"github.com/streamtop/streamtop/internal/option"
 )
 
 // ErrInvalidOption reports a bad argument to New or CreateTable.
@@ -47,9 +49,12 @@ var ErrInvalidOption = errors.New("checkpoint/dynamostore: invalid option")
 // state costs s/1 KiB write units, and the Store's responses carry the state.
 const MaxStateSize = 384 << 10
 
-// client is the part of the DynamoDB API the Store uses; *dynamodb.Client
-// has it, and so can a wrapper that adds metrics or a fake in a test.
-type client interface {
+// Client is the part of *dynamodb.Client that a Store calls: GetItem,
+// UpdateItem, DeleteItem and Scan. A *dynamodb.Client has it; so can a
+// wrapper that adds metrics, or a fake in a test. A Store calls it from
+// every goroutine that uses the Store, so it must be safe for concurrent
+// use, as the SDK's client is.
+type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
@@ -66,27 +71,66 @@ type client interface {
 // that tells a stale counter from a view with the wrong owner. List costs one
 // Scan request per megabyte of table and O(n log n) to sort n leases.
 type Store struct {
-	client client
+	client Client
 	table  *string
-	retry  backoff
+
+	attempts int // calls per request while DynamoDB throttles
+	backoff  backoff.Policy
 }
 
 var _ checkpoint.Store = (*Store)(nil)
 
-// Option configures a Store in New, which validates the result.
-type Option func(*Store)
+// Defaults of the options.
+const (
+	// DefaultMaxAttempts is how many calls the Store makes for one request
+	// while DynamoDB throttles it (WithMaxAttempts).
+	DefaultMaxAttempts = 6
+	// DefaultBackoffBase and DefaultBackoffMax bound the wait between those
+	// calls (WithBackoff).
+	DefaultBackoffBase = 50 * time.Millisecond
+	DefaultBackoffMax  = time.Second
+)
 
-// WithRetry sets how throttled requests are retried: at most attempts tries
-// in all, waiting a random time up to base·2ⁿ (capped at max) before the
-// n-th retry. The default is 6 attempts, 50 ms, 1 s. The SDK client's own
-// retryer runs inside each attempt.
-func WithRetry(attempts int, base, max time.Duration) Option {
-	return func(s *Store) { s.retry = backoff{attempts: attempts, Backoff: ddb.Backoff{Base: base, Max: max}} }
+// Option configures a Store in New. WithMaxAttempts and WithBackoff make
+// one. An Option is a plain value, safe to share and reuse; it checks its
+// argument when New applies it, and a bad one (or a nil Option) makes New
+// return an error wrapping ErrInvalidOption that names the option and value.
+type Option interface {
+	apply(*Store) error
+}
+
+type optionFunc func(*Store) error
+
+func (f optionFunc) apply(s *Store) error { return f(s) }
+
+// WithMaxAttempts sets how many calls the Store makes for one request while
+// DynamoDB throttles it, at least 1 (default DefaultMaxAttempts); after the
+// last, the error is a *ThrottledError. The SDK client's own retryer runs
+// inside each call.
+func WithMaxAttempts(n int) Option {
+	return optionFunc(func(s *Store) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxAttempts(%d): want >= 1", ErrInvalidOption, n)
+		}
+		s.attempts = n
+		return nil
+	})
+}
+
+// WithBackoff sets the wait before retrying a throttled request: before
+// the n-th retry, a random time between half and all of min(max, base·2ⁿ).
+// The defaults are DefaultBackoffBase and DefaultBackoffMax; base must be
+// positive and max at least base.
+func WithBackoff(base, max time.Duration) Option {
+	return optionFunc(func(s *Store) (err error) {
+		s.backoff, err = backoff.New(base, max, ErrInvalidOption)
+		return err
+	})
 }
 
 // New returns a Store on table, through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
-func New(client client, table string, opts ...Option) (*Store, error) {
+func New(client Client, table string, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
@@ -94,18 +138,13 @@ func New(client client, table string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		client: client,
-		table:  aws.String(table),
-		retry:  backoff{attempts: 6, Backoff: ddb.Backoff{Base: 50 * time.Millisecond, Max: time.Second}},
+		client:   client,
+		table:    aws.String(table),
+		attempts: DefaultMaxAttempts,
+		backoff:  backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
 	}
-	for _, opt := range opts {
-		opt(s)
-	}
-	switch r := s.retry; {
-	case r.attempts < 1:
-		return nil, fmt.Errorf("%w: retry attempts %d, want at least 1", ErrInvalidOption, r.attempts)
-	case r.Base <= 0 || r.Max < r.Base:
-		return nil, fmt.Errorf("%w: retry backoff %v..%v, want 0 < base <= max", ErrInvalidOption, r.Base, r.Max)
+	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -138,7 +177,7 @@ func (s *Store) List(ctx context.Context) ([]checkpoint.Lease, error) {
 		start  map[string]types.AttributeValue
 	)
 	for {
-		out, err := retry(ctx, s.retry, "list", "", func(ctx context.Context) (*dynamodb.ScanOutput, error) {
+		out, err := retry(ctx, s, "list", "", func(ctx context.Context) (*dynamodb.ScanOutput, error) {
 			return s.client.Scan(ctx, &dynamodb.ScanInput{
 				TableName:                s.table,
 				ConsistentRead:           aws.Bool(true),
@@ -182,7 +221,7 @@ func (s *Store) Get(ctx context.Context, key string) (checkpoint.Lease, error) {
 }
 
 func (s *Store) get(ctx context.Context, op, key string) (checkpoint.Lease, bool, error) {
-	out, err := retry(ctx, s.retry, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
 		return s.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      s.table,
 			Key:            keyOf(key),
@@ -345,7 +384,7 @@ func (s *Store) Delete(ctx context.Context, l checkpoint.Lease) error {
 	}
 	var u update
 	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
-	_, err := retry(ctx, s.retry, "delete", l.Key, func(ctx context.Context) (*dynamodb.DeleteItemOutput, error) {
+	_, err := retry(ctx, s, "delete", l.Key, func(ctx context.Context) (*dynamodb.DeleteItemOutput, error) {
 		return s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 s.table,
 			Key:                       keyOf(l.Key),
@@ -377,7 +416,7 @@ func (s *Store) byOwner(ctx context.Context, op string, l checkpoint.Lease, buil
 // apply runs u as one conditional UpdateItem and returns the lease as stored
 // after it.
 func (s *Store) apply(ctx context.Context, op, key string, u *update) (checkpoint.Lease, error) {
-	out, err := retry(ctx, s.retry, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
+	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
 		return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 s.table,
 			Key:                       keyOf(key),

@@ -82,9 +82,10 @@ func TestNewValidates(t *testing.T) {
 		{"short table name", client, "ab", nil},
 		{"long table name", client, strings.Repeat("t", 256), nil},
 		{"bad character", client, "my leases", nil},
-		{"zero attempts", client, "leases", []dynamostore.Option{dynamostore.WithRetry(0, time.Millisecond, time.Second)}},
-		{"zero base", client, "leases", []dynamostore.Option{dynamostore.WithRetry(3, 0, time.Second)}},
-		{"max below base", client, "leases", []dynamostore.Option{dynamostore.WithRetry(3, time.Second, time.Millisecond)}},
+		{"zero attempts", client, "leases", []dynamostore.Option{dynamostore.WithMaxAttempts(0)}},
+		{"zero base", client, "leases", []dynamostore.Option{dynamostore.WithBackoff(0, time.Second)}},
+		{"max below base", client, "leases", []dynamostore.Option{dynamostore.WithBackoff(time.Second, time.Millisecond)}},
+		{"nil option", client, "leases", []dynamostore.Option{nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,8 +11,9 @@ import (
 	"github.com/streamtop/streamtop/internal/ddb"
 )
 
-// tableClient is the part of the DynamoDB API that CreateTable uses.
-type tableClient interface {
+// TableClient is the part of *dynamodb.Client that CreateTable calls:
+// CreateTable and DescribeTable.
+type TableClient interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
@@ -21,7 +22,7 @@ type tableClient interface {
 // request, and waits until it is ACTIVE or ctx ends. An existing table must
 // have leaseKey (a string) as its only key; its settings are left alone.
 // Several workers may call it at once on a new table.
-func CreateTable(ctx context.Context, client tableClient, table string) error {
+func CreateTable(ctx context.Context, client TableClient, table string) error {
 	if client == nil {
 		return fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}

@@ -153,7 +153,7 @@ func TestThrottledCallsAreRetried(t *testing.T) {
 	for _, th := range throttles {
 		for _, op := range leaseOps {
 			t.Run(th.name+"/"+op.name, func(t *testing.T) {
-				f, s, l := setupFlaky(t, th.err, dynamostore.WithRetry(4, time.Microsecond, time.Millisecond))
+				f, s, l := setupFlaky(t, th.err, dynamostore.WithMaxAttempts(4), dynamostore.WithBackoff(time.Microsecond, time.Millisecond))
 				// A List is a Scan, one call a page, and the shared table
 				// has more pages with every run (-count): count them once.
 				through := int64(1)
@@ -178,7 +178,7 @@ func TestThrottledCallsAreRetried(t *testing.T) {
 func TestThrottlingGivesUpWithTypedError(t *testing.T) {
 	for _, op := range leaseOps {
 		t.Run(op.name, func(t *testing.T) {
-			f, s, l := setupFlaky(t, throttles[0].err, dynamostore.WithRetry(3, time.Microsecond, time.Millisecond))
+			f, s, l := setupFlaky(t, throttles[0].err, dynamostore.WithMaxAttempts(3), dynamostore.WithBackoff(time.Microsecond, time.Millisecond))
 			f.fail.Store(1 << 30)
 			err := op.do(t.Context(), s, l)
 			var throttled *dynamostore.ThrottledError
@@ -204,7 +204,7 @@ func TestThrottlingGivesUpWithTypedError(t *testing.T) {
 }
 
 func TestOtherErrorsAreNotRetried(t *testing.T) {
-	f, s, l := setupFlaky(t, &smithy.GenericAPIError{Code: "ValidationException", Message: "bad"}, dynamostore.WithRetry(5, time.Microsecond, time.Millisecond))
+	f, s, l := setupFlaky(t, &smithy.GenericAPIError{Code: "ValidationException", Message: "bad"}, dynamostore.WithMaxAttempts(5), dynamostore.WithBackoff(time.Microsecond, time.Millisecond))
 	f.fail.Store(1)
 	_, err := s.Renew(t.Context(), l)
 	var apiErr smithy.APIError
@@ -221,7 +221,7 @@ func TestOtherErrorsAreNotRetried(t *testing.T) {
 }
 
 func TestBackoffHonoursContext(t *testing.T) {
-	f, s, l := setupFlaky(t, throttles[0].err, dynamostore.WithRetry(10, time.Hour, time.Hour))
+	f, s, l := setupFlaky(t, throttles[0].err, dynamostore.WithMaxAttempts(10), dynamostore.WithBackoff(time.Hour, time.Hour))
 	f.fail.Store(1 << 30)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()

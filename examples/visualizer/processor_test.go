@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // date-proof: record ti
 
 // newMemory returns a sink with room for every test's whole history.
 func newMemory(t interface{ Fatal(...any) }) *sink.Memory {
-	m, err := sink.NewMemory(sink.Retention(24 * time.Hour))
+	m, err := sink.NewMemory(sink.WithRetention(24 * time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,14 @@
 // Package ddb holds what checkpoint/dynamostore and sink/dynamosink do alike with
 // DynamoDB: table-name validation, creating a table and waiting for it,
-// recognising and backing off from throttling, and reading numbers out of
-// items. Each caller passes its own error sentinel and message prefix, so
-// errors still read and match as that package's own.
+// recognising throttling, and reading numbers out of items. Each caller
+// passes its own error sentinel and message prefix, so errors still read and
+// match as that package's own. Retrying is internal/backoff's.
 package ddb
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/streamtop/streamtop/internal/backoff"
 )
 
 // ValidTableName applies DynamoDB's rules for table names, so a typo fails
@@ -70,7 +71,7 @@ func CreateTable(ctx context.Context, client TableClient, in *dynamodb.CreateTab
 		if out.Table.TableStatus == types.TableStatusActive {
 			return nil
 		}
-		if err := Sleep(ctx, TablePoll); err != nil {
+		if err := backoff.Sleep(ctx, TablePoll); err != nil {
 			return fmt.Errorf("%s: table %q is %s: %w", pkg, table, out.Table.TableStatus, err)
 		}
 	}
@@ -90,57 +91,6 @@ var throttleCodes = map[string]bool{
 func IsThrottle(err error) bool {
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()]
-}
-
-// Backoff is a capped exponential backoff with full jitter: many clients
-// throttled by the same table spread their retries out instead of arriving
-// again together. The zero value is not usable; Base must be positive and
-// Max at least Base. It is a plain value, safe to copy and share.
-type Backoff struct {
-	Base, Max time.Duration
-}
-
-// Delay returns a random wait in (0, min(Base·2ⁿ, Max)], where n (>= 0)
-// counts the failed rounds since the last progress. It costs one draw from
-// the shared random source.
-func (b Backoff) Delay(n int) time.Duration {
-	ceiling := b.Max
-	if n >= 0 && n < 63 {
-		if d := b.Base << n; d>>n == b.Base && d < ceiling { // no overflow
-			ceiling = d
-		}
-	}
-	return rand.N(ceiling) + 1
-}
-
-// Sleep waits d, or returns ctx.Err() as soon as ctx ends.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// Retry calls call until it succeeds, fails with an error that is not
-// throttling, or has been throttled attempts times, waiting b.Delay(n-1)
-// before the n-th retry. It returns the last call's results and how many
-// calls it made; when ctx ends during a wait, the zero T and ctx.Err(). So an
-// error that IsThrottle means every attempt was throttled.
-func Retry[T any](ctx context.Context, attempts int, b Backoff, call func(context.Context) (T, error)) (T, int, error) {
-	for n := 1; ; n++ {
-		v, err := call(ctx)
-		if err == nil || !IsThrottle(err) || n >= attempts {
-			return v, n, err
-		}
-		if err := Sleep(ctx, b.Delay(n-1)); err != nil {
-			var zero T
-			return zero, n, err
-		}
-	}
 }
 
 // Num is a number attribute holding n.

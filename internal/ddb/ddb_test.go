@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
-	"pgregory.net/rapid"
 )
 
 var errInvalid = errors.New("test: invalid option")
@@ -62,64 +61,6 @@ func TestIsThrottle(t *testing.T) {
 		if got := IsThrottle(tc.err); got != tc.want {
 			t.Errorf("%s: IsThrottle(%v) = %v; want %v", tc.name, tc.err, got, tc.want)
 		}
-	}
-}
-
-func TestBackoffDelayStaysInBounds(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		base := time.Duration(rapid.Int64Range(1, int64(time.Second)).Draw(t, "base"))
-		max := base + time.Duration(rapid.Int64Range(0, int64(time.Minute)).Draw(t, "extra"))
-		n := rapid.IntRange(0, 200).Draw(t, "n")
-		b := Backoff{Base: base, Max: max}
-		ceiling := max
-		if n < 40 && base<<n < max && base<<n > 0 {
-			ceiling = base << n
-		}
-		if d := b.Delay(n); d <= 0 || d > ceiling {
-			t.Fatalf("Delay(%d) = %v with base %v, max %v; want in (0, %v]", n, d, base, max, ceiling)
-		}
-	})
-}
-
-// TestRetry checks Retry against a model: it makes min(attempts, throttled
-// prefix + 1) calls and returns the last call's result.
-func TestRetry(t *testing.T) {
-	throttled := &types.RequestLimitExceeded{}
-	other := errors.New("boom")
-	rapid.Check(t, func(t *rapid.T) {
-		attempts := rapid.IntRange(1, 6).Draw(t, "attempts")
-		prefix := rapid.IntRange(0, 8).Draw(t, "throttled calls")
-		final := rapid.SampledFrom([]error{nil, other}).Draw(t, "then")
-		calls := 0
-		v, n, err := Retry(context.Background(), attempts, Backoff{Base: time.Microsecond, Max: time.Microsecond},
-			func(context.Context) (int, error) {
-				calls++
-				if calls <= prefix {
-					return calls, throttled
-				}
-				return calls, final
-			})
-		wantCalls := min(attempts, prefix+1)
-		wantErr := final
-		if prefix >= attempts {
-			wantErr = throttled
-		}
-		if calls != wantCalls || n != wantCalls || v != wantCalls || !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
-			t.Fatalf("Retry = (%d, %d, %v) after %d calls; want (%d, %d, %v)", v, n, err, calls, wantCalls, wantCalls, wantErr)
-		}
-	})
-}
-
-func TestRetryStopsWhenContextEnds(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
-	v, n, err := Retry(ctx, 100, Backoff{Base: time.Hour, Max: time.Hour}, func(context.Context) (int, error) {
-		calls++
-		cancel()
-		return 7, &types.RequestLimitExceeded{}
-	})
-	if v != 0 || n != 1 || calls != 1 || !errors.Is(err, context.Canceled) {
-		t.Fatalf("Retry = (%d, %d, %v) after %d calls; want (0, 1, context.Canceled) after 1", v, n, err, calls)
 	}
 }
 

@@ -51,7 +51,7 @@ func TestConsumersUnderLeaseTableFaults(t *testing.T) {
 		faults.Slow(0.05, 50*time.Millisecond),
 	)
 	faulty := faults.NewDynamoDB(dc, sched)
-	store, err := dynamostore.New(faulty, table, dynamostore.WithRetry(4, 5*time.Millisecond, 50*time.Millisecond))
+	store, err := dynamostore.New(faulty, table, dynamostore.WithMaxAttempts(4), dynamostore.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,12 @@ import (
 	"github.com/streamtop/streamtop/topk"
 )
 
+// The SDK's client is what New and CreateTable take.
+var (
+	_ dynamosink.Client      = (*awsddb.Client)(nil)
+	_ dynamosink.TableClient = (*awsddb.Client)(nil)
+)
+
 // The visualizer's counts table. The endpoint override points the client at
 // a local DynamoDB (dynalite, DynamoDB Local); leave it out to use AWS.
 func Example() {

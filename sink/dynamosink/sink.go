@@ -31,7 +31,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
+	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
 )
@@ -56,16 +58,25 @@ const (
 // timeLayout sorts as text in time order for years 1 to 9999.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-// DefaultTTL is how long a snapshot is kept unless WithTTL says otherwise: a
-// day of history for charts and after-the-fact questions.
-const DefaultTTL = 24 * time.Hour
+// Defaults of the options.
+const (
+	// DefaultTTL is how long a snapshot is kept unless WithTTL says
+	// otherwise: a day of history for charts and after-the-fact questions.
+	DefaultTTL = 24 * time.Hour
+	// DefaultBackoffBase and DefaultBackoffMax bound the wait before a
+	// retry (WithBackoff).
+	DefaultBackoffBase = 25 * time.Millisecond
+	DefaultBackoffMax  = 2 * time.Second
+)
 
 // batchSize is BatchWriteItem's limit on items per request.
 const batchSize = 25
 
-// client is the part of the DynamoDB API a Sink uses; *dynamodb.Client has
-// it, and so can a wrapper or a fake in a test.
-type client interface {
+// Client is the part of *dynamodb.Client that a Sink calls: BatchWriteItem,
+// Query and Scan. A *dynamodb.Client has it; so can a wrapper or a fake in a
+// test. A Sink calls it from every goroutine that uses the Sink, so it must
+// be safe for concurrent use, as the SDK's client is.
+type Client interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
@@ -80,11 +91,11 @@ type client interface {
 // Query costs one strongly consistent Query request per megabyte returned;
 // Groups scans the whole table.
 type Sink struct {
-	client  client
+	client  Client
 	table   *string
 	ttl     time.Duration
 	now     func() time.Time
-	backoff ddb.Backoff
+	backoff backoff.Policy
 }
 
 var (
@@ -93,27 +104,50 @@ var (
 	_ sink.Lister = (*Sink)(nil)
 )
 
-// Option configures a Sink in New, which validates the result.
-type Option func(*Sink)
+// Option configures a Sink in New. WithTTL, WithClock and WithBackoff make
+// one. An Option is a plain value, safe to share and reuse; it checks its
+// argument when New applies it, and a bad one (or a nil Option) makes New
+// return an error wrapping ErrInvalidOption that names the option and value.
+type Option interface {
+	apply(*Sink) error
+}
+
+type optionFunc func(*Sink) error
+
+func (f optionFunc) apply(s *Sink) error { return f(s) }
 
 // WithTTL sets how long after its Time a snapshot expires (default
-// DefaultTTL).
-func WithTTL(d time.Duration) Option { return func(s *Sink) { s.ttl = d } }
+// DefaultTTL). It must be positive.
+func WithTTL(d time.Duration) Option {
+	return optionFunc(func(s *Sink) error {
+		return option.Positive(&s.ttl, ErrInvalidOption, "WithTTL", d)
+	})
+}
 
 // WithClock sets the clock that reads compare expiry times with (default
-// time.Now). Writes do not use it: expiry is the snapshot's Time plus the TTL.
-func WithClock(now func() time.Time) Option { return func(s *Sink) { s.now = now } }
+// time.Now); now must be safe for concurrent use. Writes do not use it:
+// expiry is the snapshot's Time plus the TTL. A reader of old data (a
+// replay, a backfill) passes a clock set to the data's time, so snapshots
+// that were live then are returned.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(s *Sink) error { return option.Clock(&s.now, ErrInvalidOption, now) })
+}
 
 // WithBackoff sets the wait before retrying items DynamoDB left unprocessed
-// or a throttled request: a random time up to base·2ⁿ, capped at max, after n
-// rounds without progress (default 25 ms, 2 s).
+// or a throttled request: after n rounds without progress, a random time
+// between half and all of min(max, base·2ⁿ). The defaults are
+// DefaultBackoffBase and DefaultBackoffMax; base must be positive and max at
+// least base.
 func WithBackoff(base, max time.Duration) Option {
-	return func(s *Sink) { s.backoff = ddb.Backoff{Base: base, Max: max} }
+	return optionFunc(func(s *Sink) (err error) {
+		s.backoff, err = backoff.New(base, max, ErrInvalidOption)
+		return err
+	})
 }
 
 // New returns a Sink on table through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
-func New(client client, table string, opts ...Option) (*Sink, error) {
+func New(client Client, table string, opts ...Option) (*Sink, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
@@ -121,17 +155,9 @@ func New(client client, table string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
-		backoff: ddb.Backoff{Base: 25 * time.Millisecond, Max: 2 * time.Second}}
-	for _, opt := range opts {
-		opt(s)
-	}
-	switch {
-	case s.ttl <= 0:
-		return nil, fmt.Errorf("%w: TTL %v is not positive", ErrInvalidOption, s.ttl)
-	case s.now == nil:
-		return nil, fmt.Errorf("%w: nil clock", ErrInvalidOption)
-	case s.backoff.Base <= 0 || s.backoff.Max < s.backoff.Base:
-		return nil, fmt.Errorf("%w: backoff %v..%v, want 0 < base <= max", ErrInvalidOption, s.backoff.Base, s.backoff.Max)
+		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}}
+	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -197,7 +223,7 @@ func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error
 		} else {
 			stalled++
 		}
-		if err := ddb.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
+		if err := backoff.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
 			return fmt.Errorf("sink/dynamosink: %d snapshots not yet written: %w", len(pending[*s.table]), err)
 		}
 	}
@@ -364,7 +390,7 @@ const readAttempts = 6
 // retryRead calls read, which is idempotent, until it succeeds, fails with an
 // error that is not throttling, or has been throttled readAttempts times.
 func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
-	v, _, err := ddb.Retry(ctx, readAttempts, s.backoff, func(context.Context) (T, error) { return read() })
+	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, ddb.IsThrottle, func(context.Context) (T, error) { return read() })
 	return v, err
 }
 

@@ -84,6 +84,7 @@ func TestNewValidates(t *testing.T) {
 		{"nil clock", "counts", []dynamosink.Option{dynamosink.WithClock(nil)}},
 		{"zero backoff", "counts", []dynamosink.Option{dynamosink.WithBackoff(0, time.Second)}},
 		{"max below base", "counts", []dynamosink.Option{dynamosink.WithBackoff(time.Second, time.Millisecond)}},
+		{"nil option", "counts", []dynamosink.Option{nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

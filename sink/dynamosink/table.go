@@ -21,8 +21,9 @@ import (
 // usually log it and go on.
 var ErrNoTTL = errors.New("sink/dynamosink: TTL not enabled")
 
-// tableClient is the part of the DynamoDB API that CreateTable uses.
-type tableClient interface {
+// TableClient is the part of *dynamodb.Client that CreateTable calls:
+// CreateTable, DescribeTable, DescribeTimeToLive and UpdateTimeToLive.
+type TableClient interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
@@ -34,7 +35,7 @@ type tableClient interface {
 // expiresAt. An existing table must be keyed as a counts table (resource and
 // timestamp, both strings). When everything but TTL succeeded, the error
 // wraps ErrNoTTL and the table is ready to use.
-func CreateTable(ctx context.Context, client tableClient, table string) error {
+func CreateTable(ctx context.Context, client TableClient, table string) error {
 	if client == nil {
 		return fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
@@ -82,7 +83,7 @@ func checkSchema(table string, d *types.TableDescription) error {
 
 // enableTTL turns on TTL for expiresAt unless it is on (or turning on)
 // already: DynamoDB refuses to enable it twice.
-func enableTTL(ctx context.Context, client tableClient, table string) error {
+func enableTTL(ctx context.Context, client TableClient, table string) error {
 	desc, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err != nil {
 		return ttlError(table, err)

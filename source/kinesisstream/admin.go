@@ -9,10 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/internal/backoff"
 )
 
-// adminClient is the part of *kinesis.Client the stream helpers use.
-type adminClient interface {
+// AdminClient is the part of *kinesis.Client that CreateStream, WaitActive
+// and DeleteStream call: CreateStream, DeleteStream and
+// DescribeStreamSummary. A *kinesis.Client has it; so can a wrapper or a
+// fake. The helpers call it from the caller's goroutine only.
+type AdminClient interface {
 	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)
 	DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error)
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
@@ -26,7 +31,7 @@ const statusPoll = 100 * time.Millisecond
 // CreateStream creates a provisioned stream with the given number of shards
 // unless one of that name exists, then waits until it is ACTIVE. An existing
 // stream is left as it is, whatever its shard count.
-func CreateStream(ctx context.Context, client adminClient, name string, shards int) error {
+func CreateStream(ctx context.Context, client AdminClient, name string, shards int) error {
 	if client == nil || name == "" || shards < 1 {
 		return fmt.Errorf("%w: CreateStream needs a client, a name and >= 1 shard (got %d)", ErrInvalidOption, shards)
 	}
@@ -44,7 +49,7 @@ func CreateStream(ctx context.Context, client adminClient, name string, shards i
 // WaitActive waits until the stream is ACTIVE: after CreateStream, and after
 // SplitShard, MergeShards or UpdateShardCount, which leave it UPDATING for a
 // while. It fails if the stream does not exist or is being deleted.
-func WaitActive(ctx context.Context, client adminClient, name string) error {
+func WaitActive(ctx context.Context, client AdminClient, name string) error {
 	for {
 		out, err := client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
 		switch {
@@ -58,7 +63,7 @@ func WaitActive(ctx context.Context, client adminClient, name string) error {
 				return fmt.Errorf("kinesisstream: waiting for stream %s: it is %s", name, st)
 			}
 		}
-		if err := sleepReal(ctx, statusPoll); err != nil {
+		if err := backoff.Sleep(ctx, statusPoll); err != nil {
 			return fmt.Errorf("kinesisstream: waiting for stream %s: %w", name, err)
 		}
 	}
@@ -66,7 +71,7 @@ func WaitActive(ctx context.Context, client adminClient, name string) error {
 
 // DeleteStream deletes the stream and waits until it is gone, so its name
 // can be used again at once. A stream that does not exist is not an error.
-func DeleteStream(ctx context.Context, client adminClient, name string) error {
+func DeleteStream(ctx context.Context, client AdminClient, name string) error {
 	if client == nil || name == "" {
 		return fmt.Errorf("%w: DeleteStream needs a client and a name", ErrInvalidOption)
 	}
@@ -89,21 +94,8 @@ func DeleteStream(ctx context.Context, client adminClient, name string) error {
 		case err != nil && !retryable(ctx, err):
 			return fmt.Errorf("kinesisstream: waiting for stream %s to go: %w", name, err)
 		}
-		if err := sleepReal(ctx, statusPoll); err != nil {
+		if err := backoff.Sleep(ctx, statusPoll); err != nil {
 			return fmt.Errorf("kinesisstream: waiting for stream %s to go: %w", name, err)
 		}
-	}
-}
-
-// sleepReal waits d of real time: the helpers wait on a remote service's
-// progress, which no fake clock could advance.
-func sleepReal(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

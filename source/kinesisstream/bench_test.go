@@ -162,11 +162,11 @@ func BenchmarkDrain(b *testing.B) {
 // HandlerFunc. Targets: default settings p50 <= 110 ms and p99 <= 230 ms;
 // polling every 50 ms, p50 <= 30 ms.
 func BenchmarkLatency(b *testing.B) {
-	poll50 := []kinesisstream.Option{kinesisstream.WithPollInterval(50 * time.Millisecond)}
+	poll50 := []kinesisstream.StreamOption{kinesisstream.WithPollInterval(50 * time.Millisecond)}
 	for _, c := range []struct {
 		name     string
 		consumer bool
-		opts     []kinesisstream.Option
+		opts     []kinesisstream.StreamOption
 	}{
 		{"reader/default", false, nil},
 		{"reader/poll=50ms", false, poll50},

@@ -83,7 +83,7 @@ func (s emulatorStream) MergeShards(ctx context.Context, shardID, adjacentShardI
 
 // newEmulatorStream creates a stream on the shared kinesalite and deletes
 // it when the test ends.
-func newEmulatorStream(t testing.TB, shards int, opts ...kinesisstream.Option) emulatorStream {
+func newEmulatorStream(t testing.TB, shards int, opts ...kinesisstream.StreamOption) emulatorStream {
 	t.Helper()
 	client := awstest.Kinesis(t)
 	name := awstest.UniqueName(t, "stream")

@@ -6,8 +6,12 @@
 // The package never loads AWS configuration itself: the caller builds a
 // *kinesis.Client (from github.com/aws/aws-sdk-go-v2/service/kinesis) and
 // passes it in. Every function takes the client as a small interface of the
-// SDK methods it calls, so a test can hand in a fake and an application can
-// hand in a wrapped client.
+// SDK methods it calls (ReadClient, PutClient, AdminClient), so a test can
+// hand in a fake and an application can hand in a wrapped client.
+//
+// New takes StreamOptions and NewProducer ProducerOptions; WithBackoff and
+// WithMaxAttempts make an Option, which is both. Handing one of them the
+// other's option does not compile.
 //
 // Reads respect the Kinesis limits of 5 GetRecords calls and 2 MB per second
 // per shard: each ShardReader paces its own calls, and after a large response

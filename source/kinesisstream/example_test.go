@@ -14,6 +14,14 @@ import (
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
+// The SDK's client is what every function takes, through the small
+// interfaces of the methods each one calls.
+var (
+	_ kinesisstream.ReadClient  = (*sdk.Client)(nil)
+	_ kinesisstream.PutClient   = (*sdk.Client)(nil)
+	_ kinesisstream.AdminClient = (*sdk.Client)(nil)
+)
+
 // newClient builds the SDK client the way an application does. With
 // KINESIS_ENDPOINT set (say http://127.0.0.1:4567, a local kinesalite) it
 // talks to that endpoint instead of AWS; kinesalite accepts any static

@@ -13,76 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// fakeClock is a Clock for tests. In auto mode, After advances the clock by
-// d at once, so code that paces itself runs without waiting and the test
-// can check the times it chose. Otherwise time moves only with Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	auto   bool
-	timers []fakeTimer
-	added  chan struct{} // gets a token for every timer set
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) // date-proof: the reader and producer under test run on a fake clock from t0
-
-func newFakeClock(auto bool) *fakeClock {
-	return &fakeClock{now: t0, auto: auto, added: make(chan struct{}, 1<<16)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if c.auto {
-		if d > 0 {
-			c.now = c.now.Add(d)
-		}
-		ch <- c.now
-		return ch
-	}
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
-	c.added <- struct{}{}
-	return ch
-}
-
-// Advance moves the clock on and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if t.at.After(c.now) {
-			kept = append(kept, t)
-			continue
-		}
-		t.ch <- c.now
-	}
-	c.timers = kept
-}
+// t0 is when the fake's first record arrived.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) // date-proof: arrival times are data, compared only with each other
 
 // fakeKinesis is an in-memory Kinesis with the semantics the adapters rely
 // on (pagination, iterators, SHARD_END, partial PutRecords failures) and a
 // hook to inject errors. Iterators are "shard/position".
 type fakeKinesis struct {
 	mu       sync.Mutex
-	clock    Clock
 	shards   []*fakeShard
 	pageSize int // ListShards page size; 0: all at once
 	calls    []fakeCall
@@ -105,11 +43,11 @@ type fakeShard struct {
 
 type fakeCall struct {
 	op string
-	at time.Time
+	at time.Time // by the test's clock: a synctest bubble's, in tests of timing
 }
 
-func newFakeKinesis(clock Clock, shards ...string) *fakeKinesis {
-	f := &fakeKinesis{clock: clock, counts: map[string]int{}}
+func newFakeKinesis(shards ...string) *fakeKinesis {
+	f := &fakeKinesis{counts: map[string]int{}}
 	for _, id := range shards {
 		f.shards = append(f.shards, &fakeShard{id: id})
 	}
@@ -146,7 +84,7 @@ func (f *fakeKinesis) begin(op string) error {
 	f.mu.Lock()
 	f.counts[op]++
 	n := f.counts[op]
-	f.calls = append(f.calls, fakeCall{op, f.clock.Now()})
+	f.calls = append(f.calls, fakeCall{op, time.Now()})
 	inject := f.inject
 	f.mu.Unlock()
 	if inject != nil {

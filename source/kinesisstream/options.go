@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/option"
 )
 
 // Errors of this package; failures of the service come wrapped in them (or as
@@ -38,30 +41,77 @@ const (
 	MaxBatchSize    = 5 << 20
 	// MaxGetRecords is the most records one GetRecords call returns.
 	MaxGetRecords = 10000
+)
+
+// Defaults of the options.
+const (
+	// DefaultBackoffBase and DefaultBackoffMax bound the retry backoff
+	// (WithBackoff) of a Stream and a Producer.
+	DefaultBackoffBase = 100 * time.Millisecond
+	DefaultBackoffMax  = 5 * time.Second
+	// DefaultMaxAttempts bounds the calls a Stream makes for one request
+	// (WithMaxAttempts). A Producer's default is no bound.
+	DefaultMaxAttempts = 10
 	// DefaultPollInterval keeps a reader within 5 GetRecords calls per
 	// second per shard.
 	DefaultPollInterval = 200 * time.Millisecond
 	// DefaultReadLimit is the read throughput of one shard, bytes per second.
 	DefaultReadLimit = 2 << 20
+	// DefaultLinger is how long a Producer holds a record to fill a batch.
+	DefaultLinger = 50 * time.Millisecond
+	// DefaultBufferRecords and DefaultBufferBytes bound what a Producer
+	// holds (WithBufferLimit).
+	DefaultBufferRecords = 10000
+	DefaultBufferBytes   = 32 << 20
+	// DefaultConcurrency is how many PutRecords requests a Producer keeps
+	// in flight.
+	DefaultConcurrency = 2
 )
 
-// Option configures a Stream (New) or a Producer (NewProducer). Options that
-// make sense for only one of them are rejected by the other with
-// ErrInvalidOption, rather than silently ignored; so is a nil Option. An
-// Option is a plain value, safe to share between goroutines and reuse.
-type Option func(*config) error
+// StreamOption configures a Stream in New. WithPollInterval and
+// WithReadLimit make one; so do WithBackoff and WithMaxAttempts, whose
+// Option configures a Producer too. Passing a Producer's option to New does
+// not compile.
+type StreamOption interface {
+	applyStream(*streamConfig) error
+}
 
-type config struct {
-	clock       Clock
-	backoffBase time.Duration
-	backoffMax  time.Duration
-	maxAttempts int // 0: the default of the type being built
+// ProducerOption configures a Producer in NewProducer. WithLinger,
+// WithBufferLimit, WithFailWhenFull, WithKeyOrder, WithConcurrency,
+// WithBatchLimit and WithFailureHandler make one; so do WithBackoff and
+// WithMaxAttempts. Passing a Stream's option to NewProducer does not
+// compile.
+type ProducerOption interface {
+	applyProducer(*producerConfig) error
+}
 
-	// Stream.
+// Option configures a Stream or a Producer alike: it is both a StreamOption
+// and a ProducerOption.
+//
+// Every option is a plain value, safe to share between goroutines and to
+// reuse. It checks its argument when New or NewProducer applies it, in the
+// order given; a bad argument (or a nil option) makes the constructor
+// return an error wrapping ErrInvalidOption that names the option and the
+// value.
+type Option interface {
+	StreamOption
+	ProducerOption
+}
+
+// retryConfig is what a Stream and a Producer both have: how they retry.
+type retryConfig struct {
+	backoff     backoff.Policy
+	maxAttempts int // calls per request; 0: no bound
+}
+
+type streamConfig struct {
+	retryConfig
 	pollInterval time.Duration
 	readLimit    int
+}
 
-	// Producer.
+type producerConfig struct {
+	retryConfig
 	linger       time.Duration
 	bufRecords   int
 	bufBytes     int
@@ -71,221 +121,188 @@ type config struct {
 	batchRecords int
 	batchBytes   int
 	onFailure    func(partitionKey string, data []byte, err error)
-	streamOnly   []string
-	producerOnly []string
 }
 
-func newConfig(opts []Option) (*config, error) {
-	c := &config{
-		clock:        systemClock{},
-		backoffBase:  100 * time.Millisecond,
-		backoffMax:   5 * time.Second,
+var defaultBackoff = backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}
+
+func newStreamConfig(opts []StreamOption) (*streamConfig, error) {
+	c := &streamConfig{
+		retryConfig:  retryConfig{backoff: defaultBackoff, maxAttempts: DefaultMaxAttempts},
 		pollInterval: DefaultPollInterval,
 		readLimit:    DefaultReadLimit,
-		linger:       50 * time.Millisecond,
-		bufRecords:   10000,
-		bufBytes:     32 << 20,
-		concurrency:  2,
-		batchRecords: MaxBatchRecords,
-		batchBytes:   MaxBatchSize,
 	}
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
-		}
-		if err := o(c); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(c, ErrInvalidOption, opts, StreamOption.applyStream); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-func (c *config) forStream() error {
-	if len(c.producerOnly) > 0 {
-		return fmt.Errorf("%w: %s applies to a Producer, not a Stream", ErrInvalidOption, c.producerOnly[0])
+func newProducerConfig(opts []ProducerOption) (*producerConfig, error) {
+	c := &producerConfig{
+		retryConfig:  retryConfig{backoff: defaultBackoff},
+		linger:       DefaultLinger,
+		bufRecords:   DefaultBufferRecords,
+		bufBytes:     DefaultBufferBytes,
+		concurrency:  DefaultConcurrency,
+		batchRecords: MaxBatchRecords,
+		batchBytes:   MaxBatchSize,
 	}
-	if c.maxAttempts == 0 {
-		c.maxAttempts = 10
+	if err := option.Apply(c, ErrInvalidOption, opts, ProducerOption.applyProducer); err != nil {
+		return nil, err
 	}
-	return nil
+	return c, nil
 }
 
-func (c *config) forProducer() error {
-	if len(c.streamOnly) > 0 {
-		return fmt.Errorf("%w: %s applies to a Stream, not a Producer", ErrInvalidOption, c.streamOnly[0])
-	}
-	if c.maxAttempts == 0 {
-		c.maxAttempts = -1
-	}
-	return nil
-}
+type streamOption func(*streamConfig) error
 
-// WithClock sets the clock that pacing, backoff and linger use. The default
-// is the system clock.
-func WithClock(c Clock) Option {
-	return func(cfg *config) error {
-		if c == nil {
-			return fmt.Errorf("%w: nil Clock", ErrInvalidOption)
-		}
-		cfg.clock = c
-		return nil
-	}
-}
+func (f streamOption) applyStream(c *streamConfig) error { return f(c) }
 
-// WithBackoff sets the retry backoff: the n-th retry waits a random time
-// between half and all of min(max, base·2ⁿ). The defaults are 100 ms and 5 s.
+type producerOption func(*producerConfig) error
+
+func (f producerOption) applyProducer(c *producerConfig) error { return f(c) }
+
+// retryOption is an Option: it sets what a Stream and a Producer share.
+type retryOption func(*retryConfig) error
+
+func (f retryOption) applyStream(c *streamConfig) error     { return f(&c.retryConfig) }
+func (f retryOption) applyProducer(c *producerConfig) error { return f(&c.retryConfig) }
+
+// WithBackoff sets the retry backoff of a Stream or a Producer: the n-th
+// retry waits a random time between half and all of min(max, base·2ⁿ). The
+// defaults are DefaultBackoffBase and DefaultBackoffMax; base must be
+// positive and max at least base.
 func WithBackoff(base, max time.Duration) Option {
-	return func(c *config) error {
-		if base <= 0 || max < base {
-			return fmt.Errorf("%w: backoff base %v, max %v: need 0 < base <= max", ErrInvalidOption, base, max)
-		}
-		c.backoffBase, c.backoffMax = base, max
-		return nil
-	}
+	return retryOption(func(c *retryConfig) (err error) {
+		c.backoff, err = backoff.New(base, max, ErrInvalidOption)
+		return err
+	})
 }
 
 // WithMaxAttempts bounds the calls made for one request while the service
 // throttles or fails transiently; after the last, the error wraps
-// ErrThrottled. A Stream's default is 10. A Producer's default is 0, which
-// means no bound: it retries a record until it is sent or Close gives up,
-// because dropping a record the caller was told was accepted is worse than
-// holding it.
+// ErrThrottled. 0 means no bound. A Stream's default is DefaultMaxAttempts.
+// A Producer's default is no bound: it retries a record until it is sent or
+// Close gives up, because dropping a record the caller was told was
+// accepted is worse than holding it.
 func WithMaxAttempts(n int) Option {
-	return func(c *config) error {
+	return retryOption(func(c *retryConfig) error {
 		if n < 0 {
-			return fmt.Errorf("%w: max attempts %d < 0", ErrInvalidOption, n)
+			return fmt.Errorf("%w: WithMaxAttempts(%d): want >= 0", ErrInvalidOption, n)
 		}
 		c.maxAttempts = n
-		if n == 0 {
-			c.maxAttempts = -1 // explicitly unbounded
-		}
 		return nil
-	}
+	})
 }
 
 // WithPollInterval sets the least time between two GetRecords calls of one
-// shard reader (Stream only). The default, 200 ms, is Kinesis's limit of 5
+// shard reader. The default, DefaultPollInterval, is Kinesis's limit of 5
 // calls per second per shard; lower it only on an emulator or a stream with
 // a single reader per shard that can afford throttling.
-func WithPollInterval(d time.Duration) Option {
-	return func(c *config) error {
-		c.streamOnly = append(c.streamOnly, "WithPollInterval")
-		if d <= 0 {
-			return fmt.Errorf("%w: poll interval %v <= 0", ErrInvalidOption, d)
-		}
-		c.pollInterval = d
-		return nil
-	}
+func WithPollInterval(d time.Duration) StreamOption {
+	return streamOption(func(c *streamConfig) error {
+		return option.Positive(&c.pollInterval, ErrInvalidOption, "WithPollInterval", d)
+	})
 }
 
 // WithReadLimit sets the read throughput a shard reader keeps to, in bytes
-// per second (Stream only). The default is 2 MiB/s, Kinesis's per-shard read
+// per second. The default, DefaultReadLimit, is Kinesis's per-shard read
 // limit; a reader may burst up to 5 s worth of it, as the service allows.
-func WithReadLimit(bytesPerSecond int) Option {
-	return func(c *config) error {
-		c.streamOnly = append(c.streamOnly, "WithReadLimit")
+func WithReadLimit(bytesPerSecond int) StreamOption {
+	return streamOption(func(c *streamConfig) error {
 		if bytesPerSecond <= 0 {
-			return fmt.Errorf("%w: read limit %d <= 0", ErrInvalidOption, bytesPerSecond)
+			return fmt.Errorf("%w: WithReadLimit(%d): want > 0", ErrInvalidOption, bytesPerSecond)
 		}
 		c.readLimit = bytesPerSecond
 		return nil
-	}
+	})
 }
 
 // WithLinger sets how long a Producer holds a record to fill a batch before
-// sending it anyway (Producer only). The default is 50 ms; 0 sends whenever
-// a sender is free.
-func WithLinger(d time.Duration) Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithLinger")
+// sending it anyway. The default is DefaultLinger; 0 sends whenever a
+// sender is free.
+func WithLinger(d time.Duration) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		if d < 0 {
-			return fmt.Errorf("%w: linger %v < 0", ErrInvalidOption, d)
+			return fmt.Errorf("%w: WithLinger(%v): want >= 0", ErrInvalidOption, d)
 		}
 		c.linger = d
 		return nil
-	}
+	})
 }
 
-// WithBufferLimit bounds what a Producer holds, sent or not yet acknowledged:
-// at most records records and bytes bytes (Producer only). The defaults are
-// 10,000 records and 32 MiB. When the buffer is full, Put blocks, unless
-// WithFailWhenFull is given.
-func WithBufferLimit(records, bytes int) Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithBufferLimit")
+// WithBufferLimit bounds what a Producer holds, sent or not yet
+// acknowledged: at most records records and bytes bytes. The defaults are
+// DefaultBufferRecords and DefaultBufferBytes. When the buffer is full, Put
+// blocks, unless WithFailWhenFull is given.
+func WithBufferLimit(records, bytes int) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		if records < 1 || bytes < MaxRecordSize {
-			return fmt.Errorf("%w: buffer limit %d records, %d bytes: need >= 1 record and >= %d bytes", ErrInvalidOption, records, bytes, MaxRecordSize)
+			return fmt.Errorf("%w: WithBufferLimit(%d, %d): want >= 1 record and >= %d bytes", ErrInvalidOption, records, bytes, MaxRecordSize)
 		}
 		c.bufRecords, c.bufBytes = records, bytes
 		return nil
-	}
+	})
 }
 
 // WithFailWhenFull makes Put return ErrBufferFull at once when the buffer is
-// full, instead of blocking until there is room (Producer only). Blocking is
-// the default because it slows a fast writer down to what the stream takes
-// without losing anything; failing suits a caller that would rather shed
-// load itself.
-func WithFailWhenFull() Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithFailWhenFull")
+// full, instead of blocking until there is room. Blocking is the default
+// because it slows a fast writer down to what the stream takes without
+// losing anything; failing suits a caller that would rather shed load
+// itself.
+func WithFailWhenFull() ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		c.failWhenFull = true
 		return nil
-	}
+	})
 }
 
 // WithKeyOrder keeps the records of each partition key in the order Put
-// accepted them, even when some are throttled and retried (Producer only).
-// Kinesis does not order the records of one PutRecords request, so a key
-// then has at most one record in flight: its later records wait for the
-// earlier one's acknowledgement. That costs throughput when few keys are hot.
-func WithKeyOrder() Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithKeyOrder")
+// accepted them, even when some are throttled and retried. Kinesis does not
+// order the records of one PutRecords request, so a key then has at most one
+// record in flight: its later records wait for the earlier one's
+// acknowledgement. That costs throughput when few keys are hot.
+func WithKeyOrder() ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		c.keyOrder = true
 		return nil
-	}
+	})
 }
 
 // WithConcurrency sets how many PutRecords requests a Producer keeps in
-// flight (Producer only). The default is 2.
-func WithConcurrency(n int) Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithConcurrency")
+// flight. The default is DefaultConcurrency.
+func WithConcurrency(n int) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		if n < 1 {
-			return fmt.Errorf("%w: concurrency %d < 1", ErrInvalidOption, n)
+			return fmt.Errorf("%w: WithConcurrency(%d): want >= 1", ErrInvalidOption, n)
 		}
 		c.concurrency = n
 		return nil
-	}
+	})
 }
 
 // WithBatchLimit lowers the size of a PutRecords request below the service's
-// limits of 500 records and 5 MiB (Producer only).
-func WithBatchLimit(records, bytes int) Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithBatchLimit")
+// limits of MaxBatchRecords records and MaxBatchSize bytes, the defaults.
+func WithBatchLimit(records, bytes int) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		if records < 1 || records > MaxBatchRecords || bytes < MaxRecordSize || bytes > MaxBatchSize {
-			return fmt.Errorf("%w: batch limit %d records, %d bytes: need 1..%d records and %d..%d bytes",
+			return fmt.Errorf("%w: WithBatchLimit(%d, %d): want 1..%d records and %d..%d bytes",
 				ErrInvalidOption, records, bytes, MaxBatchRecords, MaxRecordSize, MaxBatchSize)
 		}
 		c.batchRecords, c.batchBytes = records, bytes
 		return nil
-	}
+	})
 }
 
 // WithFailureHandler sets a function the Producer calls for each accepted
-// record it gives up on, with the reason (Producer only). It is called from
-// the Producer's goroutines, must be safe for concurrent use and should not
-// block. Without it, failures are counted in Stats and reported by the next
-// Flush or Close.
-func WithFailureHandler(f func(partitionKey string, data []byte, err error)) Option {
-	return func(c *config) error {
-		c.producerOnly = append(c.producerOnly, "WithFailureHandler")
+// record it gives up on, with the reason. It is called from the Producer's
+// goroutines, must be safe for concurrent use and should not block. Without
+// it, failures are counted in Stats and reported by the next Flush or Close.
+func WithFailureHandler(f func(partitionKey string, data []byte, err error)) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
 		if f == nil {
-			return fmt.Errorf("%w: nil failure handler", ErrInvalidOption)
+			return fmt.Errorf("%w: WithFailureHandler(nil)", ErrInvalidOption)
 		}
 		c.onFailure = f
 		return nil
-	}
+	})
 }

@@ -11,10 +11,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamtop/streamtop/internal/backoff"
 )
 
-// putClient is the part of *kinesis.Client a Producer uses.
-type putClient interface {
+// PutClient is the part of *kinesis.Client that a Producer calls:
+// PutRecords. A *kinesis.Client has it; so can a wrapper or a fake. A
+// Producer calls it from one goroutine per request in flight, so it must be
+// safe for concurrent use, as the SDK's client is.
+type PutClient interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 }
 
@@ -38,9 +43,9 @@ type putClient interface {
 // request in flight (WithConcurrency); Put costs a copy of the data and O(1)
 // work, and the Producer holds at most the buffer limit in memory.
 type Producer struct {
-	client putClient
+	client PutClient
 	name   string
-	cfg    *config
+	cfg    *producerConfig
 
 	// sendCtx carries the requests; Close cancels it when its own ctx ends,
 	// so that no request outlives the Producer.
@@ -93,18 +98,15 @@ type keyState struct {
 // NewProducer returns a Producer that writes to the stream called streamName
 // through client, usually a *kinesis.Client (it needs PutRecords). It starts
 // the Producer's goroutine; call Close to stop it.
-func NewProducer(client putClient, streamName string, opts ...Option) (*Producer, error) {
+func NewProducer(client PutClient, streamName string, opts ...ProducerOption) (*Producer, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
 	if streamName == "" {
 		return nil, fmt.Errorf("%w: empty stream name", ErrInvalidOption)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newProducerConfig(opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.forProducer(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -163,7 +165,7 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		p.mu.Lock()
 	}
 	rec.gen = p.gen
-	rec.at = p.cfg.clock.Now()
+	rec.at = time.Now()
 	p.unfinished[rec.gen]++
 	p.bufRecords++
 	p.bufBytes += size
@@ -348,7 +350,7 @@ func (p *Producer) dispatch() {
 		if due.IsZero() {
 			timer, timerAt = nil, time.Time{}
 		} else if !due.Equal(timerAt) {
-			timer, timerAt = p.cfg.clock.After(due.Sub(p.cfg.clock.Now())), due
+			timer, timerAt = time.After(time.Until(due)), due
 		}
 		p.mu.Unlock()
 		select {
@@ -372,7 +374,7 @@ func (p *Producer) cutBatch() ([]*pending, time.Time) {
 	}
 	full := p.queue.len() >= p.cfg.batchRecords || p.queueBytes >= p.cfg.batchBytes
 	if !full && p.flushing == 0 {
-		if due := head.at.Add(p.cfg.linger); due.After(p.cfg.clock.Now()) {
+		if due := head.at.Add(p.cfg.linger); due.After(time.Now()) {
 			return nil, due
 		}
 	}
@@ -400,7 +402,6 @@ func (p *Producer) send(recs []*pending) {
 		p.mu.Unlock()
 		p.poke()
 	}()
-	b := backoff{p.cfg.backoffBase, p.cfg.backoffMax}
 	for attempt := 1; len(recs) > 0; attempt++ {
 		entries := make([]types.PutRecordsRequestEntry, len(recs))
 		for i, r := range recs {
@@ -449,11 +450,11 @@ func (p *Producer) send(recs []*pending) {
 		if len(again) == 0 {
 			return
 		}
-		if max := p.cfg.maxAttempts; max >= 0 && attempt >= max {
+		if max := p.cfg.maxAttempts; max > 0 && attempt >= max {
 			p.finish(nil, again, fmt.Errorf("%w: PutRecords %s: %d attempts: %w", ErrThrottled, p.name, attempt, lastErr))
 			return
 		}
-		if err := sleep(p.sendCtx, p.cfg.clock, b.delay(attempt-1)); err != nil {
+		if err := backoff.Sleep(p.sendCtx, p.cfg.backoff.Delay(attempt-1)); err != nil {
 			p.finish(nil, again, p.abandoned())
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,7 +19,7 @@ import (
 	"pgregory.net/rapid"
 )
 
-func newTestProducer(t testing.TB, f *fakeKinesis, opts ...Option) *Producer {
+func newTestProducer(t testing.TB, f *fakeKinesis, opts ...ProducerOption) *Producer {
 	t.Helper()
 	p, err := NewProducer(f, "test", opts...)
 	if err != nil {
@@ -30,27 +31,27 @@ func newTestProducer(t testing.TB, f *fakeKinesis, opts ...Option) *Producer {
 
 // fast are the options for tests on the real clock: short linger and
 // backoff, so a test with many retries still takes milliseconds.
-var fast = []Option{WithLinger(time.Millisecond), WithBackoff(50*time.Microsecond, time.Millisecond)}
+var fast = []ProducerOption{WithLinger(time.Millisecond), WithBackoff(50*time.Microsecond, time.Millisecond)}
 
 func TestNewProducerRejectsBadOptions(t *testing.T) {
-	f := newFakeKinesis(newFakeClock(true), "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	for _, c := range []struct {
 		name   string
-		client putClient
+		client PutClient
 		stream string
-		opts   []Option
+		opts   []ProducerOption
 	}{
 		{"NilClient", nil, "s", nil},
 		{"EmptyName", f, "", nil},
-		{"NegativeLinger", f, "s", []Option{WithLinger(-time.Second)}},
-		{"NoBufferRecords", f, "s", []Option{WithBufferLimit(0, 64<<20)}},
-		{"BufferBelowRecord", f, "s", []Option{WithBufferLimit(10, MaxRecordSize-1)}},
-		{"ZeroConcurrency", f, "s", []Option{WithConcurrency(0)}},
-		{"BatchTooManyRecords", f, "s", []Option{WithBatchLimit(501, MaxBatchSize)}},
-		{"BatchTooBig", f, "s", []Option{WithBatchLimit(10, MaxBatchSize+1)}},
-		{"BatchBelowRecord", f, "s", []Option{WithBatchLimit(10, 1000)}},
-		{"NilHandler", f, "s", []Option{WithFailureHandler(nil)}},
-		{"StreamOption", f, "s", []Option{WithPollInterval(time.Second)}},
+		{"NilOption", f, "s", []ProducerOption{nil}},
+		{"NegativeLinger", f, "s", []ProducerOption{WithLinger(-time.Second)}},
+		{"NoBufferRecords", f, "s", []ProducerOption{WithBufferLimit(0, 64<<20)}},
+		{"BufferBelowRecord", f, "s", []ProducerOption{WithBufferLimit(10, MaxRecordSize-1)}},
+		{"ZeroConcurrency", f, "s", []ProducerOption{WithConcurrency(0)}},
+		{"BatchTooManyRecords", f, "s", []ProducerOption{WithBatchLimit(501, MaxBatchSize)}},
+		{"BatchTooBig", f, "s", []ProducerOption{WithBatchLimit(10, MaxBatchSize+1)}},
+		{"BatchBelowRecord", f, "s", []ProducerOption{WithBatchLimit(10, 1000)}},
+		{"NilHandler", f, "s", []ProducerOption{WithFailureHandler(nil)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := NewProducer(c.client, c.stream, c.opts...); !errors.Is(err, ErrInvalidOption) {
@@ -61,7 +62,7 @@ func TestNewProducerRejectsBadOptions(t *testing.T) {
 }
 
 func TestPutRejectsRecordsThatCanNeverBeSent(t *testing.T) {
-	p := newTestProducer(t, newFakeKinesis(systemClock{}, "shardId-0"), fast...)
+	p := newTestProducer(t, newFakeKinesis("shardId-0"), fast...)
 	for _, c := range []struct {
 		name string
 		key  string
@@ -96,7 +97,7 @@ func TestPutRejectsRecordsThatCanNeverBeSent(t *testing.T) {
 }
 
 func TestProducerCopiesData(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	p := newTestProducer(t, f, fast...)
 	buf := []byte("original")
 	if err := p.Put(context.Background(), "k", buf); err != nil {
@@ -117,7 +118,7 @@ func TestProducerCopiesData(t *testing.T) {
 // exactly once, and with WithKeyOrder each key's records are in Put order.
 func TestProducerLosesNothing(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		f := newFakeKinesis(systemClock{}, "shardId-0")
+		f := newFakeKinesis("shardId-0")
 		var mu sync.Mutex
 		failEntry := rapid.IntRange(0, 60).Draw(t, "entry failure %")
 		failCall := rapid.IntRange(0, 40).Draw(t, "call failure %")
@@ -209,7 +210,7 @@ func TestProducerLosesNothing(t *testing.T) {
 }
 
 func TestProducerBatchLimits(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	p := newTestProducer(t, f, WithLinger(time.Hour), WithConcurrency(1), WithBufferLimit(5000, 64<<20))
 	big := make([]byte, 700<<10)
 	for range 20 { // 14 MiB: needs 3 requests by size
@@ -243,32 +244,29 @@ func TestProducerBatchLimits(t *testing.T) {
 }
 
 func TestProducerLingers(t *testing.T) {
-	clock := newFakeClock(false)
-	f := newFakeKinesis(clock, "shardId-0")
-	p := newTestProducer(t, f, WithClock(clock), WithLinger(100*time.Millisecond))
-	for i := range 3 {
-		if err := p.Put(context.Background(), fmt.Sprint(i), []byte("x")); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		p := newTestProducer(t, f, WithLinger(100*time.Millisecond))
+		for i := range 3 {
+			if err := p.Put(context.Background(), fmt.Sprint(i), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	<-clock.added // the dispatcher set its linger timer
-	time.Sleep(20 * time.Millisecond)
-	if n := f.count("PutRecords"); n != 0 {
-		t.Fatalf("%d PutRecords before the linger time, want 0", n)
-	}
-	clock.Advance(99 * time.Millisecond)
-	time.Sleep(20 * time.Millisecond)
-	if n := f.count("PutRecords"); n != 0 {
-		t.Fatalf("%d PutRecords 1 ms before the linger time, want 0", n)
-	}
-	clock.Advance(time.Millisecond)
-	deadline := time.Now().Add(5 * time.Second)
-	for f.count("PutRecords") == 0 && time.Now().Before(deadline) {
+		synctest.Wait() // the dispatcher set its linger timer
+		if n := f.count("PutRecords"); n != 0 {
+			t.Fatalf("%d PutRecords before the linger time, want 0", n)
+		}
+		time.Sleep(99 * time.Millisecond)
+		synctest.Wait()
+		if n := f.count("PutRecords"); n != 0 {
+			t.Fatalf("%d PutRecords 1 ms before the linger time, want 0", n)
+		}
 		time.Sleep(time.Millisecond)
-	}
-	if n, stored := f.count("PutRecords"), len(f.stored()); n != 1 || stored != 3 {
-		t.Fatalf("after the linger time: %d PutRecords, %d records stored; want one batch of 3", n, stored)
-	}
+		synctest.Wait()
+		if n, stored := f.count("PutRecords"), len(f.stored()); n != 1 || stored != 3 {
+			t.Fatalf("after the linger time: %d PutRecords, %d records stored; want one batch of 3", n, stored)
+		}
+	})
 }
 
 // blockingPuts makes every PutRecords wait until release is closed.
@@ -281,7 +279,7 @@ func blockingPuts(f *fakeKinesis) (release func()) {
 
 func TestPutWhenFull(t *testing.T) {
 	t.Run("Fails", func(t *testing.T) {
-		f := newFakeKinesis(systemClock{}, "shardId-0")
+		f := newFakeKinesis("shardId-0")
 		release := blockingPuts(f)
 		defer release()
 		p := newTestProducer(t, f, append(fast, WithBufferLimit(2, MaxRecordSize), WithFailWhenFull())...)
@@ -302,7 +300,7 @@ func TestPutWhenFull(t *testing.T) {
 		}
 	})
 	t.Run("FailsByBytes", func(t *testing.T) {
-		f := newFakeKinesis(systemClock{}, "shardId-0")
+		f := newFakeKinesis("shardId-0")
 		release := blockingPuts(f)
 		defer release()
 		p := newTestProducer(t, f, append(fast, WithBufferLimit(100, MaxRecordSize), WithFailWhenFull())...)
@@ -314,7 +312,7 @@ func TestPutWhenFull(t *testing.T) {
 		}
 	})
 	t.Run("Blocks", func(t *testing.T) {
-		f := newFakeKinesis(systemClock{}, "shardId-0")
+		f := newFakeKinesis("shardId-0")
 		release := blockingPuts(f)
 		defer release()
 		p := newTestProducer(t, f, append(fast, WithBufferLimit(2, MaxRecordSize))...)
@@ -357,7 +355,7 @@ func TestProducerPermanentFailures(t *testing.T) {
 		{"AccessDenied", "", &types.AccessDeniedException{}, 5, (*types.AccessDeniedException)(nil)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFakeKinesis(systemClock{}, "shardId-0")
+			f := newFakeKinesis("shardId-0")
 			if c.entry != "" {
 				f.putEntry = func(key string, _ []byte) string {
 					if key == "bad" {
@@ -410,7 +408,7 @@ func TestProducerPermanentFailures(t *testing.T) {
 }
 
 func TestProducerMaxAttempts(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	f.putEntry = func(string, []byte) string { return "ProvisionedThroughputExceededException" }
 	p := newTestProducer(t, f, append(fast, WithMaxAttempts(3))...)
 	if err := p.Put(context.Background(), "k", []byte("x")); err != nil {
@@ -429,7 +427,7 @@ func TestProducerMaxAttempts(t *testing.T) {
 }
 
 func TestProducerRetriesOnlyFailedEntries(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	var refused atomic.Bool
 	f.putEntry = func(key string, _ []byte) string {
 		if key == "b" && refused.CompareAndSwap(false, true) {
@@ -466,7 +464,7 @@ func TestProducerRetriesOnlyFailedEntries(t *testing.T) {
 }
 
 func TestCloseSendsEverythingAndStops(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	p := newTestProducer(t, f, WithLinger(time.Hour), WithKeyOrder())
 	for i := range 100 {
 		if err := p.Put(context.Background(), fmt.Sprint(i%3), []byte{byte(i)}); err != nil {
@@ -491,7 +489,7 @@ func TestCloseSendsEverythingAndStops(t *testing.T) {
 }
 
 func TestCloseGivesUpWhenCtxEnds(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	f.inject = func(string, int) error { return &types.ProvisionedThroughputExceededException{} }
 	var handled atomic.Int64
 	p := newTestProducer(t, f, WithLinger(time.Hour), WithKeyOrder(), WithBackoff(time.Millisecond, 5*time.Millisecond),
@@ -516,7 +514,7 @@ func TestCloseGivesUpWhenCtxEnds(t *testing.T) {
 }
 
 func TestFlushWaitsOnlyForEarlierRecords(t *testing.T) {
-	f := newFakeKinesis(systemClock{}, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	p := newTestProducer(t, f, fast...)
 	if err := p.Put(context.Background(), "k", []byte("early")); err != nil {
 		t.Fatal(err)
@@ -572,25 +570,22 @@ func TestDeque(t *testing.T) {
 // not for the linger time again: their time to linger passed while they
 // waited.
 func TestKeyOrderDoesNotLingerTwice(t *testing.T) {
-	clock := newFakeClock(false)
-	f := newFakeKinesis(clock, "shardId-0")
-	p := newTestProducer(t, f, WithClock(clock), WithLinger(100*time.Millisecond), WithKeyOrder())
-	for i := range 5 {
-		if err := p.Put(context.Background(), "k", []byte{byte(i)}); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		p := newTestProducer(t, f, WithLinger(100*time.Millisecond), WithKeyOrder())
+		for i := range 5 {
+			if err := p.Put(context.Background(), "k", []byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	<-clock.added
-	clock.Advance(100 * time.Millisecond) // the one and only linger
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.stored()) < 5 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	var got []byte
-	for _, r := range f.stored() {
-		got = append(got, r.Data...)
-	}
-	if !slices.Equal(got, []byte{0, 1, 2, 3, 4}) || f.count("PutRecords") != 5 {
-		t.Fatalf("stored %v in %d requests; want 0..4 in order, one request each, with no more clock time", got, f.count("PutRecords"))
-	}
+		time.Sleep(100 * time.Millisecond) // the one and only linger
+		synctest.Wait()
+		var got []byte
+		for _, r := range f.stored() {
+			got = append(got, r.Data...)
+		}
+		if !slices.Equal(got, []byte{0, 1, 2, 3, 4}) || f.count("PutRecords") != 5 {
+			t.Fatalf("stored %v in %d requests; want 0..4 in order, one request each, with no more clock time", got, f.count("PutRecords"))
+		}
+	})
 }

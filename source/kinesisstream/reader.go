@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -122,10 +123,10 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 	cfg := r.stream.cfg
 	retries, renewals := 0, 0
 	for {
-		if err := sleep(ctx, cfg.clock, r.next.Sub(cfg.clock.Now())); err != nil {
+		if err := backoff.Sleep(ctx, time.Until(r.next)); err != nil {
 			return nil, 0, err
 		}
-		start := cfg.clock.Now()
+		start := time.Now()
 		r.next = start.Add(cfg.pollInterval)
 		out, err := r.stream.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: r.iter, Limit: aws.Int32(r.limit)})
 		var expired *types.ExpiredIteratorException
@@ -146,11 +147,11 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 		case retryable(ctx, err):
 			renewals = 0 // the bound is on expiries in a row
 			retries++
-			if cfg.maxAttempts >= 0 && retries >= cfg.maxAttempts {
+			if cfg.maxAttempts > 0 && retries >= cfg.maxAttempts {
 				return nil, 0, r.stream.wrap("GetRecords", r.shardID,
 					fmt.Errorf("%w: %d attempts: %w", ErrThrottled, retries, err))
 			}
-			if d := r.stream.backoff().delay(retries - 1); start.Add(d).After(r.next) {
+			if d := cfg.backoff.Delay(retries - 1); start.Add(d).After(r.next) {
 				r.next = start.Add(d)
 			}
 		default:
@@ -193,7 +194,7 @@ func (r *reader) burst() float64 { return 5 * float64(r.stream.cfg.readLimit) }
 // charge takes bytes from the budget; a budget in debt pushes the next call
 // back until the debt is paid.
 func (r *reader) charge(bytes int) {
-	now := r.stream.cfg.clock.Now()
+	now := time.Now()
 	rate := float64(r.stream.cfg.readLimit)
 	r.tokens = min(r.burst(), r.tokens+now.Sub(r.refilled).Seconds()*rate) - float64(bytes)
 	r.refilled = now
@@ -229,11 +230,8 @@ func (r *reader) iterator(ctx context.Context, p source.Position) (*string, erro
 	case source.AtTimestamp:
 		in.Timestamp = aws.Time(p.Timestamp)
 	}
-	var out *kinesis.GetShardIteratorOutput
-	err := retryLoop(ctx, s.cfg.clock, s.backoff(), s.cfg.maxAttempts, "GetShardIterator", func() error {
-		var err error
-		out, err = s.client.GetShardIterator(ctx, in)
-		return err
+	out, err := withRetries(ctx, s.cfg.retryConfig, "GetShardIterator", func(ctx context.Context) (*kinesis.GetShardIteratorOutput, error) {
+		return s.client.GetShardIterator(ctx, in)
 	})
 	if err != nil {
 		return nil, s.wrap("GetShardIterator", r.shardID, err)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+
+	"github.com/streamtop/streamtop/internal/backoff"
 )
 
 // retryableCodes are the Kinesis error codes that say "try again later":
@@ -52,39 +52,14 @@ func retryable(ctx context.Context, err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
-// backoff computes retry delays: capped exponential growth with "equal
-// jitter" (half fixed, half random), so retries of many readers spread out
-// yet none retries at once. The zero value is unusable; it is safe for
-// concurrent use (math/rand/v2's top-level functions are).
-type backoff struct {
-	base, max time.Duration
-}
-
-// delay is the wait before retry n (n >= 0).
-func (b backoff) delay(n int) time.Duration {
-	d := b.max
-	if n < 32 {
-		if e := b.base << n; e > 0 && e < b.max {
-			d = e
-		}
+// withRetries calls call until it succeeds, fails for good, or has been
+// made as many times as c allows; when the retries run out, the error wraps
+// ErrThrottled and the last one.
+func withRetries[T any](ctx context.Context, c retryConfig, op string, call func(context.Context) (T, error)) (T, error) {
+	transient := func(err error) bool { return retryable(ctx, err) }
+	v, n, err := backoff.Retry(ctx, c.backoff, c.maxAttempts, transient, call)
+	if err != nil && transient(err) {
+		return v, fmt.Errorf("%w: %s: %d attempts: %w", ErrThrottled, op, n, err)
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// retryLoop calls f until it succeeds, fails for good, or has been tried
-// maxAttempts times (< 0: no bound), sleeping between tries on clock.
-func retryLoop(ctx context.Context, clock Clock, b backoff, maxAttempts int, op string, f func() error) error {
-	for n := 0; ; n++ {
-		err := f()
-		if err == nil || !retryable(ctx, err) {
-			return err
-		}
-		if maxAttempts >= 0 && n+1 >= maxAttempts {
-			return fmt.Errorf("%w: %s: %d attempts: %w", ErrThrottled, op, n+1, err)
-		}
-		if err := sleep(ctx, clock, b.delay(n)); err != nil {
-			return err
-		}
-	}
+	return v, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -12,9 +13,12 @@ import (
 	"github.com/streamtop/streamtop/source"
 )
 
-// readClient is the part of *kinesis.Client a Stream uses. Any value with
-// these three methods will do: a wrapped client, or a fake in tests.
-type readClient interface {
+// ReadClient is the part of *kinesis.Client that a Stream calls: ListShards,
+// GetShardIterator and GetRecords. A *kinesis.Client has it; so can a
+// wrapper (for metrics, say) or a fake in a test. The readers of a Stream
+// call it from their own goroutines, so it must be safe for concurrent use,
+// as the SDK's client is.
+type ReadClient interface {
 	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
@@ -28,9 +32,9 @@ type readClient interface {
 // one GetRecords call per Read (at most one per poll interval) and one
 // GetShardIterator call when it opens or its iterator expires.
 type Stream struct {
-	client readClient
+	client ReadClient
 	name   string
-	cfg    *config
+	cfg    *streamConfig
 }
 
 var _ source.Stream = (*Stream)(nil)
@@ -39,18 +43,15 @@ var _ source.Stream = (*Stream)(nil)
 // client, which is usually a *kinesis.Client (it needs ListShards,
 // GetShardIterator and GetRecords). It makes no call: a missing stream shows
 // up at the first Shards or Open.
-func New(client readClient, streamName string, opts ...Option) (*Stream, error) {
+func New(client ReadClient, streamName string, opts ...StreamOption) (*Stream, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
 	}
 	if streamName == "" {
 		return nil, fmt.Errorf("%w: empty stream name", ErrInvalidOption)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newStreamConfig(opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.forStream(); err != nil {
 		return nil, err
 	}
 	return &Stream{client: client, name: streamName, cfg: cfg}, nil
@@ -58,8 +59,6 @@ func New(client readClient, streamName string, opts ...Option) (*Stream, error) 
 
 // Name returns the stream's name.
 func (s *Stream) Name() string { return s.name }
-
-func (s *Stream) backoff() backoff { return backoff{s.cfg.backoffBase, s.cfg.backoffMax} }
 
 // Shards lists every shard of the stream, open and closed (within the
 // retention period), following ListShards' pagination.
@@ -70,11 +69,8 @@ func (s *Stream) Shards(ctx context.Context) ([]source.Shard, error) {
 	// ExclusiveStartShardId.
 	in := &kinesis.ListShardsInput{StreamName: aws.String(s.name)}
 	for {
-		var out *kinesis.ListShardsOutput
-		err := retryLoop(ctx, s.cfg.clock, s.backoff(), s.cfg.maxAttempts, "ListShards", func() error {
-			var err error
-			out, err = s.client.ListShards(ctx, in)
-			return err
+		out, err := withRetries(ctx, s.cfg.retryConfig, "ListShards", func(ctx context.Context) (*kinesis.ListShardsOutput, error) {
+			return s.client.ListShards(ctx, in)
 		})
 		var expired *types.ExpiredNextTokenException
 		switch {
@@ -127,7 +123,7 @@ func (s *Stream) Open(ctx context.Context, shardID string, from source.Position)
 	}
 	r := &reader{stream: s, shardID: shardID, from: from}
 	r.tokens = r.burst()
-	r.refilled = s.cfg.clock.Now()
+	r.refilled = time.Now()
 	it, err := r.iterator(ctx, from)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,9 +18,9 @@ import (
 	"github.com/streamtop/streamtop/source"
 )
 
-func newTestStream(t testing.TB, f *fakeKinesis, clock Clock, opts ...Option) *Stream {
+func newTestStream(t testing.TB, f *fakeKinesis, opts ...StreamOption) *Stream {
 	t.Helper()
-	s, err := New(f, "test", append([]Option{WithClock(clock)}, opts...)...)
+	s, err := New(f, "test", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,23 +46,21 @@ func fakeSeqs(f *fakeKinesis, shard string) []string {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	f := newFakeKinesis(newFakeClock(true), "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	for _, c := range []struct {
 		name   string
-		client readClient
+		client ReadClient
 		stream string
-		opts   []Option
+		opts   []StreamOption
 	}{
 		{"NilClient", nil, "s", nil},
 		{"EmptyName", f, "", nil},
-		{"NilOption", f, "s", []Option{nil}},
-		{"NilClock", f, "s", []Option{WithClock(nil)}},
-		{"ZeroPoll", f, "s", []Option{WithPollInterval(0)}},
-		{"ZeroReadLimit", f, "s", []Option{WithReadLimit(0)}},
-		{"BackoffMaxBelowBase", f, "s", []Option{WithBackoff(time.Second, time.Millisecond)}},
-		{"ZeroBackoff", f, "s", []Option{WithBackoff(0, time.Second)}},
-		{"NegativeAttempts", f, "s", []Option{WithMaxAttempts(-1)}},
-		{"ProducerOption", f, "s", []Option{WithLinger(time.Second)}},
+		{"NilOption", f, "s", []StreamOption{nil}},
+		{"ZeroPoll", f, "s", []StreamOption{WithPollInterval(0)}},
+		{"ZeroReadLimit", f, "s", []StreamOption{WithReadLimit(0)}},
+		{"BackoffMaxBelowBase", f, "s", []StreamOption{WithBackoff(time.Second, time.Millisecond)}},
+		{"ZeroBackoff", f, "s", []StreamOption{WithBackoff(0, time.Second)}},
+		{"NegativeAttempts", f, "s", []StreamOption{WithMaxAttempts(-1)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := New(c.client, c.stream, c.opts...); !errors.Is(err, ErrInvalidOption) {
@@ -72,12 +71,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestShardsFollowsPagination(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0", "shardId-1", "shardId-2", "shardId-3", "shardId-4")
+	f := newFakeKinesis("shardId-0", "shardId-1", "shardId-2", "shardId-3", "shardId-4")
 	f.shards[0].closed = true
 	f.shards[3].parent = "shardId-0"
 	f.pageSize = 2
-	got, err := newTestStream(t, f, clock).Shards(context.Background())
+	got, err := newTestStream(t, f).Shards(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +95,7 @@ func TestShardsFollowsPagination(t *testing.T) {
 }
 
 func TestShardsRestartsAfterExpiredNextToken(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0", "shardId-1", "shardId-2")
+	f := newFakeKinesis("shardId-0", "shardId-1", "shardId-2")
 	f.pageSize = 1
 	f.inject = func(op string, n int) error {
 		if op == "ListShards" && n == 2 {
@@ -106,7 +103,7 @@ func TestShardsRestartsAfterExpiredNextToken(t *testing.T) {
 		}
 		return nil
 	}
-	got, err := newTestStream(t, f, clock).Shards(context.Background())
+	got, err := newTestStream(t, f).Shards(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +113,6 @@ func TestShardsRestartsAfterExpiredNextToken(t *testing.T) {
 }
 
 func TestShardsErrors(t *testing.T) {
-	clock := newFakeClock(true)
 	for _, c := range []struct {
 		name  string
 		err   error
@@ -128,13 +124,15 @@ func TestShardsErrors(t *testing.T) {
 		{"AccessDenied", &types.AccessDeniedException{}, (*types.AccessDeniedException)(nil), 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFakeKinesis(clock, "shardId-0")
-			f.inject = func(string, int) error { return c.err }
-			_, err := newTestStream(t, f, clock, WithMaxAttempts(3)).Shards(context.Background())
-			checkErr(t, err, c.want)
-			if n := f.count("ListShards"); n != c.calls {
-				t.Errorf("%d calls, want %d", n, c.calls)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKinesis("shardId-0")
+				f.inject = func(string, int) error { return c.err }
+				_, err := newTestStream(t, f, WithMaxAttempts(3)).Shards(context.Background())
+				checkErr(t, err, c.want)
+				if n := f.count("ListShards"); n != c.calls {
+					t.Errorf("%d calls, want %d", n, c.calls)
+				}
+			})
 		})
 	}
 }
@@ -164,10 +162,9 @@ func checkErr(t *testing.T, err, want error) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	f.add("shardId-0", 3, 0)
-	s := newTestStream(t, f, clock)
+	s := newTestStream(t, f)
 	for _, c := range []struct {
 		name  string
 		shard string
@@ -212,160 +209,165 @@ func readAll(t *testing.T, r source.ShardReader, max int) ([]source.Record, bool
 }
 
 func TestReaderPacesCalls(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
-	f.add("shardId-0", 40, 10)
-	r, err := newTestStream(t, f, clock).Open(context.Background(), "shardId-0", source.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := readAll(t, r, 7)
-	if diff := cmp.Diff(fakeSeqs(f, "shardId-0"), seqs(got)); diff != "" {
-		t.Fatalf("records (-want +got):\n%s", diff)
-	}
-	times := f.callTimes("GetRecords")
-	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap != DefaultPollInterval {
-			t.Fatalf("GetRecords %d came %v after the one before, want exactly %v (no more than the limit needs)", i, gap, DefaultPollInterval)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		f.add("shardId-0", 40, 10)
+		r, err := newTestStream(t, f).Open(context.Background(), "shardId-0", source.Position{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(times) != 7 { // 6 full batches and an empty one
-		t.Errorf("%d GetRecords calls, want 7", len(times))
-	}
+		got, _ := readAll(t, r, 7)
+		if diff := cmp.Diff(fakeSeqs(f, "shardId-0"), seqs(got)); diff != "" {
+			t.Fatalf("records (-want +got):\n%s", diff)
+		}
+		times := f.callTimes("GetRecords")
+		for i := 1; i < len(times); i++ {
+			if gap := times[i].Sub(times[i-1]); gap != DefaultPollInterval {
+				t.Fatalf("GetRecords %d came %v after the one before, want exactly %v (no more than the limit needs)", i, gap, DefaultPollInterval)
+			}
+		}
+		if len(times) != 7 { // 6 full batches and an empty one
+			t.Errorf("%d GetRecords calls, want 7", len(times))
+		}
+	})
 }
 
 func TestReaderKeepsToByteLimit(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
-	const size = 100 << 10
-	f.add("shardId-0", 300, size) // about 30 MiB
-	const limit = 2 << 20
-	r, err := newTestStream(t, f, clock).Open(context.Background(), "shardId-0", source.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := clock.Now()
-	got, _ := readAll(t, r, 20) // 2 MiB a call: the budget binds, not the poll
-	if len(got) != 300 {
-		t.Fatalf("read %d records, want 300", len(got))
-	}
-	bytesOf := func(recs []source.Record) (n int) {
-		for _, rec := range recs {
-			n += len(rec.Data) + len(rec.PartitionKey)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		const size = 100 << 10
+		f.add("shardId-0", 300, size) // about 30 MiB
+		const limit = 2 << 20
+		r, err := newTestStream(t, f).Open(context.Background(), "shardId-0", source.Position{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return n
-	}
-	times := f.callTimes("GetRecords")
-	// Bytes read by the start of each call never exceed the 5 s burst plus
-	// what the budget earned since the first call; each call returned the
-	// next 20 records.
-	for i, at := range times {
-		read := bytesOf(got[:min(len(got), 20*i)])
-		if earned := at.Sub(start).Seconds() * limit; float64(read) > 5*limit+earned+1 {
-			t.Fatalf("call %d at %v: %d bytes read already, budget allows %.0f", i, at.Sub(start), read, 5*limit+earned)
+		start := time.Now()
+		got, _ := readAll(t, r, 20) // 2 MiB a call: the budget binds, not the poll
+		if len(got) != 300 {
+			t.Fatalf("read %d records, want 300", len(got))
 		}
-	}
-	// And the reader waits no longer than the budget needs.
-	total := bytesOf(got)
-	wantMax := time.Duration(float64(total-5*limit)/limit*float64(time.Second)) + DefaultPollInterval
-	if took := times[len(times)-1].Sub(start); took > wantMax {
-		t.Errorf("reading %d bytes took %v, want at most %v", total, took, wantMax)
-	}
+		bytesOf := func(recs []source.Record) (n int) {
+			for _, rec := range recs {
+				n += len(rec.Data) + len(rec.PartitionKey)
+			}
+			return n
+		}
+		times := f.callTimes("GetRecords")
+		// Bytes read by the start of each call never exceed the 5 s burst plus
+		// what the budget earned since the first call; each call returned the
+		// next 20 records.
+		for i, at := range times {
+			read := bytesOf(got[:min(len(got), 20*i)])
+			if earned := at.Sub(start).Seconds() * limit; float64(read) > 5*limit+earned+1 {
+				t.Fatalf("call %d at %v: %d bytes read already, budget allows %.0f", i, at.Sub(start), read, 5*limit+earned)
+			}
+		}
+		// And the reader waits no longer than the budget needs.
+		total := bytesOf(got)
+		wantMax := time.Duration(float64(total-5*limit)/limit*float64(time.Second)) + DefaultPollInterval
+		if took := times[len(times)-1].Sub(start); took > wantMax {
+			t.Errorf("reading %d bytes took %v, want at most %v", total, took, wantMax)
+		}
+	})
 }
 
 func TestReaderEndOfShard(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
-	f.add("shardId-0", 5, 0)
-	f.shards[0].closed = true
-	r, err := newTestStream(t, f, clock).Open(context.Background(), "shardId-0", source.Position{Type: source.AfterSequence, SequenceNumber: fakeSeqs(f, "shardId-0")[1]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, end := readAll(t, r, 100)
-	if !end || len(got) != 3 {
-		t.Fatalf("read %d records, End=%v; want 3 and End", len(got), end)
-	}
-	if err := r.(source.Waiter).Wait(context.Background()); err != nil {
-		t.Fatalf("Wait at SHARD_END = %v, want nil at once", err)
-	}
-	res, err := r.Read(context.Background(), 10)
-	if err != nil || !res.End || len(res.Records) != 0 {
-		t.Fatalf("Read after End = %+v, %v; want End and nothing", res, err)
-	}
-	calls := f.count("GetRecords")
-	r.Read(context.Background(), 10)
-	if f.count("GetRecords") != calls {
-		t.Error("Read after End called GetRecords")
-	}
-	r.Close()
-	if _, err := r.Read(context.Background(), 10); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Read after Close = %v, want ErrClosed", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		f.add("shardId-0", 5, 0)
+		f.shards[0].closed = true
+		r, err := newTestStream(t, f).Open(context.Background(), "shardId-0", source.Position{Type: source.AfterSequence, SequenceNumber: fakeSeqs(f, "shardId-0")[1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, end := readAll(t, r, 100)
+		if !end || len(got) != 3 {
+			t.Fatalf("read %d records, End=%v; want 3 and End", len(got), end)
+		}
+		if err := r.(source.Waiter).Wait(context.Background()); err != nil {
+			t.Fatalf("Wait at SHARD_END = %v, want nil at once", err)
+		}
+		res, err := r.Read(context.Background(), 10)
+		if err != nil || !res.End || len(res.Records) != 0 {
+			t.Fatalf("Read after End = %+v, %v; want End and nothing", res, err)
+		}
+		calls := f.count("GetRecords")
+		r.Read(context.Background(), 10)
+		if f.count("GetRecords") != calls {
+			t.Error("Read after End called GetRecords")
+		}
+		r.Close()
+		if _, err := r.Read(context.Background(), 10); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Read after Close = %v, want ErrClosed", err)
+		}
+	})
 }
 
 func TestWaitPollsAndKeepsRecords(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
-	r, err := newTestStream(t, f, clock).Open(context.Background(), "shardId-0", source.Position{Type: source.Latest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	polls := 0
-	f.inject = func(op string, n int) error {
-		if op == "GetRecords" && n == 4 {
-			f.add("shardId-0", 3, 0) // arrives while Wait polls
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		r, err := newTestStream(t, f).Open(context.Background(), "shardId-0", source.Position{Type: source.Latest})
+		if err != nil {
+			t.Fatal(err)
 		}
-		polls = n
-		return nil
-	}
-	if err := r.(source.Waiter).Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if polls != 4 {
-		t.Fatalf("Wait returned after %d polls, want 4 (the first that found records)", polls)
-	}
-	got, _ := readAll(t, r, 2)
-	if diff := cmp.Diff(fakeSeqs(f, "shardId-0"), seqs(got)); diff != "" {
-		t.Fatalf("records (-want +got):\n%s", diff)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := r.(source.Waiter).Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Wait with ctx done = %v, want context.Canceled", err)
-	}
+		polls := 0
+		f.inject = func(op string, n int) error {
+			if op == "GetRecords" && n == 4 {
+				f.add("shardId-0", 3, 0) // arrives while Wait polls
+			}
+			polls = n
+			return nil
+		}
+		if err := r.(source.Waiter).Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if polls != 4 {
+			t.Fatalf("Wait returned after %d polls, want 4 (the first that found records)", polls)
+		}
+		got, _ := readAll(t, r, 2)
+		if diff := cmp.Diff(fakeSeqs(f, "shardId-0"), seqs(got)); diff != "" {
+			t.Fatalf("records (-want +got):\n%s", diff)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := r.(source.Waiter).Wait(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait with ctx done = %v, want context.Canceled", err)
+		}
+	})
 }
 
 func TestReaderRetriesThrottling(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
-	f.add("shardId-0", 3, 0)
-	throttles := 4
-	f.inject = func(op string, n int) error {
-		if op == "GetRecords" && n <= throttles {
-			if n%2 == 0 {
-				return &types.KMSThrottlingException{}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		f.add("shardId-0", 3, 0)
+		throttles := 4
+		f.inject = func(op string, n int) error {
+			if op == "GetRecords" && n <= throttles {
+				if n%2 == 0 {
+					return &types.KMSThrottlingException{}
+				}
+				return &types.ProvisionedThroughputExceededException{}
 			}
-			return &types.ProvisionedThroughputExceededException{}
+			return nil
 		}
-		return nil
-	}
-	r, err := newTestStream(t, f, clock, WithBackoff(100*time.Millisecond, time.Second)).Open(context.Background(), "shardId-0", source.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := r.Read(context.Background(), 10)
-	if err != nil || len(res.Records) != 3 {
-		t.Fatalf("Read = %d records, %v; want 3 after the throttling", len(res.Records), err)
-	}
-	times := f.callTimes("GetRecords")
-	for i := 1; i < len(times); i++ {
-		ceiling := min(time.Second, 100*time.Millisecond<<(i-1))
-		gap := times[i].Sub(times[i-1])
-		if gap < max(DefaultPollInterval, ceiling/2) || gap > max(DefaultPollInterval, ceiling) {
-			t.Errorf("retry %d came after %v, want within [%v, %v]", i, gap, max(DefaultPollInterval, ceiling/2), max(DefaultPollInterval, ceiling))
+		r, err := newTestStream(t, f, WithBackoff(100*time.Millisecond, time.Second)).Open(context.Background(), "shardId-0", source.Position{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		res, err := r.Read(context.Background(), 10)
+		if err != nil || len(res.Records) != 3 {
+			t.Fatalf("Read = %d records, %v; want 3 after the throttling", len(res.Records), err)
+		}
+		times := f.callTimes("GetRecords")
+		for i := 1; i < len(times); i++ {
+			ceiling := min(time.Second, 100*time.Millisecond<<(i-1))
+			gap := times[i].Sub(times[i-1])
+			if gap < max(DefaultPollInterval, ceiling/2) || gap > max(DefaultPollInterval, ceiling) {
+				t.Errorf("retry %d came after %v, want within [%v, %v]", i, gap, max(DefaultPollInterval, ceiling/2), max(DefaultPollInterval, ceiling))
+			}
+		}
+	})
 }
 
 func TestReaderErrors(t *testing.T) {
@@ -382,30 +384,31 @@ func TestReaderErrors(t *testing.T) {
 		{"ExpiresForever", &types.ExpiredIteratorException{}, (*types.ExpiredIteratorException)(nil), maxRenewals + 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			clock := newFakeClock(true)
-			f := newFakeKinesis(clock, "shardId-0")
-			f.inject = func(op string, n int) error {
-				if op == "GetRecords" {
-					return c.err
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKinesis("shardId-0")
+				f.inject = func(op string, n int) error {
+					if op == "GetRecords" {
+						return c.err
+					}
+					return nil
 				}
-				return nil
-			}
-			r, err := newTestStream(t, f, clock, WithMaxAttempts(3)).Open(context.Background(), "shardId-0", source.Position{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = r.Read(context.Background(), 10)
-			if c.name == "ExpiresForever" {
-				var e *types.ExpiredIteratorException
-				if !errors.As(err, &e) {
-					t.Fatalf("err = %v, want ExpiredIteratorException", err)
+				r, err := newTestStream(t, f, WithMaxAttempts(3)).Open(context.Background(), "shardId-0", source.Position{})
+				if err != nil {
+					t.Fatal(err)
 				}
-			} else {
-				checkErr(t, err, c.want)
-			}
-			if n := f.count("GetRecords"); n != c.calls {
-				t.Errorf("%d GetRecords calls, want %d", n, c.calls)
-			}
+				_, err = r.Read(context.Background(), 10)
+				if c.name == "ExpiresForever" {
+					var e *types.ExpiredIteratorException
+					if !errors.As(err, &e) {
+						t.Fatalf("err = %v, want ExpiredIteratorException", err)
+					}
+				} else {
+					checkErr(t, err, c.want)
+				}
+				if n := f.count("GetRecords"); n != c.calls {
+					t.Errorf("%d GetRecords calls, want %d", n, c.calls)
+				}
+			})
 		})
 	}
 }
@@ -415,8 +418,7 @@ func TestReaderErrors(t *testing.T) {
 // and throttling, the records come out exactly once, in order.
 func TestReaderNeverSkipsOrRepeats(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		clock := newFakeClock(true)
-		f := newFakeKinesis(clock, "shardId-0")
+		f := newFakeKinesis("shardId-0")
 		f.add("shardId-0", rapid.IntRange(0, 60).Draw(t, "records"), 0)
 		f.shards[0].closed = rapid.Bool().Draw(t, "closed")
 		want := fakeSeqs(f, "shardId-0")
@@ -448,7 +450,9 @@ func TestReaderNeverSkipsOrRepeats(t *testing.T) {
 			}
 			return nil
 		}
-		s, err := New(f, "test", WithClock(clock), WithMaxAttempts(0))
+		// On the real clock, paced and backing off by the microsecond: rapid
+		// fails by panicking, which a synctest bubble would not survive.
+		s, err := New(f, "test", WithMaxAttempts(0), WithPollInterval(time.Microsecond), WithBackoff(time.Microsecond, time.Microsecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,21 +489,6 @@ func TestReaderNeverSkipsOrRepeats(t *testing.T) {
 
 var cmpEmpty = cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) })
 
-func TestBackoffDelays(t *testing.T) {
-	b := backoff{base: 10 * time.Millisecond, max: 300 * time.Millisecond}
-	for n := range 70 {
-		ceiling := b.max
-		if n < 5 {
-			ceiling = min(b.max, b.base<<n)
-		}
-		for range 50 {
-			if d := b.delay(n); d < ceiling/2 || d > ceiling {
-				t.Fatalf("delay(%d) = %v, want within [%v, %v]", n, d, ceiling/2, ceiling)
-			}
-		}
-	}
-}
-
 func TestRetryable(t *testing.T) {
 	for _, c := range []struct {
 		err  error
@@ -535,10 +524,9 @@ func TestRetryable(t *testing.T) {
 }
 
 func TestPartialReadIsBehind(t *testing.T) {
-	clock := newFakeClock(true)
-	f := newFakeKinesis(clock, "shardId-0")
+	f := newFakeKinesis("shardId-0")
 	f.add("shardId-0", 10, 0) // arrivals 1 ms apart
-	r, err := newTestStream(t, f, clock).Open(context.Background(), "shardId-0", source.Position{})
+	r, err := newTestStream(t, f).Open(context.Background(), "shardId-0", source.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,5 +543,42 @@ func TestPartialReadIsBehind(t *testing.T) {
 	res, err = r.Read(context.Background(), 10)
 	if err != nil || len(res.Records) != 7 || res.MillisBehindLatest != 0 {
 		t.Fatalf("Read of the rest = %d records, %d ms behind, %v; want 7, caught up", len(res.Records), res.MillisBehindLatest, err)
+	}
+}
+
+// TestOptionsFitTheirType checks what makes a misplaced option a compile
+// error: a Stream's options are no ProducerOption, a Producer's no
+// StreamOption, and the shared ones are both.
+func TestOptionsFitTheirType(t *testing.T) {
+	for name, o := range map[string]any{
+		"WithPollInterval": WithPollInterval(time.Second),
+		"WithReadLimit":    WithReadLimit(1),
+	} {
+		if _, ok := o.(ProducerOption); ok {
+			t.Errorf("%s is a ProducerOption; want a StreamOption only", name)
+		}
+	}
+	for name, o := range map[string]any{
+		"WithLinger":         WithLinger(0),
+		"WithBufferLimit":    WithBufferLimit(1, MaxRecordSize),
+		"WithFailWhenFull":   WithFailWhenFull(),
+		"WithKeyOrder":       WithKeyOrder(),
+		"WithConcurrency":    WithConcurrency(1),
+		"WithBatchLimit":     WithBatchLimit(1, MaxRecordSize),
+		"WithFailureHandler": WithFailureHandler(func(string, []byte, error) {}),
+	} {
+		if _, ok := o.(StreamOption); ok {
+			t.Errorf("%s is a StreamOption; want a ProducerOption only", name)
+		}
+	}
+	for name, o := range map[string]any{
+		"WithBackoff":     WithBackoff(time.Second, time.Second),
+		"WithMaxAttempts": WithMaxAttempts(1),
+	} {
+		_, s := o.(StreamOption)
+		_, p := o.(ProducerOption)
+		if !s || !p {
+			t.Errorf("%s: StreamOption %v, ProducerOption %v; want both", name, s, p)
+		}
 	}
 }

@@ -35,22 +35,23 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/source"
 )
 
 // Errors memstream reports besides source.ErrShardNotFound and
 // source.ErrInvalidPosition. Each is wrapped, so test with errors.Is.
 var (
-	// ErrInvalidOption: New was given a bad shard count or option.
+	// ErrInvalidOption reports a bad shard count or option given to New.
 	ErrInvalidOption = errors.New("memstream: invalid option")
-	// ErrInvalidArgument: a request Kinesis would refuse with
+	// ErrInvalidArgument reports a request Kinesis would refuse with
 	// InvalidArgumentException: a bad partition key, hash key, payload size,
 	// Read size, or a split key or merge pair that does not fit the shards.
 	ErrInvalidArgument = errors.New("memstream: invalid argument")
-	// ErrShardClosed: SplitShard or MergeShards named a shard that a
-	// previous reshard already closed.
+	// ErrShardClosed reports a SplitShard or MergeShards that named a shard
+	// a previous reshard already closed.
 	ErrShardClosed = errors.New("memstream: shard closed")
-	// ErrClosed: the Reader was used after Close.
+	// ErrClosed reports use of a Reader after Close.
 	ErrClosed = errors.New("memstream: reader closed")
 )
 
@@ -68,37 +69,38 @@ const (
 	DefaultRetention = 24 * time.Hour
 )
 
-// Option configures a Stream; pass options to New.
-type Option func(*config) error
+// Option configures a Stream in New. WithClock and WithRetention make
+// one. An Option is a plain value, safe to share and reuse; it checks its
+// argument when New applies it, and a bad one (or a nil Option) makes New
+// return an error wrapping ErrInvalidOption that names the option and value.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
 	now       func() time.Time
 	retention time.Duration
 }
 
-// WithClock sets the clock that stamps arrival times and judges retention.
-// The default is time.Now. Tests pass a fake clock to control both.
+// WithClock sets the clock that stamps arrival times and judges retention;
+// the default is time.Now. Arrival times are data (windows count by them),
+// so a test or a replay that needs them to be particular instants passes
+// its own clock; now must be safe for concurrent use.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
-		}
-		c.now = now
-		return nil
-	}
+	return optionFunc(func(c *config) error { return option.Clock(&c.now, ErrInvalidOption, now) })
 }
 
 // WithRetention sets how long records are kept after they arrive (default
 // DefaultRetention). A closed shard is listed until its records have aged
 // out: until its closing time plus the retention period.
 func WithRetention(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: retention %v must be positive", ErrInvalidOption, d)
-		}
-		c.retention = d
-		return nil
-	}
+	return optionFunc(func(c *config) error {
+		return option.Positive(&c.retention, ErrInvalidOption, "WithRetention", d)
+	})
 }
 
 // Stream is an in-memory sharded stream. It implements source.Stream.
@@ -167,13 +169,8 @@ func New(shards int, opts ...Option) (*Stream, error) {
 		return nil, fmt.Errorf("%w: %d shards, want 1 to %d", ErrInvalidOption, shards, MaxShards)
 	}
 	cfg := config{now: time.Now, retention: DefaultRetention}
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	if err := option.Apply(&cfg, ErrInvalidOption, opts, Option.apply); err != nil {
+		return nil, err
 	}
 	s := &Stream{cfg: cfg, byID: make(map[string]*shard)}
 	rt := &routeTable{}
