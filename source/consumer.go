@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/crash"
 )
 
 // Defaults for the Config fields left at zero. They are chosen to meet the
@@ -57,11 +60,6 @@ const (
 // ErrInvalidConfig reports a Config that NewConsumer rejects; the message
 // names the field.
 var ErrInvalidConfig = errors.New("source: invalid consumer config")
-
-// ErrInvalidCheckpoint reports a Checkpointer call that cannot be honoured: a
-// special value where a sequence number is needed, or a sequence number after
-// the last record delivered.
-var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
 
 // Clock is the Consumer's source of time. Lease expiry is judged on it, so it
 // must be monotonic (time.Now's readings are); tests hand in a clock of their
@@ -248,14 +246,14 @@ type Consumer struct {
 	log     *slog.Logger
 	started atomic.Bool
 
-	// hardCtx ends every store call and processor call; it is cancelled
-	// when a graceful shutdown runs out of time or the worker crashes
-	// (tests).
+	// hardCtx ends every store call and processor call; it carries Run's
+	// values but not its end, and is cancelled when a graceful shutdown runs
+	// out of time or the worker crashes (tests). Set by Run.
 	hardCtx    context.Context
 	hardCancel context.CancelCauseFunc
 
 	mu           sync.Mutex
-	held         map[string]*heldLease // leases with a running shard loop
+	held         map[string]*shardLoop // leases with a running shard loop
 	shuttingDown bool
 	loops        sync.WaitGroup
 
@@ -279,17 +277,17 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	c := &Consumer{
 		cfg:       cfg,
 		log:       cfg.Logger.With("worker", cfg.WorkerID),
-		held:      make(map[string]*heldLease),
+		held:      make(map[string]*shardLoop),
 		seen:      make(map[string]observation),
 		requested: make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 	}
-	c.hardCtx, c.hardCancel = context.WithCancelCause(context.Background())
 	return c, nil
 }
 
+// errCrash is crash.Cause: a test killed the worker.
 var (
-	errCrash           = errors.New("source: consumer crashed (test hook)")
+	errCrash           = crash.Cause
 	errShutdownTimeout = errors.New("source: graceful shutdown timed out")
 )
 
@@ -298,16 +296,16 @@ var (
 // working Checkpointer, and its lease is released so another worker takes it
 // at once. Run returns nil after a complete shutdown, or an error if it was
 // cut short by ShutdownTimeout or if Run was called before.
-func (c *Consumer) Run(ctx context.Context) error {
-	return c.run(ctx, nil)
-}
-
-// run is Run; when crash closes, the worker stops as if its process died:
+//
+// The values of ctx (a trace id, say) reach every processor hook and every
+// lease store call; its end does not cut them short. A ctx that ends with
+// the cause crash.Cause (tests only) stops the worker as if its process died:
 // no processor hook, no release, no further write.
-func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
+func (c *Consumer) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errors.New("source: Consumer.Run called twice")
 	}
+	c.hardCtx, c.hardCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	renewCtx, stopRenew := context.WithCancel(c.hardCtx)
 	renewDone := make(chan struct{})
 	go func() {
@@ -327,8 +325,7 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-crash:
-			crashed = true
+			crashed = errors.Is(context.Cause(ctx), errCrash)
 		case <-c.cfg.Clock.After(wait):
 			continue
 		case <-c.kick:
@@ -339,10 +336,7 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 
 	c.mu.Lock()
 	c.shuttingDown = true
-	held := make([]*heldLease, 0, len(c.held))
-	for _, h := range c.held {
-		held = append(held, h)
-	}
+	held := slices.Collect(maps.Values(c.held))
 	c.mu.Unlock()
 
 	var err error
@@ -381,6 +375,36 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 	return err
 }
 
+// start runs a shard loop for a lease just taken. During shutdown the lease
+// is given straight back.
+func (c *Consumer) start(l checkpoint.Lease) {
+	log := c.log.With("shard", l.Key)
+	timing := leaseTiming{self: c.cfg.WorkerID, clock: c.cfg.Clock,
+		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
+	s := newShardLoop(c.hardCtx, c.cfg.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
+	c.mu.Lock()
+	if c.shuttingDown || c.held[l.Key] != nil {
+		c.mu.Unlock()
+		if _, err := c.cfg.Leases.Release(c.hardCtx, l); err != nil {
+			c.log.Warn("releasing lease failed", "shard", l.Key, "err", err)
+		}
+		return
+	}
+	c.held[l.Key] = s
+	c.loops.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.held, l.Key)
+			c.mu.Unlock()
+			c.loops.Done()
+			c.kickSync()
+		}()
+		s.run()
+	}()
+}
+
 // kickSync asks for a sync now rather than at the next period: a lease was
 // freed, a shard ended, a loop stopped.
 func (c *Consumer) kickSync() {
@@ -399,10 +423,7 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 		case <-c.cfg.Clock.After(c.cfg.RenewInterval):
 		}
 		c.mu.Lock()
-		held := make([]*heldLease, 0, len(c.held))
-		for _, h := range c.held {
-			held = append(held, h)
-		}
+		held := slices.Collect(maps.Values(c.held))
 		c.mu.Unlock()
 		// In parallel, so one slow write does not delay the others
 		// towards their expiry; bounded, so a large worker does not
@@ -414,7 +435,7 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				h.renew(ctx)
+				h.lease.renew(ctx)
 			}()
 		}
 		wg.Wait()
@@ -456,10 +477,7 @@ type ShardStats struct {
 // any time, and costs O(s log s) for s held shards.
 func (c *Consumer) Stats() Stats {
 	c.mu.Lock()
-	held := make([]*heldLease, 0, len(c.held))
-	for _, h := range c.held {
-		held = append(held, h)
-	}
+	held := slices.Collect(maps.Values(c.held))
 	c.mu.Unlock()
 	s := Stats{
 		WorkerID:         c.cfg.WorkerID,
@@ -476,20 +494,12 @@ func (c *Consumer) Stats() Stats {
 		if p := h.lastSeq.Load(); p != nil {
 			st.LastSequenceNumber = *p
 		}
-		if p := h.checkpoint.Load(); p != nil {
+		if p := h.lease.stored.Load(); p != nil {
 			st.Checkpoint = *p
 		}
 		s.Shards = append(s.Shards, st)
 	}
-	slices.SortFunc(s.Shards, func(a, b ShardStats) int {
-		switch {
-		case a.ShardID < b.ShardID:
-			return -1
-		case a.ShardID > b.ShardID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s.Shards, func(a, b ShardStats) int { return strings.Compare(a.ShardID, b.ShardID) })
 	return s
 }
 

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -122,7 +123,7 @@ func plan(in balanceInput) balancePlan {
 		}
 	}
 
-	for _, key := range sortedKeys(in.asked) {
+	for _, key := range slices.Sorted(maps.Keys(in.asked)) {
 		l, ok := byKey[key]
 		switch {
 		case !ok || !isActive(l, byKey) || l.Owner == in.self || l.Owner == "" ||
@@ -202,15 +203,6 @@ func isActive(l checkpoint.Lease, byKey map[string]checkpoint.Lease) bool {
 	return true
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // nextExpiry returns how long until the first lease owned by another worker
 // expires if its counter stands still, or false if none can.
 func nextExpiry(seen map[string]observation, self string, now time.Time, failover time.Duration) (time.Duration, bool) {
@@ -273,7 +265,7 @@ func (c *Consumer) sync() time.Duration {
 		h := c.held[l.Key]
 		c.mu.Unlock()
 		if h != nil {
-			h.handoffRequested(l.PendingOwner)
+			h.lease.handoffRequested(l.PendingOwner)
 		}
 	}
 	for _, k := range p.forget {

@@ -331,7 +331,9 @@ func TestShardEndNotCheckpointedBlocksChildren(t *testing.T) {
 	}
 }
 
-// CheckpointAt takes only the sequence number of a delivered record.
+// CheckpointAt and CheckpointState take only the position of a record
+// delivered to the processor, not before the checkpoint; what they refuse
+// they refuse with ErrInvalidCheckpoint, and write nothing.
 func TestCheckpointAtRejects(t *testing.T) {
 	stream := newStream(t, 1)
 	seqs := putN(t, stream, 4)
@@ -358,9 +360,19 @@ func TestCheckpointAtRejects(t *testing.T) {
 				{"after the last delivered", seqs[3][:len(seqs[3])-1] + "9"},
 				{"much longer number", seqs[3] + "0"},
 			} {
-				rs = append(rs, result{tt.name, cp.CheckpointAt(ctx, tt.seq, 0)})
+				rs = append(rs, result{tt.name, cp.CheckpointAt(ctx, source.Sequence{Number: tt.seq})})
 			}
-			rs = append(rs, result{"valid", cp.CheckpointAt(ctx, seqs[1], 0)})
+			sc := cp.(source.StateCheckpointer)
+			rs = append(rs, result{"state after the last delivered",
+				sc.CheckpointState(ctx, source.Sequence{Number: seqs[3] + "0"}, []byte("too far"))})
+			rs = append(rs, result{"sub-sequence after the last delivered", cp.CheckpointAt(ctx, source.Sequence{Number: seqs[3], Sub: 1})})
+			rs = append(rs, result{"valid", cp.CheckpointAt(ctx, recs[1].Sequence())})
+			rs = append(rs, result{"before the checkpoint", cp.CheckpointAt(ctx, recs[0].Sequence())})
+			rs = append(rs, result{"state before the checkpoint", sc.CheckpointState(ctx, recs[0].Sequence(), []byte("too early"))})
+			l, err := store.Get(ctx, "shardId-000000000000")
+			if err != nil || l.Checkpoint != seqs[1] || l.State != nil {
+				rs = append(rs, result{"refused calls wrote nothing", fmt.Errorf("lease %+v, err %v; want checkpoint %s and no state", l, err, seqs[1])})
+			}
 			results <- rs
 		})
 		return nil

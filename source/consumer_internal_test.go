@@ -1,6 +1,7 @@
 package source
 
 import (
+	"cmp"
 	"math/big"
 	"testing"
 	"time"
@@ -28,15 +29,20 @@ func TestBackoffBounds(t *testing.T) {
 	})
 }
 
-// Sequence numbers compare as the decimal integers they are.
-func TestCompareSequenceIsNumeric(t *testing.T) {
+// Sequences compare as the decimal integers they are, then by sub-sequence.
+func TestSequenceCompareIsNumeric(t *testing.T) {
 	digits := rapid.StringMatching(`[1-9][0-9]{0,60}`)
 	rapid.Check(t, func(rt *rapid.T) {
 		a, b := digits.Draw(rt, "a"), digits.Draw(rt, "b")
+		sa, sb := rapid.Int64Range(0, 3).Draw(rt, "subA"), rapid.Int64Range(0, 3).Draw(rt, "subB")
 		x, _ := new(big.Int).SetString(a, 10)
 		y, _ := new(big.Int).SetString(b, 10)
-		if got, want := compareSequence(a, b), x.Cmp(y); got != want {
-			rt.Fatalf("compareSequence(%s, %s) = %d, want %d", a, b, got, want)
+		want := x.Cmp(y)
+		if want == 0 {
+			want = cmp.Compare(sa, sb)
+		}
+		if got := (Sequence{a, sa}).Compare(Sequence{b, sb}); got != want {
+			rt.Fatalf("Sequence{%s, %d}.Compare(Sequence{%s, %d}) = %d, want %d", a, sa, b, sb, got, want)
 		}
 	})
 }

@@ -66,7 +66,7 @@ func (p *tally) Initialize(_ context.Context, in source.InitInput) error {
 
 func (p *tally) ProcessRecords(ctx context.Context, recs []source.Record, cp source.Checkpointer) error {
 	n := p.count + int64(len(recs))
-	if err := cp.(source.StateCheckpointer).CheckpointState(ctx, []byte(strconv.FormatInt(n, 10))); err != nil {
+	if err := cp.(source.StateCheckpointer).CheckpointState(ctx, recs[len(recs)-1].Sequence(), []byte(strconv.FormatInt(n, 10))); err != nil {
 		return err
 	}
 	p.count = n
@@ -152,7 +152,7 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 	proc := &funcProcessor{process: func(ctx context.Context, recs []source.Record, cp source.Checkpointer) error {
 		defer func() { batches <- struct{}{} }()
 		if recs[0].SequenceNumber == seqs[0] {
-			err := cp.(source.StateCheckpointer).CheckpointState(ctx, []byte("after the first batch"))
+			err := cp.(source.StateCheckpointer).CheckpointState(ctx, recs[len(recs)-1].Sequence(), []byte("after the first batch"))
 			batches <- struct{}{}
 			<-proceed
 			return err

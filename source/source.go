@@ -7,8 +7,11 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,6 +25,47 @@ type Record struct {
 	// ArrivalTime is when the stream accepted the record: the record time
 	// that windows should use unless the application decodes its own.
 	ArrivalTime time.Time
+}
+
+// Sequence returns the record's place in its shard, the value a processor
+// passes to CheckpointAt or CheckpointState to say it processed every record
+// up to and including this one.
+func (r Record) Sequence() Sequence {
+	return Sequence{Number: r.SequenceNumber, Sub: r.SubSequenceNumber}
+}
+
+// Sequence is the place of one record in its shard: its sequence number and
+// its sub-sequence number (the index of a user record inside an aggregated
+// Kinesis record; 0 for the streams here, which deliver whole records). It is
+// what a checkpoint records: every record up to and including this one was
+// processed. The zero value names no record. A Sequence is a plain value.
+type Sequence struct {
+	Number string
+	Sub    int64
+}
+
+// IsZero reports whether s names no record.
+func (s Sequence) IsZero() bool { return s.Number == "" && s.Sub == 0 }
+
+// Compare returns -1, 0 or +1 as s comes before, at or after t in their
+// shard. Sequence numbers compare as the decimal integers they are (Kinesis
+// writes them in any length, memstream in one fixed length); the zero
+// Sequence comes before every record. It costs O(len(s.Number)).
+func (s Sequence) Compare(t Sequence) int {
+	if c := cmp.Compare(len(s.Number), len(t.Number)); c != 0 {
+		return c
+	}
+	if c := strings.Compare(s.Number, t.Number); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.Sub, t.Sub)
+}
+
+func (s Sequence) String() string {
+	if s.Sub == 0 {
+		return s.Number
+	}
+	return s.Number + "/" + strconv.FormatInt(s.Sub, 10)
 }
 
 // PositionType says where a read starts.
@@ -59,10 +103,20 @@ func (t PositionType) String() string {
 }
 
 // Position is where a read of a shard starts. The zero value is TrimHorizon.
+// It is a plain value.
 type Position struct {
 	Type           PositionType
-	SequenceNumber string    // for AtSequence and AfterSequence
-	Timestamp      time.Time // for AtTimestamp
+	SequenceNumber string // for AtSequence and AfterSequence
+	// SubSequenceNumber, with AtSequence and AfterSequence, names a user
+	// record inside an aggregated Kinesis record (see Sequence). The streams
+	// here deliver whole records and ignore it.
+	SubSequenceNumber int64
+	Timestamp         time.Time // for AtTimestamp
+}
+
+// After returns the position just after the record at s.
+func After(s Sequence) Position {
+	return Position{Type: AfterSequence, SequenceNumber: s.Number, SubSequenceNumber: s.Sub}
 }
 
 // Shard describes one shard of a stream. Hash keys are unsigned 128-bit
@@ -146,12 +200,15 @@ type Waiter interface {
 }
 
 // InitInput tells a Processor which shard it runs on and where it starts.
+// It is a plain value, owned by the processor.
 type InitInput struct {
 	ShardID string
-	// Checkpoint is the lease's checkpoint when the Processor starts: a
-	// sequence number, or one of checkpoint.TrimHorizon, Latest, AtTimestamp.
-	Checkpoint  string
-	SubSequence int64
+	// Start is where the processor's first record comes from: After the
+	// record the shard was checkpointed at (its Sequence is then
+	// {Start.SequenceNumber, Start.SubSequenceNumber}), or, for a shard
+	// never checkpointed, TrimHorizon, Latest or AtTimestamp (with the
+	// Consumer's Timestamp) as Config.InitialPosition says.
+	Start Position
 	// State is the processor state saved with that checkpoint through a
 	// StateCheckpointer, or nil: it covers exactly the records up to the
 	// checkpoint, so restoring it and reading on loses and repeats nothing.
@@ -185,13 +242,26 @@ type Processor interface {
 	ShutdownRequested(ctx context.Context, cp Checkpointer) error
 }
 
-// Checkpointer records how far a shard was processed.
+// ErrInvalidCheckpoint reports a position a Checkpointer refuses, and so
+// writes nothing for: the zero Sequence, a record after the last one delivered
+// to this processor, or one before the shard's current checkpoint.
+var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
+
+// Checkpointer records how far a shard was processed. The Consumer's
+// Checkpointers are safe for concurrent use and go on working after the call
+// they were passed to returns, as long as the lease is held; each write is one
+// conditional write to the lease table, and a call that would not move the
+// checkpoint writes nothing.
 type Checkpointer interface {
-	// Checkpoint records the last record delivered to ProcessRecords (in
-	// ShardEnded: the end of the shard).
+	// Checkpoint records the records it was given with: in ProcessRecords,
+	// the batch in hand; in ShutdownRequested, the last batch
+	// ProcessRecords accepted; in ShardEnded, the end of the shard.
 	Checkpoint(ctx context.Context) error
-	// CheckpointAt records a given record as processed.
-	CheckpointAt(ctx context.Context, sequenceNumber string, subSequence int64) error
+	// CheckpointAt records every record up to and including at as
+	// processed. at must be a record delivered to this processor, not
+	// before the shard's checkpoint; otherwise the error wraps
+	// ErrInvalidCheckpoint and nothing is written.
+	CheckpointAt(ctx context.Context, at Sequence) error
 }
 
 // StateCheckpointer is a Checkpointer that also saves the processor's own
@@ -204,11 +274,11 @@ type Checkpointer interface {
 // state, which would no longer cover the records before the checkpoint.
 type StateCheckpointer interface {
 	Checkpointer
-	// CheckpointState records the last record delivered to ProcessRecords
-	// and state; nil state removes a saved one. A state larger than the
-	// lease store holds fails with checkpoint.ErrStateTooLarge and writes
-	// nothing.
-	CheckpointState(ctx context.Context, state []byte) error
+	// CheckpointState records at as CheckpointAt does, and state beside it:
+	// the state must cover exactly the records up to and including at. A
+	// nil state removes a saved one. A state larger than the lease store
+	// holds fails with checkpoint.ErrStateTooLarge and writes nothing.
+	CheckpointState(ctx context.Context, at Sequence, state []byte) error
 }
 
 // HandlerFunc adapts a plain function to a Processor: it is called for every
