@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -58,7 +59,7 @@ func (s witnessStore) Release(ctx context.Context, l checkpoint.Lease) (checkpoi
 // The values of Run's context (a trace id) reach every processor hook and
 // every lease write, the last ones after Run's context has ended included.
 func TestRunContextValuesReachProcessorAndStore(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	putN(t, stream, 10)
 	w := &contextWitness{seen: map[string]bool{}}
 	processed := make(chan struct{}, 100)
@@ -70,7 +71,7 @@ func TestRunContextValuesReachProcessorAndStore(t *testing.T) {
 		},
 	}
 	p := &contextProcessor{funcProcessor: proc, w: w}
-	cfg := fastConfig(stream, witnessStore{checkpoint.NewMemoryStore(), w}, "w", func(string) source.Processor { return p })
+	cfg := consumertest.FastConfig(stream, witnessStore{checkpoint.NewMemoryStore(), w}, "w", func(string) source.Processor { return p })
 	cfg.RenewInterval = 20 * time.Millisecond
 	c, err := source.NewConsumer(cfg)
 	if err != nil {

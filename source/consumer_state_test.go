@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -94,7 +95,7 @@ func TestConsumerStateSurvivesFailover(t *testing.T) {
 			if !storeKeepsState(t, store) {
 				t.Skip("checkpoint.MemoryStore does not store Lease.State yet")
 			}
-			stream := newStream(t, 1)
+			stream := consumertest.NewStream(t, 1)
 			var mu sync.Mutex
 			totals := map[string]int64{}
 			restored := make(chan int64, 1)
@@ -102,28 +103,28 @@ func TestConsumerStateSurvivesFailover(t *testing.T) {
 				return &tally{mu: &mu, totals: totals, restored: restored, shard: shard}
 			}
 			cfg := func(id string) source.Config {
-				c := fastConfig(stream, store, id, newTally)
+				c := consumertest.FastConfig(stream, store, id, newTally)
 				c.MaxRecords = 7
 				return c
 			}
 			put := 0
-			a := startWorker(t, cfg("a"))
+			a := consumertest.StartWorker(t, cfg("a"))
 			put += len(putN(t, stream, 100))
-			waitFor(t, 5*time.Second, "a to count some", func() bool { mu.Lock(); defer mu.Unlock(); return totals["shardId-000000000000"] > 0 })
+			consumertest.WaitFor(t, 5*time.Second, "a to count some", func() bool { mu.Lock(); defer mu.Unlock(); return totals["shardId-000000000000"] > 0 })
 			if how == "kill" {
-				a.kill(t)
+				a.Kill(t)
 			} else {
-				a.stop(t)
+				a.Stop(t)
 			}
 			put += len(putN(t, stream, 50))
-			startWorker(t, cfg("b"))
+			consumertest.StartWorker(t, cfg("b"))
 			select {
 			case n := <-restored:
 				t.Logf("b restored a count of %d", n)
 			case <-time.After(5 * time.Second):
 				t.Fatal("b did not get a's state")
 			}
-			waitFor(t, 5*time.Second, "the exact count", func() bool {
+			consumertest.WaitFor(t, 5*time.Second, "the exact count", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return totals["shardId-000000000000"] == int64(put)
@@ -145,7 +146,7 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 	if !storeKeepsState(t, store) {
 		t.Skip("checkpoint.MemoryStore does not store Lease.State yet")
 	}
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	seqs := putN(t, stream, 4)
 	batches := make(chan struct{}, 10)
 	proceed := make(chan struct{})
@@ -159,9 +160,9 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 		}
 		return cp.Checkpoint(ctx)
 	}}
-	cfg := fastConfig(stream, store, "w", func(string) source.Processor { return proc })
+	cfg := consumertest.FastConfig(stream, store, "w", func(string) source.Processor { return proc })
 	cfg.MaxRecords = 2
-	w := startWorker(t, cfg)
+	w := consumertest.StartWorker(t, cfg)
 	<-batches
 	l, err := store.Get(context.Background(), "shardId-000000000000")
 	if err != nil {
@@ -173,7 +174,7 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 	close(proceed)
 	<-batches // the first batch returns
 	<-batches // the second is checkpointed
-	w.stop(t)
+	w.Stop(t)
 	if l, err = store.Get(context.Background(), "shardId-000000000000"); err != nil {
 		t.Fatal(err)
 	}
