@@ -213,9 +213,14 @@ func (p *processor) flush(ctx context.Context) error {
 // That record was delivered to this processor (or is the checkpoint it
 // started from), so the Consumer accepts the position even when the batch
 // that held it has not been accepted yet.
+//
 // Where state cannot be saved (a Checkpointer without state, a state the
 // store refuses as too large) it checkpoints without: the next owner then
-// resumes with a window's gap, never with a wrong count.
+// resumes with a window's gap, never with a wrong count. Checkpoints that
+// trail the window, so that a new owner replays it instead, were not kept:
+// they need a second bookkeeping of record positions per bucket, and with
+// state in the lease table (both stores hold it) they would serve only a case
+// that should not arise.
 func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 	sc, ok := cp.(source.StateCheckpointer)
 	if ok && !p.saveWithout {

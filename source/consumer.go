@@ -204,43 +204,37 @@ func (c Config) withDefaults() (Config, error) {
 // Consumer is a worker: it shares a stream's shards with the other workers
 // of the same lease table and runs one Processor per shard it holds.
 //
-// Every sync it creates leases for new shards, takes every lease that is
-// unowned or expired (up to its fair share, ceil(shards/workers)), and when
-// still under its share asks the most loaded workers to hand leases over.
-// A hand-off is cooperative: the owner lets the current batch finish, calls
-// ShutdownRequested (so the processor checkpoints), and moves the lease to
-// the requester, which starts exactly after the checkpoint: no record is
-// processed twice. Only if the owner does not honour the request within
-// FailoverTime is the lease stolen. A shard created by a reshard starts only
-// once each parent's lease holds checkpoint.ShardEnd (or is gone).
+// Workers split the shards evenly between them (each holds ceil or floor of
+// shards/workers). A worker that joins gets its share by cooperative
+// hand-off: the owner lets its current batch finish, calls ShutdownRequested
+// so the processor checkpoints, and the newcomer starts just after that
+// checkpoint, with no record processed twice. A worker that stops
+// gracefully releases its leases, which others take within a SyncInterval. A
+// worker that crashes or is cut off from the lease table loses its leases
+// FailoverTime after its last renewal; it stops working on them before
+// another worker may take them, and clocks need not agree, since each worker
+// judges expiry on its own clock. A shard created by a reshard starts only
+// once each parent was processed to its end, so per partition key records
+// are processed in order across splits and merges.
 //
-// Each held shard has one goroutine that reads batches of up to MaxRecords
-// and calls ProcessRecords; a batch that fails is retried, the same batch,
-// with exponential backoff and jitter, until it succeeds or the lease is
-// lost: nothing is skipped. Failed reads are retried the same way. A
-// processor whose ShardEnded does not checkpoint SHARD_END is reported at
-// error level, keeps its lease, and the shard is started again (a new
-// Processor, from the last checkpoint) after a backoff, so the children stay
-// stopped until some ShardEnded succeeds.
-//
-// What the processor sees: ShutdownRequested ends its life both on a
-// graceful shutdown and on a hand-off, and its Checkpointer then records the
-// last batch ProcessRecords accepted (inside ProcessRecords, the batch in
-// hand; a batch that returned an error is never claimed). It is a
-// StateCheckpointer, so a processor can save its own state with the
-// checkpoint and get it back in InitInput.State wherever the shard runs
-// next. A lease is judged
-// expired, as the Kinesis Client Library does, when its counter has not moved
-// for FailoverTime on this worker's own clock, so clocks need not agree; all
-// expired leases are taken in one sync. A record is processed twice only
-// after a crash, a steal, or a restarted shard end, and only if it came after
-// the shard's last checkpoint.
+// Each held shard's records go to its Processor in order, in batches of up to
+// MaxRecords. A batch that fails is retried, the same batch, with exponential
+// backoff and jitter, until it succeeds or the lease is lost: nothing is
+// skipped. The Checkpointers the Processor gets are StateCheckpointers, so it
+// can save its own state with a checkpoint and get it back in
+// InitInput.State wherever the shard runs next. A record is processed twice
+// only after a crash, a lost lease or a restarted shard end, and only if it
+// came after the shard's last checkpoint. A processor whose ShardEnded does
+// not checkpoint the end keeps its lease and is reported at error level; the
+// shard is started again from its last checkpoint, with a new Processor,
+// after a backoff, and its children wait.
 //
 // Create one with NewConsumer; the zero value is not usable. Run may be
 // called once; Stats is safe for concurrent use with it. The cost is one
-// goroutine per held shard plus two, one lease renewal per held shard per
-// RenewInterval, one checkpoint write per Checkpoint call that moves the
-// checkpoint, and a List of shards and leases per SyncInterval.
+// goroutine per held shard plus two; one lease renewal per held shard per
+// RenewInterval; one conditional write per checkpoint that moves or saves
+// state; one List of the lease table per SyncInterval, and one of the
+// stream's shards per ShardSyncInterval or after a reshard.
 type Consumer struct {
 	cfg     Config
 	log     *slog.Logger

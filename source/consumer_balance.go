@@ -223,6 +223,15 @@ func nextExpiry(seen map[string]observation, self string, now time.Time, failove
 // sync runs one round of shard discovery and lease balancing. It returns how
 // long until a watched lease would expire (0 if none would), so the next sync
 // can run right then instead of up to a period later.
+//
+// Each round creates leases for new shards (parents first), takes every
+// lease that is unowned or expired up to the fair share, ceil(active leases /
+// live workers), and while still under it asks the most loaded worker to
+// hand one over (plan decides which). An owner that does not honour a
+// request within FailoverTime has the lease stolen. A lease is expired, as
+// the Kinesis Client Library judges it, when its counter has not moved for
+// FailoverTime on this worker's own clock; every expired lease is taken in one
+// round.
 func (c *Consumer) sync() time.Duration {
 	ctx := c.hardCtx
 	leases, err := c.cfg.Leases.List(ctx)

@@ -15,7 +15,9 @@ import (
 	"time"
 )
 
-// Record is one record read from a shard.
+// Record is one record read from a shard: a plain value. The Consumer hands
+// each batch to one Processor and does not touch it again, so Data is the
+// processor's to keep or change.
 type Record struct {
 	Data              []byte
 	PartitionKey      string
@@ -61,6 +63,8 @@ func (s Sequence) Compare(t Sequence) int {
 	return cmp.Compare(s.Sub, t.Sub)
 }
 
+// String returns the sequence number, followed by "/" and the sub-sequence
+// number when that is not 0.
 func (s Sequence) String() string {
 	if s.Sub == 0 {
 		return s.Number
@@ -86,6 +90,7 @@ const (
 	AtTimestamp
 )
 
+// String returns the type's name as Kinesis writes it.
 func (t PositionType) String() string {
 	switch t {
 	case TrimHorizon:
@@ -119,8 +124,8 @@ func After(s Sequence) Position {
 	return Position{Type: AfterSequence, SequenceNumber: s.Number, SubSequenceNumber: s.Sub}
 }
 
-// Shard describes one shard of a stream. Hash keys are unsigned 128-bit
-// integers written in decimal, as Kinesis writes them.
+// Shard describes one shard of a stream, as a plain value. Hash keys are
+// unsigned 128-bit integers written in decimal, as Kinesis writes them.
 type Shard struct {
 	ID string
 	// ParentID and AdjacentParentID name the shards this one came from: one
@@ -152,10 +157,11 @@ func (s Shard) Closed() bool { return s.EndingSequenceNumber != "" }
 
 // Errors a Stream reports; backends wrap them so errors.Is finds them.
 var (
-	// ErrShardNotFound: no shard has the given ID (or it aged out).
+	// ErrShardNotFound reports that no shard has the given ID (or that it
+	// aged out).
 	ErrShardNotFound = errors.New("source: shard not found")
-	// ErrInvalidPosition: the position does not fit the shard (no such
-	// sequence number in it, or a malformed one).
+	// ErrInvalidPosition reports a position that does not fit the shard
+	// (no such sequence number in it, or a malformed one).
 	ErrInvalidPosition = errors.New("source: invalid position")
 )
 
@@ -180,7 +186,7 @@ type ShardReader interface {
 	Close() error
 }
 
-// ReadResult is one Read's worth of a shard.
+// ReadResult is one Read's worth of a shard, owned by the caller.
 type ReadResult struct {
 	Records []Record
 	// MillisBehindLatest is how far the reader is behind the newest record
@@ -282,9 +288,12 @@ type StateCheckpointer interface {
 }
 
 // HandlerFunc adapts a plain function to a Processor: it is called for every
-// batch, the shard is checkpointed after every batch it accepts, at the end of
-// a shard, and on shutdown. A record is processed again after a failover only
-// if it came after the last checkpoint: at most one batch per shard.
+// batch, the shard is checkpointed after every batch it accepts (one lease
+// write per batch), at the end of a shard, and on shutdown. A record is
+// processed again after a failover only if it came after the last
+// checkpoint: at most one batch per shard. The Consumer calls it from one
+// goroutine per shard, so a function shared by several shards must be safe
+// for concurrent use.
 type HandlerFunc func(ctx context.Context, records []Record) error
 
 // Initialize does nothing.

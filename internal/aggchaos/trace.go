@@ -30,6 +30,7 @@ type traceEvent struct {
 	shard, text string
 }
 
+// Add notes what the test did (shard may be empty).
 func (tr *Trace) Add(shard, format string, args ...any) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
