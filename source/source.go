@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// Record is one record read from a shard: a plain value. The Consumer hands
-// each batch to one Processor and does not touch it again, so Data is the
-// processor's to keep or change.
+// Record is one record read from a shard. Data may share memory with the
+// stream (memstream's does), and a failed batch is handed to the Processor
+// again as it is: read it, keep it, but do not modify it.
 type Record struct {
 	Data              []byte
 	PartitionKey      string
