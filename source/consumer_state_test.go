@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -180,5 +181,46 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 	}
 	if l.Checkpoint != seqs[3] || l.State != nil {
 		t.Errorf("after a plain checkpoint: checkpoint %s state %q; want %s and no state", l.Checkpoint, l.State, seqs[3])
+	}
+}
+
+// A processor that named a position inside a batch that then failed (it saved
+// state covering that batch) keeps that checkpoint through a shutdown that
+// comes before the retry: ShutdownRequested's plain Checkpoint, which stands
+// for the batch accepted before, does not move the checkpoint back, and the
+// state stays with it.
+func TestShutdownAfterFailedBatchKeepsNamedCheckpoint(t *testing.T) {
+	stream := consumertest.NewStream(t, 1)
+	seqs := putN(t, stream, 4)
+	store := checkpoint.NewMemoryStore()
+	failed := make(chan struct{})
+	var once sync.Once
+	proc := &funcProcessor{process: func(ctx context.Context, recs []source.Record, cp source.Checkpointer) error {
+		if recs[0].SequenceNumber == seqs[0] {
+			return cp.Checkpoint(ctx)
+		}
+		last := recs[len(recs)-1].Sequence()
+		if err := cp.(source.StateCheckpointer).CheckpointState(ctx, last, []byte("covers the failed batch")); err != nil {
+			return err
+		}
+		once.Do(func() { close(failed) })
+		return errors.New("downstream unavailable")
+	}}
+	cfg := consumertest.FastConfig(stream, store, "w", func(string) source.Processor { return proc })
+	cfg.MaxRecords = 2
+	cfg.RetryBackoff, cfg.MaxRetryBackoff = time.Minute, time.Minute // the shutdown comes first
+	w := consumertest.StartWorker(t, cfg)
+	select {
+	case <-failed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second batch was not delivered")
+	}
+	w.Stop(t)
+	l, err := store.Get(context.Background(), "shardId-000000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Checkpoint != seqs[3] || string(l.State) != "covers the failed batch" {
+		t.Errorf("after shutdown: checkpoint %s, state %q; want %s and the state saved with it", l.Checkpoint, l.State, seqs[3])
 	}
 }
