@@ -62,6 +62,9 @@ type shardLoop struct {
 	allRecords *atomic.Int64 // the Consumer's count
 }
 
+// newShardLoop returns the loop of lease l, whose contexts derive from ctx;
+// it makes itself l's stop callback, so that a lost lease or a hand-off
+// request stops it.
 func newShardLoop(ctx context.Context, cfg loopConfig, l *lease, log *slog.Logger, allRecords *atomic.Int64) *shardLoop {
 	s := &shardLoop{key: l.key, cfg: cfg, lease: l, log: log, baseCtx: ctx, allRecords: allRecords}
 	s.stopCtx, s.stopCancel = context.WithCancelCause(ctx)
