@@ -98,12 +98,16 @@ func (p *processor) setStateBytes(n int64) {
 // checkpoints. A failed write goes back to the Consumer, which retries the
 // same batch: its records are skipped as counted, and the write is retried.
 func (p *processor) ProcessRecords(ctx context.Context, records []source.Record, cp source.Checkpointer) error {
-	for i := range records {
-		r := &records[i]
-		if !p.applied.IsZero() && r.Sequence().Compare(p.applied) <= 0 {
-			continue
+	// A batch is in shard order, so the records already counted (a retried
+	// batch, or what a restored state covers) are a prefix of it.
+	i := 0
+	if !p.applied.IsZero() {
+		for i < len(records) && records[i].Sequence().Compare(p.applied) <= 0 {
+			i++
 		}
-		p.count(r)
+	}
+	for ; i < len(records); i++ {
+		p.count(&records[i])
 	}
 	if err := p.flush(ctx); err != nil || !p.unsaved {
 		return err

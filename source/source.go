@@ -32,7 +32,7 @@ type Record struct {
 // Sequence returns the record's place in its shard, the value a processor
 // passes to CheckpointAt or CheckpointState to say it processed every record
 // up to and including this one.
-func (r Record) Sequence() Sequence {
+func (r *Record) Sequence() Sequence {
 	return Sequence{Number: r.SequenceNumber, Sub: r.SubSequenceNumber}
 }
 
