@@ -255,17 +255,19 @@ var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
 
 // Checkpointer records how far a shard was processed. The Consumer's
 // Checkpointers are safe for concurrent use and go on working after the call
-// they were passed to returns, as long as the lease is held; each write is one
-// conditional write to the lease table, and a call that would not move the
-// checkpoint writes nothing.
+// they were passed to returns, as long as the lease is held. Each call is at
+// most one conditional write to the lease table; one that changes neither the
+// checkpoint nor a saved state writes nothing.
 type Checkpointer interface {
-	// Checkpoint records the records it was given with: in ProcessRecords,
-	// the batch in hand; in ShutdownRequested, the last batch
-	// ProcessRecords accepted; in ShardEnded, the end of the shard.
+	// Checkpoint records the batch the Checkpointer came with: in
+	// ProcessRecords, that batch; in ShutdownRequested, the last batch
+	// ProcessRecords accepted (a batch that failed is never claimed); in
+	// ShardEnded, the end of the shard. Records the checkpoint covers
+	// already are not recorded again.
 	Checkpoint(ctx context.Context) error
 	// CheckpointAt records every record up to and including at as
-	// processed. at must be a record delivered to this processor, not
-	// before the shard's checkpoint; otherwise the error wraps
+	// processed. at must lie between the shard's checkpoint and the last
+	// record delivered to this processor; otherwise the error wraps
 	// ErrInvalidCheckpoint and nothing is written.
 	CheckpointAt(ctx context.Context, at Sequence) error
 }
