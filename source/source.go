@@ -249,8 +249,9 @@ type Processor interface {
 }
 
 // ErrInvalidCheckpoint reports a position a Checkpointer refuses, and so
-// writes nothing for: the zero Sequence, a record after the last one delivered
-// to this processor, or one before the shard's current checkpoint.
+// writes nothing for: one whose Number is not a decimal sequence number (empty,
+// or a lease table's special value), one after the last record delivered to
+// this processor, or one before the shard's current checkpoint.
 var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
 
 // Checkpointer records how far a shard was processed. The Consumer's
