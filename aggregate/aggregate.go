@@ -26,11 +26,7 @@
 // StateCheckpointer, a lease store that refuses the state as too large, a
 // window type without a binary encoding) the processor logs it once and
 // checkpoints without state: a new owner then resumes with a window's gap in
-// the shard's groups, never with a wrong count. The alternative, checkpoints
-// that trail the window so that a new owner replays it, was not kept: it
-// needs a second bookkeeping of record positions per bucket, and with state
-// in the lease table (both stores support it) it would only serve a case
-// that should not arise.
+// the shard's groups, never with a wrong count.
 package aggregate
 
 import (
@@ -56,8 +52,8 @@ var ErrInvalidConfig = errors.New("aggregate: invalid config")
 // memory: ten thousand windows of a few keys each are a few megabytes.
 const DefaultMaxGroups = 10_000
 
-// Item is one count a record contributes: N occurrences of Key in Group at
-// Time (usually the record's ArrivalTime).
+// Item is one count a record contributes, as a plain value: N occurrences of
+// Key in Group at Time (usually the record's ArrivalTime).
 type Item struct {
 	Group string
 	Key   string
@@ -74,13 +70,15 @@ type Decoder interface {
 	Decode(r source.Record, dst []Item) ([]Item, error)
 }
 
-// DecoderFunc adapts a function to a Decoder.
+// DecoderFunc adapts a function to a Decoder; the function must be safe for
+// concurrent use, as a Decoder must.
 type DecoderFunc func(r source.Record, dst []Item) ([]Item, error)
 
 // Decode calls f.
 func (f DecoderFunc) Decode(r source.Record, dst []Item) ([]Item, error) { return f(r, dst) }
 
-// Rejected is a record that could not be counted, and why.
+// Rejected is a record that could not be counted, and why: a plain value,
+// the DeadLetter's to keep.
 type Rejected struct {
 	Record source.Record
 	Reason string
@@ -95,7 +93,7 @@ type DeadLetter interface {
 }
 
 // Config configures an Aggregator. Size, Bucket, Sink and one of Decoder and
-// NewDecoder are required.
+// NewDecoder are required, so the zero value is not valid. New copies it.
 type Config struct {
 	// Size is the window length; Bucket the step it slides by. Size must be
 	// a whole multiple of Bucket, as window.NewCounter requires.
@@ -124,7 +122,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats are an Aggregator's running figures, summed over its processors.
+// Stats are an Aggregator's running figures, summed over its processors: a
+// plain value, owned by the caller.
 type Stats struct {
 	// Records counts records decoded (a record replayed after a failover
 	// without saved state counts again).

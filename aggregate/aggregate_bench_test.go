@@ -27,7 +27,7 @@ func visualizerState(b *testing.B) *state {
 	}
 	p := agg.NewProcessor("s").(*processor)
 	ctx := context.Background()
-	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: checkpoint.TrimHorizon}); err != nil {
+	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(checkpoint.TrimHorizon)}); err != nil {
 		b.Fatal(err)
 	}
 	var records []source.Record
@@ -79,7 +79,7 @@ func BenchmarkProcessRecords(b *testing.B) {
 	}
 	p := agg.NewProcessor("s")
 	ctx := context.Background()
-	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: checkpoint.TrimHorizon}); err != nil {
+	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(checkpoint.TrimHorizon)}); err != nil {
 		b.Fatal(err)
 	}
 	const batch = 1000

@@ -74,15 +74,27 @@ func (m *memSink) Write(_ context.Context, s []sink.Snapshot) error {
 }
 
 // table is a lease table of one shard for a test driving processors by
-// hand: the checkpoint, the state saved with it, and the record delivered
-// last (what Checkpoint and CheckpointState record).
+// hand, with the Consumer's rules for positions: the checkpoint, the state
+// saved with it, the last record delivered to the current owner (a named
+// position may not pass it, nor go before the checkpoint), and what
+// Checkpoint records when that is not the last record delivered (implied:
+// outside ProcessRecords after a failed batch, the batch accepted before).
 type table struct {
 	delivered string
+	implied   string
 	seq       string
 	state     []byte
 	failures  int   // writes left to fail
 	failWith  error // their error
 	writes    int
+}
+
+// start is where an owner of the shard starts reading.
+func start(seq string) source.Position {
+	if seq == checkpoint.TrimHorizon || seq == "" {
+		return source.Position{Type: source.TrimHorizon}
+	}
+	return source.After(source.Sequence{Number: seq})
 }
 
 type tableCP struct{ t *table }
@@ -95,25 +107,48 @@ func (c tableCP) fail() error {
 	return nil
 }
 
-func (c tableCP) Checkpoint(context.Context) error {
+func (c tableCP) Checkpoint(ctx context.Context) error {
+	at := c.t.implied
+	if at == "" {
+		at = c.t.delivered
+	}
+	if c.t.seq != checkpoint.TrimHorizon && (source.Sequence{Number: at}).Compare(source.Sequence{Number: c.t.seq}) <= 0 {
+		return nil // covered already
+	}
+	return c.write(source.Sequence{Number: at}, nil, false)
+}
+
+func (c tableCP) CheckpointAt(_ context.Context, at source.Sequence) error {
+	return c.write(at, nil, false)
+}
+
+func (c tableCP) CheckpointState(_ context.Context, at source.Sequence, st []byte) error {
+	return c.write(at, slices.Clone(st), true)
+}
+
+// write checks at as the Consumer does, and panics where the Consumer would
+// refuse it: the processor named a position it must not. As the Consumer, it
+// writes nothing for a plain checkpoint that does not move.
+func (c tableCP) write(at source.Sequence, st []byte, withState bool) error {
+	seq := source.Sequence{Number: c.t.seq}
+	if c.t.seq == checkpoint.TrimHorizon || c.t.seq == "" {
+		seq = source.Sequence{}
+	}
+	bound := seq
+	if d := (source.Sequence{Number: c.t.delivered}); d.Compare(bound) > 0 {
+		bound = d
+	}
+	if at.Number == "" || at.Sub != 0 || at.Compare(seq) < 0 || at.Compare(bound) > 0 {
+		panic(fmt.Sprintf("checkpoint at %v: outside [%v, %v], the checkpoint and the last record delivered", at, seq, bound))
+	}
+	if !withState && at == seq {
+		return nil
+	}
 	if err := c.fail(); err != nil {
 		return err
 	}
 	c.t.writes++
-	c.t.seq, c.t.state = c.t.delivered, nil
-	return nil
-}
-
-func (c tableCP) CheckpointAt(context.Context, string, int64) error {
-	return errors.New("aggregate does not use CheckpointAt")
-}
-
-func (c tableCP) CheckpointState(_ context.Context, st []byte) error {
-	if err := c.fail(); err != nil {
-		return err
-	}
-	c.t.writes++
-	c.t.seq, c.t.state = c.t.delivered, slices.Clone(st)
+	c.t.seq, c.t.state = at.Number, st
 	return nil
 }
 
@@ -217,17 +252,18 @@ func TestProcessorMatchesRecomputation(t *testing.T) {
 		var accepted string
 		newOwner := func() source.Processor {
 			p := agg.NewProcessor("s")
-			if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: tab.seq, State: tab.state}); err != nil {
+			if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(tab.seq), State: tab.state}); err != nil {
 				t.Fatal(err)
 			}
 			accepted = tab.seq
+			tab.delivered, tab.implied = "", ""
 			return p
 		}
 		// handOff is a graceful hand-off as the Consumer makes it:
 		// ShutdownRequested once (its error is only logged), then the next
 		// owner starts at the checkpoint.
 		handOff := func(p source.Processor) (source.Processor, int) {
-			tab.delivered = accepted
+			tab.implied = accepted
 			_ = p.ShutdownRequested(ctx, cp)
 			return newOwner(), resumeAt(records, tab.seq)
 		}
@@ -339,7 +375,7 @@ func TestResumeWithoutStateWaitsForAFullWindow(t *testing.T) {
 	}
 	ctx := context.Background()
 	p := agg.NewProcessor("s")
-	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: fmt.Sprintf("%032d", 7)}); err != nil {
+	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(fmt.Sprintf("%032d", 7))}); err != nil {
 		t.Fatal(err)
 	}
 	tab := &table{}
@@ -377,7 +413,7 @@ func TestParentsMakeAFreshStartInexact(t *testing.T) {
 		agg, _ := New(Config{Size: 3 * time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: out})
 		p := agg.NewProcessor("s")
 		ctx := context.Background()
-		if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: checkpoint.TrimHorizon, Parents: tt.parents}); err != nil {
+		if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(checkpoint.TrimHorizon), Parents: tt.parents}); err != nil {
 			t.Fatal(err)
 		}
 		var records []source.Record
@@ -438,7 +474,7 @@ func TestMalformedRecords(t *testing.T) {
 	}
 	p := agg.NewProcessor("s")
 	ctx := context.Background()
-	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: checkpoint.TrimHorizon}); err != nil {
+	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(checkpoint.TrimHorizon)}); err != nil {
 		t.Fatal(err)
 	}
 	tab := &table{delivered: records[5].SequenceNumber}
@@ -481,7 +517,7 @@ func TestCheckpointErrors(t *testing.T) {
 	run := func(failWith error) (*table, error) {
 		agg, _ := New(Config{Size: time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: &memSink{}})
 		p := agg.NewProcessor("s")
-		_ = p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: checkpoint.TrimHorizon})
+		_ = p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(checkpoint.TrimHorizon)})
 		tab := &table{failures: 1, failWith: failWith}
 		records := []source.Record{rec(0, "a/x", t0), rec(1, "a/x", t0.Add(time.Second))}
 		tab.delivered = records[1].SequenceNumber
@@ -515,7 +551,7 @@ func TestNewDecoderPerShard(t *testing.T) {
 	ctx := context.Background()
 	for _, shard := range []string{"s1", "s2"} {
 		p := agg.NewProcessor(shard)
-		_ = p.Initialize(ctx, source.InitInput{ShardID: shard, Checkpoint: checkpoint.TrimHorizon})
+		_ = p.Initialize(ctx, source.InitInput{ShardID: shard, Start: start(checkpoint.TrimHorizon)})
 		records := []source.Record{rec(0, "", t0), rec(1, "", t0.Add(time.Second))}
 		if err := p.ProcessRecords(ctx, records, tableCP{&table{delivered: records[1].SequenceNumber}}); err != nil {
 			t.Fatal(err)
@@ -535,7 +571,7 @@ func TestNewDecoderPerShard(t *testing.T) {
 func TestUnusableStateIgnored(t *testing.T) {
 	seq7 := fmt.Sprintf("%032d", 7)
 	other, err := encodeState(&state{started: true, exact: true, cur: bucketIndex(t0, time.Second),
-		applied: position{fmt.Sprintf("%032d", 5), 0}, windows: newWindows(map[string][]string{})})
+		applied: source.Sequence{Number: fmt.Sprintf("%032d", 5), Sub: 0}, windows: newWindows(map[string][]string{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +587,7 @@ func TestUnusableStateIgnored(t *testing.T) {
 			agg, _ := New(Config{Size: 3 * time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: out})
 			p := agg.NewProcessor("s")
 			ctx := context.Background()
-			if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: seq7, State: tt.state}); err != nil {
+			if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(seq7), State: tt.state}); err != nil {
 				t.Fatal(err)
 			}
 			var records []source.Record
@@ -571,9 +607,11 @@ func TestUnusableStateIgnored(t *testing.T) {
 }
 
 // A shutdown that comes between a failed batch and its retry (the Consumer's
-// Checkpointer then records the batch before) must leave the checkpoint and
-// the state saved with it in agreement: otherwise the next owner throws the
-// state away and resumes with a window's gap (issue 8).
+// Checkpoint then records the batch before) must leave the checkpoint and the
+// state saved with it in agreement: otherwise the next owner throws the state
+// away and resumes with a window's gap (issue 8). The processor names the
+// position its windows cover, the failed batch's last record, and saves the
+// state there.
 func TestShutdownAfterFailedBatch(t *testing.T) {
 	if !stateSupported() {
 		t.Skip("window.Counter has no binary encoding: no state is saved")
@@ -597,7 +635,7 @@ func TestShutdownAfterFailedBatch(t *testing.T) {
 			}
 			first, failed := records[:4], records[4:8]
 			p := agg.NewProcessor("s")
-			_ = p.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: tab.seq})
+			_ = p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(tab.seq)})
 			tab.delivered = first[len(first)-1].SequenceNumber
 			if err := p.ProcessRecords(ctx, first, tableCP{tab}); err != nil {
 				t.Fatal(err)
@@ -613,24 +651,24 @@ func TestShutdownAfterFailedBatch(t *testing.T) {
 			if err := p.ProcessRecords(ctx, failed, tableCP{tab}); err == nil {
 				t.Fatal("ProcessRecords succeeded; want the injected failure")
 			}
-			tab.delivered = saved // what the Consumer claims now: the batch accepted
+			tab.implied = saved // what the Consumer's Checkpoint records now: the batch accepted
 			if err := p.ShutdownRequested(ctx, tableCP{tab}); err != nil {
 				t.Fatal(err)
 			}
-			if tab.seq != saved {
-				t.Fatalf("checkpoint moved to %q; want it left at %q", tab.seq, saved)
+			if want := failed[len(failed)-1].SequenceNumber; tab.seq != want {
+				t.Fatalf("checkpoint at %q; want the failed batch's last record %q, which the windows hold (the batch before was %q)", tab.seq, want, saved)
 			}
 			st, err := decodeState(tab.state, 3*time.Second, time.Second)
-			if err != nil || st.applied.seq != tab.seq {
-				t.Fatalf("saved state covers %q (err %v); want the checkpoint's %q", st.applied.seq, err, tab.seq)
+			if err != nil || st.applied.Number != tab.seq {
+				t.Fatalf("saved state covers %q (err %v); want the checkpoint's %q", st.applied.Number, err, tab.seq)
 			}
 
-			// The next owner restores it, counts the failed batch again and
+			// The next owner restores it, goes on after the failed batch and
 			// writes every window from the first full one on.
 			q := agg.NewProcessor("s")
-			_ = q.Initialize(ctx, source.InitInput{ShardID: "s", Checkpoint: tab.seq, State: tab.state})
+			_ = q.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(tab.seq), State: tab.state})
 			rest := records[resumeAt(records, tab.seq):]
-			tab.delivered = rest[len(rest)-1].SequenceNumber
+			tab.delivered, tab.implied = rest[len(rest)-1].SequenceNumber, ""
 			if err := q.ProcessRecords(ctx, rest, tableCP{tab}); err != nil {
 				t.Fatal(err)
 			}

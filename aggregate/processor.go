@@ -12,37 +12,6 @@ import (
 	"github.com/streamtop/streamtop/window"
 )
 
-// position is a record's place in its shard.
-type position struct {
-	seq string
-	sub int64
-}
-
-// after reports whether p comes after q; the empty position comes first.
-func (p position) after(q position) bool {
-	if c := compareSequence(p.seq, q.seq); c != 0 {
-		return c > 0
-	}
-	return p.sub > q.sub
-}
-
-// compareSequence orders sequence numbers, decimal integers of any length.
-func compareSequence(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // state is what a processor saves with its checkpoint: everything that decides
 // which snapshots it writes next and what they hold.
 type state struct {
@@ -55,7 +24,7 @@ type state struct {
 	// is known to be nowhere (an original shard read from TRIM_HORIZON), so
 	// windows may be written from the first bucket on.
 	exact   bool
-	applied position // last record counted
+	applied source.Sequence // last record counted
 	windows map[string]*window.Counter[string]
 }
 
@@ -65,7 +34,9 @@ type state struct {
 // the last one counted, so a batch retried after a failed sink write, and the
 // records a restored state already covers, add nothing. Snapshots and
 // rejected records wait in pending until the sink (and dead letter writer)
-// took them; only then is the checkpoint written, with the state.
+// took them; only then is the checkpoint written, with the state, at the last
+// record counted: the state covers exactly the records up to the position it
+// is saved with, whether or not the Consumer has seen the batch succeed.
 type processor struct {
 	a     *Aggregator
 	shard string
@@ -73,26 +44,21 @@ type processor struct {
 	log   *slog.Logger
 	state
 
-	items   []Item
-	snaps   []sink.Snapshot
-	rejects []Rejected
-	unsaved bool // windows closed since the last checkpoint
-	// ahead: the last ProcessRecords failed after counting its batch, so the
-	// state covers records the Consumer has not accepted, and a Checkpointer
-	// called outside ProcessRecords records only the batch before.
-	ahead       bool
+	items       []Item
+	snaps       []sink.Snapshot
+	rejects     []Rejected
+	unsaved     bool  // windows closed since the last checkpoint
 	stateBytes  int64 // size of the last state saved, in Stats.StateBytes
 	saveWithout bool  // state cannot be saved here: plain checkpoints
 }
 
 func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 	p.reset()
-	switch in.Checkpoint {
-	case checkpoint.TrimHorizon:
+	switch in.Start.Type {
+	case source.TrimHorizon:
 		p.exact = len(in.Parents) == 0
-	case checkpoint.Latest, checkpoint.AtTimestamp, "":
-	default:
-		p.applied = position{in.Checkpoint, in.SubSequence}
+	case source.AfterSequence:
+		p.applied = source.Sequence{Number: in.Start.SequenceNumber, Sub: in.Start.SubSequenceNumber}
 	}
 	if in.State == nil {
 		return nil
@@ -109,7 +75,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 		// it, so this is a state written by something else: it covers
 		// other records than the ones the checkpoint says.
 		p.log.Error("saved aggregate state does not match the checkpoint; resuming without it",
-			"checkpoint", in.Checkpoint, "state covers", st.applied.seq)
+			"checkpoint", p.applied, "state covers", st.applied)
 		return nil
 	}
 	p.state = st
@@ -119,7 +85,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 
 func (p *processor) reset() {
 	p.state = state{windows: map[string]*window.Counter[string]{}}
-	p.snaps, p.rejects, p.unsaved, p.ahead = nil, nil, false, false
+	p.snaps, p.rejects, p.unsaved = nil, nil, false
 	p.setStateBytes(0)
 }
 
@@ -132,24 +98,26 @@ func (p *processor) setStateBytes(n int64) {
 // checkpoints. A failed write goes back to the Consumer, which retries the
 // same batch: its records are skipped as counted, and the write is retried.
 func (p *processor) ProcessRecords(ctx context.Context, records []source.Record, cp source.Checkpointer) error {
-	for i := range records {
-		r := &records[i]
-		if at := (position{r.SequenceNumber, r.SubSequenceNumber}); p.applied.seq != "" && !at.after(p.applied) {
-			continue
+	// A batch is in shard order, so the records already counted (a retried
+	// batch, or what a restored state covers) are a prefix of it.
+	i := 0
+	if !p.applied.IsZero() {
+		for i < len(records) && records[i].Sequence().Compare(p.applied) <= 0 {
+			i++
 		}
-		p.count(r)
 	}
-	err := p.flush(ctx)
-	if err == nil && p.unsaved {
-		err = p.save(ctx, cp)
+	for ; i < len(records); i++ {
+		p.count(&records[i])
 	}
-	p.ahead = err != nil
-	return err
+	if err := p.flush(ctx); err != nil || !p.unsaved {
+		return err
+	}
+	return p.save(ctx, cp)
 }
 
 func (p *processor) count(r *source.Record) {
 	p.a.stats.records.Add(1)
-	p.applied = position{r.SequenceNumber, r.SubSequenceNumber}
+	p.applied = r.Sequence()
 	items, err := p.dec.Decode(*r, p.items[:0])
 	p.items = items[:0]
 	if err != nil {
@@ -246,15 +214,23 @@ func (p *processor) flush(ctx context.Context) error {
 }
 
 // save checkpoints the last record counted with the state that covers it.
+// That record was delivered to this processor (or is the checkpoint it
+// started from), so the Consumer accepts the position even when the batch
+// that held it has not been accepted yet.
+//
 // Where state cannot be saved (a Checkpointer without state, a state the
 // store refuses as too large) it checkpoints without: the next owner then
-// resumes with a window's gap, never with a wrong count.
+// resumes with a window's gap, never with a wrong count. Checkpoints that
+// trail the window, so that a new owner replays it instead, were not kept:
+// they need a second bookkeeping of record positions per bucket, and with
+// state in the lease table (both stores hold it) they would serve only a case
+// that should not arise.
 func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 	sc, ok := cp.(source.StateCheckpointer)
 	if ok && !p.saveWithout {
 		b, err := encodeState(&p.state)
 		if err == nil {
-			err = sc.CheckpointState(ctx, b)
+			err = sc.CheckpointState(ctx, p.applied, b)
 			if err == nil {
 				p.unsaved = false
 				p.a.stats.stateWrites.Add(1)
@@ -272,7 +248,7 @@ func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 				"bytes", len(b), "err", err)
 		})
 	}
-	if err := cp.Checkpoint(ctx); err != nil {
+	if err := cp.CheckpointAt(ctx, p.applied); err != nil {
 		return fmt.Errorf("shard %s: checkpoint: %w", p.shard, err)
 	}
 	p.unsaved = false
@@ -300,21 +276,15 @@ func (p *processor) ShardEnded(ctx context.Context, cp source.Checkpointer) erro
 
 // ShutdownRequested writes what is pending and checkpoints the last record
 // counted with the windows as they are, mid-bucket: the next owner (a hand-off
-// target, or whoever takes the released lease) carries on with them.
-//
-// After a batch that failed (the shutdown came before the Consumer's retry)
-// it writes what is pending but checkpoints nothing: the windows hold that
-// batch, which the Checkpointer does not claim, and a state saved with the
-// previous batch's checkpoint would not match it, so the next owner would
-// throw it away and resume with a window's gap. The checkpoint and state
-// saved last still agree; the next owner restores them and counts the batch
-// again.
+// target, or whoever takes the released lease) carries on with them. After a
+// batch that failed (the shutdown came before the Consumer's retry) that
+// record is the failed batch's last, which the windows hold.
 func (p *processor) ShutdownRequested(ctx context.Context, cp source.Checkpointer) error {
 	defer p.reset()
 	if err := p.flush(ctx); err != nil {
 		return err
 	}
-	if p.applied.seq == "" || p.ahead {
+	if p.applied.IsZero() {
 		return nil
 	}
 	return p.save(ctx, cp)

@@ -43,8 +43,8 @@ func encodeState(s *state) ([]byte, error) {
 	b = append(b, flags)
 	b = binary.AppendVarint(b, s.cur)
 	b = binary.AppendVarint(b, s.firstEnd)
-	b = appendString(b, s.applied.seq)
-	b = binary.AppendVarint(b, s.applied.sub)
+	b = appendString(b, s.applied.Number)
+	b = binary.AppendVarint(b, s.applied.Sub)
 	groups := make([]string, 0, len(s.windows))
 	for g := range s.windows {
 		groups = append(groups, g)
@@ -127,8 +127,8 @@ func decodeState(b []byte, size, bucket time.Duration) (state, error) {
 	d := decoder{b: b[2:]}
 	st.cur = d.varint("newest bucket")
 	st.firstEnd = d.varint("first window end")
-	st.applied.seq = string(d.bytes("last sequence number"))
-	st.applied.sub = d.varint("last subsequence number")
+	st.applied.Number = string(d.bytes("last sequence number"))
+	st.applied.Sub = d.varint("last subsequence number")
 	if d.err != nil {
 		return st, d.err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -18,7 +19,7 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte{stateVersion, flagStarted | flagExact, 2, 4, 1, '7', 0, 0})
 	f.Add([]byte{9, 0})
 	if stateSupported() {
-		st := state{started: true, cur: 5, firstEnd: 6, applied: position{"42", 1},
+		st := state{started: true, cur: 5, firstEnd: 6, applied: source.Sequence{Number: "42", Sub: 1},
 			windows: newWindows(map[string][]string{"a": {"x", "y"}, "b": {"z"}})}
 		b, err := encodeState(&st)
 		if err != nil {
@@ -52,7 +53,7 @@ func FuzzDecodeState(f *testing.F) {
 
 // Each field survives a round trip.
 func TestStateRoundTrip(t *testing.T) {
-	st := state{started: true, exact: true, cur: -3, firstEnd: 1 << 40, applied: position{"00000000000000000000000000000042", 7},
+	st := state{started: true, exact: true, cur: -3, firstEnd: 1 << 40, applied: source.Sequence{Number: "00000000000000000000000000000042", Sub: 7},
 		windows: newWindows(map[string][]string{})}
 	if stateSupported() {
 		st.windows = newWindows(map[string][]string{"a": {"x", "y"}, "b": {"z"}})
@@ -67,7 +68,7 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	summary := func(s state) map[string]any {
 		m := map[string]any{"started": s.started, "exact": s.exact, "cur": s.cur, "firstEnd": s.firstEnd,
-			"seq": s.applied.seq, "sub": s.applied.sub}
+			"seq": s.applied.Number, "sub": s.applied.Sub}
 		for g, w := range s.windows {
 			m["window "+g] = w.Top(w.Len())
 		}
@@ -107,7 +108,7 @@ func TestDecodeStateCorruptWindow(t *testing.T) {
 	if !stateSupported() {
 		t.Skip("window.Counter has no binary encoding")
 	}
-	st := state{started: true, cur: 5, firstEnd: 6, applied: position{"42", 1},
+	st := state{started: true, cur: 5, firstEnd: 6, applied: source.Sequence{Number: "42", Sub: 1},
 		windows: newWindows(map[string][]string{"a": {"x", "y"}})}
 	b, err := encodeState(&st)
 	if err != nil {

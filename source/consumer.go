@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/crash"
 )
 
 // Defaults for the Config fields left at zero. They are chosen to meet the
@@ -57,11 +59,6 @@ const (
 // ErrInvalidConfig reports a Config that NewConsumer rejects; the message
 // names the field.
 var ErrInvalidConfig = errors.New("source: invalid consumer config")
-
-// ErrInvalidCheckpoint reports a Checkpointer call that cannot be honoured: a
-// special value where a sequence number is needed, or a sequence number after
-// the last record delivered.
-var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
 
 // Clock is the Consumer's source of time. Lease expiry is judged on it, so it
 // must be monotonic (time.Now's readings are); tests hand in a clock of their
@@ -206,56 +203,50 @@ func (c Config) withDefaults() (Config, error) {
 // Consumer is a worker: it shares a stream's shards with the other workers
 // of the same lease table and runs one Processor per shard it holds.
 //
-// Every sync it creates leases for new shards, takes every lease that is
-// unowned or expired (up to its fair share, ceil(shards/workers)), and when
-// still under its share asks the most loaded workers to hand leases over.
-// A hand-off is cooperative: the owner lets the current batch finish, calls
-// ShutdownRequested (so the processor checkpoints), and moves the lease to
-// the requester, which starts exactly after the checkpoint: no record is
-// processed twice. Only if the owner does not honour the request within
-// FailoverTime is the lease stolen. A shard created by a reshard starts only
-// once each parent's lease holds checkpoint.ShardEnd (or is gone).
+// Workers split the shards evenly between them (each holds ceil or floor of
+// shards/workers). A worker that joins gets its share by cooperative
+// hand-off: the owner lets its current batch finish, calls ShutdownRequested
+// so the processor checkpoints, and the newcomer starts just after that
+// checkpoint, with no record processed twice. A worker that stops
+// gracefully releases its leases, which others take within a SyncInterval. A
+// worker that crashes or is cut off from the lease table loses its leases
+// FailoverTime after its last renewal; it stops working on them before
+// another worker may take them, and clocks need not agree, since each worker
+// judges expiry on its own clock. A shard created by a reshard starts only
+// once each parent was processed to its end, so per partition key records
+// are processed in order across splits and merges.
 //
-// Each held shard has one goroutine that reads batches of up to MaxRecords
-// and calls ProcessRecords; a batch that fails is retried, the same batch,
-// with exponential backoff and jitter, until it succeeds or the lease is
-// lost: nothing is skipped. Failed reads are retried the same way. A
-// processor whose ShardEnded does not checkpoint SHARD_END is reported at
-// error level, keeps its lease, and the shard is started again (a new
-// Processor, from the last checkpoint) after a backoff, so the children stay
-// stopped until some ShardEnded succeeds.
-//
-// What the processor sees: ShutdownRequested ends its life both on a
-// graceful shutdown and on a hand-off, and its Checkpointer then records the
-// last batch ProcessRecords accepted (inside ProcessRecords, the batch in
-// hand; a batch that returned an error is never claimed). It is a
-// StateCheckpointer, so a processor can save its own state with the
-// checkpoint and get it back in InitInput.State wherever the shard runs
-// next. A lease is judged
-// expired, as the Kinesis Client Library does, when its counter has not moved
-// for FailoverTime on this worker's own clock, so clocks need not agree; all
-// expired leases are taken in one sync. A record is processed twice only
-// after a crash, a steal, or a restarted shard end, and only if it came after
-// the shard's last checkpoint.
+// Each held shard's records go to its Processor in order, in batches of up to
+// MaxRecords. A batch that fails is retried, the same batch, with exponential
+// backoff and jitter, until it succeeds or the lease is lost: nothing is
+// skipped. The Checkpointers the Processor gets are StateCheckpointers, so it
+// can save its own state with a checkpoint and get it back in
+// InitInput.State wherever the shard runs next. A record is processed twice
+// only after a crash, a lost lease or a restarted shard end, and only if it
+// came after the shard's last checkpoint. A processor whose ShardEnded does
+// not checkpoint the end keeps its lease and is reported at error level; the
+// shard is started again from its last checkpoint, with a new Processor,
+// after a backoff, and its children wait.
 //
 // Create one with NewConsumer; the zero value is not usable. Run may be
 // called once; Stats is safe for concurrent use with it. The cost is one
-// goroutine per held shard plus two, one lease renewal per held shard per
-// RenewInterval, one checkpoint write per Checkpoint call that moves the
-// checkpoint, and a List of shards and leases per SyncInterval.
+// goroutine per held shard plus two; one lease renewal per held shard per
+// RenewInterval; one conditional write per checkpoint that moves or saves
+// state; one List of the lease table per SyncInterval, and one of the
+// stream's shards per ShardSyncInterval or after a reshard.
 type Consumer struct {
 	cfg     Config
 	log     *slog.Logger
 	started atomic.Bool
 
-	// hardCtx ends every store call and processor call; it is cancelled
-	// when a graceful shutdown runs out of time or the worker crashes
-	// (tests).
+	// hardCtx ends every store call and processor call; it carries Run's
+	// values but not its end, and is cancelled when a graceful shutdown runs
+	// out of time or the worker crashes (tests). Set by Run.
 	hardCtx    context.Context
 	hardCancel context.CancelCauseFunc
 
 	mu           sync.Mutex
-	held         map[string]*heldLease // leases with a running shard loop
+	held         map[string]*shardLoop // leases with a running shard loop
 	shuttingDown bool
 	loops        sync.WaitGroup
 
@@ -279,17 +270,17 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	c := &Consumer{
 		cfg:       cfg,
 		log:       cfg.Logger.With("worker", cfg.WorkerID),
-		held:      make(map[string]*heldLease),
+		held:      make(map[string]*shardLoop),
 		seen:      make(map[string]observation),
 		requested: make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 	}
-	c.hardCtx, c.hardCancel = context.WithCancelCause(context.Background())
 	return c, nil
 }
 
+// errCrash is crash.Cause: a test killed the worker.
 var (
-	errCrash           = errors.New("source: consumer crashed (test hook)")
+	errCrash           = crash.Cause
 	errShutdownTimeout = errors.New("source: graceful shutdown timed out")
 )
 
@@ -298,16 +289,16 @@ var (
 // working Checkpointer, and its lease is released so another worker takes it
 // at once. Run returns nil after a complete shutdown, or an error if it was
 // cut short by ShutdownTimeout or if Run was called before.
-func (c *Consumer) Run(ctx context.Context) error {
-	return c.run(ctx, nil)
-}
-
-// run is Run; when crash closes, the worker stops as if its process died:
+//
+// The values of ctx (a trace id, say) reach every processor hook and every
+// lease store call; its end does not cut them short. A ctx that ends with
+// the cause crash.Cause (tests only) stops the worker as if its process died:
 // no processor hook, no release, no further write.
-func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
+func (c *Consumer) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errors.New("source: Consumer.Run called twice")
 	}
+	c.hardCtx, c.hardCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	renewCtx, stopRenew := context.WithCancel(c.hardCtx)
 	renewDone := make(chan struct{})
 	go func() {
@@ -327,8 +318,7 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-crash:
-			crashed = true
+			crashed = errors.Is(context.Cause(ctx), errCrash)
 		case <-c.cfg.Clock.After(wait):
 			continue
 		case <-c.kick:
@@ -339,10 +329,7 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 
 	c.mu.Lock()
 	c.shuttingDown = true
-	held := make([]*heldLease, 0, len(c.held))
-	for _, h := range c.held {
-		held = append(held, h)
-	}
+	held := slices.Collect(maps.Values(c.held))
 	c.mu.Unlock()
 
 	var err error
@@ -381,6 +368,36 @@ func (c *Consumer) run(ctx context.Context, crash <-chan struct{}) error {
 	return err
 }
 
+// start runs a shard loop for a lease just taken. During shutdown the lease
+// is given straight back.
+func (c *Consumer) start(l checkpoint.Lease) {
+	log := c.log.With("shard", l.Key)
+	timing := leaseTiming{self: c.cfg.WorkerID, clock: c.cfg.Clock,
+		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
+	s := newShardLoop(c.hardCtx, c.cfg.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
+	c.mu.Lock()
+	if c.shuttingDown || c.held[l.Key] != nil {
+		c.mu.Unlock()
+		if _, err := c.cfg.Leases.Release(c.hardCtx, l); err != nil {
+			c.log.Warn("releasing lease failed", "shard", l.Key, "err", err)
+		}
+		return
+	}
+	c.held[l.Key] = s
+	c.loops.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.held, l.Key)
+			c.mu.Unlock()
+			c.loops.Done()
+			c.kickSync()
+		}()
+		s.run()
+	}()
+}
+
 // kickSync asks for a sync now rather than at the next period: a lease was
 // freed, a shard ended, a loop stopped.
 func (c *Consumer) kickSync() {
@@ -399,10 +416,7 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 		case <-c.cfg.Clock.After(c.cfg.RenewInterval):
 		}
 		c.mu.Lock()
-		held := make([]*heldLease, 0, len(c.held))
-		for _, h := range c.held {
-			held = append(held, h)
-		}
+		held := slices.Collect(maps.Values(c.held))
 		c.mu.Unlock()
 		// In parallel, so one slow write does not delay the others
 		// towards their expiry; bounded, so a large worker does not
@@ -414,7 +428,7 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				h.renew(ctx)
+				h.lease.renew(ctx)
 			}()
 		}
 		wg.Wait()
@@ -456,10 +470,7 @@ type ShardStats struct {
 // any time, and costs O(s log s) for s held shards.
 func (c *Consumer) Stats() Stats {
 	c.mu.Lock()
-	held := make([]*heldLease, 0, len(c.held))
-	for _, h := range c.held {
-		held = append(held, h)
-	}
+	held := slices.Collect(maps.Values(c.held))
 	c.mu.Unlock()
 	s := Stats{
 		WorkerID:         c.cfg.WorkerID,
@@ -476,46 +487,11 @@ func (c *Consumer) Stats() Stats {
 		if p := h.lastSeq.Load(); p != nil {
 			st.LastSequenceNumber = *p
 		}
-		if p := h.checkpoint.Load(); p != nil {
+		if p := h.lease.stored.Load(); p != nil {
 			st.Checkpoint = *p
 		}
 		s.Shards = append(s.Shards, st)
 	}
-	slices.SortFunc(s.Shards, func(a, b ShardStats) int {
-		switch {
-		case a.ShardID < b.ShardID:
-			return -1
-		case a.ShardID > b.ShardID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s.Shards, func(a, b ShardStats) int { return strings.Compare(a.ShardID, b.ShardID) })
 	return s
-}
-
-// jitter returns d scaled by a random factor in [1-f, 1+f].
-func jitter(d time.Duration, f float64) time.Duration {
-	return time.Duration(float64(d) * (1 - f + 2*f*rand.Float64()))
-}
-
-// backoff returns the pause before retry number attempt (0 for the first):
-// base doubled per attempt up to limit, drawn from [d/2, d].
-func backoff(base, limit time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 0; i < attempt && d < limit; i++ {
-		d *= 2
-	}
-	d = min(d, limit)
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d on clock, or until ctx ends; it reports whether the full
-// pause passed.
-func sleep(ctx context.Context, clock Clock, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-clock.After(d):
-		return true
-	}
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -122,7 +123,7 @@ func plan(in balanceInput) balancePlan {
 		}
 	}
 
-	for _, key := range sortedKeys(in.asked) {
+	for _, key := range slices.Sorted(maps.Keys(in.asked)) {
 		l, ok := byKey[key]
 		switch {
 		case !ok || !isActive(l, byKey) || l.Owner == in.self || l.Owner == "" ||
@@ -202,15 +203,6 @@ func isActive(l checkpoint.Lease, byKey map[string]checkpoint.Lease) bool {
 	return true
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // nextExpiry returns how long until the first lease owned by another worker
 // expires if its counter stands still, or false if none can.
 func nextExpiry(seen map[string]observation, self string, now time.Time, failover time.Duration) (time.Duration, bool) {
@@ -231,6 +223,15 @@ func nextExpiry(seen map[string]observation, self string, now time.Time, failove
 // sync runs one round of shard discovery and lease balancing. It returns how
 // long until a watched lease would expire (0 if none would), so the next sync
 // can run right then instead of up to a period later.
+//
+// Each round creates leases for new shards (parents first), takes every
+// lease that is unowned or expired up to the fair share, ceil(active leases /
+// live workers), and while still under it asks the most loaded worker to
+// hand one over (plan decides which). An owner that does not honour a
+// request within FailoverTime has the lease stolen. A lease is expired, as
+// the Kinesis Client Library judges it, when its counter has not moved for
+// FailoverTime on this worker's own clock; every expired lease is taken in one
+// round.
 func (c *Consumer) sync() time.Duration {
 	ctx := c.hardCtx
 	leases, err := c.cfg.Leases.List(ctx)
@@ -273,7 +274,7 @@ func (c *Consumer) sync() time.Duration {
 		h := c.held[l.Key]
 		c.mu.Unlock()
 		if h != nil {
-			h.handoffRequested(l.PendingOwner)
+			h.lease.handoffRequested(l.PendingOwner)
 		}
 	}
 	for _, k := range p.forget {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -88,7 +89,7 @@ func TestConsumerDefaultTargetsOnLapseClock(t *testing.T) {
 		t.Skip("a few seconds")
 	}
 	clock := newLapseClock(t, 10)
-	stream := newStream(t, 4)
+	stream := consumertest.NewStream(t, 4)
 	l := newLedger()
 	store := watchedStore{checkpoint.NewMemoryStore(), l}
 	prod := startProducer(t, stream, l, 64)
@@ -98,7 +99,7 @@ func TestConsumerDefaultTargetsOnLapseClock(t *testing.T) {
 	measure := func(what string, limit time.Duration, cond func() bool) time.Duration {
 		t.Helper()
 		start := clock.Now()
-		waitFor(t, 10*time.Second, what, cond)
+		consumertest.WaitFor(t, 10*time.Second, what, cond)
 		took := clock.Now().Sub(start)
 		t.Logf("%s: %v on the clock (target %v)", what, took, limit)
 		if took > limit {
@@ -106,26 +107,26 @@ func TestConsumerDefaultTargetsOnLapseClock(t *testing.T) {
 		}
 		return took
 	}
-	a := startWorker(t, cfg("a"))
-	waitFor(t, 5*time.Second, "a to hold 4", func() bool { return a.held() == 4 })
+	a := consumertest.StartWorker(t, cfg("a"))
+	consumertest.WaitFor(t, 5*time.Second, "a to hold 4", func() bool { return a.Held() == 4 })
 
-	b := startWorker(t, cfg("b"))
-	measure("scale-out to 2/2", 5*time.Second, func() bool { return a.held() == 2 && b.held() == 2 })
-	b.stop(t)
-	measure("graceful hand-over", time.Second, func() bool { return a.held() == 4 && ownership(t, store)["a"] == 4 })
+	b := consumertest.StartWorker(t, cfg("b"))
+	measure("scale-out to 2/2", 5*time.Second, func() bool { return a.Held() == 2 && b.Held() == 2 })
+	b.Stop(t)
+	measure("graceful hand-over", time.Second, func() bool { return a.Held() == 4 && ownership(t, store)["a"] == 4 })
 	if d := l.duplicates(); d != 0 {
 		t.Errorf("%d records processed twice during scale-out and hand-over; want 0", d)
 	}
 
-	b = startWorker(t, cfg("b2"))
-	waitFor(t, 10*time.Second, "2/2 again", func() bool { return a.held() == 2 && b.held() == 2 })
-	b.kill(t)
+	b = consumertest.StartWorker(t, cfg("b2"))
+	consumertest.WaitFor(t, 10*time.Second, "2/2 again", func() bool { return a.Held() == 2 && b.Held() == 2 })
+	b.Kill(t)
 	before := map[string]int64{}
-	for _, sh := range a.c.Stats().Shards {
+	for _, sh := range a.C.Stats().Shards {
 		before[sh.ShardID] = sh.RecordsProcessed
 	}
 	took := measure("crash takeover", 12*time.Second, func() bool {
-		st := a.c.Stats()
+		st := a.C.Stats()
 		if st.LeasesHeld != 4 {
 			return false
 		}
@@ -139,8 +140,8 @@ func TestConsumerDefaultTargetsOnLapseClock(t *testing.T) {
 	if took < 10*time.Second-source.DefaultFailoverTime/3 {
 		t.Errorf("crash takeover after %v on the clock: before the leases could expire", took)
 	}
-	prod.halt()
-	waitFor(t, 10*time.Second, "every record", l.allProcessed)
-	a.stop(t)
+	prod.Halt()
+	consumertest.WaitFor(t, 10*time.Second, "every record", l.allProcessed)
+	a.Stop(t)
 	l.check(t)
 }

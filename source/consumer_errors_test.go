@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
 func TestNewConsumerRejectsBadConfig(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	store := checkpoint.NewMemoryStore()
 	newProc := func(string) source.Processor {
 		return source.HandlerFunc(func(context.Context, []source.Record) error { return nil })
@@ -157,7 +158,7 @@ func (p *funcProcessor) ShutdownRequested(ctx context.Context, cp source.Checkpo
 // nothing is skipped, nothing reordered, and the batch is not checkpointed
 // before it is accepted.
 func TestProcessRecordsErrorRetriesSameBatch(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	seqs := putN(t, stream, 30)
 	store := checkpoint.NewMemoryStore()
 	var (
@@ -182,15 +183,15 @@ func TestProcessRecordsErrorRetriesSameBatch(t *testing.T) {
 		}
 		return cp.Checkpoint(ctx)
 	}}
-	cfg := fastConfig(stream, store, "w", func(string) source.Processor { return proc })
+	cfg := consumertest.FastConfig(stream, store, "w", func(string) source.Processor { return proc })
 	cfg.MaxRecords = 10
-	w := startWorker(t, cfg)
-	waitFor(t, 5*time.Second, "every record to be accepted", func() bool {
+	w := consumertest.StartWorker(t, cfg)
+	consumertest.WaitFor(t, 5*time.Second, "every record to be accepted", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) == len(seqs)
 	})
-	w.stop(t)
+	w.Stop(t)
 	mu.Lock()
 	defer mu.Unlock()
 	for i := 1; i <= 3; i++ {
@@ -213,7 +214,7 @@ func TestProcessRecordsErrorRetriesSameBatch(t *testing.T) {
 // A worker whose lease was stolen cannot checkpoint over the new owner: it
 // gets ErrLeaseLost, the stored lease is untouched, and LeaseLost is called.
 func TestCheckpointOnStolenLease(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	putN(t, stream, 5)
 	store := checkpoint.NewMemoryStore()
 	inBatch := make(chan struct{})
@@ -230,9 +231,9 @@ func TestCheckpointOnStolenLease(t *testing.T) {
 		},
 		leaseLost: func() { close(lost) },
 	}
-	cfg := fastConfig(stream, store, "victim", func(string) source.Processor { return proc })
+	cfg := consumertest.FastConfig(stream, store, "victim", func(string) source.Processor { return proc })
 	cfg.FailoverTime, cfg.RenewInterval = 10*time.Second, 5*time.Second // no renewal during the test
-	w := startWorker(t, cfg)
+	w := consumertest.StartWorker(t, cfg)
 	<-inBatch
 
 	ctx := context.Background()
@@ -258,7 +259,7 @@ func TestCheckpointOnStolenLease(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("LeaseLost was not called")
 	}
-	w.stop(t)
+	w.Stop(t)
 	after, err := store.Get(ctx, "shardId-000000000000")
 	if err != nil {
 		t.Fatal(err)
@@ -271,14 +272,14 @@ func TestCheckpointOnStolenLease(t *testing.T) {
 // A processor that does not checkpoint SHARD_END keeps the children from
 // starting, and the Consumer says so at error level.
 func TestShardEndNotCheckpointedBlocksChildren(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	putN(t, stream, 8)
 	ctx := context.Background()
 	shards, err := stream.Shards(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.SplitShard(ctx, shards[0].ID, midpoint(t, shards[0])); err != nil {
+	if err := stream.SplitShard(ctx, shards[0].ID, consumertest.Midpoint(t, shards[0])); err != nil {
 		t.Fatal(err)
 	}
 	putN(t, stream, 8) // into the children
@@ -303,13 +304,13 @@ func TestShardEndNotCheckpointedBlocksChildren(t *testing.T) {
 		}
 	}
 	logs := &logSink{}
-	cfg := fastConfig(stream, store, "w", proc)
+	cfg := consumertest.FastConfig(stream, store, "w", proc)
 	cfg.Logger = slog.New(logs)
-	w := startWorker(t, cfg)
-	waitFor(t, 5*time.Second, "an error about SHARD_END", func() bool { return logs.has(slog.LevelError, "SHARD_END") })
+	w := consumertest.StartWorker(t, cfg)
+	consumertest.WaitFor(t, 5*time.Second, "an error about SHARD_END", func() bool { return logs.has(slog.LevelError, "SHARD_END") })
 	// ShardEnded is retried (a new processor from the checkpoint) with
 	// backoff; the children must stay stopped meanwhile.
-	waitFor(t, 5*time.Second, "ShardEnded to be retried", func() bool { mu.Lock(); defer mu.Unlock(); return ends >= 2 })
+	consumertest.WaitFor(t, 5*time.Second, "ShardEnded to be retried", func() bool { mu.Lock(); defer mu.Unlock(); return ends >= 2 })
 	time.Sleep(200 * time.Millisecond)
 	mu.Lock()
 	for id, n := range processed {
@@ -318,10 +319,10 @@ func TestShardEndNotCheckpointedBlocksChildren(t *testing.T) {
 		}
 	}
 	mu.Unlock()
-	if s := w.c.Stats(); s.LeasesHeld != 1 || s.Shards[0].ShardID != shards[0].ID {
+	if s := w.C.Stats(); s.LeasesHeld != 1 || s.Shards[0].ShardID != shards[0].ID {
 		t.Errorf("stats %+v: want only the parent held", s)
 	}
-	w.stop(t)
+	w.Stop(t)
 	parent, err := store.Get(ctx, shards[0].ID)
 	if err != nil {
 		t.Fatal(err)
@@ -331,9 +332,11 @@ func TestShardEndNotCheckpointedBlocksChildren(t *testing.T) {
 	}
 }
 
-// CheckpointAt takes only the sequence number of a delivered record.
+// CheckpointAt and CheckpointState take only the position of a record
+// delivered to the processor, not before the checkpoint; what they refuse
+// they refuse with ErrInvalidCheckpoint, and write nothing.
 func TestCheckpointAtRejects(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	seqs := putN(t, stream, 4)
 	store := checkpoint.NewMemoryStore()
 	type result struct {
@@ -358,14 +361,24 @@ func TestCheckpointAtRejects(t *testing.T) {
 				{"after the last delivered", seqs[3][:len(seqs[3])-1] + "9"},
 				{"much longer number", seqs[3] + "0"},
 			} {
-				rs = append(rs, result{tt.name, cp.CheckpointAt(ctx, tt.seq, 0)})
+				rs = append(rs, result{tt.name, cp.CheckpointAt(ctx, source.Sequence{Number: tt.seq})})
 			}
-			rs = append(rs, result{"valid", cp.CheckpointAt(ctx, seqs[1], 0)})
+			sc := cp.(source.StateCheckpointer)
+			rs = append(rs, result{"state after the last delivered",
+				sc.CheckpointState(ctx, source.Sequence{Number: seqs[3] + "0"}, []byte("too far"))})
+			rs = append(rs, result{"sub-sequence after the last delivered", cp.CheckpointAt(ctx, source.Sequence{Number: seqs[3], Sub: 1})})
+			rs = append(rs, result{"valid", cp.CheckpointAt(ctx, recs[1].Sequence())})
+			rs = append(rs, result{"before the checkpoint", cp.CheckpointAt(ctx, recs[0].Sequence())})
+			rs = append(rs, result{"state before the checkpoint", sc.CheckpointState(ctx, recs[0].Sequence(), []byte("too early"))})
+			l, err := store.Get(ctx, "shardId-000000000000")
+			if err != nil || l.Checkpoint != seqs[1] || l.State != nil {
+				rs = append(rs, result{"refused calls wrote nothing", fmt.Errorf("lease %+v, err %v; want checkpoint %s and no state", l, err, seqs[1])})
+			}
 			results <- rs
 		})
 		return nil
 	}}
-	w := startWorker(t, fastConfig(stream, store, "w", func(string) source.Processor { return proc }))
+	w := consumertest.StartWorker(t, consumertest.FastConfig(stream, store, "w", func(string) source.Processor { return proc }))
 	var rs []result
 	select {
 	case rs = <-results:
@@ -380,7 +393,7 @@ func TestCheckpointAtRejects(t *testing.T) {
 			t.Errorf("%s: CheckpointAt = %v, want ErrInvalidCheckpoint", r.name, r.err)
 		}
 	}
-	w.stop(t)
+	w.Stop(t)
 	l, err := store.Get(context.Background(), "shardId-000000000000")
 	if err != nil {
 		t.Fatal(err)
@@ -442,19 +455,19 @@ func (r *flakyReader) Read(ctx context.Context, max int) (source.ReadResult, err
 // Failed opens and reads are retried (reads on a new reader after repeated
 // failures) and no record is lost or repeated.
 func TestConsumerRetriesStreamErrors(t *testing.T) {
-	ms := newStream(t, 1)
+	ms := consumertest.NewStream(t, 1)
 	seqs := putN(t, ms, 40)
 	stream := &flakyStream{Stream: ms, openFails: 2, readFails: 7}
 	l := newLedger()
 	store := checkpoint.NewMemoryStore()
-	cfg := fastConfig(stream, store, "w", l.handler())
+	cfg := consumertest.FastConfig(stream, store, "w", l.handler())
 	cfg.MaxRecords = 7
 	cfg.IdleWait = 5 * time.Millisecond
-	w := startWorker(t, cfg)
-	waitFor(t, 5*time.Second, "every record", func() bool { return l.processed.Load() == int64(len(seqs)) })
+	w := consumertest.StartWorker(t, cfg)
+	consumertest.WaitFor(t, 5*time.Second, "every record", func() bool { return l.processed.Load() == int64(len(seqs)) })
 	more := putN(t, ms, 4) // arrives while idle: found by polling
-	waitFor(t, 5*time.Second, "records put later", func() bool { return l.processed.Load() == int64(len(seqs)+len(more)) })
-	w.stop(t)
+	consumertest.WaitFor(t, 5*time.Second, "records put later", func() bool { return l.processed.Load() == int64(len(seqs)+len(more)) })
+	w.Stop(t)
 	if d := l.duplicates(); d != 0 {
 		t.Errorf("%d records processed twice", d)
 	}
@@ -468,21 +481,21 @@ func TestConsumerRetriesStreamErrors(t *testing.T) {
 // A shard the stream no longer has loses its lease, so its children can
 // start; the processor hears LeaseLost.
 func TestConsumerShardGoneDeletesLease(t *testing.T) {
-	ms := newStream(t, 1)
+	ms := consumertest.NewStream(t, 1)
 	store := checkpoint.NewMemoryStore()
 	ctx := context.Background()
 	if _, err := store.Create(ctx, checkpoint.Lease{Key: "shardId-gone", Checkpoint: checkpoint.TrimHorizon}); err != nil {
 		t.Fatal(err)
 	}
 	logs := &logSink{}
-	cfg := fastConfig(ms, store, "w", newLedger().handler())
+	cfg := consumertest.FastConfig(ms, store, "w", newLedger().handler())
 	cfg.Logger = slog.New(logs)
-	w := startWorker(t, cfg)
-	waitFor(t, 5*time.Second, "the lease of the missing shard to be deleted", func() bool {
+	w := consumertest.StartWorker(t, cfg)
+	consumertest.WaitFor(t, 5*time.Second, "the lease of the missing shard to be deleted", func() bool {
 		_, err := store.Get(ctx, "shardId-gone")
 		return errors.Is(err, checkpoint.ErrNotFound)
 	})
-	w.stop(t)
+	w.Stop(t)
 	if !logs.has(slog.LevelError, "gone") {
 		t.Error("no error logged for a shard that disappeared before it was processed")
 	}
@@ -491,7 +504,7 @@ func TestConsumerShardGoneDeletesLease(t *testing.T) {
 // On a pre-filled stream the first record is processed soon after Run, with
 // the default intervals.
 func TestConsumerFirstRecordSoonAfterRun(t *testing.T) {
-	stream := newStream(t, 2)
+	stream := consumertest.NewStream(t, 2)
 	putN(t, stream, 1000)
 	first := make(chan time.Time, 1)
 	proc := func(string) source.Processor {
@@ -562,11 +575,11 @@ func (r *countingReader) Read(ctx context.Context, max int) (source.ReadResult, 
 // An idle shard whose reader is a Waiter is not polled: the shard loop
 // sleeps until a record arrives.
 func TestConsumerIdleDoesNotPoll(t *testing.T) {
-	ms := newStream(t, 2)
+	ms := consumertest.NewStream(t, 2)
 	stream := &countingStream{Stream: ms}
 	l := newLedger()
-	w := startWorker(t, fastConfig(stream, checkpoint.NewMemoryStore(), "w", l.handler()))
-	waitFor(t, 5*time.Second, "both shards held", func() bool { return w.held() == 2 })
+	w := consumertest.StartWorker(t, consumertest.FastConfig(stream, checkpoint.NewMemoryStore(), "w", l.handler()))
+	consumertest.WaitFor(t, 5*time.Second, "both shards held", func() bool { return w.Held() == 2 })
 	time.Sleep(50 * time.Millisecond)
 	before := stream.reads.Load()
 	time.Sleep(300 * time.Millisecond)
@@ -574,13 +587,13 @@ func TestConsumerIdleDoesNotPoll(t *testing.T) {
 		t.Errorf("%d reads of idle shards in 300ms; want none", n)
 	}
 	putN(t, ms, 4)
-	waitFor(t, 5*time.Second, "records put after the idle time", func() bool { return l.processed.Load() == 4 })
+	consumertest.WaitFor(t, 5*time.Second, "records put after the idle time", func() bool { return l.processed.Load() == 4 })
 }
 
 // A processor stuck past ShutdownTimeout does not hold Run forever: Run
 // reports the cut-short shutdown.
 func TestConsumerShutdownTimeout(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	putN(t, stream, 1)
 	stuck := make(chan struct{})
 	defer close(stuck)
@@ -590,7 +603,7 @@ func TestConsumerShutdownTimeout(t *testing.T) {
 		<-stuck // ignores its context
 		return nil
 	}}
-	cfg := fastConfig(stream, checkpoint.NewMemoryStore(), "w", func(string) source.Processor { return proc })
+	cfg := consumertest.FastConfig(stream, checkpoint.NewMemoryStore(), "w", func(string) source.Processor { return proc })
 	cfg.ShutdownTimeout = 100 * time.Millisecond
 	c, err := source.NewConsumer(cfg)
 	if err != nil {
@@ -645,7 +658,7 @@ func (s *partitionedStore) Checkpoint(ctx context.Context, l checkpoint.Lease) (
 // leases can expire, so it never runs a shard at the same time as the worker
 // that takes it over.
 func TestConsumerPartitionedWorkerStopsBeforeTakeover(t *testing.T) {
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	shared := checkpoint.NewMemoryStore()
 	cutStore := &partitionedStore{Store: shared}
 	var mu sync.Mutex
@@ -668,9 +681,9 @@ func TestConsumerPartitionedWorkerStopsBeforeTakeover(t *testing.T) {
 			}
 		}
 	}
-	a := startWorker(t, fastConfig(stream, cutStore, "a", procFor("a")))
-	waitFor(t, 5*time.Second, "a to hold the shard", func() bool { return a.held() == 1 })
-	b := startWorker(t, fastConfig(stream, shared, "b", procFor("b")))
+	a := consumertest.StartWorker(t, consumertest.FastConfig(stream, cutStore, "a", procFor("a")))
+	consumertest.WaitFor(t, 5*time.Second, "a to hold the shard", func() bool { return a.Held() == 1 })
+	b := consumertest.StartWorker(t, consumertest.FastConfig(stream, shared, "b", procFor("b")))
 	time.Sleep(100 * time.Millisecond)
 
 	cutStore.cut.Store(true)
@@ -687,7 +700,7 @@ func TestConsumerPartitionedWorkerStopsBeforeTakeover(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 5*time.Second, "b to take over", func() bool { return b.held() == 1 })
+	consumertest.WaitFor(t, 5*time.Second, "b to take over", func() bool { return b.Held() == 1 })
 	time.Sleep(100 * time.Millisecond)
 	close(stop)
 	<-done

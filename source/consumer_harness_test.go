@@ -3,7 +3,6 @@ package source_test
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,93 +10,10 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
-
-// fastConfig is a Config with durations short enough for tests: failover
-// in about a second, syncs every 50 ms.
-func fastConfig(stream source.Stream, leases checkpoint.Store, id string, newProc func(string) source.Processor) source.Config {
-	return source.Config{
-		Stream:          stream,
-		Leases:          leases,
-		WorkerID:        id,
-		NewProcessor:    newProc,
-		FailoverTime:    time.Second,
-		RenewInterval:   200 * time.Millisecond,
-		SyncInterval:    50 * time.Millisecond,
-		MaxRecords:      50,
-		RetryBackoff:    5 * time.Millisecond,
-		MaxRetryBackoff: 50 * time.Millisecond,
-		ShutdownTimeout: 5 * time.Second,
-	}
-}
-
-// worker is a running Consumer that a test can stop gracefully or kill.
-type worker struct {
-	c      *source.Consumer
-	cancel context.CancelFunc
-	crash  chan struct{}
-	done   chan error
-}
-
-func startWorker(t testing.TB, cfg source.Config) *worker {
-	t.Helper()
-	c, err := source.NewConsumer(cfg)
-	if err != nil {
-		t.Fatalf("NewConsumer(%s): %v", cfg.WorkerID, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{c: c, cancel: cancel, crash: make(chan struct{}), done: make(chan error, 1)}
-	go func() { w.done <- source.RunUntilCrash(c, ctx, w.crash) }()
-	t.Cleanup(func() { w.stop(t) })
-	return w
-}
-
-// stop shuts the worker down gracefully and waits for Run to return.
-func (w *worker) stop(t testing.TB) {
-	t.Helper()
-	w.cancel()
-	if err, ok := <-w.done; ok && err != nil {
-		t.Errorf("Run: %v", err)
-	}
-	w.closeDone()
-}
-
-// kill stops the worker as a crash would: no hooks, no release.
-func (w *worker) kill(t testing.TB) {
-	t.Helper()
-	close(w.crash)
-	if err, ok := <-w.done; ok && err != nil {
-		t.Errorf("Run after crash: %v", err)
-	}
-	w.closeDone()
-}
-
-func (w *worker) closeDone() {
-	select {
-	case <-w.done:
-	default:
-	}
-	defer func() { recover() }() // closed twice when stop follows kill
-	close(w.done)
-}
-
-func (w *worker) held() int { return w.c.Stats().LeasesHeld }
-
-// waitFor polls cond until it holds or timeout passes, and returns how long
-// it took.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
-}
 
 // ledger records what was put and what was processed, and checks the
 // Consumer's promises: every record processed, per key in put order, and a
@@ -267,49 +183,28 @@ func (s watchedStore) Checkpoint(ctx context.Context, l checkpoint.Lease) (check
 	return nl, err
 }
 
-// producer puts records under a fixed set of keys until stopped.
-type producer struct {
-	stop chan struct{}
-	done chan struct{}
-}
-
-func startProducer(t testing.TB, s *memstream.Stream, l *ledger, keys int) *producer {
+// startProducer puts records under a fixed set of keys until halted, and
+// tells l what it put.
+func startProducer(t testing.TB, s *memstream.Stream, l *ledger, keys int) *consumertest.Producer {
 	t.Helper()
-	p := &producer{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for i := 0; ; i++ {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
-			entries := make([]memstream.Entry, 20)
-			for j := range entries {
-				entries[j] = memstream.Entry{PartitionKey: fmt.Sprintf("key-%d", (i*20+j)%keys), Data: []byte("visit")}
-			}
-			res, err := s.PutRecords(context.Background(), entries)
-			if err != nil {
-				t.Errorf("PutRecords: %v", err)
-				return
-			}
-			for j, r := range res {
-				l.put(entries[j].PartitionKey, r.SequenceNumber)
-			}
-			time.Sleep(2 * time.Millisecond)
+	i := 0
+	return consumertest.StartProducer(t, func(<-chan struct{}) bool {
+		entries := make([]memstream.Entry, 20)
+		for j := range entries {
+			entries[j] = memstream.Entry{PartitionKey: fmt.Sprintf("key-%d", (i*20+j)%keys), Data: []byte("visit")}
 		}
-	}()
-	t.Cleanup(p.halt)
-	return p
-}
-
-func (p *producer) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
+		i++
+		res, err := s.PutRecords(context.Background(), entries)
+		if err != nil {
+			t.Errorf("PutRecords: %v", err)
+			return false
+		}
+		for j, r := range res {
+			l.put(entries[j].PartitionKey, r.SequenceNumber)
+		}
+		time.Sleep(2 * time.Millisecond)
+		return true
+	})
 }
 
 // ownership counts the active (not ended) leases per owner in the table.
@@ -326,15 +221,4 @@ func ownership(t testing.TB, store checkpoint.Store) map[string]int {
 		}
 	}
 	return m
-}
-
-// midpoint returns the hash key halfway through a shard's range.
-func midpoint(t testing.TB, s source.Shard) string {
-	t.Helper()
-	lo, ok1 := new(big.Int).SetString(s.HashKeyStart, 10)
-	hi, ok2 := new(big.Int).SetString(s.HashKeyEnd, 10)
-	if !ok1 || !ok2 {
-		t.Fatalf("bad hash range %q-%q", s.HashKeyStart, s.HashKeyEnd)
-	}
-	return new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1).String()
 }

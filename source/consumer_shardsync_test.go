@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
@@ -21,12 +22,12 @@ func TestShardsListedWhenDue(t *testing.T) {
 	stream := &countingStream{Stream: raw}
 	l := newLedger()
 	store := checkpoint.NewMemoryStore()
-	cfg := fastConfig(stream, watchedStore{store, l}, "w1", l.handler())
+	cfg := consumertest.FastConfig(stream, watchedStore{store, l}, "w1", l.handler())
 	cfg.SyncInterval = 5 * time.Millisecond
-	w := startWorker(t, cfg)
+	w := consumertest.StartWorker(t, cfg)
 	p := startProducer(t, raw, l, 16)
 
-	waitFor(t, 10*time.Second, "both shards held", func() bool { return w.held() == 2 })
+	consumertest.WaitFor(t, 10*time.Second, "both shards held", func() bool { return w.Held() == 2 })
 	// Let many syncs run: none of them needs the shards again.
 	time.Sleep(300 * time.Millisecond)
 	if n := stream.shards.Load(); n != 1 {
@@ -37,14 +38,14 @@ func TestShardsListedWhenDue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.SplitShard(context.Background(), shards[0].ID, midpoint(t, shards[0])); err != nil {
+	if err := raw.SplitShard(context.Background(), shards[0].ID, consumertest.Midpoint(t, shards[0])); err != nil {
 		t.Fatal(err)
 	}
 	// The parent's end makes the next sync list the shards and create the
 	// children's leases, which this worker then takes.
-	waitFor(t, 10*time.Second, "the split's children held", func() bool { return w.held() == 3 })
-	p.halt()
-	waitFor(t, 10*time.Second, "every record processed", l.allProcessed)
+	consumertest.WaitFor(t, 10*time.Second, "the split's children held", func() bool { return w.Held() == 3 })
+	p.Halt()
+	consumertest.WaitFor(t, 10*time.Second, "every record processed", l.allProcessed)
 	l.check(t)
 	n := stream.shards.Load()
 	if n < 2 || n > 4 {
@@ -65,9 +66,9 @@ func TestShardsListedEveryInterval(t *testing.T) {
 	}
 	stream := &countingStream{Stream: raw}
 	l := newLedger()
-	cfg := fastConfig(stream, checkpoint.NewMemoryStore(), "w1", l.handler())
+	cfg := consumertest.FastConfig(stream, checkpoint.NewMemoryStore(), "w1", l.handler())
 	cfg.SyncInterval = 5 * time.Millisecond
 	cfg.ShardSyncInterval = 20 * time.Millisecond
-	startWorker(t, cfg)
-	waitFor(t, 10*time.Second, "Shards listed three times", func() bool { return stream.shards.Load() >= 3 })
+	consumertest.StartWorker(t, cfg)
+	consumertest.WaitFor(t, 10*time.Second, "Shards listed three times", func() bool { return stream.shards.Load() >= 3 })
 }

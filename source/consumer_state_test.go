@@ -2,12 +2,14 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -66,7 +68,7 @@ func (p *tally) Initialize(_ context.Context, in source.InitInput) error {
 
 func (p *tally) ProcessRecords(ctx context.Context, recs []source.Record, cp source.Checkpointer) error {
 	n := p.count + int64(len(recs))
-	if err := cp.(source.StateCheckpointer).CheckpointState(ctx, []byte(strconv.FormatInt(n, 10))); err != nil {
+	if err := cp.(source.StateCheckpointer).CheckpointState(ctx, recs[len(recs)-1].Sequence(), []byte(strconv.FormatInt(n, 10))); err != nil {
 		return err
 	}
 	p.count = n
@@ -94,7 +96,7 @@ func TestConsumerStateSurvivesFailover(t *testing.T) {
 			if !storeKeepsState(t, store) {
 				t.Skip("checkpoint.MemoryStore does not store Lease.State yet")
 			}
-			stream := newStream(t, 1)
+			stream := consumertest.NewStream(t, 1)
 			var mu sync.Mutex
 			totals := map[string]int64{}
 			restored := make(chan int64, 1)
@@ -102,28 +104,28 @@ func TestConsumerStateSurvivesFailover(t *testing.T) {
 				return &tally{mu: &mu, totals: totals, restored: restored, shard: shard}
 			}
 			cfg := func(id string) source.Config {
-				c := fastConfig(stream, store, id, newTally)
+				c := consumertest.FastConfig(stream, store, id, newTally)
 				c.MaxRecords = 7
 				return c
 			}
 			put := 0
-			a := startWorker(t, cfg("a"))
+			a := consumertest.StartWorker(t, cfg("a"))
 			put += len(putN(t, stream, 100))
-			waitFor(t, 5*time.Second, "a to count some", func() bool { mu.Lock(); defer mu.Unlock(); return totals["shardId-000000000000"] > 0 })
+			consumertest.WaitFor(t, 5*time.Second, "a to count some", func() bool { mu.Lock(); defer mu.Unlock(); return totals["shardId-000000000000"] > 0 })
 			if how == "kill" {
-				a.kill(t)
+				a.Kill(t)
 			} else {
-				a.stop(t)
+				a.Stop(t)
 			}
 			put += len(putN(t, stream, 50))
-			startWorker(t, cfg("b"))
+			consumertest.StartWorker(t, cfg("b"))
 			select {
 			case n := <-restored:
 				t.Logf("b restored a count of %d", n)
 			case <-time.After(5 * time.Second):
 				t.Fatal("b did not get a's state")
 			}
-			waitFor(t, 5*time.Second, "the exact count", func() bool {
+			consumertest.WaitFor(t, 5*time.Second, "the exact count", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return totals["shardId-000000000000"] == int64(put)
@@ -145,23 +147,23 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 	if !storeKeepsState(t, store) {
 		t.Skip("checkpoint.MemoryStore does not store Lease.State yet")
 	}
-	stream := newStream(t, 1)
+	stream := consumertest.NewStream(t, 1)
 	seqs := putN(t, stream, 4)
 	batches := make(chan struct{}, 10)
 	proceed := make(chan struct{})
 	proc := &funcProcessor{process: func(ctx context.Context, recs []source.Record, cp source.Checkpointer) error {
 		defer func() { batches <- struct{}{} }()
 		if recs[0].SequenceNumber == seqs[0] {
-			err := cp.(source.StateCheckpointer).CheckpointState(ctx, []byte("after the first batch"))
+			err := cp.(source.StateCheckpointer).CheckpointState(ctx, recs[len(recs)-1].Sequence(), []byte("after the first batch"))
 			batches <- struct{}{}
 			<-proceed
 			return err
 		}
 		return cp.Checkpoint(ctx)
 	}}
-	cfg := fastConfig(stream, store, "w", func(string) source.Processor { return proc })
+	cfg := consumertest.FastConfig(stream, store, "w", func(string) source.Processor { return proc })
 	cfg.MaxRecords = 2
-	w := startWorker(t, cfg)
+	w := consumertest.StartWorker(t, cfg)
 	<-batches
 	l, err := store.Get(context.Background(), "shardId-000000000000")
 	if err != nil {
@@ -173,11 +175,52 @@ func TestConsumerPlainCheckpointDropsStaleState(t *testing.T) {
 	close(proceed)
 	<-batches // the first batch returns
 	<-batches // the second is checkpointed
-	w.stop(t)
+	w.Stop(t)
 	if l, err = store.Get(context.Background(), "shardId-000000000000"); err != nil {
 		t.Fatal(err)
 	}
 	if l.Checkpoint != seqs[3] || l.State != nil {
 		t.Errorf("after a plain checkpoint: checkpoint %s state %q; want %s and no state", l.Checkpoint, l.State, seqs[3])
+	}
+}
+
+// A processor that named a position inside a batch that then failed (it saved
+// state covering that batch) keeps that checkpoint through a shutdown that
+// comes before the retry: ShutdownRequested's plain Checkpoint, which stands
+// for the batch accepted before, does not move the checkpoint back, and the
+// state stays with it.
+func TestShutdownAfterFailedBatchKeepsNamedCheckpoint(t *testing.T) {
+	stream := consumertest.NewStream(t, 1)
+	seqs := putN(t, stream, 4)
+	store := checkpoint.NewMemoryStore()
+	failed := make(chan struct{})
+	var once sync.Once
+	proc := &funcProcessor{process: func(ctx context.Context, recs []source.Record, cp source.Checkpointer) error {
+		if recs[0].SequenceNumber == seqs[0] {
+			return cp.Checkpoint(ctx)
+		}
+		last := recs[len(recs)-1].Sequence()
+		if err := cp.(source.StateCheckpointer).CheckpointState(ctx, last, []byte("covers the failed batch")); err != nil {
+			return err
+		}
+		once.Do(func() { close(failed) })
+		return errors.New("downstream unavailable")
+	}}
+	cfg := consumertest.FastConfig(stream, store, "w", func(string) source.Processor { return proc })
+	cfg.MaxRecords = 2
+	cfg.RetryBackoff, cfg.MaxRetryBackoff = time.Minute, time.Minute // the shutdown comes first
+	w := consumertest.StartWorker(t, cfg)
+	select {
+	case <-failed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second batch was not delivered")
+	}
+	w.Stop(t)
+	l, err := store.Get(context.Background(), "shardId-000000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Checkpoint != seqs[3] || string(l.State) != "covers the failed batch" {
+		t.Errorf("after shutdown: checkpoint %s, state %q; want %s and the state saved with it", l.Checkpoint, l.State, seqs[3])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -21,27 +22,27 @@ func BenchmarkDefaults(b *testing.B) {
 	type setup struct {
 		l        *ledger
 		store    checkpoint.Store
-		a, b     *worker
-		prod     *producer
+		a, b     *consumertest.Worker
+		prod     *consumertest.Producer
 		scaleOut time.Duration
 	}
 	twoWorkers := func(b *testing.B) setup {
-		stream := newStream(b, 4)
+		stream := consumertest.NewStream(b, 4)
 		l := newLedger()
 		store := watchedStore{checkpoint.NewMemoryStore(), l}
 		prod := startProducer(b, stream, l, 64)
-		wa := startWorker(b, defaults(stream, store, "a", l))
-		waitFor(b, 5*time.Second, "a to hold 4", func() bool { return wa.held() == 4 })
-		wb := startWorker(b, defaults(stream, store, "b", l))
-		took := waitFor(b, 20*time.Second, "2/2", func() bool {
+		wa := consumertest.StartWorker(b, defaults(stream, store, "a", l))
+		consumertest.WaitFor(b, 5*time.Second, "a to hold 4", func() bool { return wa.Held() == 4 })
+		wb := consumertest.StartWorker(b, defaults(stream, store, "b", l))
+		took := consumertest.WaitFor(b, 20*time.Second, "2/2", func() bool {
 			own := ownership(b, store)
-			return wa.held() == 2 && wb.held() == 2 && own["a"] == 2 && own["b"] == 2
+			return wa.Held() == 2 && wb.Held() == 2 && own["a"] == 2 && own["b"] == 2
 		})
 		return setup{l: l, store: store, a: wa, b: wb, prod: prod, scaleOut: took}
 	}
 	finish := func(b *testing.B, s setup) {
-		s.prod.halt()
-		waitFor(b, 20*time.Second, "every record", s.l.allProcessed)
+		s.prod.Halt()
+		consumertest.WaitFor(b, 20*time.Second, "every record", s.l.allProcessed)
 		s.l.check(b)
 	}
 
@@ -62,9 +63,9 @@ func BenchmarkDefaults(b *testing.B) {
 		dups := 0
 		for range b.N {
 			s := twoWorkers(b)
-			s.b.stop(b)
-			total += waitFor(b, 20*time.Second, "a to hold 4", func() bool {
-				return s.a.held() == 4 && ownership(b, s.store)["a"] == 4
+			s.b.Stop(b)
+			total += consumertest.WaitFor(b, 20*time.Second, "a to hold 4", func() bool {
+				return s.a.Held() == 4 && ownership(b, s.store)["a"] == 4
 			})
 			finish(b, s)
 			dups += s.l.duplicates()
@@ -78,15 +79,15 @@ func BenchmarkDefaults(b *testing.B) {
 		for range b.N {
 			s := twoWorkers(b)
 			time.Sleep(time.Second)
-			s.b.kill(b)
+			s.b.Kill(b)
 			// Taken over means processing again: a holds every shard
 			// and has processed records in each since the kill.
 			before := map[string]int64{}
-			for _, sh := range s.a.c.Stats().Shards {
+			for _, sh := range s.a.C.Stats().Shards {
 				before[sh.ShardID] = sh.RecordsProcessed
 			}
-			total += waitFor(b, 30*time.Second, "a to process every shard", func() bool {
-				st := s.a.c.Stats()
+			total += consumertest.WaitFor(b, 30*time.Second, "a to process every shard", func() bool {
+				st := s.a.C.Stats()
 				if st.LeasesHeld != 4 {
 					return false
 				}

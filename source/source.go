@@ -7,12 +7,17 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Record is one record read from a shard.
+// Record is one record read from a shard. Data may share memory with the
+// stream (memstream's does), and a failed batch is handed to the Processor
+// again as it is: read it, keep it, but do not modify it.
 type Record struct {
 	Data              []byte
 	PartitionKey      string
@@ -22,6 +27,49 @@ type Record struct {
 	// ArrivalTime is when the stream accepted the record: the record time
 	// that windows should use unless the application decodes its own.
 	ArrivalTime time.Time
+}
+
+// Sequence returns the record's place in its shard, the value a processor
+// passes to CheckpointAt or CheckpointState to say it processed every record
+// up to and including this one.
+func (r *Record) Sequence() Sequence {
+	return Sequence{Number: r.SequenceNumber, Sub: r.SubSequenceNumber}
+}
+
+// Sequence is the place of one record in its shard: its sequence number and
+// its sub-sequence number (the index of a user record inside an aggregated
+// Kinesis record; 0 for the streams here, which deliver whole records). It is
+// what a checkpoint records: every record up to and including this one was
+// processed. The zero value names no record. A Sequence is a plain value.
+type Sequence struct {
+	Number string
+	Sub    int64
+}
+
+// IsZero reports whether s names no record.
+func (s Sequence) IsZero() bool { return s.Number == "" && s.Sub == 0 }
+
+// Compare returns -1, 0 or +1 as s comes before, at or after t in their
+// shard. Sequence numbers compare as the decimal integers they are (Kinesis
+// writes them in any length, memstream in one fixed length); the zero
+// Sequence comes before every record. It costs O(len(s.Number)).
+func (s Sequence) Compare(t Sequence) int {
+	if c := cmp.Compare(len(s.Number), len(t.Number)); c != 0 {
+		return c
+	}
+	if c := strings.Compare(s.Number, t.Number); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.Sub, t.Sub)
+}
+
+// String returns the sequence number, followed by "/" and the sub-sequence
+// number when that is not 0.
+func (s Sequence) String() string {
+	if s.Sub == 0 {
+		return s.Number
+	}
+	return s.Number + "/" + strconv.FormatInt(s.Sub, 10)
 }
 
 // PositionType says where a read starts.
@@ -42,6 +90,7 @@ const (
 	AtTimestamp
 )
 
+// String returns the type's name as Kinesis writes it.
 func (t PositionType) String() string {
 	switch t {
 	case TrimHorizon:
@@ -59,14 +108,24 @@ func (t PositionType) String() string {
 }
 
 // Position is where a read of a shard starts. The zero value is TrimHorizon.
+// It is a plain value.
 type Position struct {
 	Type           PositionType
-	SequenceNumber string    // for AtSequence and AfterSequence
-	Timestamp      time.Time // for AtTimestamp
+	SequenceNumber string // for AtSequence and AfterSequence
+	// SubSequenceNumber, with AtSequence and AfterSequence, names a user
+	// record inside an aggregated Kinesis record (see Sequence). The streams
+	// here deliver whole records and ignore it.
+	SubSequenceNumber int64
+	Timestamp         time.Time // for AtTimestamp
 }
 
-// Shard describes one shard of a stream. Hash keys are unsigned 128-bit
-// integers written in decimal, as Kinesis writes them.
+// After returns the position just after the record at s.
+func After(s Sequence) Position {
+	return Position{Type: AfterSequence, SequenceNumber: s.Number, SubSequenceNumber: s.Sub}
+}
+
+// Shard describes one shard of a stream, as a plain value. Hash keys are
+// unsigned 128-bit integers written in decimal, as Kinesis writes them.
 type Shard struct {
 	ID string
 	// ParentID and AdjacentParentID name the shards this one came from: one
@@ -98,10 +157,11 @@ func (s Shard) Closed() bool { return s.EndingSequenceNumber != "" }
 
 // Errors a Stream reports; backends wrap them so errors.Is finds them.
 var (
-	// ErrShardNotFound: no shard has the given ID (or it aged out).
+	// ErrShardNotFound reports that no shard has the given ID (or that it
+	// aged out).
 	ErrShardNotFound = errors.New("source: shard not found")
-	// ErrInvalidPosition: the position does not fit the shard (no such
-	// sequence number in it, or a malformed one).
+	// ErrInvalidPosition reports a position that does not fit the shard
+	// (no such sequence number in it, or a malformed one).
 	ErrInvalidPosition = errors.New("source: invalid position")
 )
 
@@ -126,7 +186,7 @@ type ShardReader interface {
 	Close() error
 }
 
-// ReadResult is one Read's worth of a shard.
+// ReadResult is one Read's worth of a shard, owned by the caller.
 type ReadResult struct {
 	Records []Record
 	// MillisBehindLatest is how far the reader is behind the newest record
@@ -146,12 +206,15 @@ type Waiter interface {
 }
 
 // InitInput tells a Processor which shard it runs on and where it starts.
+// It is a plain value, owned by the processor.
 type InitInput struct {
 	ShardID string
-	// Checkpoint is the lease's checkpoint when the Processor starts: a
-	// sequence number, or one of checkpoint.TrimHorizon, Latest, AtTimestamp.
-	Checkpoint  string
-	SubSequence int64
+	// Start is where the processor's first record comes from: After the
+	// record the shard was checkpointed at (its Sequence is then
+	// {Start.SequenceNumber, Start.SubSequenceNumber}), or, for a shard
+	// never checkpointed, TrimHorizon, Latest or AtTimestamp (with the
+	// Consumer's Timestamp) as Config.InitialPosition says.
+	Start Position
 	// State is the processor state saved with that checkpoint through a
 	// StateCheckpointer, or nil: it covers exactly the records up to the
 	// checkpoint, so restoring it and reading on loses and repeats nothing.
@@ -185,13 +248,29 @@ type Processor interface {
 	ShutdownRequested(ctx context.Context, cp Checkpointer) error
 }
 
-// Checkpointer records how far a shard was processed.
+// ErrInvalidCheckpoint reports a position a Checkpointer refuses, and so
+// writes nothing for: one whose Number is not a decimal sequence number (empty,
+// or a lease table's special value), one after the last record delivered to
+// this processor, or one before the shard's current checkpoint.
+var ErrInvalidCheckpoint = errors.New("source: invalid checkpoint")
+
+// Checkpointer records how far a shard was processed. The Consumer's
+// Checkpointers are safe for concurrent use and go on working after the call
+// they were passed to returns, as long as the lease is held. Each call is at
+// most one conditional write to the lease table; one that changes neither the
+// checkpoint nor a saved state writes nothing.
 type Checkpointer interface {
-	// Checkpoint records the last record delivered to ProcessRecords (in
-	// ShardEnded: the end of the shard).
+	// Checkpoint records the batch the Checkpointer came with: in
+	// ProcessRecords, that batch; in ShutdownRequested, the last batch
+	// ProcessRecords accepted (a batch that failed is never claimed); in
+	// ShardEnded, the end of the shard. Records the checkpoint covers
+	// already are not recorded again.
 	Checkpoint(ctx context.Context) error
-	// CheckpointAt records a given record as processed.
-	CheckpointAt(ctx context.Context, sequenceNumber string, subSequence int64) error
+	// CheckpointAt records every record up to and including at as
+	// processed. at must lie between the shard's checkpoint and the last
+	// record delivered to this processor; otherwise the error wraps
+	// ErrInvalidCheckpoint and nothing is written.
+	CheckpointAt(ctx context.Context, at Sequence) error
 }
 
 // StateCheckpointer is a Checkpointer that also saves the processor's own
@@ -204,17 +283,20 @@ type Checkpointer interface {
 // state, which would no longer cover the records before the checkpoint.
 type StateCheckpointer interface {
 	Checkpointer
-	// CheckpointState records the last record delivered to ProcessRecords
-	// and state; nil state removes a saved one. A state larger than the
-	// lease store holds fails with checkpoint.ErrStateTooLarge and writes
-	// nothing.
-	CheckpointState(ctx context.Context, state []byte) error
+	// CheckpointState records at as CheckpointAt does, and state beside it:
+	// the state must cover exactly the records up to and including at. A
+	// nil state removes a saved one. A state larger than the lease store
+	// holds fails with checkpoint.ErrStateTooLarge and writes nothing.
+	CheckpointState(ctx context.Context, at Sequence, state []byte) error
 }
 
 // HandlerFunc adapts a plain function to a Processor: it is called for every
-// batch, the shard is checkpointed after every batch it accepts, at the end of
-// a shard, and on shutdown. A record is processed again after a failover only
-// if it came after the last checkpoint: at most one batch per shard.
+// batch, the shard is checkpointed after every batch it accepts (one lease
+// write per batch), at the end of a shard, and on shutdown. A record is
+// processed again after a failover only if it came after the last
+// checkpoint: at most one batch per shard. The Consumer calls it from one
+// goroutine per shard, so a function shared by several shards must be safe
+// for concurrent use.
 type HandlerFunc func(ctx context.Context, records []Record) error
 
 // Initialize does nothing.

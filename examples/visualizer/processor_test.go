@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamtop/streamtop/aggregate"
-	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 )
@@ -81,9 +80,9 @@ func TestVisitDecoderErrorHidesPayload(t *testing.T) {
 // benchmark measures the aggregator, not a lease store.
 type nopCheckpointer struct{}
 
-func (nopCheckpointer) Checkpoint(context.Context) error                  { return nil }
-func (nopCheckpointer) CheckpointAt(context.Context, string, int64) error { return nil }
-func (nopCheckpointer) CheckpointState(context.Context, []byte) error     { return nil }
+func (nopCheckpointer) Checkpoint(context.Context) error                               { return nil }
+func (nopCheckpointer) CheckpointAt(context.Context, source.Sequence) error            { return nil }
+func (nopCheckpointer) CheckpointState(context.Context, source.Sequence, []byte) error { return nil }
 
 // BenchmarkProcessor measures the consumer's per-record cost as the program
 // builds it: decoding, counting, and one emit per second of record time, with
@@ -102,7 +101,7 @@ func BenchmarkProcessor(b *testing.B) {
 	}
 	p := agg.NewProcessor("shard-0")
 	ctx := context.Background()
-	if err := p.Initialize(ctx, source.InitInput{ShardID: "shard-0", Checkpoint: checkpoint.TrimHorizon}); err != nil {
+	if err := p.Initialize(ctx, source.InitInput{ShardID: "shard-0", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
 		b.Fatal(err)
 	}
 	// Sequence numbers need only be distinct within a batch here; making

@@ -1,4 +1,4 @@
-package source_test
+package aggchaos
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/streamtop/streamtop/source"
 )
 
-// trace keeps what the workers logged (the Consumer's and the aggregator's
+// Trace keeps what the workers logged (the Consumer's and the aggregator's
 // logs, info and above, less the retried reads and renewals) and what the
 // test did to them, so that a missing window can be explained after the run:
 // who held its shard, who took it over and from which checkpoint, whether a
 // saved state was thrown away.
-type trace struct {
+type Trace struct {
 	mu     sync.Mutex
 	events []traceEvent
 }
@@ -30,19 +30,20 @@ type traceEvent struct {
 	shard, text string
 }
 
-func (tr *trace) add(shard, format string, args ...any) {
+// Add notes what the test did (shard may be empty).
+func (tr *Trace) Add(shard, format string, args ...any) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	tr.events = append(tr.events, traceEvent{at: time.Now(), shard: shard, text: fmt.Sprintf(format, args...)})
 }
 
-// logger returns a logger that feeds the trace.
-func (tr *trace) logger(worker string) *slog.Logger {
+// Logger returns a logger that feeds the Trace.
+func (tr *Trace) Logger(worker string) *slog.Logger {
 	return slog.New(traceHandler{tr: tr}).With("worker", worker)
 }
 
 type traceHandler struct {
-	tr    *trace
+	tr    *Trace
 	attrs []slog.Attr
 }
 
@@ -84,9 +85,9 @@ func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h traceHandler) WithGroup(string) slog.Handler { return h }
 
-// logErrors logs every event at error level: a state thrown away, a shard end
+// LogErrors logs every event at error level: a state thrown away, a shard end
 // not checkpointed, a shutdown cut short.
-func (tr *trace) logErrors(t *testing.T) {
+func (tr *Trace) LogErrors(t testing.TB) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, e := range tr.events {
@@ -96,18 +97,18 @@ func (tr *trace) logErrors(t *testing.T) {
 	}
 }
 
-// explain logs the missing windows (the first ten): where the group's
+// Explain logs the missing windows (the first ten): where the group's
 // records in each were, and who wrote the windows around it; then what
 // happened on those shards from two windows before the first to failover
 // after the last.
-func (tr *trace) explain(t *testing.T, missing []missingWindow, records []source.Record, out *recordingSink, size, bucket, failover time.Duration) {
+func (tr *Trace) Explain(t testing.TB, missing []MissingWindow, records []source.Record, out *RecordingSink, size, bucket, failover time.Duration) {
 	if len(missing) == 0 {
 		return
 	}
 	n := int64(size / bucket)
-	writers := map[missingWindow][]string{}
-	for _, s := range out.all() {
-		k := missingWindow{s.Group, bucketOf(s.Time, bucket)}
+	writers := map[MissingWindow][]string{}
+	for _, s := range out.All() {
+		k := MissingWindow{s.Group, BucketOf(s.Time, bucket)}
 		if !slices.Contains(writers[k], s.Host) {
 			writers[k] = append(writers[k], s.Host)
 		}
@@ -116,8 +117,8 @@ func (tr *trace) explain(t *testing.T, missing []missingWindow, records []source
 	for i, m := range missing {
 		in := map[string]int{}
 		for _, r := range records {
-			if g, _, _ := parseVisit(r); g == m.group {
-				if b := bucketOf(r.ArrivalTime, bucket); m.end-n <= b && b < m.end {
+			if g, _, _ := ParseVisit(r); g == m.Group {
+				if b := BucketOf(r.ArrivalTime, bucket); m.End-n <= b && b < m.End {
 					in[r.ShardID]++
 					shards[r.ShardID] = true
 				}
@@ -127,17 +128,17 @@ func (tr *trace) explain(t *testing.T, missing []missingWindow, records []source
 			continue
 		}
 		var around []string
-		for e := m.end - 2; e <= m.end+2; e++ {
-			around = append(around, fmt.Sprintf("%+d:%v", e-m.end, writers[missingWindow{m.group, e}]))
+		for e := m.End - 2; e <= m.End+2; e++ {
+			around = append(around, fmt.Sprintf("%+d:%v", e-m.End, writers[MissingWindow{m.Group, e}]))
 		}
 		t.Logf("missing: %s, window ending %s, its records per shard %v, writers of the windows ending a bucket apart %s",
-			m.group, time.Unix(0, m.end*int64(bucket)).Format("15:04:05.000"), in, strings.Join(around, " "))
+			m.Group, time.Unix(0, m.End*int64(bucket)).Format("15:04:05.000"), in, strings.Join(around, " "))
 	}
 	if len(missing) > 10 {
 		t.Logf("... and %d more missing windows", len(missing)-10)
 	}
-	from := time.Unix(0, missing[0].end*int64(bucket)).Add(-2 * size)
-	to := time.Unix(0, missing[len(missing)-1].end*int64(bucket)).Add(failover + size)
+	from := time.Unix(0, missing[0].End*int64(bucket)).Add(-2 * size)
+	to := time.Unix(0, missing[len(missing)-1].End*int64(bucket)).Add(failover + size)
 	t.Logf("on shards %v from %s to %s:", slices.Sorted(maps.Keys(shards)), from.Format("15:04:05.000"), to.Format("15:04:05.000"))
 	tr.mu.Lock()
 	defer tr.mu.Unlock()

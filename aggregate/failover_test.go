@@ -1,4 +1,4 @@
-package source_test
+package aggregate_test
 
 import (
 	"encoding"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/aggchaos"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -23,45 +25,45 @@ func TestAggregateHandOffAndCrash(t *testing.T) {
 	}
 	const size, bucket = 500 * time.Millisecond, 100 * time.Millisecond
 	const failover = 600 * time.Millisecond
-	raw := newStream(t, 2)
+	raw := consumertest.NewStream(t, 2)
 	store := checkpoint.NewMemoryStore()
-	out := &recordingSink{}
-	seen := newFirstSeen()
-	start := func(id string) *worker {
-		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: seen.decoder(), Sink: out, Host: id})
+	out := &aggchaos.RecordingSink{}
+	seen := aggchaos.NewFirstSeen()
+	start := func(id string) *consumertest.Worker {
+		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: seen.Decoder(), Sink: out, Host: id})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := fastConfig(raw, store, id, agg.NewProcessor)
+		c := consumertest.FastConfig(raw, store, id, agg.NewProcessor)
 		c.FailoverTime, c.RenewInterval = failover, 150*time.Millisecond
-		return startWorker(t, c)
+		return consumertest.StartWorker(t, c)
 	}
 	a := start("a")
-	prod := startGroupProducer(t, raw, 8, 1)
-	waitFor(t, 5*time.Second, "a to hold both shards", func() bool { return a.held() == 2 })
+	prod := aggchaos.StartGroupProducer(t, raw, 8, 1)
+	consumertest.WaitFor(t, 5*time.Second, "a to hold both shards", func() bool { return a.Held() == 2 })
 	time.Sleep(time.Second)
 	b := start("b")
-	waitFor(t, 5*time.Second, "a graceful hand-over to b", func() bool { return a.held() == 1 && b.held() == 1 })
+	consumertest.WaitFor(t, 5*time.Second, "a graceful hand-over to b", func() bool { return a.Held() == 1 && b.Held() == 1 })
 	time.Sleep(time.Second)
-	a.kill(t)
-	took := waitFor(t, 5*time.Second, "b to take a's shard", func() bool { return b.held() == 2 })
+	a.Kill(t)
+	took := consumertest.WaitFor(t, 5*time.Second, "b to take a's shard", func() bool { return b.Held() == 2 })
 	time.Sleep(time.Second)
-	prod.halt()
-	records := readAll(t, raw)
-	waitFor(t, 10*time.Second, "every record to be processed", func() bool { return seen.count() >= len(records) })
-	b.stop(t)
+	prod.Halt()
+	records := consumertest.ReadAll(t, raw)
+	consumertest.WaitFor(t, 10*time.Second, "every record to be processed", func() bool { return seen.Count() >= len(records) })
+	b.Stop(t)
 
-	seen.check(t, records)
-	truth := recompute(records, bucket)
-	for _, s := range out.all() {
-		if want := truth.window(s.Group, s.Time, size, bucket); !slices.Equal(want, s.Counts) {
+	seen.Check(t, records)
+	truth := aggchaos.Recompute(records, bucket)
+	for _, s := range out.All() {
+		if want := truth.Window(s.Group, s.Time, size, bucket); !slices.Equal(want, s.Counts) {
 			t.Errorf("snapshot of %s at %v by %s: got %v, want %v", s.Group, s.Time.Format("15:04:05.000"), s.Host, s.Counts, want)
 		}
 	}
-	d := out.delays()
-	gaps := truth.gaps(out.written(bucket), size, bucket, nil)
+	d := out.Delays()
+	gaps := truth.Gaps(out.Written(bucket), size, bucket, nil)
 	t.Logf("records %d, takeover %v after the kill, windows %d, missing %d, written after their end: p50 %v, max %v",
-		len(records), took.Round(time.Millisecond), len(out.all()), gaps, d[len(d)/2].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
+		len(records), took.Round(time.Millisecond), len(out.All()), gaps, d[len(d)/2].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
 	if _, ok := any(&window.Counter[string]{}).(encoding.BinaryMarshaler); !ok {
 		t.Log("window.Counter cannot encode itself yet: resumes leave a window's gap; gap and delay targets not checked")
 		return

@@ -1,0 +1,475 @@
+// Package aggchaos runs aggregate processors under Consumers while workers
+// are killed and stopped, shards split and merge, and faults are injected into
+// the stream, the lease table and the sink, and then checks what the sink got
+// against an offline recomputation: no record lost at the processor, per key
+// the put order, every snapshot exact for its window, and which windows went
+// missing (outside those a reshard leaves unwritten by design). Records are
+// "group/key" payloads with the group as partition key.
+//
+// The same run serves the memstream test in package aggregate and the
+// emulator test in internal/integration.
+package aggchaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/streamtop/streamtop/aggregate"
+	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/consumertest"
+	"github.com/streamtop/streamtop/internal/faults"
+	"github.com/streamtop/streamtop/sink"
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/memstream"
+	"github.com/streamtop/streamtop/topk"
+)
+
+// Result is what an aggregate chaos test finds once the chaos is over.
+type Result struct {
+	Records             []source.Record
+	Stats               aggregate.Stats // summed over every Aggregator
+	Windows, Mismatches int             // snapshots checked, and those wrong
+	Gaps                []MissingWindow // windows no snapshot covers, outside the reshard spans
+	Excused             int             // windows unwritten by design around reshards
+}
+
+// Chaos is what the aggregate chaos tests share: faults injected on one
+// seeded schedule into the stream, the lease table and the sink (which
+// records every snapshot), and a pool of workers that each run an Aggregator
+// decoding through Seen, all logging to Trace. It is used from the test's
+// goroutine.
+type Chaos struct {
+	Sched                  *faults.Schedule
+	Out                    *RecordingSink
+	Seen                   *FirstSeen
+	Trace                  *Trace
+	Workers                *consumertest.Pool
+	aggs                   []*aggregate.Aggregator // one per worker started
+	size, bucket, failover time.Duration
+}
+
+// New sets a run up on raw and leases; tune adjusts each worker's Config
+// after consumertest.FastConfig and the failover time.
+func New(t testing.TB, seed uint64, rng *rand.Rand, raw source.Stream, leases checkpoint.Store,
+	size, bucket, failover time.Duration, holders bool, tune func(*source.Config)) *Chaos {
+	c := &Chaos{
+		Sched: faults.NewSchedule(seed, faults.Rate("*", 0.01), faults.Rate("stream.Read partial", 0.2),
+			faults.Rate("sink.Write", 0.05), faults.Rate("sink.Write partial", 0.05), faults.Slow(0.002, 20*time.Millisecond)),
+		Out: &RecordingSink{}, Seen: NewFirstSeen(), Trace: &Trace{},
+		size: size, bucket: bucket, failover: failover,
+	}
+	stream := faults.NewStream(raw, c.Sched)
+	store := faults.NewStore(leases, c.Sched)
+	c.Workers = consumertest.NewPool(t, rng, holders, func(id string) source.Config {
+		agg, err := aggregate.New(aggregate.Config{Size: size, Bucket: bucket, Decoder: c.Seen.Decoder(),
+			Sink: faults.NewWriter(c.Out, c.Sched), Host: id, Logger: c.Trace.Logger(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.aggs = append(c.aggs, agg)
+		cfg := consumertest.FastConfig(stream, store, id, agg.NewProcessor)
+		cfg.FailoverTime = failover
+		cfg.Logger = c.Trace.Logger(id)
+		tune(&cfg)
+		return cfg
+	})
+	return c
+}
+
+// End ends an aggregate chaos run whose producer has stopped: it brings the
+// workers back to three, reads every record of the stream back,
+// waits up to catchUp for the processors to decode them all and then, a
+// bounded time, for windows still due (a batch's snapshots may wait for a
+// retry, or for the shard's next owner if the lease was lost meanwhile). It
+// stops the workers and checks the invariants: no record lost at the
+// processor, per key the put order, and every snapshot equal to the
+// recomputation of its window. Missing windows are left to the caller.
+func (c *Chaos) End(t testing.TB, stream source.Stream, catchUp time.Duration) Result {
+	t.Helper()
+	workers, seen, out, aggs := c.Workers, c.Seen, c.Out, c.aggs
+	size, bucket, failover := c.size, c.bucket, c.failover
+	workers.Refill(3)
+	var end Result
+	end.Records = consumertest.ReadAll(t, stream)
+	shards, err := stream.Shards(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := Recompute(end.Records, bucket)
+	excused := ReshardSpans(end.Records, shards, size, bucket)
+	caughtUp := consumertest.WaitFor(t, catchUp, "every record to be processed", func() bool { return seen.Count() >= len(end.Records) })
+	settled := consumertest.Settle(2*failover+3*time.Second, func() bool {
+		gaps, _ := truth.Missing(out.Written(bucket), size, bucket, excused)
+		return len(gaps) == 0
+	})
+	stopping := time.Now()
+	workers.StopAll()
+	t.Logf("caught up %v after the producer stopped, windows written %v later; workers stopped in %v",
+		caughtUp.Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
+
+	seen.Check(t, end.Records)
+	for _, s := range out.All() {
+		end.Windows++
+		want := truth.Window(s.Group, s.Time, size, bucket)
+		if slices.Equal(want, s.Counts) {
+			continue // cmp.Diff below is for the message only: slow under -race
+		}
+		end.Mismatches++
+		if end.Mismatches <= 5 {
+			t.Errorf("snapshot of %s at %v by %s (-want +got):\n%s", s.Group, s.Time.Format("15:04:05.000"), s.Host,
+				cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
+		}
+	}
+	if end.Windows == 0 {
+		t.Fatal("no snapshot written")
+	}
+	for _, a := range aggs {
+		s := a.Stats()
+		end.Stats.Records += s.Records
+		end.Stats.Snapshots += s.Snapshots
+		end.Stats.StateWrites += s.StateWrites
+	}
+	end.Gaps, end.Excused = truth.Missing(out.Written(bucket), size, bucket, excused)
+	return end
+}
+
+// StartGroupProducer puts "group/key" records with the group as partition
+// key, so one open shard holds a group's records at any time.
+func StartGroupProducer(t testing.TB, s *memstream.Stream, groups int, seed uint64) *consumertest.Producer {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	return consumertest.StartProducer(t, func(<-chan struct{}) bool {
+		entries := make([]memstream.Entry, 10)
+		for j := range entries {
+			g := fmt.Sprintf("g%02d", rng.IntN(groups))
+			entries[j] = memstream.Entry{PartitionKey: g, Data: fmt.Appendf(nil, "%s/k%d", g, rng.IntN(5))}
+		}
+		if _, err := s.PutRecords(context.Background(), entries); err != nil {
+			t.Errorf("PutRecords: %v", err)
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+		return true
+	})
+}
+
+// ParseVisit splits a record's "group/key" payload.
+func ParseVisit(r source.Record) (group, key string, err error) {
+	g, k, ok := strings.Cut(string(r.Data), "/")
+	if !ok {
+		return "", "", errors.New("no slash")
+	}
+	return g, k, nil
+}
+
+// FirstSeen records the order in which records are decoded for the first
+// time, per partition key.
+type FirstSeen struct {
+	mu    sync.Mutex
+	seen  map[string]bool
+	order map[string][]string
+}
+
+// NewFirstSeen returns an empty record of first decodings.
+func NewFirstSeen() *FirstSeen {
+	return &FirstSeen{seen: map[string]bool{}, order: map[string][]string{}}
+}
+
+// Decoder decodes "group/key" records, noting each one decoded for the
+// first time. It is safe for concurrent use.
+func (f *FirstSeen) Decoder() aggregate.Decoder {
+	return aggregate.DecoderFunc(func(r source.Record, dst []aggregate.Item) ([]aggregate.Item, error) {
+		f.mu.Lock()
+		if !f.seen[r.SequenceNumber] {
+			f.seen[r.SequenceNumber] = true
+			f.order[r.PartitionKey] = append(f.order[r.PartitionKey], r.SequenceNumber)
+		}
+		f.mu.Unlock()
+		g, k, err := ParseVisit(r)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, aggregate.Item{Group: g, Key: k, Time: r.ArrivalTime, N: 1}), nil
+	})
+}
+
+// Count returns how many distinct records were decoded.
+func (f *FirstSeen) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.seen)
+}
+
+// Check checks that every record was decoded,, per key first in stream order (memstream's
+// and kinesalite's sequence numbers, decimal numbers without leading zeros,
+// rise in put order across a shard and its children).
+func (f *FirstSeen) Check(t testing.TB, records []source.Record) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want := map[string][]string{}
+	lost := 0
+	for _, r := range records {
+		want[r.PartitionKey] = append(want[r.PartitionKey], r.SequenceNumber)
+		if !f.seen[r.SequenceNumber] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d records never reached a processor", lost, len(records))
+	}
+	for k, seqs := range want {
+		slices.SortFunc(seqs, func(a, b string) int {
+			return source.Sequence{Number: a}.Compare(source.Sequence{Number: b})
+		})
+		if got := f.order[k]; !slices.Equal(got, seqs) {
+			t.Errorf("key %s: first processing order differs from put order", k)
+		}
+	}
+}
+
+// Truth holds, per group and bucket, the exact count of every key.
+type Truth struct {
+	counts map[string]map[int64]map[string]int64
+	first  map[string]int64 // group -> bucket of its first record
+	last   map[string]int64
+}
+
+// BucketOf returns the index of the bucket holding t, as package window
+// aligns buckets.
+func BucketOf(t time.Time, bucket time.Duration) int64 {
+	ns := t.UnixNano()
+	q := ns / int64(bucket)
+	if ns%int64(bucket) < 0 {
+		q--
+	}
+	return q
+}
+
+// Recompute counts records offline, per group, bucket and key.
+func Recompute(records []source.Record, bucket time.Duration) Truth {
+	tr := Truth{counts: map[string]map[int64]map[string]int64{}, first: map[string]int64{}, last: map[string]int64{}}
+	for _, r := range records {
+		g, k, err := ParseVisit(r)
+		if err != nil {
+			continue
+		}
+		b := BucketOf(r.ArrivalTime, bucket)
+		if tr.counts[g] == nil {
+			tr.counts[g] = map[int64]map[string]int64{}
+			tr.first[g] = b
+		}
+		if tr.counts[g][b] == nil {
+			tr.counts[g][b] = map[string]int64{}
+		}
+		tr.counts[g][b][k]++
+		tr.first[g], tr.last[g] = min(tr.first[g], b), max(tr.last[g], b)
+	}
+	return tr
+}
+
+// Window returns the exact Top of group over the window ending at end.
+func (tr Truth) Window(group string, end time.Time, size, bucket time.Duration) []topk.Entry[string] {
+	e := BucketOf(end, bucket)
+	sum := map[string]int64{}
+	for b := e - int64(size/bucket); b < e; b++ {
+		for k, n := range tr.counts[group][b] {
+			sum[k] += n
+		}
+	}
+	var out []topk.Entry[string]
+	for k, n := range sum {
+		out = append(out, topk.Entry[string]{Key: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b topk.Entry[string]) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+// MissingWindow is a window of a group that holds records but that no
+// snapshot covers: the bucket index of its end.
+type MissingWindow struct {
+	Group string
+	End   int64
+}
+
+// Gaps counts the windows that Missing returns.
+func (tr Truth) Gaps(written map[string]map[int64]bool, size, bucket time.Duration, excused map[string][]Span) int {
+	gaps, _ := tr.Missing(written, size, bucket, excused)
+	return len(gaps)
+}
+
+// Missing returns the windows with records that no snapshot covers, from a
+// full window after the group's first record to its last bucket, except those
+// a reshard leaves unwritten by design (excused, from ReshardSpans), which it
+// only counts.
+func (tr Truth) Missing(written map[string]map[int64]bool, size, bucket time.Duration, excused map[string][]Span) (gaps []MissingWindow, excusedCount int) {
+	n := int64(size / bucket)
+	for g := range tr.counts {
+	ends:
+		for e := tr.first[g] + n + 1; e <= tr.last[g]; e++ {
+			if written[g][e] || len(tr.Window(g, time.Unix(0, e*int64(bucket)), size, bucket)) == 0 {
+				continue
+			}
+			for _, s := range excused[g] {
+				if s.From <= e && e <= s.To {
+					excusedCount++
+					continue ends
+				}
+			}
+			gaps = append(gaps, MissingWindow{g, e})
+		}
+	}
+	slices.SortFunc(gaps, func(a, b MissingWindow) int {
+		if a.End != b.End {
+			return int(a.End - b.End)
+		}
+		return strings.Compare(a.Group, b.Group)
+	})
+	return gaps, excusedCount
+}
+
+// Span is an inclusive range of window ends, as bucket indexes.
+type Span struct{ From, To int64 }
+
+// ReshardSpans returns, per group, the windows a reshard leaves unwritten
+// by design (package aggregate): a parent's processor writes no window past
+// the bucket of the parent's last record, and a child's, which starts without
+// its parents' records, writes its first window a full window after the bucket
+// of the child's first record. So where a group's records move from a parent
+// to a child, the windows ending from just after the parent's last bucket to
+// a window after the child's first bucket go unwritten, and no others. The
+// spans come from the records' own times, so they hold whatever the stream
+// does to those times around a reshard (kinesalite stamps every record of a
+// new shard's first second with the shard's creation time plus one second,
+// which leaves the hash range a second without records).
+func ReshardSpans(records []source.Record, shards []source.Shard, size, bucket time.Duration) map[string][]Span {
+	n := int64(size / bucket)
+	first, last := map[string]int64{}, map[string]int64{}
+	groups := map[string]map[string]bool{} // shard -> groups with records in it
+	for _, r := range records {
+		b := BucketOf(r.ArrivalTime, bucket)
+		if f, ok := first[r.ShardID]; !ok || b < f {
+			first[r.ShardID] = b
+		}
+		if l, ok := last[r.ShardID]; !ok || b > l {
+			last[r.ShardID] = b
+		}
+		if g, _, err := ParseVisit(r); err == nil {
+			if groups[r.ShardID] == nil {
+				groups[r.ShardID] = map[string]bool{}
+			}
+			groups[r.ShardID][g] = true
+		}
+	}
+	parents := map[string][]string{}
+	for _, sh := range shards {
+		parents[sh.ID] = sh.Parents()
+	}
+	// withRecords returns the nearest ancestors of a shard that hold
+	// records: a parent that got none passes its own parents' on.
+	var withRecords func(id string) []string
+	withRecords = func(id string) []string {
+		var out []string
+		for _, p := range parents[id] {
+			if _, ok := last[p]; ok {
+				out = append(out, p)
+			} else {
+				out = append(out, withRecords(p)...)
+			}
+		}
+		return out
+	}
+	spans := map[string][]Span{}
+	for _, sh := range shards {
+		c, ok := first[sh.ID]
+		if !ok {
+			continue
+		}
+		for _, p := range withRecords(sh.ID) {
+			for g := range groups[sh.ID] {
+				if groups[p][g] {
+					spans[g] = append(spans[g], Span{From: last[p] + 1, To: c + n})
+				}
+			}
+		}
+	}
+	return spans
+}
+
+// RecordingSink keeps every snapshot accepted, as written.
+type RecordingSink struct {
+	mu    sync.Mutex
+	snaps []sink.Snapshot
+	first map[string]map[time.Time]time.Time // group -> window end -> first write
+}
+
+// Write keeps s; it never fails.
+func (r *RecordingSink) Write(_ context.Context, s []sink.Snapshot) error {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first == nil {
+		r.first = map[string]map[time.Time]time.Time{}
+	}
+	for _, x := range s {
+		x.Counts = slices.Clone(x.Counts)
+		r.snaps = append(r.snaps, x)
+		if r.first[x.Group] == nil {
+			r.first[x.Group] = map[time.Time]time.Time{}
+		}
+		if _, ok := r.first[x.Group][x.Time]; !ok {
+			r.first[x.Group][x.Time] = now
+		}
+	}
+	return nil
+}
+
+// Delays returns, in ascending order, how long after its end each window was
+// first written: at most a bucket normally, up to the failover time after a
+// crash.
+func (r *RecordingSink) Delays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var d []time.Duration
+	for _, m := range r.first {
+		for end, at := range m {
+			d = append(d, at.Sub(end))
+		}
+	}
+	slices.Sort(d)
+	return d
+}
+
+// All returns every snapshot written, in order.
+func (r *RecordingSink) All() []sink.Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.snaps)
+}
+
+// Written returns, per group, the window ends written (bucket indexes).
+func (r *RecordingSink) Written(bucket time.Duration) map[string]map[int64]bool {
+	w := map[string]map[int64]bool{}
+	for _, s := range r.All() {
+		if w[s.Group] == nil {
+			w[s.Group] = map[int64]bool{}
+		}
+		w[s.Group][BucketOf(s.Time, bucket)] = true
+	}
+	return w
+}
