@@ -60,21 +60,6 @@ const (
 // names the field.
 var ErrInvalidConfig = errors.New("source: invalid consumer config")
 
-// Clock is the Consumer's source of time. Lease expiry is judged on it, so it
-// must be monotonic (time.Now's readings are); tests hand in a clock of their
-// own. Implementations must be safe for concurrent use. The Consumer calls
-// After once per wait (idle shard, retry pause, sync and renewal period).
-type Clock interface {
-	Now() time.Time
-	// After delivers the time once d has passed, like time.After.
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Config configures a Consumer. Stream, Leases, WorkerID and NewProcessor are
 // required, so the zero value is not valid; every other field has a default,
 // used when the field is zero. NewConsumer copies it: changing a Config later
@@ -125,8 +110,6 @@ type Config struct {
 	// Logger receives the Consumer's logs, which name shards, workers and
 	// sequence numbers but never carry record data. Default: no logging.
 	Logger *slog.Logger
-	// Clock: default the system clock.
-	Clock Clock
 }
 
 // withDefaults validates c and fills in its defaults.
@@ -193,9 +176,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Clock == nil {
-		c.Clock = systemClock{}
 	}
 	return c, nil
 }
@@ -319,7 +299,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			crashed = errors.Is(context.Cause(ctx), errCrash)
-		case <-c.cfg.Clock.After(wait):
+		case <-time.After(wait):
 			continue
 		case <-c.kick:
 			continue
@@ -345,7 +325,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		go func() { c.loops.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-c.cfg.Clock.After(c.cfg.ShutdownTimeout):
+		case <-time.After(c.cfg.ShutdownTimeout):
 			c.mu.Lock()
 			n := len(c.held)
 			c.mu.Unlock()
@@ -357,7 +337,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			// then leave them.
 			select {
 			case <-done:
-			case <-c.cfg.Clock.After(time.Second):
+			case <-time.After(time.Second):
 			}
 		}
 	}
@@ -372,7 +352,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 // is given straight back.
 func (c *Consumer) start(l checkpoint.Lease) {
 	log := c.log.With("shard", l.Key)
-	timing := leaseTiming{self: c.cfg.WorkerID, clock: c.cfg.Clock,
+	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
 	s := newShardLoop(c.hardCtx, c.cfg.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
 	c.mu.Lock()
@@ -413,7 +393,7 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.cfg.Clock.After(c.cfg.RenewInterval):
+		case <-time.After(c.cfg.RenewInterval):
 		}
 		c.mu.Lock()
 		held := slices.Collect(maps.Values(c.held))

@@ -239,7 +239,7 @@ func (c *Consumer) sync() time.Duration {
 		c.log.Warn("listing leases failed", "err", err)
 		return 0
 	}
-	if now := c.cfg.Clock.Now(); shardsDue(leases, c.shardsListed, now, c.cfg.ShardSyncInterval) {
+	if now := time.Now(); shardsDue(leases, c.shardsListed, now, c.cfg.ShardSyncInterval) {
 		shards, err := c.cfg.Stream.Shards(ctx)
 		if err != nil {
 			c.log.Warn("listing shards failed; balancing the known leases", "err", err)
@@ -254,7 +254,7 @@ func (c *Consumer) sync() time.Duration {
 			c.deleteGone(shards, leases)
 		}
 	}
-	now := c.cfg.Clock.Now()
+	now := time.Now()
 	observe(c.seen, leases, now)
 
 	c.mu.Lock()

@@ -23,7 +23,6 @@ var (
 // leaseTiming is what a lease holder needs of the Config.
 type leaseTiming struct {
 	self          string // this worker's ID
-	clock         Clock
 	renewInterval time.Duration
 	failover      time.Duration
 }
@@ -57,7 +56,7 @@ type lease struct {
 
 func newLease(l checkpoint.Lease, store checkpoint.Store, timing leaseTiming, log *slog.Logger, writes *atomic.Int64) *lease {
 	h := &lease{key: l.Key, store: store, timing: timing, log: log, writes: writes,
-		cur: l, lastWrite: timing.clock.Now(), stop: func(error) {}}
+		cur: l, lastWrite: time.Now(), stop: func(error) {}}
 	h.stored.Store(&l.Checkpoint)
 	return h
 }
@@ -108,7 +107,7 @@ func (h *lease) renew(ctx context.Context) {
 		return
 	}
 	l, err := h.store.Renew(ctx, h.cur)
-	now := h.timing.clock.Now()
+	now := time.Now()
 	switch {
 	case err == nil:
 		h.cur, h.lastWrite = l, now
@@ -193,7 +192,7 @@ func (h *lease) checkpoint(ctx context.Context, mode checkpointMode, at, upTo Se
 		}
 		return err
 	}
-	h.cur, h.lastWrite = nl, h.timing.clock.Now()
+	h.cur, h.lastWrite = nl, time.Now()
 	h.stored.Store(&nl.Checkpoint)
 	h.writes.Add(1)
 	h.noticeRequest()

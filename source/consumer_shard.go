@@ -11,24 +11,23 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/backoff"
 )
 
 // loopConfig is what a shard loop needs of the Config.
 type loopConfig struct {
-	stream          Stream
-	newProcessor    func(shardID string) Processor
-	initial         Position
-	maxRecords      int
-	idleWait        time.Duration
-	retryBackoff    time.Duration
-	maxRetryBackoff time.Duration
-	clock           Clock
+	stream       Stream
+	newProcessor func(shardID string) Processor
+	initial      Position
+	maxRecords   int
+	idleWait     time.Duration
+	retry        backoff.Policy
 }
 
 func (c *Config) loopConfig() loopConfig {
 	return loopConfig{stream: c.Stream, newProcessor: c.NewProcessor, initial: c.InitialPosition,
-		maxRecords: c.MaxRecords, idleWait: c.IdleWait, retryBackoff: c.RetryBackoff,
-		maxRetryBackoff: c.MaxRetryBackoff, clock: c.Clock}
+		maxRecords: c.MaxRecords, idleWait: c.IdleWait,
+		retry: backoff.Policy{Base: c.RetryBackoff, Max: c.MaxRetryBackoff}}
 }
 
 // shardLoop reads one held shard and runs its processors, one after another:
@@ -95,7 +94,7 @@ func (s *shardLoop) run() {
 		}
 		// ShardEnded did not checkpoint SHARD_END: start the shard
 		// again from its checkpoint, with a new processor, later.
-		if !sleep(s.stopCtx, s.cfg.clock, backoff(s.cfg.retryBackoff, s.cfg.maxRetryBackoff, attempt)) {
+		if !sleep(s.stopCtx, s.cfg.retry.Delay(attempt)) {
 			s.finish(nil, nil)
 			return
 		}
@@ -167,7 +166,7 @@ func (s *shardLoop) session() (again bool) {
 			break
 		}
 		s.log.Error("processor Initialize failed; retrying", "attempt", attempt+1, "err", err)
-		if !sleep(s.stopCtx, cfg.clock, backoff(cfg.retryBackoff, cfg.maxRetryBackoff, attempt)) {
+		if !sleep(s.stopCtx, cfg.retry.Delay(attempt)) {
 			s.finish(p, d)
 			return false
 		}
@@ -191,7 +190,7 @@ func (s *shardLoop) session() (again bool) {
 				return false
 			}
 			s.log.Warn("reading shard failed; retrying", "attempt", readErrs+1, "err", err)
-			if !sleep(s.stopCtx, cfg.clock, backoff(cfg.retryBackoff, cfg.maxRetryBackoff, readErrs)) {
+			if !sleep(s.stopCtx, cfg.retry.Delay(readErrs)) {
 				continue
 			}
 			readErrs++
@@ -228,10 +227,10 @@ func (s *shardLoop) session() (again bool) {
 		}
 		if waiter != nil {
 			if err := waiter.Wait(s.stopCtx); err != nil && s.stopCtx.Err() == nil {
-				sleep(s.stopCtx, cfg.clock, cfg.idleWait)
+				sleep(s.stopCtx, cfg.idleWait)
 			}
 		} else if res.MillisBehindLatest == 0 {
-			sleep(s.stopCtx, cfg.clock, cfg.idleWait)
+			sleep(s.stopCtx, cfg.idleWait)
 		}
 	}
 }
@@ -253,7 +252,7 @@ func (s *shardLoop) open(from Position) (ShardReader, bool) {
 			return nil, false
 		}
 		s.log.Warn("opening shard failed; retrying", "position", from.Type, "attempt", attempt+1, "err", err)
-		if !sleep(s.stopCtx, cfg.clock, backoff(cfg.retryBackoff, cfg.maxRetryBackoff, attempt)) {
+		if !sleep(s.stopCtx, cfg.retry.Delay(attempt)) {
 			return nil, false
 		}
 	}
@@ -281,7 +280,7 @@ func (s *shardLoop) process(p Processor, d *delivery, records []Record) bool {
 		}
 		s.log.Warn("ProcessRecords failed; retrying the same batch", "attempt", attempt+1,
 			"first", records[0].SequenceNumber, "records", len(records), "err", err)
-		if !sleep(s.stopCtx, cfg.clock, backoff(cfg.retryBackoff, cfg.maxRetryBackoff, attempt)) {
+		if !sleep(s.stopCtx, cfg.retry.Delay(attempt)) {
 			return false
 		}
 	}
