@@ -58,6 +58,12 @@
 //     Client Library's attribute names.
 //   - sink: snapshots of windowed counts, in memory or (sink/dynamosink) in a
 //     DynamoDB table.
+//   - aggregate: the Processor that puts it together: records decoded into
+//     items, counted in a window per group, written to a sink as snapshots,
+//     its windows saved with each checkpoint so a new owner carries on.
+//   - checkpoint/checkpointtest, source/sourcetest and sink/sinktest: the
+//     contract suites every lease store, stream and sink here passes, for
+//     your own implementations to run too.
 //
 // Only the adapter packages import the AWS SDK, so a program that needs
 // windows and Top-K alone pulls in no AWS code.
