@@ -43,6 +43,12 @@ type duration time.Duration
 
 func (d duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = duration(v)
+	return err
+}
+
 // group is one table: the top keys of one value of -group-field (or of
 // everything, without it).
 type group struct {
@@ -109,7 +115,7 @@ func (r *reporter) report(now time.Time, n int) report {
 	if lag >= 0 {
 		rep.LagMillis = &lag
 	} else if !advance && !newest.IsZero() {
-		ms := now.Sub(newest).Milliseconds()
+		ms := max(0, now.Sub(newest).Milliseconds()) // records from the future are not ahead
 		rep.LagMillis = &ms
 	}
 	if !r.prevTime.IsZero() && now.After(r.prevTime) {
@@ -160,9 +166,12 @@ func (rw row) change() string {
 	return ""
 }
 
-// header is the report's first line, for the plain output and the terminal
-// view alike.
-func (rep *report) header() string {
+// header is the report's first line for the plain output; the terminal
+// view shows its two halves on two lines.
+func (rep *report) header() string { return rep.status() + "  " + rep.windowText() }
+
+// status says what is read and how it goes.
+func (rep *report) status() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s rec/s  lag %s  malformed %d", rep.Source, humanRate(rep.Rate), lagText(rep.LagMillis), rep.Malformed)
 	if rep.Skipped.Late > 0 {
@@ -171,14 +180,20 @@ func (rep *report) header() string {
 	if rep.Skipped.OverLimit > 0 {
 		fmt.Fprintf(&b, "  over group limit %d", rep.Skipped.OverLimit)
 	}
-	fmt.Fprintf(&b, "  window %s/%s", time.Duration(rep.Window.Size), time.Duration(rep.Window.Bucket))
+	return b.String()
+}
+
+// windowText says what is counted.
+func (rep *report) windowText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "window %s by %s", time.Duration(rep.Window.Size), time.Duration(rep.Window.Bucket))
 	if !rep.Window.End.IsZero() {
-		fmt.Fprintf(&b, " ending %s", rep.Window.End.UTC().Format("15:04:05"))
+		fmt.Fprintf(&b, " to %s", rep.Window.End.UTC().Format("15:04:05"))
 	}
 	if rep.Exact {
 		b.WriteString("  exact")
 	} else {
-		fmt.Fprintf(&b, "  approximate (capacity %d)", rep.Capacity)
+		fmt.Fprintf(&b, "  approximate, capacity %d", rep.Capacity)
 	}
 	return b.String()
 }

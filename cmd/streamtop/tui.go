@@ -7,6 +7,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/mattn/go-runewidth"
 )
 
@@ -127,11 +128,12 @@ func (v *view) View() string {
 		if lines > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(s)
+		b.WriteString(ansi.Truncate(s, w, ""))
 		lines++
 		return true
 	}
-	line(v.styles.header.Render(pad(runewidth.Truncate(v.last.header(), w, "…"), w)))
+	line(v.styles.header.Render(pad(runewidth.Truncate(v.last.status(), w, "…"), w)))
+	line(runewidth.Truncate(v.last.windowText(), w, "…"))
 	state := fmt.Sprintf("q quit  p pause  +/- rows (n=%d)", v.n)
 	switch {
 	case v.err != nil:
