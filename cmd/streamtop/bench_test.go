@@ -74,3 +74,7 @@ func BenchmarkOnceJSONField(b *testing.B) {
 func BenchmarkOnceMatch(b *testing.B) {
 	benchOnce(b, benchInput(b, false), "-once", "-match", `^(\S+)`)
 }
+
+func BenchmarkOnceWholeLine(b *testing.B) {
+	benchOnce(b, benchInput(b, false), "-once")
+}

@@ -71,8 +71,8 @@ const slotLimit = 1 << 16
 //
 // Records are not added to the windows one by one: consecutive records whose
 // times fall in the same bucket are summed per key first, in a slot, and each
-// slot is added once when the run of records ends (at the end of a batch, or
-// at the first record of another bucket). Adding n at once to a bucket is the
+// slot is added once when the run of records ends: at the first record of
+// another bucket, or when the counts are read (top). Adding n at once to a bucket is the
 // same as adding 1 n times, and the records of one bucket are all counted or
 // all too late together, so the windows end up as with one Add per record, for
 // the price of a map lookup per record and a window Add per key and batch.
@@ -143,7 +143,6 @@ func (t *tally) add(batch []rec, lagMs int64) {
 		}
 		t.count(&t.out)
 	}
-	t.flush()
 }
 
 // skip counts a record the source could not hand over (a line too long).
