@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ func appendInt(b []byte, i int) []byte {
 	return append(b, byte('0'+i%10))
 }
 
-// benchOnce runs -once's whole path, read, decode and count, over data.
+// benchOnce runs -once's whole path, read, decode and count, over data,
+// through the pipeline main uses.
 func benchOnce(b *testing.B, data []byte, args ...string) {
 	cfg, err := parseFlags(args, os.Stderr)
 	if err != nil {
@@ -55,11 +57,9 @@ func benchOnce(b *testing.B, data []byte, args ...string) {
 		t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
 		var mu sync.Mutex
 		src := &lineSource{r: bytes.NewReader(data), now: func() time.Time { return t0 }}
-		err := src.run(context.Background(), func(bt batch) {
-			mu.Lock()
-			t.add(bt.recs, bt.lagMs)
-			mu.Unlock()
-		})
+		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
+		err := src.run(context.Background(), p.deliver)
+		p.close()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,4 +77,8 @@ func BenchmarkOnceMatch(b *testing.B) {
 
 func BenchmarkOnceWholeLine(b *testing.B) {
 	benchOnce(b, benchInput(b, false), "-once")
+}
+
+func BenchmarkOnceMatchAnchored(b *testing.B) {
+	benchOnce(b, benchInput(b, false), "-once", "-match", `^(\S+) `)
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -75,28 +76,28 @@ func run(ctx context.Context, args []string, e env) int {
 		t.filter, t.groupFilter = true, []byte(cfg.groupOnly)
 	}
 	var mu sync.Mutex
-	deliver := func(b batch) {
-		mu.Lock()
-		defer mu.Unlock()
-		for range b.tooLong {
-			t.skip(errTooLong)
-		}
-		t.add(b.recs, b.lagMs)
+	// read runs the source to its end, through a pipeline that decodes on
+	// every core; when it returns, everything read is counted.
+	read := func(ctx context.Context) error {
+		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
+		err := src.run(ctx, p.deliver)
+		p.close()
+		return err
 	}
 	rep := &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, prevTime: e.now()}
 
 	switch {
 	case cfg.once:
-		err = src.run(ctx, deliver)
+		err = read(ctx)
 		if err == nil || errors.Is(err, context.Canceled) {
 			final := rep.report(e.now(), cfg.n)
 			final.Done = err == nil
 			err = errors.Join(err, write(e.stdout, cfg, &final))
 		}
 	case cfg.json || cfg.plain || !e.stdoutTTY && !e.forceTerminalView:
-		err = periodic(ctx, src, deliver, rep, cfg, e)
+		err = periodic(ctx, read, rep, cfg, e)
 	default:
-		err = terminal(ctx, src, deliver, rep, cfg, e)
+		err = terminal(ctx, read, rep, cfg, e)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "streamtop: %v\n", err)
@@ -135,9 +136,9 @@ func write(w io.Writer, cfg *config, rep *report) error {
 
 // periodic prints a report every refresh until the input ends (then a last
 // one, marked done) or ctx ends.
-func periodic(ctx context.Context, src recordSource, deliver func(batch), rep *reporter, cfg *config, e env) error {
+func periodic(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
 	done := make(chan error, 1)
-	go func() { done <- src.run(ctx, deliver) }()
+	go func() { done <- read(ctx) }()
 	tick := time.NewTicker(cfg.refresh)
 	defer tick.Stop()
 	for {
@@ -166,7 +167,7 @@ func periodic(ctx context.Context, src recordSource, deliver func(batch), rep *r
 }
 
 // terminal runs the full-screen view until the user quits.
-func terminal(ctx context.Context, src recordSource, deliver func(batch), rep *reporter, cfg *config, e env) error {
+func terminal(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(e.stdout), tea.WithAltScreen()}
@@ -176,7 +177,7 @@ func terminal(ctx context.Context, src recordSource, deliver func(batch), rep *r
 	opts = append(opts, e.teaOptions...)
 	p := tea.NewProgram(newView(rep, cfg.n, cfg.refresh), opts...)
 	go func() {
-		err := src.run(ctx, deliver)
+		err := read(ctx)
 		p.Send(doneMsg{err: err})
 	}()
 	_, err := p.Run()

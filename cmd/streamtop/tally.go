@@ -40,6 +40,19 @@ func (s skipped) malformed() int64 {
 	return s.NotJSON + s.NoField + s.BadValue + s.NoMatch + s.BadTime + s.BadWeight + s.TooLong
 }
 
+func (s *skipped) add(o skipped) {
+	s.NotJSON += o.NotJSON
+	s.NoField += o.NoField
+	s.BadValue += o.BadValue
+	s.NoMatch += o.NoMatch
+	s.BadTime += o.BadTime
+	s.BadWeight += o.BadWeight
+	s.TooLong += o.TooLong
+	s.Late += o.Late
+	s.OtherGroups += o.OtherGroups
+	s.OverLimit += o.OverLimit
+}
+
 func (s *skipped) count(err error) {
 	switch {
 	case errors.Is(err, errNotJSON):
