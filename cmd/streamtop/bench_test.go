@@ -55,6 +55,7 @@ func benchOnce(b *testing.B, data []byte, args ...string) {
 	for b.Loop() {
 		dec, _ := cfg.decoder()
 		t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
+		t.flushLimit = slotLimit // as main sets it for -once
 		var mu sync.Mutex
 		src := &lineSource{r: bytes.NewReader(data), now: func() time.Time { return t0 }}
 		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
@@ -81,4 +82,22 @@ func BenchmarkOnceWholeLine(b *testing.B) {
 
 func BenchmarkOnceMatchAnchored(b *testing.B) {
 	benchOnce(b, benchInput(b, false), "-once", "-match", `^(\S+) `)
+}
+
+// BenchmarkOnceWholeLineSerial is BenchmarkOnceWholeLine without the
+// pipeline: decode and count on the reading goroutine.
+func BenchmarkOnceWholeLineSerial(b *testing.B) {
+	data := benchInput(b, false)
+	cfg, _ := parseFlags([]string{"-once"}, os.Stderr)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		dec, _ := cfg.decoder()
+		t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
+		t.flushLimit = slotLimit
+		src := &lineSource{r: bytes.NewReader(data), now: func() time.Time { return t0 }}
+		if err := src.run(context.Background(), func(bt batch) { t.add(bt.recs, bt.lagMs) }); err != nil {
+			b.Fatal(err)
+		}
+		t.flush()
+	}
 }

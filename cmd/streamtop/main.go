@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, e env) int {
 	}
 	dec, _ := cfg.decoder() // checked by parseFlags
 	t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
+	if cfg.once {
+		t.flushLimit = slotLimit // no report until the end
+	}
 	if cfg.groupOnly != "" {
 		t.filter, t.groupFilter = true, []byte(cfg.groupOnly)
 	}

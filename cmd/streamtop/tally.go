@@ -80,12 +80,20 @@ func (s *skipped) count(err error) {
 // no string allocation.
 const slotLimit = 1 << 16
 
+// liveFlushLimit bounds the slots pending at once when reports come while
+// records flow, so that a report, which adds them first, takes at most this
+// many window Adds under the lock: a refresh stays under a few milliseconds
+// whatever the rate (BenchmarkRefresh). -once, with one report at the end,
+// lets slotLimit keys pend, which makes counting many distinct keys cheaper.
+const liveFlushLimit = 4096
+
 // tally counts decoded records in one window per group.
 //
 // Records are not added to the windows one by one: consecutive records whose
 // times fall in the same bucket are summed per key first, in a slot, and each
 // slot is added once when the run of records ends: at the first record of
-// another bucket, or when the counts are read (top). Adding n at once to a bucket is the
+// another bucket, when flushLimit keys are pending, or when the counts are
+// read (top). Adding n at once to a bucket is the
 // same as adding 1 n times, and the records of one bucket are all counted or
 // all too late together, so the windows end up as with one Add per record, for
 // the price of a map lookup per record and a window Add per key and batch.
@@ -115,6 +123,8 @@ type tally struct {
 	pendTime   time.Time
 	pendLatest time.Time
 	dirty      []*groupState
+	touched    int // slots pending in all groups
+	flushLimit int // flush when this many are pending
 	slots      int // slots held by all groups
 }
 
@@ -135,12 +145,13 @@ type slot struct {
 
 func newTally(dec decoder, newWindow func() (windowed, error), bucket time.Duration, maxGroups int) *tally {
 	return &tally{
-		dec:       dec,
-		newWindow: newWindow,
-		bucket:    int64(bucket),
-		maxGroups: maxGroups,
-		groups:    map[string]*groupState{},
-		lagMs:     -1,
+		dec:        dec,
+		newWindow:  newWindow,
+		bucket:     int64(bucket),
+		maxGroups:  maxGroups,
+		groups:     map[string]*groupState{},
+		lagMs:      -1,
+		flushLimit: liveFlushLimit,
 	}
 }
 
@@ -209,9 +220,13 @@ func (t *tally) count(d *decoded) {
 			t.dirty = append(t.dirty, g)
 		}
 		g.touched = append(g.touched, s)
+		t.touched++
 	}
 	s.weight += d.weight
 	s.records++
+	if t.touched >= t.flushLimit {
+		t.flush()
+	}
 }
 
 // flush adds the pending slots to their windows.
@@ -232,7 +247,7 @@ func (t *tally) flush() {
 		g.touched = g.touched[:0]
 	}
 	t.dirty = t.dirty[:0]
-	t.pending = false
+	t.pending, t.touched = false, 0
 	if counted && t.pendLatest.After(t.newest) {
 		t.newest = t.pendLatest
 	}
