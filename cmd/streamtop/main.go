@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -64,6 +65,9 @@ func run(ctx context.Context, args []string, e env) int {
 	if !cfg.demo && e.stdinTTY {
 		fmt.Fprintln(e.stderr, "streamtop: no input: pipe lines into it (tail -f access.log | streamtop -field ip), or try streamtop -demo")
 		return 2
+	}
+	if cfg.capacity > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(capacityMemoryLimit)
 	}
 	src, err := newSource(cfg, e)
 	if err != nil {
