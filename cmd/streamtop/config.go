@@ -70,6 +70,11 @@ Examples:
   tail -f access.log | streamtop -match '"GET (\S+)'
   streamtop -demo -capacity 100
 
+On a terminal the table refreshes in place: q quits, p (or space) pauses,
++ and - change the number of rows. Otherwise, or with -plain, a plain table
+is printed every -refresh; -json prints one JSON object instead. Records that
+cannot be decoded are counted in the header and skipped.
+
 Flags:
 `
 

@@ -55,7 +55,7 @@ func newView(rep *reporter, n int, refresh time.Duration) *view {
 			header:  lipgloss.NewStyle().Reverse(true).Bold(true),
 			help:    lipgloss.NewStyle().Faint(true),
 			title:   lipgloss.NewStyle().Bold(true),
-			columns: lipgloss.NewStyle().Underline(true),
+			columns: lipgloss.NewStyle().Faint(true),
 			up:      lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
 			down:    lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
 			fresh:   lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
