@@ -76,7 +76,6 @@ type pipeline struct {
 	free    chan *decodedBatch
 	counted chan []*decodedBatch
 	done    chan struct{}
-	parts   []*decodedBatch
 }
 
 func newPipeline(mu *sync.Mutex, t *tally, dec decoder, workers int) *pipeline {

@@ -169,12 +169,6 @@ func (t *tally) add(batch []rec, lagMs int64) {
 	}
 }
 
-// skip counts a record the source could not hand over (a line too long).
-func (t *tally) skip(err error) {
-	t.records++
-	t.skipped.count(err)
-}
-
 func (t *tally) count(d *decoded) {
 	if t.filter && string(d.group) != string(t.groupFilter) {
 		t.skipped.OtherGroups++
