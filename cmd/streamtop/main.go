@@ -95,7 +95,15 @@ func run(ctx context.Context, args []string, e env) int {
 
 	switch {
 	case cfg.once:
-		err = read(ctx)
+		// A read blocked on a quiet pipe does not see ctx end, so wait for
+		// either: interrupted, -once prints what it counted so far.
+		done := make(chan error, 1)
+		go func() { done <- read(ctx) }()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 		if err == nil || errors.Is(err, context.Canceled) {
 			final := rep.report(e.now(), cfg.n)
 			final.Done = err == nil

@@ -277,6 +277,7 @@ func (t *tally) top(now time.Time, advance bool, n, maxShown int) []groupTop {
 			w.Advance(now)
 		}
 		if w.Total() == 0 {
+			t.slots -= len(g.slots)
 			delete(t.groups, name)
 			continue
 		}

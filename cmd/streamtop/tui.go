@@ -68,8 +68,9 @@ func (v *view) tick() tea.Cmd {
 	return tea.Tick(v.refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
+// Init asks for the first refresh at once; each tick schedules the next.
 func (v *view) Init() tea.Cmd {
-	return tea.Batch(func() tea.Msg { return tickMsg(time.Now()) }, v.tick())
+	return func() tea.Msg { return tickMsg(time.Now()) }
 }
 
 func (v *view) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
