@@ -147,6 +147,10 @@ func (v *view) View() string {
 	}
 	line(v.styles.help.Render(runewidth.Truncate(state, w, "…")))
 
+	if len(v.last.Groups) == 0 {
+		line("")
+		line(v.styles.help.Render("no records in the window yet"))
+	}
 	approx := !v.last.Exact
 	for _, g := range v.last.Groups {
 		if !line("") {

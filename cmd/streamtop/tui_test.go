@@ -183,3 +183,11 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestViewEmpty(t *testing.T) {
+	v, _, _ := newTestView(t, nil)
+	update(v, tickMsg(t0))
+	if out := v.View(); !strings.Contains(out, "no records in the window yet") {
+		t.Errorf("empty view:\n%s", out)
+	}
+}
