@@ -216,6 +216,9 @@ func (c *config) decoder() (decoder, error) {
 			return d, fmt.Errorf("-match %q: needs a capture group, the part to count, as in 'GET (\\S+)'", c.match)
 		}
 		d.re = re
+		if re.NumSubexp() == 1 {
+			d.fast = compileFast(c.match)
+		}
 		d.key = field{kind: fromCapture, capture: 1}
 	} else {
 		var err error

@@ -49,6 +49,8 @@ var (
 type decoder struct {
 	key, group, weight, time field
 	re                       *regexp.Regexp
+	fast                     *fastMatch // re's work, when re has its shape
+	loc                      [4]int
 	scratch                  [4][]byte
 }
 
@@ -64,7 +66,12 @@ type decoded struct {
 // Without a time field the time is r.Arrival; without a weight field, 1.
 func (d *decoder) decode(r rec, out *decoded) error {
 	var loc []int
-	if d.re != nil {
+	if d.fast != nil {
+		if !d.fast.find(r.Data, &d.loc) {
+			return errNoMatch
+		}
+		loc = d.loc[:]
+	} else if d.re != nil {
 		if loc = d.re.FindSubmatchIndex(r.Data); loc == nil {
 			return errNoMatch
 		}
