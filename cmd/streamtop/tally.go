@@ -93,10 +93,11 @@ const liveFlushLimit = 4096
 // times fall in the same bucket are summed per key first, in a slot, and each
 // slot is added once when the run of records ends: at the first record of
 // another bucket, when flushLimit keys are pending, or when the counts are
-// read (top). Adding n at once to a bucket is the
-// same as adding 1 n times, and the records of one bucket are all counted or
-// all too late together, so the windows end up as with one Add per record, for
-// the price of a map lookup per record and a window Add per key and batch.
+// read (top). Adding n at once to a bucket is the same as adding 1 n times,
+// and the records of one bucket are all counted or all too late together, so
+// a Counter ends up exactly as with one Add per record, and a Sketch within
+// the same error bounds (its summaries see the run's keys in another order),
+// for the price of a map lookup per record and a window Add per key and run.
 //
 // The zero value is not usable; use newTally. A tally is not safe for
 // concurrent use: the caller serialises add and the reads.
