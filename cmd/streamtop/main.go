@@ -146,7 +146,10 @@ func write(w io.Writer, cfg *config, rep *report) error {
 		_, err = w.Write(append(b, '\n'))
 		return err
 	}
-	return writePlain(w, rep)
+	if cfg.once {
+		return writePlain(w, rep, 0)
+	}
+	return writePlain(w, rep, maxKeyWidth)
 }
 
 // periodic prints a report every refresh until the input ends (then a last

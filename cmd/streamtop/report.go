@@ -215,26 +215,33 @@ func humanRate(r float64) string {
 	return fmt.Sprintf("%.0f", r)
 }
 
-// maxKeyWidth bounds a key's width in the plain tables, so that one refresh
-// prints a bounded amount whatever the keys.
+// maxKeyWidth bounds a key's width in the plain tables of refreshes, so that
+// one refresh prints a bounded amount whatever the keys.
 const maxKeyWidth = 80
 
 // writePlain prints rep as plain text tables: what -once prints at the end and
 // what a refresh prints when stdout is not a terminal. Each table is at most
-// n rows of at most about 130 columns.
-func writePlain(w io.Writer, rep *report) error {
+// n rows; keys are cut to keyWidth runes (-once passes no limit, 0, as
+// uniq -c would not cut them).
+func writePlain(w io.Writer, rep *report, keyWidth int) error {
+	cut := func(s string) string {
+		if keyWidth == 0 {
+			return s
+		}
+		return truncate(s, keyWidth)
+	}
 	var b strings.Builder
 	b.WriteString(rep.header())
 	b.WriteByte('\n')
 	for _, g := range rep.Groups {
 		if g.Name != "" || len(rep.Groups) > 1 {
-			fmt.Fprintf(&b, "\n== %s  (total %d, %d keys)\n", truncate(printable(g.Name), maxKeyWidth), g.Total, g.Keys)
+			fmt.Fprintf(&b, "\n== %s  (total %d, %d keys)\n", cut(printable(g.Name)), g.Total, g.Keys)
 		} else {
 			fmt.Fprintf(&b, "total %d, %d keys\n", g.Total, g.Keys)
 		}
 		kw := 3
 		for _, r := range g.Top {
-			kw = max(kw, utf8.RuneCountInString(truncate(printable(r.Key), maxKeyWidth)))
+			kw = max(kw, utf8.RuneCountInString(cut(printable(r.Key))))
 		}
 		approx := !rep.Exact
 		fmt.Fprintf(&b, "%4s  %-*s  %10s", "RANK", kw, "KEY", "COUNT")
@@ -243,7 +250,7 @@ func writePlain(w io.Writer, rep *report) error {
 		}
 		fmt.Fprintf(&b, "  %6s  %s\n", "SHARE", "CHANGE")
 		for _, r := range g.Top {
-			key := truncate(printable(r.Key), maxKeyWidth)
+			key := cut(printable(r.Key))
 			fmt.Fprintf(&b, "%4d  %s%s  %10d", r.Rank, key, strings.Repeat(" ", kw-utf8.RuneCountInString(key)), r.Count)
 			if approx {
 				fmt.Fprintf(&b, "  %8d", r.Err)
