@@ -85,7 +85,7 @@ const slotLimit = 1 << 16
 // many window Adds under the lock: a refresh stays under a few milliseconds
 // whatever the rate (BenchmarkRefresh). -once, with one report at the end,
 // lets slotLimit keys pend, which makes counting many distinct keys cheaper.
-const liveFlushLimit = 4096
+const liveFlushLimit = 2048
 
 // tally counts decoded records in one window per group.
 //
