@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # streamtop -once against sort | uniq -c | sort -rn | head, side by side on the
 # same generated access log (1M lines by default), checking that both give the
-# same top 10. Prints one line per case: best-of-$RUNS wall time of each, their
-# ratio, and streamtop's lines per second.
+# same top 10. Prints one line per case: the best-of-$RUNS wall and CPU times
+# of each, their ratios, and streamtop's lines per second (wall).
 #
 #   bash bench/streamtop.sh            # N=1000000 RUNS=3
 #   N=200000 RUNS=1 bash bench/streamtop.sh
@@ -24,18 +24,18 @@ go build -o "$dir/genlog" ./cmd/streamtop/internal/genlog
 "$dir/genlog" -n "$N" -format json >"$dir/access.jsonl"
 cut -d' ' -f1 "$dir/access.log" >"$dir/ips.txt"
 
-# best_of CMD: the lowest wall time of $RUNS runs, in seconds; the last run's
-# output is left in $dir/out.
+# best_of CMD: the lowest wall time and the lowest CPU time (user + system,
+# the pipeline's processes together) of $RUNS runs, in seconds; the last
+# run's output is left in $dir/out. On a shared machine the CPU time is the
+# steadier figure.
 best_of() {
-  local best= t0 t1 s
+  local best= cpu= r c
   for _ in $(seq "$RUNS"); do
-    t0=$(date +%s.%N)
-    bash -c "$1" >"$dir/out"
-    t1=$(date +%s.%N)
-    s=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$s < $best" | bc -l)" = 1 ]; then best=$s; fi
+    read -r r c < <({ TIMEFORMAT='%R %U %S'; time bash -c "$1" >"$dir/out"; } 2>&1 | awk '{print $1, $2 + $3}')
+    if [ -z "$best" ] || [ "$(echo "$r < $best" | bc -l)" = 1 ]; then best=$r; fi
+    if [ -z "$cpu" ] || [ "$(echo "$c < $cpu" | bc -l)" = 1 ]; then cpu=$c; fi
   done
-  printf '%.3f' "$best"
+  echo "$best $cpu"
 }
 
 # The top as "count key" lines, ties ordered by key, from each tool's output.
@@ -43,17 +43,17 @@ norm_streamtop() { awk '/^RANK/{on=1; next} on && NF>=3 {print $3, $2}' "$dir/ou
 norm_sort() { awk '{print $1, $2}' "$dir/out" | sort -k1,1nr -k2,2; }
 
 export LC_ALL=C
-printf '%-34s %9s %9s %7s %12s  %s\n' case streamtop sort ratio lines/s same-top
+printf '%-34s %19s %19s %13s %12s  %s\n' case 'streamtop wall/cpu' 'sort wall/cpu' 'ratio w/cpu' 'lines/s' same-top
 bench_case() { # name, streamtop flags, input, key extraction pipeline for sort
-  local name=$1 flags=$2 input=$3 extract=$4 ts tu
-  ts=$(best_of "'$dir/streamtop' -once -n $TOP $flags <'$input'")
+  local name=$1 flags=$2 input=$3 extract=$4 tsw tsc tuw tuc same
+  read -r tsw tsc < <(best_of "'$dir/streamtop' -once -n $TOP $flags <'$input'")
   norm_streamtop >"$dir/a"
-  tu=$(best_of "$extract | sort | uniq -c | sort -rn | head -n $TOP")
+  read -r tuw tuc < <(best_of "$extract | sort | uniq -c | sort -rn | head -n $TOP")
   norm_sort >"$dir/b"
   same=yes
   cmp -s "$dir/a" "$dir/b" || same=NO
-  printf '%-34s %8ss %8ss %6.1fx %12.0f  %s\n' "$name" "$ts" "$tu" \
-    "$(echo "$tu / $ts" | bc -l)" "$(echo "$N / $ts" | bc -l)" "$same"
+  printf '%-34s %8.3fs / %6.3fs %8.3fs / %6.3fs %5.1fx / %4.1fx %12.0f  %s\n' "$name" "$tsw" "$tsc" "$tuw" "$tuc" \
+    "$(echo "$tuw / $tsw" | bc -l)" "$(echo "$tuc / $tsc" | bc -l)" "$(echo "$N / $tsw" | bc -l)" "$same"
   if [ "$same" = NO ]; then diff "$dir/a" "$dir/b" | head -20; fi
 }
 
