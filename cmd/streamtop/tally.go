@@ -110,6 +110,7 @@ type tally struct {
 	maxGroups   int
 
 	groups  map[string]*groupState
+	last    *groupState // the group of the last record counted
 	records int64
 	skipped skipped
 	newest  time.Time // the latest record time counted
@@ -131,6 +132,7 @@ type tally struct {
 
 // groupState is one group's window and its slots.
 type groupState struct {
+	name    string
 	w       windowed
 	slots   map[string]*slot
 	touched []*slot // slots with a pending count
@@ -175,18 +177,21 @@ func (t *tally) count(d *decoded) {
 		t.skipped.OtherGroups++
 		return
 	}
-	g := t.groups[string(d.group)]
-	if g == nil {
-		if len(t.groups) >= t.maxGroups {
-			t.skipped.OverLimit++
-			return
+	g := t.last // records mostly come in runs of one group, or have none
+	if g == nil || string(d.group) != g.name {
+		if g = t.groups[string(d.group)]; g == nil {
+			if len(t.groups) >= t.maxGroups {
+				t.skipped.OverLimit++
+				return
+			}
+			w, err := t.newWindow()
+			if err != nil {
+				panic(err) // the options were validated when the command started
+			}
+			g = &groupState{name: string(d.group), w: w, slots: map[string]*slot{}}
+			t.groups[g.name] = g
 		}
-		w, err := t.newWindow()
-		if err != nil {
-			panic(err) // the options were validated when the command started
-		}
-		g = &groupState{w: w, slots: map[string]*slot{}}
-		t.groups[string(d.group)] = g
+		t.last = g
 	}
 	b := floorDiv(d.t.UnixNano(), t.bucket)
 	if t.pending && b != t.pendBucket {
@@ -280,6 +285,9 @@ func (t *tally) top(now time.Time, advance bool, n, maxShown int) []groupTop {
 		if w.Total() == 0 {
 			t.slots -= len(g.slots)
 			delete(t.groups, name)
+			if t.last == g {
+				t.last = nil
+			}
 			continue
 		}
 		start, end := w.Bounds()
