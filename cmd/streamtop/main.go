@@ -1,0 +1,206 @@
+// Command streamtop counts the most frequent keys of a stream over a sliding
+// window and shows them live, as top does: lines or JSON lines on stdin, or the
+// visualizer's simulated traffic with -demo. Run streamtop -h for the flags.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/term"
+
+	"github.com/streamtop/streamtop/window"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], env{
+		stdin:     os.Stdin,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		stdinTTY:  term.IsTerminal(os.Stdin.Fd()),
+		stdoutTTY: term.IsTerminal(os.Stdout.Fd()),
+		now:       time.Now,
+	})
+	stop()
+	os.Exit(code)
+}
+
+// env is what the command takes from its process, so tests can run it whole.
+type env struct {
+	stdin             io.Reader
+	stdout, stderr    io.Writer
+	stdinTTY          bool
+	stdoutTTY         bool
+	now               func() time.Time
+	teaOptions        []tea.ProgramOption // tests drive the terminal view
+	forceTerminalView bool
+}
+
+// run is the command; it returns the exit code: 0, 1 for a failure while
+// running, 2 for a bad command line.
+func run(ctx context.Context, args []string, e env) int {
+	cfg, err := parseFlags(args, e.stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		if u, ok := err.(*usageError); !ok || !u.printed {
+			fmt.Fprintf(e.stderr, "streamtop: %v\n", err)
+		}
+		return 2
+	}
+	if !cfg.demo && e.stdinTTY {
+		fmt.Fprintln(e.stderr, "streamtop: no input: pipe lines into it (tail -f access.log | streamtop -field ip), or try streamtop -demo")
+		return 2
+	}
+	if cfg.capacity > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(capacityMemoryLimit)
+	}
+	src, err := newSource(cfg, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "streamtop: %v\n", err)
+		return 1
+	}
+	dec, _ := cfg.decoder() // checked by parseFlags
+	t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
+	if cfg.once {
+		t.flushLimit = slotLimit // no report until the end
+	}
+	if cfg.groupOnly != "" {
+		t.filter, t.groupFilter = true, []byte(cfg.groupOnly)
+	}
+	var mu sync.Mutex
+	// read runs the source to its end, through a pipeline that decodes on
+	// every core; when it returns, everything read is counted.
+	read := func(ctx context.Context) error {
+		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
+		err := src.run(ctx, p.deliver)
+		p.close()
+		return err
+	}
+	rep := &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, prevTime: e.now()}
+
+	switch {
+	case cfg.once:
+		// A read blocked on a quiet pipe does not see ctx end, so wait for
+		// either: interrupted, -once prints what it counted so far.
+		done := make(chan error, 1)
+		go func() { done <- read(ctx) }()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err == nil || errors.Is(err, context.Canceled) {
+			final := rep.report(e.now(), cfg.n)
+			final.Done = err == nil
+			err = errors.Join(err, write(e.stdout, cfg, &final))
+		}
+	case cfg.json || cfg.plain || !e.stdoutTTY && !e.forceTerminalView:
+		err = periodic(ctx, read, rep, cfg, e)
+	default:
+		err = terminal(ctx, read, rep, cfg, e)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "streamtop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newSource(cfg *config, e env) (recordSource, error) {
+	if cfg.demo {
+		return newDemo(cfg.rate)
+	}
+	return &lineSource{r: e.stdin, label: "stdin", now: e.now}, nil
+}
+
+// newWindow makes one group's window: a Counter, or a Sketch with -capacity.
+func (c *config) newWindow() (windowed, error) {
+	if c.capacity > 0 {
+		return window.NewSketch[string](c.window, c.bucket, c.capacity)
+	}
+	return window.NewCounter[string](c.window, c.bucket)
+}
+
+// write prints one report as -json or plain text asks.
+func write(w io.Writer, cfg *config, rep *report) error {
+	if cfg.json {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	if cfg.once {
+		return writePlain(w, rep, 0)
+	}
+	return writePlain(w, rep, maxKeyWidth)
+}
+
+// periodic prints a report every refresh until the input ends (then a last
+// one, marked done) or ctx ends.
+func periodic(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
+	done := make(chan error, 1)
+	go func() { done <- read(ctx) }()
+	tick := time.NewTicker(cfg.refresh)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return err
+			}
+			final := rep.report(e.now(), cfg.n)
+			final.Done = true
+			return write(e.stdout, cfg, &final)
+		case <-ctx.Done():
+			return ctx.Err()
+		case t := <-tick.C:
+			r := rep.report(t, cfg.n)
+			if err := write(e.stdout, cfg, &r); err != nil {
+				return err
+			}
+			if !cfg.json {
+				if _, err := io.WriteString(e.stdout, "\n"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// terminal runs the full-screen view until the user quits.
+func terminal(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(e.stdout), tea.WithAltScreen()}
+	if !cfg.demo {
+		opts = append(opts, tea.WithInputTTY()) // stdin carries the records
+	}
+	opts = append(opts, e.teaOptions...)
+	p := tea.NewProgram(newView(rep, cfg.n, cfg.refresh), opts...)
+	go func() {
+		err := read(ctx)
+		p.Send(doneMsg{err: err})
+	}()
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
