@@ -258,9 +258,9 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	return c, nil
 }
 
-// errCrash is crash.Cause: a test killed the worker.
+// errCrash is crash.ErrKilled: a test killed the worker.
 var (
-	errCrash           = crash.Cause
+	errCrash           = crash.ErrKilled
 	errShutdownTimeout = errors.New("source: graceful shutdown timed out")
 )
 
@@ -272,7 +272,7 @@ var (
 //
 // The values of ctx (a trace id, say) reach every processor hook and every
 // lease store call; its end does not cut them short. A ctx that ends with
-// the cause crash.Cause (tests only) stops the worker as if its process died:
+// the cause crash.ErrKilled (tests only) stops the worker as if its process died:
 // no processor hook, no release, no further write.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {

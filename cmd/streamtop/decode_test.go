@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-var t0 = time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+var t0 = time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC) // date-proof: arrival time handed to the decoder and sources
 
 func mustDecoder(t testing.TB, args ...string) decoder {
 	t.Helper()

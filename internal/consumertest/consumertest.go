@@ -99,7 +99,7 @@ func (w *Worker) Stop(t testing.TB) {
 // Kill stops the worker as a crash would: no hooks, no release.
 func (w *Worker) Kill(t testing.TB) {
 	t.Helper()
-	w.cancel(crash.Cause)
+	w.cancel(crash.ErrKilled)
 	if err, first := w.wait(); first && err != nil {
 		t.Errorf("Run after crash: %v", err)
 	}

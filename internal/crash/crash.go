@@ -4,8 +4,8 @@ package crash
 
 import "errors"
 
-// Cause is the cause to end the context given to (*source.Consumer).Run with
+// ErrKilled is the cause to end the context given to (*source.Consumer).Run with
 // (context.WithCancelCause) so that the Consumer stops as a killed process
 // would: no processor hook runs, no lease is released, nothing more is
 // written. Tests of failover use it; no program should.
-var Cause = errors.New("crash: consumer killed (test)")
+var ErrKilled = errors.New("crash: consumer killed (test)")
