@@ -1,0 +1,248 @@
+package kpl
+
+import (
+	"bytes"
+	"crypto/md5"
+	"errors"
+	"fmt"
+)
+
+// Errors from Decode. ErrNotAggregated means the data is a plain record; the
+// others mean it carries the magic prefix but cannot be read, and a consumer
+// passes it on whole, as the KCL does, and counts it.
+var (
+	// ErrNotAggregated: the data does not start with the magic prefix, or
+	// is too short to hold the prefix and a checksum.
+	ErrNotAggregated = errors.New("kpl: not an aggregated record")
+	// ErrChecksum: the MD5 after the body does not match it.
+	ErrChecksum = errors.New("kpl: aggregated record checksum mismatch")
+	// ErrMalformed is wrapped by every *FormatError.
+	ErrMalformed = errors.New("kpl: malformed aggregated record")
+)
+
+// FormatError reports an aggregated record whose body is not a valid
+// AggregatedRecord message: a bad varint or wire type, a field running past
+// the end, a required field missing, or a key index outside its table.
+// errors.Is(err, ErrMalformed) is true for it.
+type FormatError struct {
+	Offset int    // where in the Kinesis record's data the problem was found
+	Reason string // what was wrong there
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("kpl: malformed aggregated record at byte %d: %s", e.Offset, e.Reason)
+}
+
+func (e *FormatError) Unwrap() error { return ErrMalformed }
+
+// IsAggregated reports whether data has the shape of an aggregated record:
+// the magic prefix, then room for a checksum. It does not look further; Decode
+// does.
+func IsAggregated(data []byte) bool {
+	return len(data) >= len(magic)+md5.Size && bytes.Equal(data[:len(magic)], magic[:])
+}
+
+// A Decoder reads aggregated records. It keeps scratch space between calls,
+// so a consumer that reuses one allocates nothing per sub-record: each
+// sub-record's Data is a slice of the input, and its keys are substrings of
+// one string built per aggregated record (and none at all when the key tables
+// are the same as the previous record's).
+//
+// The zero value is ready to use and checks checksums. A Decoder is not safe
+// for concurrent use; use one per goroutine. Its scratch space grows to the
+// largest record decoded, which is bounded by the input's length.
+type Decoder struct {
+	// SkipChecksum turns off the MD5 check, which is most of the cost of
+	// decoding (see the package documentation). Kinesis checks the
+	// integrity of what it stores and sends, so a reader that trusts it may
+	// skip; the KCL always checks.
+	SkipChecksum bool
+
+	pkSpans, ehkSpans []span
+	pk, ehk           []string
+	recs              []rawRecord
+	keyBuf            []byte
+	keys              string // the concatenated key tables of the last record
+}
+
+// span is a range [start, end) of the body.
+type span struct{ start, end int }
+
+// rawRecord is a Record as found on the wire, before its indexes are checked
+// against tables that may come after it.
+type rawRecord struct {
+	data   span
+	pk     uint64
+	ehk    uint64
+	hasEHK bool
+}
+
+// Decode appends the sub-records of the aggregated record data to dst, in
+// order, and returns the extended slice: the sub-record at dst[len(dst)+i]
+// has sub-sequence number i. Their Data are sub-slices of data (so data must
+// not be changed while they are in use); their keys are strings of their own.
+//
+// On any error dst is returned as it came: ErrNotAggregated when data has no
+// magic prefix, ErrChecksum when the checksum does not match, a *FormatError
+// when the body cannot be read. Tags are checked and dropped.
+//
+// Decode is O(len(data)): with the checksum it reads the body twice, once
+// for MD5 and once to parse it.
+func (d *Decoder) Decode(dst []Record, data []byte) ([]Record, error) {
+	if !IsAggregated(data) {
+		return dst, ErrNotAggregated
+	}
+	body := data[len(magic) : len(data)-md5.Size]
+	if !d.SkipChecksum {
+		if sum := md5.Sum(body); !bytes.Equal(sum[:], data[len(data)-md5.Size:]) {
+			return dst, ErrChecksum
+		}
+	}
+	if err := d.parse(body); err != nil {
+		err.Offset += len(magic)
+		return dst, err
+	}
+
+	// The key tables become one string, so that keys cost one allocation
+	// per aggregated record whatever their number, and none when they are
+	// the same as last time (a producer writing few keys).
+	d.keyBuf = d.keyBuf[:0]
+	for _, s := range d.pkSpans {
+		d.keyBuf = append(d.keyBuf, body[s.start:s.end]...)
+	}
+	for _, s := range d.ehkSpans {
+		d.keyBuf = append(d.keyBuf, body[s.start:s.end]...)
+	}
+	if string(d.keyBuf) != d.keys {
+		d.keys = string(d.keyBuf)
+	}
+	off := 0
+	d.pk = d.pk[:0]
+	for _, s := range d.pkSpans {
+		n := s.end - s.start
+		d.pk = append(d.pk, d.keys[off:off+n])
+		off += n
+	}
+	d.ehk = d.ehk[:0]
+	for _, s := range d.ehkSpans {
+		n := s.end - s.start
+		d.ehk = append(d.ehk, d.keys[off:off+n])
+		off += n
+	}
+
+	dst = growRecords(dst, len(d.recs))
+	for _, r := range d.recs {
+		sub := Record{
+			PartitionKey: d.pk[r.pk],
+			// A full slice expression: appending to one sub-record's
+			// Data must not overwrite what follows it.
+			Data: body[r.data.start:r.data.end:r.data.end],
+		}
+		if r.hasEHK {
+			sub.ExplicitHashKey = d.ehk[r.ehk]
+		}
+		dst = append(dst, sub)
+	}
+	return dst, nil
+}
+
+func growRecords(s []Record, n int) []Record {
+	if n <= cap(s)-len(s) {
+		return s
+	}
+	g := make([]Record, len(s), len(s)+n)
+	copy(g, s)
+	return g
+}
+
+// parse reads an AggregatedRecord body into d's tables and records and checks
+// every index. Offsets in its errors are within body.
+func (d *Decoder) parse(body []byte) *FormatError {
+	d.pkSpans, d.ehkSpans, d.recs = d.pkSpans[:0], d.ehkSpans[:0], d.recs[:0]
+	for off := 0; off < len(body); {
+		key, start, end, next, ok := field(body, off)
+		if !ok {
+			return &FormatError{off, "bad field in AggregatedRecord"}
+		}
+		switch key {
+		case keyPartitionKeyTable:
+			d.pkSpans = append(d.pkSpans, span{start, end})
+		case keyExplicitHashKeyTable:
+			d.ehkSpans = append(d.ehkSpans, span{start, end})
+		case keyRecords:
+			r, err := parseRecord(body[:end], start)
+			if err != nil {
+				return err
+			}
+			d.recs = append(d.recs, r)
+		}
+		off = next
+	}
+	// The tables may come after the records that index them (the KPL
+	// writes them first, but the wire format does not say so).
+	for _, r := range d.recs {
+		if r.pk >= uint64(len(d.pkSpans)) {
+			return &FormatError{r.data.start, fmt.Sprintf("partition key index %d outside a table of %d", r.pk, len(d.pkSpans))}
+		}
+		if r.hasEHK && r.ehk >= uint64(len(d.ehkSpans)) {
+			return &FormatError{r.data.start, fmt.Sprintf("explicit hash key index %d outside a table of %d", r.ehk, len(d.ehkSpans))}
+		}
+	}
+	return nil
+}
+
+// parseRecord reads the Record message in b[off:].
+func parseRecord(b []byte, off int) (rawRecord, *FormatError) {
+	var r rawRecord
+	var hasPK, hasData bool
+	begin := off
+	for off < len(b) {
+		key, start, end, next, ok := field(b, off)
+		if !ok {
+			return r, &FormatError{off, "bad field in Record"}
+		}
+		switch key {
+		case keyPartitionKeyIndex:
+			r.pk, _ = varint(b[start:end])
+			hasPK = true
+		case keyExplicitHashKeyIndex:
+			r.ehk, _ = varint(b[start:end])
+			r.hasEHK = true
+		case keyData:
+			r.data = span{start, end}
+			hasData = true
+		case keyTags:
+			if err := checkTag(b[:end], start); err != nil {
+				return r, err
+			}
+		}
+		off = next
+	}
+	// Both are required in the schema; protobuf's decoders refuse a
+	// message without them, so the KCL would pass such a record through.
+	if !hasPK {
+		return r, &FormatError{begin, "Record without partition_key_index"}
+	}
+	if !hasData {
+		return r, &FormatError{begin, "Record without data"}
+	}
+	return r, nil
+}
+
+// checkTag checks the Tag message in b[off:]: well formed, with its required
+// key.
+func checkTag(b []byte, off int) *FormatError {
+	begin, hasKey := off, false
+	for off < len(b) {
+		key, _, _, next, ok := field(b, off)
+		if !ok {
+			return &FormatError{off, "bad field in Tag"}
+		}
+		hasKey = hasKey || key == keyTagKey
+		off = next
+	}
+	if !hasKey {
+		return &FormatError{begin, "Tag without key"}
+	}
+	return nil
+}
