@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Errors from Decode. ErrNotAggregated means the data is a plain record; the
@@ -98,14 +99,160 @@ func (d *Decoder) Decode(dst []Record, data []byte) ([]Record, error) {
 			return dst, ErrChecksum
 		}
 	}
+	if out, ok := d.decodeInOrder(dst, body); ok {
+		return out, nil
+	}
+	return d.decodeAnyOrder(dst, body)
+}
+
+// decodeInOrder is the fast path, for records laid out as every writer lays
+// them out: the key tables first, then the records. It reads the body once,
+// appending sub-records as it goes. ok is false if the body is laid out any
+// other way or is malformed; then decodeAnyOrder gives the answer (dst's
+// length is unchanged whatever was written past it).
+func (d *Decoder) decodeInOrder(dst []Record, body []byte) (out []Record, ok bool) {
+	d.pkSpans, d.ehkSpans = d.pkSpans[:0], d.ehkSpans[:0]
+	inRecords := false
+	var pks, ehks []string // d.pk and d.ehk, in locals the stores to dst cannot alias
+	for off := 0; off < len(body); {
+		var key uint64
+		var start, end int
+		if body[off] == keyRecords && off+2 < len(body) && body[off+1] < 0x80 {
+			// The common case, a short record, read inline.
+			key, start, end = keyRecords, off+2, off+2+int(body[off+1])
+			if end > len(body) {
+				return dst, false
+			}
+		} else {
+			var ok bool
+			if key, start, end, _, ok = field(body, off); !ok {
+				return dst, false
+			}
+		}
+		off = end
+		switch key {
+		case keyPartitionKeyTable, keyExplicitHashKeyTable:
+			if inRecords {
+				return dst, false
+			}
+			if key == keyPartitionKeyTable {
+				d.pkSpans = append(d.pkSpans, span{start, end})
+			} else {
+				d.ehkSpans = append(d.ehkSpans, span{start, end})
+			}
+		case keyRecords:
+			if !inRecords {
+				d.buildKeys(body)
+				pks, ehks = d.pk, d.ehk
+				inRecords = true
+			}
+			pkIdx, ehkIdx, hasEHK, data, ok := fastRecord(body, start, end)
+			if !ok || pkIdx >= uint64(len(pks)) || hasEHK && ehkIdx >= uint64(len(ehks)) {
+				return dst, false
+			}
+			// Fields are stored into dst one by one: a Record built
+			// aside and copied in stalled on store forwarding, at
+			// half the decoder's time.
+			if len(dst) == cap(dst) {
+				dst = slices.Grow(dst, 1)
+			}
+			dst = dst[:len(dst)+1]
+			sub := &dst[len(dst)-1]
+			sub.PartitionKey = pks[pkIdx]
+			// A full slice expression: appending to one sub-record's
+			// Data must not overwrite what follows it.
+			sub.Data = body[data:end:end]
+			sub.ExplicitHashKey = ""
+			if hasEHK {
+				sub.ExplicitHashKey = ehks[ehkIdx]
+			}
+		}
+	}
+	return dst, true
+}
+
+// fastRecord reads the Record message body[start:end] when it is laid out as
+// writers do: partition key index, perhaps a hash key index, data, nothing
+// else. Otherwise it falls back to parseRecord. Scalars, not a rawRecord,
+// come back: they stay in registers. One-byte varints, most of them, are
+// read inline.
+func fastRecord(b []byte, start, end int) (pk, ehk uint64, hasEHK bool, data int, ok bool) {
+	p := start
+	if p >= end || b[p] != keyPartitionKeyIndex {
+		return slowRecord(b, start, end)
+	}
+	if p+1 < end && b[p+1] < 0x80 {
+		pk, p = uint64(b[p+1]), p+2
+	} else if pk, p = varintAt(b, p+1, end); p < 0 {
+		return slowRecord(b, start, end)
+	}
+	if p < end && b[p] == keyExplicitHashKeyIndex {
+		if p+1 < end && b[p+1] < 0x80 {
+			ehk, p = uint64(b[p+1]), p+2
+		} else if ehk, p = varintAt(b, p+1, end); p < 0 {
+			return slowRecord(b, start, end)
+		}
+		hasEHK = true
+	}
+	if p >= end || b[p] != keyData {
+		return slowRecord(b, start, end)
+	}
+	var l uint64
+	if p+1 < end && b[p+1] < 0x80 {
+		l, p = uint64(b[p+1]), p+2
+	} else if l, p = varintAt(b, p+1, end); p < 0 {
+		return slowRecord(b, start, end)
+	}
+	if l != uint64(end-p) {
+		return slowRecord(b, start, end)
+	}
+	return pk, ehk, hasEHK, p, true
+}
+
+// varintAt reads the varint at b[p:end] and returns it and the offset after
+// it, or -1 for a bad one.
+func varintAt(b []byte, p, end int) (uint64, int) {
+	v, n := varint(b[p:end])
+	if n == 0 {
+		return 0, -1
+	}
+	return v, p + n
+}
+
+func slowRecord(b []byte, start, end int) (pk, ehk uint64, hasEHK bool, data int, ok bool) {
+	r, err := parseRecord(b[:end], start)
+	// The general parser lets a later data field win, so the data need
+	// not run to the end of the record.
+	if err != nil || r.data.end != end {
+		return 0, 0, false, 0, false
+	}
+	return r.pk, r.ehk, r.hasEHK, r.data.start, true
+}
+
+// decodeAnyOrder reads the body in two passes, for tables anywhere, and says
+// exactly what is wrong with a malformed one.
+func (d *Decoder) decodeAnyOrder(dst []Record, body []byte) ([]Record, error) {
 	if err := d.parse(body); err != nil {
 		err.Offset += len(magic)
 		return dst, err
 	}
+	d.buildKeys(body)
+	dst = growRecords(dst, len(d.recs))
+	for _, r := range d.recs {
+		sub := Record{PartitionKey: d.pk[r.pk], Data: body[r.data.start:r.data.end:r.data.end]}
+		if r.hasEHK {
+			sub.ExplicitHashKey = d.ehk[r.ehk]
+		}
+		dst = append(dst, sub)
+	}
+	return dst, nil
+}
 
-	// The key tables become one string, so that keys cost one allocation
-	// per aggregated record whatever their number, and none when they are
-	// the same as last time (a producer writing few keys).
+// buildKeys makes d.pk and d.ehk from the spans of the key tables. The tables
+// become one string, so that keys cost one allocation per aggregated record
+// whatever their number, and none when they are the same as last time (a
+// producer writing few keys).
+func (d *Decoder) buildKeys(body []byte) {
 	d.keyBuf = d.keyBuf[:0]
 	for _, s := range d.pkSpans {
 		d.keyBuf = append(d.keyBuf, body[s.start:s.end]...)
@@ -129,21 +276,6 @@ func (d *Decoder) Decode(dst []Record, data []byte) ([]Record, error) {
 		d.ehk = append(d.ehk, d.keys[off:off+n])
 		off += n
 	}
-
-	dst = growRecords(dst, len(d.recs))
-	for _, r := range d.recs {
-		sub := Record{
-			PartitionKey: d.pk[r.pk],
-			// A full slice expression: appending to one sub-record's
-			// Data must not overwrite what follows it.
-			Data: body[r.data.start:r.data.end:r.data.end],
-		}
-		if r.hasEHK {
-			sub.ExplicitHashKey = d.ehk[r.ehk]
-		}
-		dst = append(dst, sub)
-	}
-	return dst, nil
 }
 
 func growRecords(s []Record, n int) []Record {
