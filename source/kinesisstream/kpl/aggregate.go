@@ -70,24 +70,39 @@ func (a *Aggregator) Size() int {
 
 // SizeWith returns what Size would return after adding r.
 func (a *Aggregator) SizeWith(r Record) int {
-	size := a.Size()
+	p := a.plan(r)
+	return p.size
+}
+
+// placement is where a record would go: its key indexes, whether they are
+// new to the tables, and the aggregated record's size with it.
+type placement struct {
+	size          int
+	pk, ehk       uint64
+	newPK, newEHK bool
+}
+
+// plan works out r's placement with one map lookup a key, for SizeWith and
+// Add alike.
+func (a *Aggregator) plan(r Record) placement {
+	p := placement{size: a.Size()}
 	if a.n == 0 {
-		size = len(magic) + md5.Size + len(r.PartitionKey)
+		p.size = len(magic) + md5.Size + len(r.PartitionKey)
 	}
-	pk, ok := a.pkIndex[r.PartitionKey]
-	if !ok {
-		pk = uint64(len(a.pkIndex))
-		size += 1 + varintLen(uint64(len(r.PartitionKey))) + len(r.PartitionKey)
+	var ok bool
+	if p.pk, ok = a.pkIndex[r.PartitionKey]; !ok {
+		p.pk, p.newPK = uint64(len(a.pkIndex)), true
+		p.size += 1 + varintLen(uint64(len(r.PartitionKey))) + len(r.PartitionKey)
 	}
-	var ehk uint64
 	if r.ExplicitHashKey != "" {
-		if ehk, ok = a.ehkIndex[r.ExplicitHashKey]; !ok {
-			ehk = uint64(len(a.ehkIndex))
-			size += 1 + varintLen(uint64(len(r.ExplicitHashKey))) + len(r.ExplicitHashKey)
+		if p.ehk, ok = a.ehkIndex[r.ExplicitHashKey]; !ok {
+			p.ehk, p.newEHK = uint64(len(a.ehkIndex)), true
+			p.size += 1 + varintLen(uint64(len(r.ExplicitHashKey))) + len(r.ExplicitHashKey)
 		}
 	}
-	rec := recordLen(pk, ehk, r.ExplicitHashKey != "", len(r.Data))
-	return size + 1 + varintLen(uint64(rec)) + rec
+	rec := recordLen(p.pk, p.ehk, r.ExplicitHashKey != "", len(r.Data))
+	p.size += 1 + varintLen(uint64(rec)) + rec
+	return p
 }
 
 // recordLen is the encoded length of a Record message's fields.
@@ -108,9 +123,10 @@ func (a *Aggregator) Add(r Record) error {
 	if err := checkKeys(r); err != nil {
 		return err
 	}
-	if size := a.SizeWith(r); size > a.maxSize() {
+	p := a.plan(r)
+	if p.size > a.maxSize() {
 		if a.n == 0 {
-			return fmt.Errorf("%w: %d bytes aggregated, limit %d", ErrTooLarge, size, a.maxSize())
+			return fmt.Errorf("%w: %d bytes aggregated, limit %d", ErrTooLarge, p.size, a.maxSize())
 		}
 		return ErrFull
 	}
@@ -120,28 +136,22 @@ func (a *Aggregator) Add(r Record) error {
 	if a.n == 0 {
 		a.first = Record{PartitionKey: r.PartitionKey, ExplicitHashKey: r.ExplicitHashKey}
 	}
-	pk, ok := a.pkIndex[r.PartitionKey]
-	if !ok {
-		pk = uint64(len(a.pkIndex))
-		a.pkIndex[r.PartitionKey] = pk
+	if p.newPK {
+		a.pkIndex[r.PartitionKey] = p.pk
 		a.pkTable = appendStringField(a.pkTable, keyPartitionKeyTable, r.PartitionKey)
 	}
-	var ehk uint64
-	hasEHK := r.ExplicitHashKey != ""
-	if hasEHK {
-		if ehk, ok = a.ehkIndex[r.ExplicitHashKey]; !ok {
-			ehk = uint64(len(a.ehkIndex))
-			a.ehkIndex[r.ExplicitHashKey] = ehk
-			a.ehkTable = appendStringField(a.ehkTable, keyExplicitHashKeyTable, r.ExplicitHashKey)
-		}
+	if p.newEHK {
+		a.ehkIndex[r.ExplicitHashKey] = p.ehk
+		a.ehkTable = appendStringField(a.ehkTable, keyExplicitHashKeyTable, r.ExplicitHashKey)
 	}
+	hasEHK := r.ExplicitHashKey != ""
 	b := append(a.records, keyRecords)
-	b = appendVarint(b, uint64(recordLen(pk, ehk, hasEHK, len(r.Data))))
+	b = appendVarint(b, uint64(recordLen(p.pk, p.ehk, hasEHK, len(r.Data))))
 	b = append(b, keyPartitionKeyIndex)
-	b = appendVarint(b, pk)
+	b = appendVarint(b, p.pk)
 	if hasEHK {
 		b = append(b, keyExplicitHashKeyIndex)
-		b = appendVarint(b, ehk)
+		b = appendVarint(b, p.ehk)
 	}
 	a.records = appendBytesField(b, keyData, r.Data)
 	a.n++
