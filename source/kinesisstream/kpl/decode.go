@@ -63,7 +63,7 @@ type Decoder struct {
 	pk, ehk           []string
 	recs              []rawRecord
 	keyBuf            []byte
-	keys              string // the concatenated key tables of the last record
+	keys              string // the key tables of the last record, which keys are substrings of
 }
 
 // span is a range [start, end) of the body.
@@ -111,9 +111,12 @@ func (d *Decoder) Decode(dst []Record, data []byte) ([]Record, error) {
 // other way or is malformed; then decodeAnyOrder gives the answer (dst's
 // length is unchanged whatever was written past it).
 func (d *Decoder) decodeInOrder(dst []Record, body []byte) (out []Record, ok bool) {
-	d.pkSpans, d.ehkSpans = d.pkSpans[:0], d.ehkSpans[:0]
+	// Slices in locals, not in d: stores to dst or to the slices' own
+	// elements would otherwise make the compiler reload d's fields.
+	pkSpans, ehkSpans := d.pkSpans[:0], d.ehkSpans[:0]
+	defer func() { d.pkSpans, d.ehkSpans = pkSpans, ehkSpans }()
 	inRecords := false
-	var pks, ehks []string // d.pk and d.ehk, in locals the stores to dst cannot alias
+	var pks, ehks []string // d.pk and d.ehk
 	for off := 0; off < len(body); {
 		var key uint64
 		var start, end int
@@ -136,13 +139,14 @@ func (d *Decoder) decodeInOrder(dst []Record, body []byte) (out []Record, ok boo
 				return dst, false
 			}
 			if key == keyPartitionKeyTable {
-				d.pkSpans = append(d.pkSpans, span{start, end})
+				pkSpans = append(pkSpans, span{start, end})
 			} else {
-				d.ehkSpans = append(d.ehkSpans, span{start, end})
+				ehkSpans = append(ehkSpans, span{start, end})
 			}
 		case keyRecords:
 			if !inRecords {
-				d.buildKeys(body)
+				d.pkSpans, d.ehkSpans = pkSpans, ehkSpans
+				d.tableKeys(body[:start])
 				pks, ehks = d.pk, d.ehk
 				inRecords = true
 			}
@@ -248,7 +252,27 @@ func (d *Decoder) decodeAnyOrder(dst []Record, body []byte) ([]Record, error) {
 	return dst, nil
 }
 
-// buildKeys makes d.pk and d.ehk from the spans of the key tables. The tables
+// tableKeys makes d.pk and d.ehk from the spans of the key tables, all in
+// head, the body before its first record. head becomes one string and the keys
+// substrings of it: one copy and one allocation per aggregated record, none
+// when head is the same as last time (a producer writing few keys). The bytes
+// between keys (field keys and lengths) come along; they are few.
+func (d *Decoder) tableKeys(head []byte) {
+	if string(head) != d.keys {
+		d.keys = string(head)
+	}
+	keys, pk, ehk := d.keys, d.pk[:0], d.ehk[:0]
+	for _, s := range d.pkSpans {
+		pk = append(pk, keys[s.start:s.end])
+	}
+	for _, s := range d.ehkSpans {
+		ehk = append(ehk, keys[s.start:s.end])
+	}
+	d.pk, d.ehk = pk, ehk
+}
+
+// buildKeys makes d.pk and d.ehk from the spans of the key tables, wherever
+// they are in the body. The tables
 // become one string, so that keys cost one allocation per aggregated record
 // whatever their number, and none when they are the same as last time (a
 // producer writing few keys).
