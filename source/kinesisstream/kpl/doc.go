@@ -29,10 +29,12 @@
 // Cost: decoding is O(len(data)) and allocates nothing per sub-record when the
 // Decoder and the slice it appends to are reused: the sub-records' Data are
 // slices of the input and their keys share one string per aggregated record.
-// The MD5 check is most of the time (about two thirds of it for sub-records
-// of 100 bytes, see the benchmarks); Decoder.SkipChecksum drops it. Encoding
-// copies each record once into reused buffers and once more, with the MD5,
-// into the record Flush returns.
+// The MD5 check is most of the time: it runs at some 500 to 700 MB/s on one
+// core, where parsing and writing the sub-records take about 10 to 30 ns a
+// sub-record (so 100-byte sub-records decode at some 5 million a second with
+// the check, and tens of millions without). Decoder.SkipChecksum drops it.
+// Encoding copies each record once into reused buffers and once more, with the
+// MD5, into the record Flush returns.
 //
 // Decoders and Aggregators are not safe for concurrent use: give each
 // goroutine its own. Errors are typed (ErrNotAggregated, ErrChecksum, and
