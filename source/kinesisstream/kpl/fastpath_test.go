@@ -37,3 +37,30 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathTaken guards the speed of Decode: what the Aggregator writes,
+// with indexes and lengths of one to three bytes, takes the one-pass path
+// rather than falling back.
+func TestFastPathTaken(t *testing.T) {
+	a := Aggregator{}
+	for i := range 400 {
+		n := i % 7 * i * 3
+		if i == 5 {
+			n = 20000 // a length of three bytes
+		}
+		r := Record{PartitionKey: "k" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Data: make([]byte, n)}
+		if i%2 == 0 {
+			r.ExplicitHashKey = "1" + string(rune('0'+i%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i/100))
+		}
+		if err := a.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	agg, _ := a.Flush()
+	body := agg.Data[len(magic) : len(agg.Data)-16]
+	var d Decoder
+	subs, ok := d.decodeInOrder(nil, body)
+	if !ok || len(subs) != 400 {
+		t.Fatalf("one pass: ok %v, %d sub-records; want true, 400", ok, len(subs))
+	}
+}

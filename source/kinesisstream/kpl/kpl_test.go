@@ -246,3 +246,28 @@ func wrap(body []byte) []byte {
 	b := append([]byte{0xF3, 0x89, 0x9A, 0xC2}, body...)
 	return append(b, sum[:]...)
 }
+
+// Many keys and long data: indexes and lengths of two and three bytes, which
+// the decoder's one-pass path reads differently from one-byte ones.
+func TestRoundTripWide(t *testing.T) {
+	var records []kpl.Record
+	for i := range 3000 {
+		n := i % 50
+		if i%5 == 0 {
+			n = i * i % 40000
+		}
+		r := kpl.Record{PartitionKey: "key-" + strconv.Itoa(i%1500), Data: bytes.Repeat([]byte{byte(i)}, n)}
+		if i%3 == 0 {
+			r.ExplicitHashKey = strconv.Itoa(i % 700)
+		}
+		records = append(records, r)
+	}
+	var a kpl.Aggregator
+	aggs := aggregate(t, &a, records)
+	if len(aggs) < 2 || len(records)/len(aggs) < 200 {
+		t.Fatalf("%d aggregated records for %d: want several, of over 200 each", len(aggs), len(records))
+	}
+	if diff := cmp.Diff(records, decodeAll(t, aggs), equateEmpty); diff != "" {
+		t.Fatalf("decode(encode(records)) differs (-want +got):\n%s", diff)
+	}
+}
