@@ -92,6 +92,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		}
 	}
 
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
 	var (
 		agg      *aggregate.Aggregator
 		consumer *source.Consumer
@@ -104,7 +105,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 			Sink:       b.out,
 			Host:       c.host,
 			MaxGroups:  maxResources,
-			Logger:     slog.New(slog.NewTextHandler(stdout, nil)),
+			Logger:     logger,
 		})
 		if err != nil {
 			return fmt.Errorf("consumer: %w", err)
@@ -160,7 +161,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 	}
 	url := ""
 	if ln != nil {
-		srv := &server{reader: b.in, groups: b.groups, now: time.Now}
+		srv := &server{reader: b.in, groups: b.groups, now: time.Now, log: logger}
 		if consumer != nil {
 			srv.status = func() status {
 				m := agg.Stats().Malformed
