@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -285,6 +286,14 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// Six-digit counts (as -rate 100000 gives) are grouped in thousands and
+	// stay clear of the y-axis title, on a phone and on a desktop.
+	checkAxisLabels(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	checkAxisLabels(t, ctx)
+
 	if e := errs.all(); len(e) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
 	}
@@ -316,5 +325,54 @@ func TestBrowser(t *testing.T) {
 	if blocked.Ran || blocked.Styled || len(blocked.Violations) < 2 {
 		t.Errorf("inline code under the policy: script ran %v, style applied %v, violations %v; want both blocked and reported",
 			blocked.Ran, blocked.Styled, blocked.Violations)
+	}
+}
+
+// checkAxisLabels draws counts up to 812,345 and checks the y-axis labels:
+// thousands grouped (no run of four digits), inside the chart, and not
+// overlapping the axis title. Drawing and measuring happen in one script, so
+// the page's own refresh cannot redraw in between.
+func checkAxisLabels(t *testing.T, ctx context.Context) {
+	t.Helper()
+	sctx, done := context.WithTimeout(ctx, 5*time.Second)
+	defer done()
+	got, err := chromedp.Run(sctx, chromedp.Evaluate[struct {
+		Labels   []string `json:"labels"`
+		Overlaps []string `json:"overlaps"`
+		Outside  []string `json:"outside"`
+	}](`(() => {
+		const now = Date.now();
+		const rows = [];
+		for (let i = 10; i >= 0; i--) {
+			rows.push({resource: "/index.html", timestamp: now - i * 1000, host: "h", referrerCounts: [
+				{referrer: "http://www.google.com", count: 812345 - i * 1000},
+				{referrer: "http://www.bing.com", count: 98765}]});
+		}
+		window.streamtop.draw(rows);
+		const chart = document.getElementById("chart");
+		const box = chart.getBoundingClientRect();
+		const title = chart.querySelector("text.y-title").getBoundingClientRect();
+		const ticks = [...chart.querySelectorAll("text.y-tick")];
+		const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+		return {
+			labels: ticks.map((e) => e.textContent),
+			overlaps: ticks.filter((e) => hit(e.getBoundingClientRect(), title)).map((e) => e.textContent),
+			outside: ticks.filter((e) => e.getBoundingClientRect().left < box.left).map((e) => e.textContent),
+		};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	width, _ := chromedp.Run(sctx, chromedp.Evaluate[int](`window.innerWidth`))
+	if len(got.Labels) != 6 || !strings.ContainsAny(got.Labels[5], ",. \u00a0\u202f'") {
+		t.Errorf("%d px wide: y-axis labels %q, want 6 with the thousands grouped", width, got.Labels)
+	}
+	for _, l := range got.Labels {
+		if digits := regexp.MustCompile(`[0-9]{4,}`); digits.MatchString(l) {
+			t.Errorf("%d px wide: y-axis label %q has four digits in a row", width, l)
+		}
+	}
+	if len(got.Overlaps) > 0 || len(got.Outside) > 0 {
+		t.Errorf("%d px wide: labels %q overlap the axis title, %q start outside the chart", width, got.Overlaps, got.Outside)
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,19 +153,29 @@ func TestRateMeter(t *testing.T) {
 	}
 }
 
-func TestStreamRetention(t *testing.T) {
-	for _, tc := range []struct {
-		rate int
-		want time.Duration
-	}{
-		{100, 5 * time.Minute},
-		{1_000, 5 * time.Minute},
-		{10_000, 100 * time.Second},
-		{100_000, 20 * time.Second},
-		{10_000_000, 20 * time.Second},
-	} {
-		if got := streamRetention(tc.rate); got != tc.want {
-			t.Errorf("rate %d: retention %v, want %v", tc.rate, got, tc.want)
+// TestEmbeddedStreamBounded puts far more records than the embedded stream
+// keeps and checks that it keeps no more than streamMaxRecords, whatever
+// the rate: the bound that keeps -rate 100000 from growing without end.
+func TestEmbeddedStreamBounded(t *testing.T) {
+	c := testConfig()
+	c.shards = 3
+	b, err := openEmbedded(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	batch := make([]message, 500)
+	for i := range batch {
+		batch[i] = message{key: strconv.Itoa(i), data: []byte("{}")}
+	}
+	for range 3 * streamMaxRecords / len(batch) {
+		if err := b.put(ctx, batch); err != nil {
+			t.Fatal(err)
 		}
+	}
+	kept := len(readStream(t, b.stream))
+	if kept > streamMaxRecords || kept < streamMaxRecords*9/10 {
+		t.Fatalf("the stream keeps %d of %d records put; want at most %d, and not much less",
+			kept, 3*streamMaxRecords, streamMaxRecords)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -185,5 +188,83 @@ func TestLoopback(t *testing.T) {
 	host, _, _ := net.SplitHostPort(c.addr)
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		t.Fatalf("default -addr %s is not a loopback address", c.addr)
+	}
+}
+
+func TestPageURL(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ln   net.Addr
+		want string
+	}{
+		{"127.0.0.1:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080/"},
+		// Go reports a listener on 0.0.0.0 or on every interface as [::].
+		{"0.0.0.0:8080", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://127.0.0.1:8080/"},
+		{":8080", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://127.0.0.1:8080/"},
+		{"0.0.0.0:8080", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://127.0.0.1:8080/"},
+		{"[::]:8080", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://[::1]:8080/"},
+		{"[::1]:8080", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080/"},
+		{"192.168.1.10:80", &net.TCPAddr{IP: net.IPv4(192, 168, 1, 10), Port: 80}, "http://192.168.1.10:80/"},
+	} {
+		if got := pageURL(tc.addr, tc.ln); got != tc.want {
+			t.Errorf("pageURL(%q, %v) = %q, want %q", tc.addr, tc.ln, got, tc.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWildcardAddrPrintsOpenableURL runs the program on 0.0.0.0 and opens
+// the URL it prints.
+func TestWildcardAddrPrintsOpenableURL(t *testing.T) {
+	c := testConfig()
+	c.addr = "0.0.0.0:0"
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan *app, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, c, &out, func(a *app) { started <- a }) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	var url string
+	for line := range strings.Lines(out.String()) {
+		if u, ok := strings.CutPrefix(line, "visualizer: serving "); ok {
+			url = strings.TrimSpace(u)
+		}
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.Contains(out.String(), "[::]") {
+		t.Fatalf("printed %q as the URL; want http://127.0.0.1:port/. Output:\n%s", url, out.String())
+	}
+	res, err := http.Get(url + "api/status")
+	if err != nil {
+		t.Fatalf("opening the printed URL: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET %sapi/status: %d", url, res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after shutdown: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -92,6 +93,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		}
 	}
 
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
 	var (
 		agg      *aggregate.Aggregator
 		consumer *source.Consumer
@@ -104,7 +106,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 			Sink:       b.out,
 			Host:       c.host,
 			MaxGroups:  maxResources,
-			Logger:     slog.New(slog.NewTextHandler(stdout, nil)),
+			Logger:     logger,
 		})
 		if err != nil {
 			return fmt.Errorf("consumer: %w", err)
@@ -160,7 +162,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 	}
 	url := ""
 	if ln != nil {
-		srv := &server{reader: b.in, groups: b.groups, now: time.Now}
+		srv := &server{reader: b.in, groups: b.groups, now: time.Now, log: logger}
 		if consumer != nil {
 			srv.status = func() status {
 				m := agg.Stats().Malformed
@@ -181,7 +183,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 			defer scancel()
 			httpSrv.Shutdown(sctx)
 		})
-		url = "http://" + ln.Addr().String() + "/"
+		url = pageURL(c.addr, ln.Addr())
 		fmt.Fprintf(stdout, "visualizer: serving %s\n", url)
 	}
 	if prod != nil {
@@ -216,6 +218,29 @@ func maxLag(s source.Stats) int64 {
 func loopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
+}
+
+// pageURL is the address to print for a listener on addr (the -addr flag):
+// one a browser on this machine can open. A wildcard listener reports
+// itself as [::] (or 0.0.0.0), which is no place to browse to; the loopback
+// address of the same family reaches it.
+func pageURL(addr string, a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String() + "/"
+	}
+	ip := tcp.IP
+	if ip.IsUnspecified() {
+		// Go listens on both families for "0.0.0.0" or an empty host,
+		// and says [::]; only an IPv6 wildcard given as such needs ::1.
+		ip = net.IPv4(127, 0, 0, 1)
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			if h := net.ParseIP(host); h != nil && h.To4() == nil {
+				ip = net.IPv6loopback
+			}
+		}
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port)) + "/"
 }
 
 // lockedWriter serializes writes to w, so that lines written from several

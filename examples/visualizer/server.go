@@ -9,9 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/streamtop/streamtop/sink"
@@ -54,6 +56,9 @@ type server struct {
 	groups func(ctx context.Context) ([]string, error)
 	status func() status
 	now    func() time.Time
+	// log receives the backend errors behind 500 answers, which the client
+	// never sees: they may name tables, endpoints or AWS request IDs.
+	log *slog.Logger
 }
 
 // referrerCount and countsRow give /api/counts the JSON shape of the original
@@ -71,18 +76,56 @@ type countsRow struct {
 }
 
 func (s *server) handler() http.Handler {
-	mux := http.NewServeMux()
 	assets, err := fs.Sub(webFiles, "web")
 	if err != nil {
 		// The directory is embedded at build time; its absence is a build bug.
 		panic(err)
 	}
-	mux.Handle("GET /", noCache(http.FileServerFS(assets)))
-	mux.HandleFunc("GET /api/resources", s.resources)
-	mux.HandleFunc("GET /api/counts", s.counts)
-	mux.HandleFunc("GET /api/top", s.top)
-	mux.HandleFunc("GET /api/status", s.statusHandler)
+	page := http.NewServeMux()
+	page.Handle("GET /", noCache(http.FileServerFS(assets)))
+
+	// Everything under /api/ answers in JSON, errors included, so the page
+	// (or a script) can always decode the answer. Each route is registered
+	// twice: for GET (which covers HEAD), and for any other method with a
+	// JSON 405. A path that matches no route gets a JSON 404.
+	api := http.NewServeMux()
+	for path, h := range map[string]http.HandlerFunc{
+		"/api/resources": s.resources,
+		"/api/counts":    s.counts,
+		"/api/top":       s.top,
+		"/api/status":    s.statusHandler,
+	} {
+		api.HandleFunc("GET "+path, h)
+		api.HandleFunc(path, methodNotAllowed)
+	}
+	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
+	})
+
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Two muxes, because one cannot hold both "GET /" and a pattern
+		// for every method under /api/: they overlap and neither is more
+		// specific, which ServeMux refuses.
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
 	return secure(noBody(mux))
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here: use GET")
+}
+
+// internalError logs what went wrong and tells the client only that it did:
+// a backend's error text (an SDK error names the table, the endpoint and the
+// request ID) is for the operator, not for whoever loads the page.
+func (s *server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "web server: request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "the server could not read the counts; its log says why")
 }
 
 // maxHeaderBytes bounds a request's line and headers. The page's requests
@@ -157,7 +200,7 @@ func noCache(h http.Handler) http.Handler {
 func (s *server) resources(w http.ResponseWriter, r *http.Request) {
 	groups, err := s.groups(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err)
 		return
 	}
 	groups = slices.Clone(groups)
@@ -183,7 +226,7 @@ func (s *server) counts(w http.ResponseWriter, r *http.Request) {
 	since := s.now().Add(-time.Duration(seconds) * time.Second)
 	snaps, err := s.reader.Query(r.Context(), resource, since)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err)
 		return
 	}
 	rows := make([]countsRow, 0, len(snaps))
@@ -215,7 +258,7 @@ func (s *server) top(w http.ResponseWriter, r *http.Request) {
 	}
 	snaps, err := s.reader.Query(r.Context(), resource, s.now().Add(-latestWithin))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err)
 		return
 	}
 	if len(snaps) == 0 {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,6 +50,7 @@ func testServer(t *testing.T) (*server, time.Time) {
 		groups: mem.Groups,
 		now:    func() time.Time { return now },
 		status: func() status { m := int64(3); return status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: &m} },
+		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, now
 }
 
@@ -121,7 +124,7 @@ func TestAPIResources(t *testing.T) {
 		t.Fatalf("resources (-want +got):\n%s", diff)
 	}
 
-	empty := &server{groups: newMemory(t).Groups}
+	empty := &server{groups: newMemory(t).Groups, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if _, _, body := get(t, empty.handler(), "/api/resources"); strings.TrimSpace(body) != "[]" {
 		t.Fatalf("no resources: got %s, want []", body)
 	}
@@ -206,27 +209,46 @@ func TestAPIStatus(t *testing.T) {
 	}
 }
 
+// backendFailure is what an SDK error looks like: it names the operation,
+// the request ID and the table.
+const backendFailure = "operation error DynamoDB: Query, https response error StatusCode: 400, RequestID: R1, table counts-secret"
+
 // failingReader is a sink whose backend is down.
 type failingReader struct{}
 
 func (failingReader) Query(context.Context, string, time.Time) ([]sink.Snapshot, error) {
-	return nil, errors.New("counts table unreachable")
+	return nil, errors.New(backendFailure)
 }
 
+// TestAPIBackendErrors checks that a failing backend gives the client a
+// short JSON error and the operator the cause: the SDK's text names tables,
+// endpoints and request IDs, which the page has no business seeing.
 func TestAPIBackendErrors(t *testing.T) {
+	var logged bytes.Buffer
 	s := &server{
 		reader: failingReader{},
-		groups: func(context.Context) ([]string, error) { return nil, errors.New("counts table unreachable") },
+		groups: func(context.Context) ([]string, error) { return nil, errors.New(backendFailure) },
 		now:    time.Now,
+		log:    slog.New(slog.NewTextHandler(&logged, nil)),
 	}
 	for _, target := range []string{
 		"/api/resources",
 		"/api/counts?resource=/index.html&range_in_seconds=10",
 		"/api/top?resource=/index.html&n=3",
 	} {
-		code, _, body := get(t, s.handler(), target)
-		if code != http.StatusInternalServerError || !strings.Contains(body, "counts table unreachable") {
-			t.Errorf("%s: %d %s, want 500 naming the cause", target, code, body)
+		logged.Reset()
+		code, hdr, body := get(t, s.handler(), target)
+		if code != http.StatusInternalServerError || !strings.Contains(hdr.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %q, want 500 in JSON", target, code, hdr.Get("Content-Type"))
+		}
+		msg := decodeJSON[map[string]string](t, body)["error"]
+		if msg == "" || strings.Contains(body, "RequestID") || strings.Contains(body, "counts-secret") {
+			t.Errorf("%s: body %s, want a short message without the backend's error", target, body)
+		}
+		path, _, _ := strings.Cut(target, "?")
+		if log := logged.String(); !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "path="+path) ||
+			!strings.Contains(log, "RequestID: R1") {
+			t.Errorf("%s: log %q, want an error naming the path and the cause", target, log)
 		}
 	}
 }
@@ -256,9 +278,49 @@ func TestPageAssets(t *testing.T) {
 	if code, _, _ := get(t, h, "/nothing-here.js"); code != http.StatusNotFound {
 		t.Errorf("unknown asset: status %d, want 404", code)
 	}
+}
+
+// TestAPIErrorsAreJSON checks that every answer under /api/ is JSON, even
+// for a path or method the API does not have, while the page's assets keep
+// the file server's plain 404.
+func TestAPIErrorsAreJSON(t *testing.T) {
+	s, _ := testServer(t)
+	h := s.handler()
+	for _, tc := range []struct {
+		method, target string
+		code           int
+		allow          string
+	}{
+		{http.MethodGet, "/api/nothing", http.StatusNotFound, ""},
+		{http.MethodGet, "/api/", http.StatusNotFound, ""},
+		{http.MethodGet, "/api/top/extra", http.StatusNotFound, ""},
+		{http.MethodPost, "/api/nothing", http.StatusNotFound, ""},
+		{http.MethodPost, "/api/top?resource=/index.html&n=3", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodDelete, "/api/counts", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodPut, "/api/resources", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodPatch, "/api/status", http.StatusMethodNotAllowed, "GET, HEAD"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
+		body := rec.Body.String()
+		if rec.Code != tc.code || !strings.Contains(rec.Header().Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %q, want %d in JSON", tc.method, tc.target, rec.Code, rec.Header().Get("Content-Type"), tc.code)
+			continue
+		}
+		if msg := decodeJSON[map[string]string](t, body)["error"]; msg == "" {
+			t.Errorf("%s %s: body %s has no error message", tc.method, tc.target, body)
+		}
+		if got := rec.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.target, got, tc.allow)
+		}
+	}
+	// HEAD is a GET without the body, as everywhere else.
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/top?resource=/index.html&n=3", nil))
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST: status %d, want 405", rec.Code)
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/api/status", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("HEAD /api/status: %d, want 200", rec.Code)
+	}
+	if code, hdr, _ := get(t, h, "/nothing-here.js"); code != http.StatusNotFound || strings.Contains(hdr.Get("Content-Type"), "json") {
+		t.Errorf("unknown asset: %d %q, want the file server's 404", code, hdr.Get("Content-Type"))
 	}
 }

@@ -1,6 +1,8 @@
 package memstream
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -83,4 +85,31 @@ func TestRecordLog(t *testing.T) {
 			},
 		})
 	})
+}
+
+// TestMaxRecordsFreesMemory checks the bound WithMaxRecords documents: a
+// shard holds at most n records plus one chunk, however many were put.
+func TestMaxRecordsFreesMemory(t *testing.T) {
+	const n = 1000
+	s, err := New(1, WithMaxRecords(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]Entry, 700)
+	for i := range batch {
+		batch[i] = Entry{PartitionKey: fmt.Sprint(i), Data: []byte("x")}
+	}
+	sh := s.shards[0]
+	for range 200 { // 140,000 records, several chunks' worth
+		if _, err := s.PutRecords(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		sh.mu.RLock()
+		// Records trimmed but not yet freed sit in the oldest chunk.
+		kept, held := sh.log.end-sh.log.start, sh.log.end-sh.log.first
+		sh.mu.RUnlock()
+		if kept > n || held > n+1<<chunkBits {
+			t.Fatalf("shard keeps %d records and holds %d; want at most %d and %d", kept, held, n, n+1<<chunkBits)
+		}
+	}
 }

@@ -74,6 +74,50 @@ func shardByID(t *testing.T, s *memstream.Stream) map[string]source.Shard {
 	return m
 }
 
+// TestMaxRecords checks that a shard keeps only its newest records, by Put
+// and by PutRecords (a batch larger than the bound keeps its tail), and that
+// positions in what was trimmed behave as they do after retention.
+func TestMaxRecords(t *testing.T) {
+	ctx := context.Background()
+	s := newStream(t, 1, memstream.WithMaxRecords(3))
+	id, seqA := mustPut(t, s, "k", "a")
+	early := mustOpen(t, s, id, source.Position{})
+	mustPut(t, s, "k", "b")
+	put := func(data ...string) {
+		t.Helper()
+		var entries []memstream.Entry
+		for _, d := range data {
+			entries = append(entries, memstream.Entry{PartitionKey: "k", Data: []byte(d)})
+		}
+		if _, err := s.PutRecords(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("c", "d", "e")
+	for _, c := range []struct {
+		name string
+		from source.Position
+	}{
+		{"TrimHorizon", source.Position{}},
+		{"AtTrimmedSequence", source.Position{Type: source.AtSequence, SequenceNumber: seqA}},
+		{"AfterTrimmedSequence", source.Position{Type: source.AfterSequence, SequenceNumber: seqA}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if data, _ := readAll(t, mustOpen(t, s, id, c.from)); !cmp.Equal(data, []string{"c", "d", "e"}) {
+				t.Fatalf("read %q, want [c d e]: a and b are beyond 3 records", data)
+			}
+		})
+	}
+	if data, _ := readAll(t, early); !cmp.Equal(data, []string{"c", "d", "e"}) {
+		t.Fatalf("early reader read %q, want [c d e]", data)
+	}
+	mustPut(t, s, "k", "f")
+	put("g", "h", "i", "j", "k")
+	if data := readRecords(t, s, id); len(data) != 3 || string(data[0].Data) != "i" || string(data[2].Data) != "k" {
+		t.Fatalf("after a batch of 5, read %d records from %q; want i j k", len(data), data[0].Data)
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -86,6 +130,8 @@ func TestNewErrors(t *testing.T) {
 		{"NilClock", 1, []memstream.Option{memstream.WithClock(nil)}},
 		{"ZeroRetention", 1, []memstream.Option{memstream.WithRetention(0)}},
 		{"NegativeRetention", 1, []memstream.Option{memstream.WithRetention(-time.Second)}},
+		{"ZeroMaxRecords", 1, []memstream.Option{memstream.WithMaxRecords(0)}},
+		{"NegativeMaxRecords", 1, []memstream.Option{memstream.WithMaxRecords(-1)}},
 		{"NilOption", 1, []memstream.Option{nil}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

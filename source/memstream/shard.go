@@ -63,6 +63,17 @@ func (sh *shard) trimLocked(cutoff time.Time) {
 	sh.log.trimTo(k)
 }
 
+// limitLocked trims the oldest records beyond the newest max; max 0 means
+// no bound. The caller holds the write lock.
+func (sh *shard) limitLocked(max int64) {
+	if max == 0 || sh.log.end-sh.log.start <= max {
+		return
+	}
+	k := sh.log.end - max
+	sh.trimmedSeq, _, _ = parseSeq(sh.log.at(k - 1).SequenceNumber)
+	sh.log.trimTo(k)
+}
+
 func (sh *shard) staleLocked(cutoff time.Time) bool {
 	return sh.log.start < sh.log.end && sh.log.at(sh.log.start).ArrivalTime.Before(cutoff)
 }

@@ -20,7 +20,8 @@
 //
 // What differs from Kinesis, on purpose: there are no throughput limits or
 // request size limits beyond one record's (so PutRecords takes any number of
-// entries and Read any max), resharding takes effect at once (no UPDATING
+// entries and Read any max), a shard's records may be bounded by count
+// (WithMaxRecords) besides age, resharding takes effect at once (no UPDATING
 // state), and a Read returns records that share memory with the stream (see
 // Reader.Read).
 package memstream
@@ -69,8 +70,8 @@ const (
 	DefaultRetention = 24 * time.Hour
 )
 
-// Option configures a Stream in New. WithClock and WithRetention make
-// one. An Option is a plain value, safe to share and reuse; it checks its
+// Option configures a Stream in New. WithClock, WithRetention and
+// WithMaxRecords make one. An Option is a plain value, safe to share and reuse; it checks its
 // argument when New applies it, and a bad one (or a nil Option) makes New
 // return an error wrapping ErrInvalidOption that names the option and value.
 type Option interface {
@@ -82,8 +83,9 @@ type optionFunc func(*config) error
 func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
-	now       func() time.Time
-	retention time.Duration
+	now        func() time.Time
+	retention  time.Duration
+	maxRecords int64 // per shard; 0 for no bound
 }
 
 // WithClock sets the clock that stamps arrival times and judges retention;
@@ -103,6 +105,22 @@ func WithRetention(d time.Duration) Option {
 	})
 }
 
+// WithMaxRecords bounds each shard to its newest n records: a Put that goes
+// past n trims the oldest, as retention would, and a reader that had not
+// reached them skips to the oldest retained one. Retention alone bounds
+// memory only as far as the rate of Puts is bounded; this bounds it whatever
+// the rate. Memory is freed 16,384 records at a time, so a shard holds up
+// to n+16,384 records. Kinesis has no such limit; by default there is none.
+func WithMaxRecords(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxRecords(%d): must be positive", ErrInvalidOption, n)
+		}
+		c.maxRecords = int64(n)
+		return nil
+	})
+}
+
 // Stream is an in-memory sharded stream. It implements source.Stream.
 //
 // Use New; the zero value is not usable. All methods are safe for concurrent
@@ -110,7 +128,7 @@ func WithRetention(d time.Duration) Option {
 // the last 65,536 distinct keys), one copy of the payload, and an append
 // under the shard's lock; Read returns a sub-slice of the
 // shard's records without copying them. Memory grows with the records
-// retained.
+// retained: see WithRetention and WithMaxRecords.
 type Stream struct {
 	cfg config
 
@@ -239,6 +257,7 @@ func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) (sha
 			SequenceNumber: seq,
 			ShardID:        sh.id,
 		}, now)
+		sh.limitLocked(s.cfg.maxRecords)
 		sh.mu.Unlock()
 		return sh.id, seq, nil
 	}
@@ -311,6 +330,7 @@ func (s *Stream) PutRecords(ctx context.Context, entries []Entry) ([]PutResult, 
 				}, now)
 				results[i] = PutResult{ShardID: sh.id, SequenceNumber: seq}
 			}
+			sh.limitLocked(s.cfg.maxRecords)
 			sh.mu.Unlock()
 		}
 		slices.Sort(retry)

@@ -5,7 +5,13 @@
 (function () {
   const RANGE_SECONDS = 120;
   const SVG_NS = "http://www.w3.org/2000/svg";
+  // Margins around the plot. The left one grows with the widest count label
+  // (see draw); TITLE_ROOM keeps those labels clear of the rotated y-axis title.
   const M = { left: 60, right: 36, top: 14, bottom: 50 };
+  const TITLE_ROOM = 28, LABEL_GAP = 8;
+  // Counts reach six digits at high rates: group the thousands, in the
+  // reader's own locale, as the status line does.
+  const countFormat = new Intl.NumberFormat();
   const PALETTE = ["#1f77b4", "#e6550d", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
@@ -120,26 +126,36 @@
     }
     const names = [...referrers].sort();
     const top = niceMax(max);
-    const pw = W - M.left - M.right, ph = H - M.top - M.bottom;
-    const x = (t) => M.left + ((t - start) / (end - start)) * pw;
+    const ticks = [0, 1, 2, 3, 4, 5].map((i) => (top * i) / 5);
+    const tickText = ticks.map((v) => countFormat.format(Math.round(v)));
+    // Measure the widest label as the page's font renders it, and make room.
+    const probe = el("text", { class: "y-tick" }, "");
+    chart.append(probe);
+    const widest = Math.max(...tickText.map((t) => {
+      probe.textContent = t;
+      return probe.getComputedTextLength();
+    }));
+    probe.remove();
+    const left = Math.max(M.left, Math.ceil(widest) + LABEL_GAP + TITLE_ROOM);
+    const pw = W - left - M.right, ph = H - M.top - M.bottom;
+    const x = (t) => left + ((t - start) / (end - start)) * pw;
     const y = (v) => M.top + ph - (v / top) * ph;
 
     const parts = [];
-    for (let i = 0; i <= 5; i++) {
-      const v = (top * i) / 5;
-      parts.push(el("line", { class: "grid", x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }));
-      parts.push(el("text", { x: M.left - 8, y: y(v) + 4, "text-anchor": "end" }, String(Math.round(v))));
-    }
+    ticks.forEach((v, i) => {
+      parts.push(el("line", { class: "grid", x1: left, x2: W - M.right, y1: y(v), y2: y(v) }));
+      parts.push(el("text", { class: "y-tick", x: left - LABEL_GAP, y: y(v) + 4, "text-anchor": "end" }, tickText[i]));
+    });
     for (let s = 0; s <= RANGE_SECONDS; s += narrow ? 60 : 30) {
       const t = start + s * 1000;
       parts.push(el("line", { class: "grid", x1: x(t), x2: x(t), y1: M.top, y2: M.top + ph }));
       parts.push(el("text", { x: x(t), y: M.top + ph + 18, "text-anchor": "middle" }, clock(t)));
     }
-    parts.push(el("line", { class: "axis", x1: M.left, x2: W - M.right, y1: M.top + ph, y2: M.top + ph }));
-    parts.push(el("line", { class: "axis", x1: M.left, x2: M.left, y1: M.top, y2: M.top + ph }));
-    parts.push(el("text", { class: "axis-label", x: M.left + pw / 2, y: H - 8, "text-anchor": "middle" },
+    parts.push(el("line", { class: "axis", x1: left, x2: W - M.right, y1: M.top + ph, y2: M.top + ph }));
+    parts.push(el("line", { class: "axis", x1: left, x2: left, y1: M.top, y2: M.top + ph }));
+    parts.push(el("text", { class: "axis-label", x: left + pw / 2, y: H - 8, "text-anchor": "middle" },
       narrow ? "Window end" : "Time (end of each 10-second window)"));
-    parts.push(el("text", { class: "axis-label", x: 16, y: M.top + ph / 2, "text-anchor": "middle",
+    parts.push(el("text", { class: "axis-label y-title", x: 16, y: M.top + ph / 2, "text-anchor": "middle",
       transform: `rotate(-90 16 ${M.top + ph / 2})` }, "Visits in window"));
 
     for (const name of names) {
@@ -165,7 +181,7 @@
       sw.className = "swatch";
       sw.style.background = colorOf(name);
       const rc = latest && latest.referrerCounts.find((c) => c.referrer === name);
-      li.append(sw, `${shortName(name)} (${rc ? rc.count : 0})`);
+      li.append(sw, `${shortName(name)} (${countFormat.format(rc ? rc.count : 0)})`);
       return li;
     }));
     if (latest) {
@@ -187,7 +203,7 @@
     if (want !== resource) return;
     topBody.replaceChildren(...rows.map((rc, i) => {
       const tr = document.createElement("tr");
-      const cells = [String(i + 1), shortName(rc.referrer), String(rc.count)];
+      const cells = [String(i + 1), shortName(rc.referrer), countFormat.format(rc.count)];
       cells.forEach((text, j) => {
         const td = document.createElement("td");
         td.textContent = text;
@@ -220,7 +236,8 @@
   startResources();
   // For the browser test and for anyone poking at the page from the console:
   // refresh on demand instead of waiting for the next tick.
-  window.streamtop = { refreshChart, refreshTop, refreshStatus };
+  // draw takes rows shaped as /api/counts answers, for the test's large counts.
+  window.streamtop = { refreshChart, refreshTop, refreshStatus, draw };
   poll(refreshChart, 1000);
   poll(refreshTop, 2000);
   poll(refreshStatus, 1000);
