@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/hashkey"
 	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/kinesisstream/kpl"
 )
 
 // reader is a source.ShardReader and source.Waiter over GetRecords.
@@ -26,6 +29,11 @@ import (
 // Wait polls at that pace until a call returns records, and keeps them in
 // buf for the next Read; so an idle reader costs one call per poll interval
 // whether it is in Read or in Wait.
+//
+// De-aggregation happens as a response is accepted: buf holds user records,
+// so a Read may end inside an aggregated record and the next one goes on
+// from there. lastFetched stays a Kinesis record's sequence number, which is
+// what a renewed iterator needs.
 type reader struct {
 	stream  *Stream
 	shardID string
@@ -38,6 +46,12 @@ type reader struct {
 
 	buf       []source.Record // fetched by Wait, not yet returned by Read
 	bufBehind int64
+
+	dec      kpl.Decoder
+	subs     []kpl.Record // Decode's scratch, reused
+	rng      hashRange    // the shard's hash keys, once rngKnown
+	rngKnown bool         // rng was looked up (or the shard was not listed: no filter)
+	filter   bool         // drop user records outside rng
 
 	next     time.Time // earliest start of the next GetRecords call
 	tokens   float64   // byte budget at refilled; negative when in debt
@@ -57,7 +71,10 @@ var (
 const maxRenewals = 3
 
 // Read returns the shard's next records, at most max (at most 10,000, the
-// GetRecords limit; max <= 0 asks for that limit). It waits first if the
+// GetRecords limit; max <= 0 asks for that limit). With de-aggregation the
+// records are user records, and a Read may stop inside an aggregated record:
+// the rest of it comes with the next Read, without another call to the
+// service. It waits first if the
 // previous call was too recent or read too many bytes, and retries throttled
 // calls with backoff. An expired iterator is renewed just after the last
 // record fetched (or at the opening position when none was), so nothing is
@@ -132,6 +149,9 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 		var expired *types.ExpiredIteratorException
 		switch {
 		case err == nil:
+			if err := r.lookupRange(ctx, out.Records); err != nil {
+				return nil, 0, err
+			}
 			recs, behind := r.accept(out)
 			return recs, behind, nil
 		case errors.As(err, &expired) && renewals < maxRenewals:
@@ -160,26 +180,106 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 	}
 }
 
-// accept converts a GetRecords response, moves the iterator on and charges
-// the response's bytes to the budget.
+// lookupRange learns the shard's hash key range the first time a response
+// holds an aggregated record, to filter its user records. The Stream keeps
+// the ranges of every listing, so a reader opened by the Consumer (which
+// lists the shards first) makes no call for it.
+func (r *reader) lookupRange(ctx context.Context, recs []types.Record) error {
+	if r.rngKnown || r.stream.cfg.noDeagg {
+		return nil
+	}
+	if !slices.ContainsFunc(recs, func(rec types.Record) bool { return kpl.IsAggregated(rec.Data) }) {
+		return nil
+	}
+	rng, ok, err := r.stream.hashRange(ctx, r.shardID)
+	if err != nil {
+		return err
+	}
+	r.rng, r.rngKnown = rng, true
+	r.filter = ok && (rng.start != hashkey.Key{} || rng.end != hashkey.Max)
+	return nil
+}
+
+// accept converts a GetRecords response, de-aggregating its records, moves
+// the iterator on and charges the response's bytes to the budget: the
+// bytes Kinesis counts, those of its records, however many user records
+// they hold.
 func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) {
 	var recs []source.Record
 	if len(out.Records) > 0 {
-		recs = make([]source.Record, len(out.Records))
+		recs = make([]source.Record, 0, len(out.Records))
 	}
 	bytes := 0
-	for i, rec := range out.Records {
-		recs[i] = source.Record{
+	var aggregated, corrupt, outOfRange int64
+	for _, rec := range out.Records {
+		whole := source.Record{
 			Data:           rec.Data,
 			PartitionKey:   aws.ToString(rec.PartitionKey),
 			SequenceNumber: aws.ToString(rec.SequenceNumber),
 			ShardID:        r.shardID,
 			ArrivalTime:    aws.ToTime(rec.ApproximateArrivalTimestamp),
 		}
-		bytes += len(rec.Data) + len(recs[i].PartitionKey)
+		bytes += len(rec.Data) + len(whole.PartitionKey)
+		if r.stream.cfg.noDeagg {
+			recs = append(recs, whole)
+			continue
+		}
+		subs, err := r.dec.Decode(r.subs[:0], rec.Data)
+		switch {
+		case errors.Is(err, kpl.ErrNotAggregated):
+			recs = append(recs, whole)
+			continue
+		case err != nil:
+			// As the KCL does: a record that cannot be read as an
+			// aggregate goes to the application as it is.
+			corrupt++
+			recs = append(recs, whole)
+			continue
+		}
+		aggregated++
+		recs = slices.Grow(recs, len(subs))
+		var lastKey string // the partition key last hashed, and its hash
+		var lastHash hashkey.Key
+		hashed := false
+		for i, sub := range subs {
+			if r.filter {
+				h, ok := hashkey.Key{}, true
+				switch {
+				case sub.ExplicitHashKey != "":
+					// Decode checked nothing about it; one that is
+					// not a number cannot be placed, so it is kept.
+					var err error
+					h, err = hashkey.Parse(sub.ExplicitHashKey)
+					ok = err == nil
+				case hashed && sub.PartitionKey == lastKey:
+					h = lastHash
+				default:
+					h = hashkey.Of(sub.PartitionKey)
+					lastKey, lastHash, hashed = sub.PartitionKey, h, true
+				}
+				if ok && (h.Compare(r.rng.start) < 0 || h.Compare(r.rng.end) > 0) {
+					outOfRange++
+					continue
+				}
+			}
+			u := whole
+			u.Data, u.PartitionKey, u.SubSequenceNumber = sub.Data, sub.PartitionKey, int64(i)
+			recs = append(recs, u)
+		}
+		clear(subs) // let go of the response's memory
+		r.subs = subs[:0]
 	}
-	if n := len(recs); n > 0 {
-		r.lastFetched = recs[n-1].SequenceNumber
+	if n := len(out.Records); n > 0 {
+		r.lastFetched = aws.ToString(out.Records[n-1].SequenceNumber)
+	}
+	if aggregated+corrupt+outOfRange > 0 {
+		s := r.stream
+		s.aggregated.Add(aggregated)
+		s.corrupt.Add(corrupt)
+		s.outOfRange.Add(outOfRange)
+	}
+	if len(recs) == 0 {
+		recs = nil
 	}
 	r.charge(bytes)
 	r.iter = out.NextShardIterator
