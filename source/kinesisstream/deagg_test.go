@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -182,6 +183,70 @@ func TestReaderKeepsWhatItCannotPlace(t *testing.T) {
 			if st := s.Stats(); st.OutOfRange != 0 {
 				t.Errorf("Stats() = %+v, want nothing out of range", st)
 			}
+		})
+	}
+}
+
+// BenchmarkReadAggregated reads 100 aggregated records of 100 user records
+// of about 80 bytes through a reader over the in-memory fake: the cost of
+// de-aggregating (and of filtering by hash key, in a shard holding half the
+// key space) beside that of delivering the Kinesis records whole.
+func BenchmarkReadAggregated(b *testing.B) {
+	const aggs, per = 100, 100
+	var datas [][]byte
+	for i := range aggs {
+		var a kpl.Aggregator
+		for j := range per {
+			n := i*per + j
+			r := kpl.Record{PartitionKey: fmt.Sprint("key-", n%50), Data: fmt.Appendf(nil, `{"resource":"/page/%d","referrer":"https://ref%d.example","host":"h%d"}`, n%97, n%13, n%3)}
+			if err := a.Add(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		out, _ := a.Flush()
+		datas = append(datas, out.Data)
+	}
+	for _, c := range []struct {
+		name string
+		end  string
+		opts []StreamOption
+	}{
+		{"Whole", "", []StreamOption{WithoutDeaggregation()}},
+		{"Deaggregated", "340282366920938463463374607431768211455", nil},
+		{"DeaggregatedHalfRange", halfEnd, nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			f := newFakeKinesis("shardId-1")
+			f.shards[0].hashStart, f.shards[0].hashEnd = "0", c.end
+			if c.end == "" {
+				f.shards[0].hashStart = ""
+			}
+			f.addData("shardId-1", datas...)
+			ctx := context.Background()
+			s, err := New(f, "test", append(c.opts, WithPollInterval(time.Nanosecond), WithReadLimit(1<<40))...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			users := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := s.Open(ctx, "shardId-1", source.Position{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					res, err := r.Read(ctx, 10000)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(res.Records) == 0 {
+						break
+					}
+					users += len(res.Records)
+				}
+				r.Close()
+			}
+			b.ReportMetric(float64(users)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
 }

@@ -26,6 +26,7 @@
 // SubSequenceNumber. An aggregated record whose checksum or body is bad is
 // delivered whole, with SubSequenceNumber 0, and counted in Stream.Stats; a
 // user record whose hash key lies outside its shard's range (the KPL packed it
-// before a reshard) is dropped and counted. WithoutDeaggregation delivers
+// by a stale shard map, and sends it again to the right shard) is dropped and
+// counted. WithoutDeaggregation delivers
 // every Kinesis record as it is stored.
 package kinesisstream

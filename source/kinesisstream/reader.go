@@ -48,10 +48,12 @@ type reader struct {
 	bufBehind int64
 
 	dec      kpl.Decoder
-	subs     []kpl.Record // Decode's scratch, reused
-	rng      hashRange    // the shard's hash keys, once rngKnown
-	rngKnown bool         // rng was looked up (or the shard was not listed: no filter)
-	filter   bool         // drop user records outside rng
+	subs     []kpl.Record // Decode's output for one response, reused
+	ends     []int        // accept's scratch, reused
+	hashes   map[string]hashkey.Key
+	rng      hashRange // the shard's hash keys, once rngKnown
+	rngKnown bool      // rng was looked up (or the shard was not listed: no filter)
+	filter   bool      // drop user records outside rng
 
 	next     time.Time // earliest start of the next GetRecords call
 	tokens   float64   // byte budget at refilled; negative when in debt
@@ -205,13 +207,38 @@ func (r *reader) lookupRange(ctx context.Context, recs []types.Record) error {
 // bytes Kinesis counts, those of its records, however many user records
 // they hold.
 func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) {
-	var recs []source.Record
-	if len(out.Records) > 0 {
-		recs = make([]source.Record, 0, len(out.Records))
-	}
-	bytes := 0
+	// First decode every record, to size recs once: an aggregated record
+	// may hold thousands of user records. ends[i] is where record i's
+	// user records end in r.subs, or -1 to deliver it whole.
+	ends := r.ends[:0]
 	var aggregated, corrupt, outOfRange int64
+	subs := r.subs[:0]
 	for _, rec := range out.Records {
+		if r.stream.cfg.noDeagg {
+			ends = append(ends, -1)
+			continue
+		}
+		var err error
+		subs, err = r.dec.Decode(subs, rec.Data)
+		switch {
+		case err == nil:
+			aggregated++
+			ends = append(ends, len(subs))
+		case errors.Is(err, kpl.ErrNotAggregated):
+			ends = append(ends, -1)
+		default:
+			// As the KCL does: a record that cannot be read as an
+			// aggregate goes to the application as it is.
+			corrupt++
+			ends = append(ends, -1)
+		}
+	}
+	var recs []source.Record
+	if n := len(out.Records) - int(aggregated) + len(subs); n > 0 {
+		recs = make([]source.Record, 0, n)
+	}
+	bytes, start := 0, 0
+	for i, rec := range out.Records {
 		whole := source.Record{
 			Data:           rec.Data,
 			PartitionKey:   aws.ToString(rec.PartitionKey),
@@ -220,55 +247,23 @@ func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) 
 			ArrivalTime:    aws.ToTime(rec.ApproximateArrivalTimestamp),
 		}
 		bytes += len(rec.Data) + len(whole.PartitionKey)
-		if r.stream.cfg.noDeagg {
+		if ends[i] < 0 {
 			recs = append(recs, whole)
 			continue
 		}
-		subs, err := r.dec.Decode(r.subs[:0], rec.Data)
-		switch {
-		case errors.Is(err, kpl.ErrNotAggregated):
-			recs = append(recs, whole)
-			continue
-		case err != nil:
-			// As the KCL does: a record that cannot be read as an
-			// aggregate goes to the application as it is.
-			corrupt++
-			recs = append(recs, whole)
-			continue
-		}
-		aggregated++
-		recs = slices.Grow(recs, len(subs))
-		var lastKey string // the partition key last hashed, and its hash
-		var lastHash hashkey.Key
-		hashed := false
-		for i, sub := range subs {
-			if r.filter {
-				h, ok := hashkey.Key{}, true
-				switch {
-				case sub.ExplicitHashKey != "":
-					// Decode checked nothing about it; one that is
-					// not a number cannot be placed, so it is kept.
-					var err error
-					h, err = hashkey.Parse(sub.ExplicitHashKey)
-					ok = err == nil
-				case hashed && sub.PartitionKey == lastKey:
-					h = lastHash
-				default:
-					h = hashkey.Of(sub.PartitionKey)
-					lastKey, lastHash, hashed = sub.PartitionKey, h, true
-				}
-				if ok && (h.Compare(r.rng.start) < 0 || h.Compare(r.rng.end) > 0) {
-					outOfRange++
-					continue
-				}
+		for j, sub := range subs[start:ends[i]] {
+			if r.filter && !r.inRange(sub) {
+				outOfRange++
+				continue
 			}
 			u := whole
-			u.Data, u.PartitionKey, u.SubSequenceNumber = sub.Data, sub.PartitionKey, int64(i)
+			u.Data, u.PartitionKey, u.SubSequenceNumber = sub.Data, sub.PartitionKey, int64(j)
 			recs = append(recs, u)
 		}
-		clear(subs) // let go of the response's memory
-		r.subs = subs[:0]
+		start = ends[i]
 	}
+	clear(subs) // let go of the response's memory
+	r.subs, r.ends = subs[:0], ends[:0]
 	if n := len(out.Records); n > 0 {
 		r.lastFetched = aws.ToString(out.Records[n-1].SequenceNumber)
 	}
@@ -288,6 +283,35 @@ func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) 
 	}
 	return recs, max(0, aws.ToInt64(out.MillisBehindLatest))
 }
+
+// inRange reports whether a user record's hash key lies in the shard's
+// range: its explicit hash key if it has one, else the MD5 of its
+// partition key. An explicit hash key that is not a number (Decode does
+// not check it) cannot be placed, so it is kept.
+func (r *reader) inRange(sub kpl.Record) bool {
+	var h hashkey.Key
+	if sub.ExplicitHashKey != "" {
+		var err error
+		if h, err = hashkey.Parse(sub.ExplicitHashKey); err != nil {
+			return true
+		}
+	} else {
+		// Streams repeat their keys, and an MD5 costs several times a
+		// map lookup. The map is bounded: when full it starts over.
+		var ok bool
+		if h, ok = r.hashes[sub.PartitionKey]; !ok {
+			h = hashkey.Of(sub.PartitionKey)
+			if r.hashes == nil || len(r.hashes) >= maxCachedHashes {
+				r.hashes = make(map[string]hashkey.Key)
+			}
+			r.hashes[sub.PartitionKey] = h
+		}
+	}
+	return h.Compare(r.rng.start) >= 0 && h.Compare(r.rng.end) <= 0
+}
+
+// maxCachedHashes bounds a reader's memo of partition keys' hashes.
+const maxCachedHashes = 4096
 
 func (r *reader) burst() float64 { return 5 * float64(r.stream.cfg.readLimit) }
 

@@ -65,8 +65,9 @@ type StreamStats struct {
 	Corrupt int64
 	// OutOfRange counts user records dropped from aggregated records
 	// because their hash key is outside the shard's range: the KPL packed
-	// them for the shard's parent before a reshard, and they are delivered
-	// with the records of the child that owns their key.
+	// them by a shard map that a reshard made stale, and, finding the
+	// aggregate on a shard it did not predict, sends them again to the
+	// shard that owns their key, where they are read.
 	OutOfRange int64
 }
 
