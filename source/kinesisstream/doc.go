@@ -27,6 +27,11 @@
 // delivered whole, with SubSequenceNumber 0, and counted in Stream.Stats; a
 // user record whose hash key lies outside its shard's range (the KPL packed it
 // by a stale shard map, and sends it again to the right shard) is dropped and
-// counted. WithoutDeaggregation delivers
-// every Kinesis record as it is stored.
+// counted. WithoutDeaggregation delivers every Kinesis record as it is stored.
+//
+// A reader's Read returns at most max user records, so it may stop inside an
+// aggregated record and go on from there at the next Read; GetRecords' limit
+// and the read budget still count Kinesis records and their bytes. A
+// checkpoint names a user record, and source.Consumer resumes just after it,
+// even inside an aggregated record.
 package kinesisstream

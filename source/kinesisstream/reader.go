@@ -73,14 +73,15 @@ var (
 const maxRenewals = 3
 
 // Read returns the shard's next records, at most max (at most 10,000, the
-// GetRecords limit; max <= 0 asks for that limit). With de-aggregation the
-// records are user records, and a Read may stop inside an aggregated record:
-// the rest of it comes with the next Read, without another call to the
-// service. It waits first if the
+// GetRecords limit; max <= 0 asks for that limit). It waits first if the
 // previous call was too recent or read too many bytes, and retries throttled
 // calls with backoff. An expired iterator is renewed just after the last
 // record fetched (or at the opening position when none was), so nothing is
 // skipped or repeated.
+//
+// With de-aggregation, max counts user records, while GetRecords' limit
+// counts Kinesis records: a Read may stop inside an aggregated record, and
+// the next one goes on from there without another call to the service.
 func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 	if r.closed.Load() {
 		return source.ReadResult{}, ErrClosed
