@@ -53,6 +53,10 @@ type shardLoop struct {
 	procCancel context.CancelFunc
 
 	accepted Sequence // last record of the last batch accepted; loop goroutine only
+	// skip: records up to and including it are dropped from what the
+	// reader returns (see open); zero once one came after it. Loop
+	// goroutine only.
+	skip Sequence
 
 	// For Stats.
 	records    atomic.Int64
@@ -215,6 +219,11 @@ func (s *shardLoop) session() (again bool) {
 		}
 		readErrs = 0
 		s.behind.Store(res.MillisBehindLatest)
+		if n := len(res.Records); n > 0 && !s.skip.IsZero() {
+			if res.Records = s.dropSkipped(res.Records); len(res.Records) == 0 && !res.End {
+				continue // all were covered: read on at once
+			}
+		}
 		if len(res.Records) > 0 && !s.process(p, d, res.Records) {
 			s.finish(p, d)
 			return false
@@ -237,8 +246,22 @@ func (s *shardLoop) session() (again bool) {
 
 // open opens the shard, retrying with backoff; it reports false if the loop
 // must stop instead.
+//
+// A position after a record opens at that record, and the loop drops what
+// the reader returns up to and including it, as the Kinesis Client Library
+// does: after user record i of an aggregated Kinesis record, the records
+// left to process are the rest of that same Kinesis record, which a read
+// after its sequence number would skip. Nothing says whether a record was
+// aggregated (the plain record and the first user record both have
+// sub-sequence number 0), so every such position costs the one record read
+// again and dropped.
 func (s *shardLoop) open(from Position) (ShardReader, bool) {
 	cfg := &s.cfg
+	s.skip = Sequence{}
+	if from.Type == AfterSequence {
+		s.skip = Sequence{Number: from.SequenceNumber, Sub: from.SubSequenceNumber}
+		from = Position{Type: AtSequence, SequenceNumber: from.SequenceNumber}
+	}
 	for attempt := 0; ; attempt++ {
 		r, err := cfg.stream.Open(s.stopCtx, s.key, from)
 		if err == nil {
@@ -256,6 +279,18 @@ func (s *shardLoop) open(from Position) (ShardReader, bool) {
 			return nil, false
 		}
 	}
+}
+
+// dropSkipped drops the records up to and including s.skip, and forgets
+// s.skip once a record comes after it: the rest follow in order.
+func (s *shardLoop) dropSkipped(recs []Record) []Record {
+	for i := range recs {
+		if recs[i].Sequence().Compare(s.skip) > 0 {
+			s.skip = Sequence{}
+			return recs[i:]
+		}
+	}
+	return nil
 }
 
 // process hands one batch to the processor until it accepts it; it reports

@@ -38,7 +38,8 @@ func (r *Record) Sequence() Sequence {
 
 // Sequence is the place of one record in its shard: its sequence number and
 // its sub-sequence number (the index of a user record inside an aggregated
-// Kinesis record; 0 for the streams here, which deliver whole records). It is
+// Kinesis record, as kinesisstream de-aggregates them; 0 for a record that
+// was not aggregated, and for every memstream record). It is
 // what a checkpoint records: every record up to and including this one was
 // processed. The zero value names no record. A Sequence is a plain value.
 type Sequence struct {
@@ -113,8 +114,10 @@ type Position struct {
 	Type           PositionType
 	SequenceNumber string // for AtSequence and AfterSequence
 	// SubSequenceNumber, with AtSequence and AfterSequence, names a user
-	// record inside an aggregated Kinesis record (see Sequence). The streams
-	// here deliver whole records and ignore it.
+	// record inside an aggregated Kinesis record (see Sequence). Streams
+	// place a read by sequence number only, as Kinesis does, and ignore
+	// it: the Consumer, to resume after a user record, opens at its
+	// Kinesis record and drops the user records up to it.
 	SubSequenceNumber int64
 	Timestamp         time.Time // for AtTimestamp
 }

@@ -19,7 +19,19 @@
 // are retried with capped exponential backoff and jitter; when the retries run
 // out, the error wraps ErrThrottled (or the SDK's error) for errors.Is.
 //
-// Records written by the Kinesis Producer Library in its aggregated format are
-// delivered as they are stored (one Record per Kinesis record, SubSequenceNumber
-// 0); this package does not de-aggregate them.
+// Records written by the Kinesis Producer Library in its aggregated format
+// (see package kpl) are de-aggregated, as the Kinesis Client Library does: each
+// user record inside becomes one Record with the Kinesis record's sequence
+// number and arrival time, its own partition key, and its index as
+// SubSequenceNumber. An aggregated record whose checksum or body is bad is
+// delivered whole, with SubSequenceNumber 0, and counted in Stream.Stats; a
+// user record whose hash key lies outside its shard's range (the KPL packed it
+// by a stale shard map, and sends it again to the right shard) is dropped and
+// counted. WithoutDeaggregation delivers every Kinesis record as it is stored.
+//
+// A reader's Read returns at most max user records, so it may stop inside an
+// aggregated record and go on from there at the next Read; GetRecords' limit
+// and the read budget still count Kinesis records and their bytes. A
+// checkpoint names a user record, and source.Consumer resumes just after it,
+// even inside an aggregated record.
 package kinesisstream

@@ -39,6 +39,10 @@ type fakeShard struct {
 	id, parent string
 	records    []types.Record
 	closed     bool
+	// hashStart and hashEnd, when set, are the shard's hash key range;
+	// otherwise it is 0 to 9.
+	hashStart, hashEnd string
+	unlisted           bool // ListShards leaves it out (it aged out)
 }
 
 type fakeCall struct {
@@ -74,6 +78,23 @@ func (f *fakeKinesis) add(shardID string, n, size int) {
 		s.records = append(s.records, types.Record{
 			Data:                        []byte(fmt.Sprintf("%s/%d/%s", shardID, i, strings.Repeat("x", max(0, size)))),
 			PartitionKey:                aws.String(fmt.Sprint("k", i%7)),
+			SequenceNumber:              aws.String(fmt.Sprintf("%s%020d", shardID[len(shardID)-1:], i+1)),
+			ApproximateArrivalTimestamp: aws.Time(t0.Add(time.Duration(i) * time.Millisecond)),
+		})
+	}
+}
+
+// addData appends one record per element of data to a shard, numbered as
+// add numbers them, with partition key "pk".
+func (f *fakeKinesis) addData(shardID string, data ...[]byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.shard(shardID)
+	for _, d := range data {
+		i := len(s.records)
+		s.records = append(s.records, types.Record{
+			Data:                        d,
+			PartitionKey:                aws.String("pk"),
 			SequenceNumber:              aws.String(fmt.Sprintf("%s%020d", shardID[len(shardID)-1:], i+1)),
 			ApproximateArrivalTimestamp: aws.Time(t0.Add(time.Duration(i) * time.Millisecond)),
 		})
@@ -137,10 +158,16 @@ func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInpu
 	}
 	out := &kinesis.ListShardsOutput{}
 	for _, s := range f.shards[start:end] {
+		if s.unlisted {
+			continue
+		}
 		sh := types.Shard{
 			ShardId:             aws.String(s.id),
 			HashKeyRange:        &types.HashKeyRange{StartingHashKey: aws.String("0"), EndingHashKey: aws.String("9")},
 			SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("1")},
+		}
+		if s.hashStart != "" {
+			sh.HashKeyRange = &types.HashKeyRange{StartingHashKey: aws.String(s.hashStart), EndingHashKey: aws.String(s.hashEnd)}
 		}
 		if s.parent != "" {
 			sh.ParentShardId = aws.String(s.parent)

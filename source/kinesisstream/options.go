@@ -108,6 +108,7 @@ type streamConfig struct {
 	retryConfig
 	pollInterval time.Duration
 	readLimit    int
+	noDeagg      bool
 }
 
 type producerConfig struct {
@@ -213,6 +214,16 @@ func WithReadLimit(bytesPerSecond int) StreamOption {
 			return fmt.Errorf("%w: WithReadLimit(%d): want > 0", ErrInvalidOption, bytesPerSecond)
 		}
 		c.readLimit = bytesPerSecond
+		return nil
+	})
+}
+
+// WithoutDeaggregation turns de-aggregation off: a record in the KPL's
+// aggregated format is delivered whole, as Kinesis stores it, with
+// SubSequenceNumber 0, for an application that decodes it itself.
+func WithoutDeaggregation() StreamOption {
+	return streamOption(func(c *streamConfig) error {
+		c.noDeagg = true
 		return nil
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/hashkey"
 	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/kinesisstream/kpl"
 )
 
 // reader is a source.ShardReader and source.Waiter over GetRecords.
@@ -26,6 +29,11 @@ import (
 // Wait polls at that pace until a call returns records, and keeps them in
 // buf for the next Read; so an idle reader costs one call per poll interval
 // whether it is in Read or in Wait.
+//
+// De-aggregation happens as a response is accepted: buf holds user records,
+// so a Read may end inside an aggregated record and the next one goes on
+// from there. lastFetched stays a Kinesis record's sequence number, which is
+// what a renewed iterator needs.
 type reader struct {
 	stream  *Stream
 	shardID string
@@ -38,6 +46,14 @@ type reader struct {
 
 	buf       []source.Record // fetched by Wait, not yet returned by Read
 	bufBehind int64
+
+	dec      kpl.Decoder
+	subs     []kpl.Record // Decode's output for one response, reused
+	ends     []int        // accept's scratch, reused
+	hashes   map[string]hashkey.Key
+	rng      hashRange // the shard's hash keys, once rngKnown
+	rngKnown bool      // rng was looked up (or the shard was not listed: no filter)
+	filter   bool      // drop user records outside rng
 
 	next     time.Time // earliest start of the next GetRecords call
 	tokens   float64   // byte budget at refilled; negative when in debt
@@ -62,6 +78,10 @@ const maxRenewals = 3
 // calls with backoff. An expired iterator is renewed just after the last
 // record fetched (or at the opening position when none was), so nothing is
 // skipped or repeated.
+//
+// With de-aggregation, max counts user records, while GetRecords' limit
+// counts Kinesis records: a Read may stop inside an aggregated record, and
+// the next one goes on from there without another call to the service.
 func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 	if r.closed.Load() {
 		return source.ReadResult{}, ErrClosed
@@ -132,6 +152,9 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 		var expired *types.ExpiredIteratorException
 		switch {
 		case err == nil:
+			if err := r.lookupRange(ctx, out.Records); err != nil {
+				return nil, 0, err
+			}
 			recs, behind := r.accept(out)
 			return recs, behind, nil
 		case errors.As(err, &expired) && renewals < maxRenewals:
@@ -160,26 +183,99 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 	}
 }
 
-// accept converts a GetRecords response, moves the iterator on and charges
-// the response's bytes to the budget.
-func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) {
-	var recs []source.Record
-	if len(out.Records) > 0 {
-		recs = make([]source.Record, len(out.Records))
+// lookupRange learns the shard's hash key range the first time a response
+// holds an aggregated record, to filter its user records. The Stream keeps
+// the ranges of every listing, so a reader opened by the Consumer (which
+// lists the shards first) makes no call for it.
+func (r *reader) lookupRange(ctx context.Context, recs []types.Record) error {
+	if r.rngKnown || r.stream.cfg.noDeagg {
+		return nil
 	}
-	bytes := 0
+	if !slices.ContainsFunc(recs, func(rec types.Record) bool { return kpl.IsAggregated(rec.Data) }) {
+		return nil
+	}
+	rng, ok, err := r.stream.hashRange(ctx, r.shardID)
+	if err != nil {
+		return err
+	}
+	r.rng, r.rngKnown = rng, true
+	r.filter = ok && (rng.start != hashkey.Key{} || rng.end != hashkey.Max)
+	return nil
+}
+
+// accept converts a GetRecords response, de-aggregating its records, moves
+// the iterator on and charges the response's bytes to the budget: the
+// bytes Kinesis counts, those of its records, however many user records
+// they hold.
+func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) {
+	// First decode every record, to size recs once: an aggregated record
+	// may hold thousands of user records. ends[i] is where record i's
+	// user records end in r.subs, or -1 to deliver it whole.
+	ends := r.ends[:0]
+	var aggregated, corrupt, outOfRange int64
+	subs := r.subs[:0]
+	for _, rec := range out.Records {
+		if r.stream.cfg.noDeagg {
+			ends = append(ends, -1)
+			continue
+		}
+		var err error
+		subs, err = r.dec.Decode(subs, rec.Data)
+		switch {
+		case err == nil:
+			aggregated++
+			ends = append(ends, len(subs))
+		case errors.Is(err, kpl.ErrNotAggregated):
+			ends = append(ends, -1)
+		default:
+			// As the KCL does: a record that cannot be read as an
+			// aggregate goes to the application as it is.
+			corrupt++
+			ends = append(ends, -1)
+		}
+	}
+	var recs []source.Record
+	if n := len(out.Records) - int(aggregated) + len(subs); n > 0 {
+		recs = make([]source.Record, 0, n)
+	}
+	bytes, start := 0, 0
 	for i, rec := range out.Records {
-		recs[i] = source.Record{
+		whole := source.Record{
 			Data:           rec.Data,
 			PartitionKey:   aws.ToString(rec.PartitionKey),
 			SequenceNumber: aws.ToString(rec.SequenceNumber),
 			ShardID:        r.shardID,
 			ArrivalTime:    aws.ToTime(rec.ApproximateArrivalTimestamp),
 		}
-		bytes += len(rec.Data) + len(recs[i].PartitionKey)
+		bytes += len(rec.Data) + len(whole.PartitionKey)
+		if ends[i] < 0 {
+			recs = append(recs, whole)
+			continue
+		}
+		for j, sub := range subs[start:ends[i]] {
+			if r.filter && !r.inRange(sub) {
+				outOfRange++
+				continue
+			}
+			u := whole
+			u.Data, u.PartitionKey, u.SubSequenceNumber = sub.Data, sub.PartitionKey, int64(j)
+			recs = append(recs, u)
+		}
+		start = ends[i]
 	}
-	if n := len(recs); n > 0 {
-		r.lastFetched = recs[n-1].SequenceNumber
+	clear(subs) // let go of the response's memory
+	r.subs, r.ends = subs[:0], ends[:0]
+	if n := len(out.Records); n > 0 {
+		r.lastFetched = aws.ToString(out.Records[n-1].SequenceNumber)
+	}
+	if aggregated+corrupt+outOfRange > 0 {
+		s := r.stream
+		s.aggregated.Add(aggregated)
+		s.corrupt.Add(corrupt)
+		s.outOfRange.Add(outOfRange)
+	}
+	if len(recs) == 0 {
+		recs = nil
 	}
 	r.charge(bytes)
 	r.iter = out.NextShardIterator
@@ -188,6 +284,35 @@ func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) 
 	}
 	return recs, max(0, aws.ToInt64(out.MillisBehindLatest))
 }
+
+// inRange reports whether a user record's hash key lies in the shard's
+// range: its explicit hash key if it has one, else the MD5 of its
+// partition key. An explicit hash key that is not a number (Decode does
+// not check it) cannot be placed, so it is kept.
+func (r *reader) inRange(sub kpl.Record) bool {
+	var h hashkey.Key
+	if sub.ExplicitHashKey != "" {
+		var err error
+		if h, err = hashkey.Parse(sub.ExplicitHashKey); err != nil {
+			return true
+		}
+	} else {
+		// Streams repeat their keys, and an MD5 costs several times a
+		// map lookup. The map is bounded: when full it starts over.
+		var ok bool
+		if h, ok = r.hashes[sub.PartitionKey]; !ok {
+			h = hashkey.Of(sub.PartitionKey)
+			if r.hashes == nil || len(r.hashes) >= maxCachedHashes {
+				r.hashes = make(map[string]hashkey.Key)
+			}
+			r.hashes[sub.PartitionKey] = h
+		}
+	}
+	return h.Compare(r.rng.start) >= 0 && h.Compare(r.rng.end) <= 0
+}
+
+// maxCachedHashes bounds a reader's memo of partition keys' hashes.
+const maxCachedHashes = 4096
 
 func (r *reader) burst() float64 { return 5 * float64(r.stream.cfg.readLimit) }
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/streamtop/streamtop/internal/hashkey"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -30,11 +33,47 @@ type ReadClient interface {
 // concurrent use; each ShardReader it opens is used by one goroutine at a
 // time. Shards costs one ListShards call per page of shards; a reader costs
 // one GetRecords call per Read (at most one per poll interval) and one
-// GetShardIterator call when it opens or its iterator expires.
+// GetShardIterator call when it opens or its iterator expires. De-aggregating
+// costs an MD5 of each aggregated record (see package kpl) and, in a shard
+// that does not hold the whole key space, an MD5 of each user record's
+// partition key; a reader of a shard no listing has shown yet lists the shards
+// once, at its first aggregated record, to learn the shard's hash key range.
 type Stream struct {
 	client ReadClient
 	name   string
 	cfg    *streamConfig
+
+	// ranges holds the hash key range of every shard a listing showed; a
+	// shard's range never changes, so entries never go stale.
+	mu     sync.Mutex
+	ranges map[string]hashRange
+
+	aggregated, corrupt, outOfRange atomic.Int64
+}
+
+// hashRange is a shard's hash key range, both ends included.
+type hashRange struct{ start, end hashkey.Key }
+
+// StreamStats counts what a Stream's readers did to aggregated records since
+// the Stream was made. It is a plain value; the zero value means none was
+// read.
+type StreamStats struct {
+	// Aggregated counts KPL aggregated records read and de-aggregated.
+	Aggregated int64
+	// Corrupt counts records with the aggregated format's prefix whose
+	// checksum or body was bad: each was delivered whole, as one Record.
+	Corrupt int64
+	// OutOfRange counts user records dropped from aggregated records
+	// because their hash key is outside the shard's range: the KPL packed
+	// them by a shard map that a reshard made stale, and, finding the
+	// aggregate on a shard it did not predict, sends them again to the
+	// shard that owns their key, where they are read.
+	OutOfRange int64
+}
+
+// Stats returns the Stream's counters. It is safe for concurrent use.
+func (s *Stream) Stats() StreamStats {
+	return StreamStats{Aggregated: s.aggregated.Load(), Corrupt: s.corrupt.Load(), OutOfRange: s.outOfRange.Load()}
 }
 
 var _ source.Stream = (*Stream)(nil)
@@ -87,11 +126,45 @@ func (s *Stream) Shards(ctx context.Context) ([]source.Shard, error) {
 			shards = append(shards, convertShard(sh))
 		}
 		if out.NextToken == nil || *out.NextToken == "" {
+			s.keepRanges(shards)
 			return shards, nil
 		}
 		// With a NextToken the stream name must be left out.
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
 	}
+}
+
+func (s *Stream) keepRanges(shards []source.Shard) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ranges == nil {
+		s.ranges = make(map[string]hashRange, len(shards))
+	}
+	for _, sh := range shards {
+		start, err1 := hashkey.Parse(sh.HashKeyStart)
+		end, err2 := hashkey.Parse(sh.HashKeyEnd)
+		if err1 == nil && err2 == nil {
+			s.ranges[sh.ID] = hashRange{start, end}
+		}
+	}
+}
+
+// hashRange returns the hash key range of a shard, listing the shards if no
+// listing showed it yet; ok is false if none shows it.
+func (s *Stream) hashRange(ctx context.Context, shardID string) (r hashRange, ok bool, err error) {
+	s.mu.Lock()
+	r, ok = s.ranges[shardID]
+	s.mu.Unlock()
+	if ok {
+		return r, true, nil
+	}
+	if _, err := s.Shards(ctx); err != nil {
+		return hashRange{}, false, err
+	}
+	s.mu.Lock()
+	r, ok = s.ranges[shardID]
+	s.mu.Unlock()
+	return r, ok, nil
 }
 
 func convertShard(sh types.Shard) source.Shard {

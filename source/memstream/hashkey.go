@@ -1,11 +1,10 @@
 package memstream
 
 import (
-	"crypto/md5"
-	"encoding/binary"
-	"fmt"
 	"math/big"
 	"sync"
+
+	"github.com/streamtop/streamtop/internal/hashkey"
 )
 
 // hashKey is an unsigned 128-bit hash key, the coordinate Kinesis routes
@@ -16,25 +15,14 @@ type hashKey struct{ hi, lo uint64 }
 // maxHashKey is 2^128 - 1, the top of the hash key space.
 var maxHashKey = hashKey{^uint64(0), ^uint64(0)}
 
-// hashOf returns the hash key of a partition key: its MD5 digest read as a
-// big-endian 128-bit integer, as Kinesis computes it.
+// hashOf returns the hash key of a partition key as Kinesis computes it.
 func hashOf(partitionKey string) hashKey {
-	sum := md5.Sum([]byte(partitionKey))
-	return hashKey{binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:])}
+	k := hashkey.Of(partitionKey)
+	return hashKey{k.Hi, k.Lo}
 }
 
 func (a hashKey) cmp(b hashKey) int {
-	switch {
-	case a.hi < b.hi:
-		return -1
-	case a.hi > b.hi:
-		return 1
-	case a.lo < b.lo:
-		return -1
-	case a.lo > b.lo:
-		return 1
-	}
-	return 0
+	return hashkey.Key{Hi: a.hi, Lo: a.lo}.Compare(hashkey.Key{Hi: b.hi, Lo: b.lo})
 }
 
 // next returns a+1; the caller makes sure a is not maxHashKey.
@@ -72,19 +60,8 @@ func (a hashKey) String() string { return a.big().String() }
 // parseHashKey reads a decimal hash key. It accepts exactly what Kinesis
 // accepts: digits only, no sign, at most 2^128 - 1.
 func parseHashKey(s string) (hashKey, error) {
-	if s == "" || len(s) > 39 {
-		return hashKey{}, fmt.Errorf("hash key %q is not a decimal number in [0, 2^128-1]", s)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return hashKey{}, fmt.Errorf("hash key %q is not a decimal number in [0, 2^128-1]", s)
-		}
-	}
-	b, _ := new(big.Int).SetString(s, 10)
-	if b.BitLen() > 128 {
-		return hashKey{}, fmt.Errorf("hash key %q is not a decimal number in [0, 2^128-1]", s)
-	}
-	return fromBig(b), nil
+	k, err := hashkey.Parse(s)
+	return hashKey{k.Hi, k.Lo}, err
 }
 
 // evenRanges cuts the hash key space into n contiguous ranges as CreateStream
