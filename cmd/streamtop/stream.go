@@ -25,6 +25,9 @@ type shardSource struct {
 	from       source.Position
 	maxRecords int
 	idleWait   time.Duration
+	// lagKnown, when set, says whether the stream's MillisBehindLatest
+	// can be trusted; when it says no, the source reports no lag.
+	lagKnown func() bool
 
 	mu      sync.Mutex
 	lag     map[string]int64 // per shard, from its last read
@@ -130,6 +133,9 @@ func (s *shardSource) readShard(ctx context.Context, shardID string, r source.Sh
 		var lag int64
 		for _, l := range s.lag {
 			lag = max(lag, l)
+		}
+		if s.lagKnown != nil && !s.lagKnown() {
+			lag = -1
 		}
 		if len(recs) > 0 {
 			deliver(batch{recs: recs, lagMs: lag})
