@@ -69,15 +69,15 @@ const usageText = `streamtop counts the most frequent keys of a stream over a sl
 and shows them live, as top does.
 
 Usage:
-  streamtop [flags] < input        lines or JSON lines on stdin (tail -f works)
-  streamtop -demo [flags]          simulated web traffic, no input needed
+  streamtop [flags] < input          lines or JSON lines on stdin (tail -f works)
   streamtop -kinesis STREAM [flags]  every shard of a Kinesis stream, read-only
+  streamtop -demo [flags]            simulated web traffic, no input needed
 
 Examples:
   streamtop -field ip -once < access.jsonl      # a windowed sort | uniq -c | sort -rn
   tail -f access.log | streamtop -match '"GET (\S+)'
   streamtop -demo -capacity 100
-  streamtop -kinesis visits -field @key -from trim-horizon
+  streamtop -kinesis visits -field @key -from trim-horizon -once
 
 On a terminal the table refreshes in place: q quits, p (or space) pauses,
 + and - change the number of rows. Otherwise, or with -plain, a plain table
@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	from := fs.String("from", "latest", "where -kinesis starts: latest, trim-horizon, or an RFC 3339 `time`")
 	fs.StringVar(&c.region, "region", "", "AWS `region` of -kinesis; default: the SDK's (AWS_REGION, the shared config)")
 	fs.StringVar(&c.kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint `URL`, such as a local kinesalite's http://127.0.0.1:4567")
-	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of this lease `group` (not yet supported)")
+	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of the lease group of this `name` (not yet supported)")
 	fs.StringVar(&c.field, "field", "", "count the value at this JSON `path` (referrer, request.headers.host),\nor the stream's partition key with @key; default: the whole line")
 	fs.StringVar(&c.match, "match", "", "count the first capture group of this `regexp` (as in 'GET (\\S+)');\nthen -group-field, -weight and -time-field name capture groups")
 	fs.StringVar(&c.groupField, "group-field", "", "one table per value of this `field`")
@@ -114,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.exact, "exact", false, "count every key exactly (the default)")
 	fs.IntVar(&c.capacity, "capacity", 0, "approximate in bounded memory: keep this many `keys` per bucket,\nand show each count's error bound")
 	fs.IntVar(&c.groups, "groups", 10, "most group `tables` shown, largest first")
-	fs.BoolVar(&c.once, "once", false, "print the top once at the end of the input, then exit")
+	fs.BoolVar(&c.once, "once", false, "print the top once at the end of the input (-kinesis: once caught up\nwith every shard), then exit")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per refresh (with -once: one at the end)")
 	fs.BoolVar(&c.plain, "plain", false, "print plain tables per refresh even on a terminal")
 	fs.DurationVar(&c.refresh, "refresh", time.Second, "time between refreshes")

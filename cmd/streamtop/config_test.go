@@ -59,6 +59,7 @@ func TestParseFlagsRejects(t *testing.T) {
 		{[]string{"-kinesis", "s", "-group", "g"}, "-group: not yet supported"},
 		{[]string{"-group", "g"}, "-group: not yet supported"},
 		{[]string{"-kinesis", "s", "-once"}, "-once with -kinesis"},
+		{[]string{"-kinesis", "s", "-once", "-from", "latest"}, "-from trim-horizon"},
 	} {
 		var stderr strings.Builder
 		_, err := parseFlags(tc.args, &stderr)
@@ -85,6 +86,7 @@ func TestParseFlagsAccepts(t *testing.T) {
 		{"-demo", "-field", "@key", "-json"},
 		{"-demo", "-group-field", "resource", "-group-filter", "/index.html"},
 		{"-kinesis", "visits", "-field", "@key", "-from", "trim-horizon"},
+		{"-kinesis", "visits", "-once", "-from", "2026-01-02T15:04:05Z"},
 		{"-kinesis", "visits.v2", "-from", "2026-01-02T15:04:05.5+01:00", "-region", "eu-west-1",
 			"-kinesis-endpoint", "http://127.0.0.1:4567"},
 	} {

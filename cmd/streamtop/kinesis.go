@@ -74,8 +74,9 @@ func (c *config) checkKinesis(set map[string]bool) error {
 			return fmt.Errorf("-kinesis-endpoint %s: must not hold a user or password: credentials come from the SDK's default chain", u.Redacted())
 		}
 	}
-	if c.once {
-		return errors.New("-once with -kinesis: a stream has no end; use -json or -plain to print refreshes")
+	if c.once && c.from.Type == source.Latest {
+		return errors.New("-once with -kinesis reads up to the stream's newest record, then prints: " +
+			"give -from trim-horizon or a time, as from latest there is nothing to read")
 	}
 	return nil
 }
@@ -121,7 +122,7 @@ func newKinesisClient(ctx context.Context, c *config, log io.Writer) (*kinesis.C
 		fmt.Fprintf(log, "streamtop: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
 	})
 	if cfg.Region == "" {
-		return nil, errors.New("-region: no region given, and none in AWS_REGION or the shared config")
+		return nil, &usageError{msg: "-region: no region given, and none in AWS_REGION or the shared config"}
 	}
 	// Missing credentials would otherwise look like an unreachable stream.
 	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
@@ -175,6 +176,8 @@ func openKinesis(ctx context.Context, client kinesisClient, c *config, where str
 		label:    "kinesis " + c.kinesis,
 		from:     c.from,
 		lagKnown: watch.known,
+		// A stream has no end: -once prints when every shard is caught up.
+		untilCaughtUp: c.once,
 	}, nil
 }
 

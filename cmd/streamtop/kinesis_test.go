@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,14 @@ func newTestStream(t *testing.T, client *sdk.Client, shards int, counts map[stri
 	if err := kinesisstream.CreateStream(ctx, client, name, shards); err != nil {
 		t.Fatal(err)
 	}
+	putRecords(t, client, name, counts)
+	return name
+}
+
+// putRecords puts, per key, as many records as counts says.
+func putRecords(t *testing.T, client *sdk.Client, name string, counts map[string]int) {
+	t.Helper()
+	ctx := t.Context()
 	var entries []types.PutRecordsRequestEntry
 	for key, n := range counts {
 		for range n {
@@ -54,7 +63,6 @@ func newTestStream(t *testing.T, client *sdk.Client, shards int, counts map[stri
 		}
 		entries = entries[n:]
 	}
-	return name
 }
 
 var putCounts = map[string]int{"/index.html": 40, "/cart": 25, "/about": 7, "/help": 1}
@@ -268,7 +276,107 @@ func TestRunKinesisNoRegion(t *testing.T) {
 	kinesisEnv(t)
 	var stderr strings.Builder
 	code := run(t.Context(), []string{"-kinesis", "s", "-json"}, env{stdout: &strings.Builder{}, stderr: &stderr, stdinTTY: true, now: time.Now})
-	if code != 1 || !strings.Contains(stderr.String(), "-region") {
-		t.Errorf("run = %d, %q; want 1 and a message naming -region", code, stderr.String())
+	if code != 2 || !strings.Contains(stderr.String(), "-region") {
+		t.Errorf("run = %d, %q; want 2 and a message naming -region", code, stderr.String())
+	}
+}
+
+// -once reads every shard up to the newest record, following the children of
+// a split, and prints the counts of all that was put.
+func TestRunKinesisOnce(t *testing.T) {
+	kinesisEnv(t)
+	emu := awstest.Kinesalite(t)
+	client := awstest.KinesisClient(emu.Endpoint)
+	ctx := t.Context()
+	before := map[string]int{"/index.html": 5, "/old": 3}
+	name := newTestStream(t, client, 2, before)
+
+	// Split the first shard in the middle of its hash range, then put more:
+	// some of those records land in its children.
+	shards, err := client.ListShards(ctx, &sdk.ListShardsInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := shards.Shards[0].HashKeyRange
+	lo, _ := new(big.Int).SetString(aws.ToString(r.StartingHashKey), 10)
+	hi, _ := new(big.Int).SetString(aws.ToString(r.EndingHashKey), 10)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+	if _, err := client.SplitShard(ctx, &sdk.SplitShardInput{
+		StreamName: aws.String(name), ShardToSplit: shards.Shards[0].ShardId, NewStartingHashKey: aws.String(mid.String()),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kinesisstream.WaitActive(ctx, client, name); err != nil {
+		t.Fatal(err)
+	}
+	putRecords(t, client, name, putCounts)
+	all := maps.Clone(putCounts)
+	for k, n := range before {
+		all[k] += n
+	}
+	rep := runKinesisOnce(t, emu.Endpoint, name, "trim-horizon")
+	if diff := gocmp.Diff(all, keyCounts(rep)); diff != "" || !rep.Done {
+		t.Errorf("done %v, counts (-put +shown):\n%s", rep.Done, diff)
+	}
+}
+
+// -from a time leaves out what arrived before it.
+//
+// One shard only: kinesalite never answers GetShardIterator AT_TIMESTAMP on
+// a shard with no record at or after the time (Kinesis does).
+func TestRunKinesisOnceFromTime(t *testing.T) {
+	kinesisEnv(t)
+	emu := awstest.Kinesalite(t)
+	client := awstest.KinesisClient(emu.Endpoint)
+	name := newTestStream(t, client, 1, map[string]int{"/old": 4})
+	// Arrival times are in milliseconds, on this machine's clock.
+	time.Sleep(20 * time.Millisecond)
+	since := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	putRecords(t, client, name, putCounts)
+	rep := runKinesisOnce(t, emu.Endpoint, name, since.Format(time.RFC3339Nano))
+	if diff := gocmp.Diff(putCounts, keyCounts(rep)); diff != "" || !rep.Done {
+		t.Errorf("done %v, counts (-put +shown):\n%s", rep.Done, diff)
+	}
+}
+
+// runKinesisOnce runs -once -json -field @key on the stream and returns the
+// report.
+func runKinesisOnce(t *testing.T, endpoint, name, from string) report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var stdout, stderr strings.Builder
+	code := run(ctx, []string{"-once", "-json", "-kinesis", name, "-from", from, "-field", "@key",
+		"-region", awstest.Region, "-kinesis-endpoint", endpoint}, env{stdout: &stdout, stderr: &stderr, stdinTTY: true, now: time.Now})
+	if code != 0 {
+		t.Fatalf("-from %s: run = %d: %s", from, code, stderr.String())
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
+		t.Fatalf("-from %s: %v: %q", from, err, stdout.String())
+	}
+	return rep
+}
+
+func keyCounts(rep report) map[string]int {
+	got := map[string]int{}
+	for _, g := range rep.Groups {
+		for _, r := range g.Top {
+			got[r.Key] += int(r.Count)
+		}
+	}
+	return got
+}
+
+// A -from time still to come fails at start, naming the flag.
+func TestRunKinesisFromFuture(t *testing.T) {
+	kinesisEnv(t)
+	var stderr strings.Builder
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	code := run(t.Context(), []string{"-kinesis", "s", "-from", future, "-json"},
+		env{stdout: &strings.Builder{}, stderr: &stderr, stdinTTY: true, now: time.Now})
+	if code != 2 || !strings.Contains(stderr.String(), "-from "+future) {
+		t.Errorf("run = %d, %q; want 2 and a message naming -from", code, stderr.String())
 	}
 }

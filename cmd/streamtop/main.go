@@ -22,6 +22,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -73,6 +74,9 @@ func run(ctx context.Context, args []string, e env) int {
 	src, err := newSource(ctx, cfg, e)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "streamtop: %v\n", err)
+		if _, ok := err.(*usageError); ok {
+			return 2
+		}
 		return 1
 	}
 	dec, _ := cfg.decoder() // checked by parseFlags
@@ -127,6 +131,10 @@ func newSource(ctx context.Context, cfg *config, e env) (recordSource, error) {
 	case cfg.demo:
 		return newDemo(cfg.rate)
 	case cfg.kinesis != "":
+		if cfg.from.Type == source.AtTimestamp && cfg.from.Timestamp.After(e.now()) {
+			return nil, &usageError{msg: fmt.Sprintf("-from %s: in the future; a stream is read from no later than now (-from latest)",
+				cfg.from.Timestamp.Format(time.RFC3339Nano))}
+		}
 		client, err := newKinesisClient(ctx, cfg, e.stderr)
 		if err != nil {
 			return nil, err
