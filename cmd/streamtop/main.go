@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, e env) int {
 		return 2
 	}
 	if cfg.readsStdin() && e.stdinTTY {
-		fmt.Fprintln(e.stderr, "streamtop: no input: pipe lines into it (tail -f access.log | streamtop -field ip), or try streamtop -demo")
+		fmt.Fprintln(e.stderr, "streamtop: no input: pipe lines into it (tail -f access.log | streamtop -field ip), read a stream with -kinesis NAME, or try streamtop -demo")
 		return 2
 	}
 	if cfg.capacity > 0 && os.Getenv("GOMEMLIMIT") == "" {
