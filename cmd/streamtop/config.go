@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/topk"
 )
 
@@ -16,6 +17,12 @@ import (
 type config struct {
 	demo bool
 	rate int // demo records per second
+
+	kinesis         string          // stream name: read it directly
+	from            source.Position // where -kinesis starts
+	region          string
+	kinesisEndpoint string
+	group           string // lease group: not yet supported
 
 	field, match          string
 	groupField, groupOnly string
@@ -62,13 +69,15 @@ const usageText = `streamtop counts the most frequent keys of a stream over a sl
 and shows them live, as top does.
 
 Usage:
-  streamtop [flags] < input        lines or JSON lines on stdin (tail -f works)
-  streamtop -demo [flags]          simulated web traffic, no input needed
+  streamtop [flags] < input          lines or JSON lines on stdin (tail -f works)
+  streamtop -kinesis STREAM [flags]  every shard of a Kinesis stream, read-only
+  streamtop -demo [flags]            simulated web traffic, no input needed
 
 Examples:
   streamtop -field ip -once < access.jsonl      # a windowed sort | uniq -c | sort -rn
   tail -f access.log | streamtop -match '"GET (\S+)'
   streamtop -demo -capacity 100
+  streamtop -kinesis visits -field @key -from trim-horizon -once
 
 On a terminal the table refreshes in place: q quits, p (or space) pauses,
 + and - change the number of rows. Otherwise, or with -plain, a plain table
@@ -88,6 +97,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.BoolVar(&c.demo, "demo", false, "read the visualizer's simulated page visits from an embedded stream instead of stdin;\ncounts -field referrer per -group-field resource unless told otherwise")
 	fs.IntVar(&c.rate, "rate", 1000, "`records` per second the -demo producer puts")
+	fs.StringVar(&c.kinesis, "kinesis", "", "read every shard of this Kinesis `stream` instead of stdin: no leases, no checkpoints,\nnothing written; records are timed by their arrival in the stream")
+	from := fs.String("from", "latest", "where -kinesis starts: latest, trim-horizon, or an RFC 3339 `time`")
+	fs.StringVar(&c.region, "region", "", "AWS `region` of -kinesis; default: the SDK's (AWS_REGION, the shared config)")
+	fs.StringVar(&c.kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint `URL`, such as a local kinesalite's http://127.0.0.1:4567")
+	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of the lease group of this `name` (not yet supported)")
 	fs.StringVar(&c.field, "field", "", "count the value at this JSON `path` (referrer, request.headers.host),\nor the stream's partition key with @key; default: the whole line")
 	fs.StringVar(&c.match, "match", "", "count the first capture group of this `regexp` (as in 'GET (\\S+)');\nthen -group-field, -weight and -time-field name capture groups")
 	fs.StringVar(&c.groupField, "group-field", "", "one table per value of this `field`")
@@ -100,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.exact, "exact", false, "count every key exactly (the default)")
 	fs.IntVar(&c.capacity, "capacity", 0, "approximate in bounded memory: keep this many `keys` per bucket,\nand show each count's error bound")
 	fs.IntVar(&c.groups, "groups", 10, "most group `tables` shown, largest first")
-	fs.BoolVar(&c.once, "once", false, "print the top once at the end of the input, then exit")
+	fs.BoolVar(&c.once, "once", false, "print the top once at the end of the input (-kinesis: once caught up\nwith every shard), then exit")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per refresh (with -once: one at the end)")
 	fs.BoolVar(&c.plain, "plain", false, "print plain tables per refresh even on a terminal")
 	fs.DurationVar(&c.refresh, "refresh", time.Second, "time between refreshes")
@@ -112,10 +126,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, &usageError{msg: err.Error(), printed: true} // the flag package names the flag
 	}
 	if fs.NArg() > 0 {
-		return nil, &usageError{msg: fmt.Sprintf("unexpected argument %q: streamtop reads stdin (or -demo), and takes no file names", fs.Arg(0))}
+		return nil, &usageError{msg: fmt.Sprintf("unexpected argument %q: streamtop reads stdin (or -kinesis, or -demo), and takes no file names", fs.Arg(0))}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["from"] {
+		var err error
+		if c.from, err = parseFrom(*from); err != nil {
+			return nil, &usageError{msg: err.Error()}
+		}
+	} else {
+		c.from = source.Position{Type: source.Latest}
+	}
 	if c.demo && !set["field"] && !set["match"] {
 		c.field = "referrer"
 		if !set["group-field"] {
@@ -176,6 +198,9 @@ func (c *config) check(set map[string]bool) error {
 		}
 	} else if set["rate"] {
 		return errors.New("-rate: only for -demo")
+	}
+	if err := c.checkKinesis(set); err != nil {
+		return err
 	}
 	if c.json && c.plain {
 		return errors.New("-json and -plain: choose one")
@@ -252,8 +277,8 @@ func (c *config) parseField(flagName, value string, re *regexp.Regexp) (field, e
 	case value == "":
 		return field{kind: fromLine}, nil
 	case value == "@key":
-		if !c.demo {
-			return field{}, fmt.Errorf("-%s @key: stdin records have no partition key (only stream sources, such as -demo, do)", flagName)
+		if !c.demo && c.kinesis == "" {
+			return field{}, fmt.Errorf("-%s @key: stdin records have no partition key (only the stream sources, -kinesis and -demo, do)", flagName)
 		}
 		return field{kind: fromKey}, nil
 	case re != nil:

@@ -4,6 +4,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/streamtop/streamtop/source"
 )
 
 // Every bad command line fails at start, with a message that names the flag
@@ -42,6 +45,21 @@ func TestParseFlagsRejects(t *testing.T) {
 		{[]string{"-match", "(a)", "-time-field", "2"}, "-time-field \"2\""},
 		{[]string{"-time-field", "."}, "-time-field"},
 		{[]string{"stray"}, "unexpected argument \"stray\""},
+		{[]string{"-kinesis", "s", "-from", "yesterday"}, "-from \"yesterday\""},
+		{[]string{"-kinesis", "s", "-from", "2026-01-02 15:04:05"}, "-from"},
+		{[]string{"-kinesis", "s", "-from", ""}, "-from"},
+		{[]string{"-from", "latest"}, "-from: only for -kinesis"},
+		{[]string{"-region", "eu-west-1"}, "-region: only for -kinesis"},
+		{[]string{"-kinesis-endpoint", "http://127.0.0.1:4567"}, "-kinesis-endpoint: only for -kinesis"},
+		{[]string{"-kinesis", ""}, "-kinesis: needs a stream name"},
+		{[]string{"-kinesis", "visits/today"}, "-kinesis \"visits/today\""},
+		{[]string{"-kinesis", "s", "-demo"}, "-kinesis and -demo"},
+		{[]string{"-kinesis", "s", "-kinesis-endpoint", "127.0.0.1:4567"}, "-kinesis-endpoint"},
+		{[]string{"-kinesis", "s", "-kinesis-endpoint", "http://u:p@127.0.0.1:4567"}, "-kinesis-endpoint"},
+		{[]string{"-kinesis", "s", "-group", "g"}, "-group: not yet supported"},
+		{[]string{"-group", "g"}, "-group: not yet supported"},
+		{[]string{"-kinesis", "s", "-once"}, "-once with -kinesis"},
+		{[]string{"-kinesis", "s", "-once", "-from", "latest"}, "-from trim-horizon"},
 	} {
 		var stderr strings.Builder
 		_, err := parseFlags(tc.args, &stderr)
@@ -67,10 +85,37 @@ func TestParseFlagsAccepts(t *testing.T) {
 		{"-capacity", "100", "-window", "10s", "-bucket", "1s"},
 		{"-demo", "-field", "@key", "-json"},
 		{"-demo", "-group-field", "resource", "-group-filter", "/index.html"},
+		{"-kinesis", "visits", "-field", "@key", "-from", "trim-horizon"},
+		{"-kinesis", "visits", "-once", "-from", "2026-01-02T15:04:05Z"},
+		{"-kinesis", "visits.v2", "-from", "2026-01-02T15:04:05.5+01:00", "-region", "eu-west-1",
+			"-kinesis-endpoint", "http://127.0.0.1:4567"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err != nil {
 			t.Errorf("parseFlags(%q) = %v", args, err)
 		}
+	}
+}
+
+func TestParseFrom(t *testing.T) {
+	at := time.Date(2026, 1, 2, 14, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want source.Position
+	}{
+		{"latest", source.Position{Type: source.Latest}},
+		{"LATEST", source.Position{Type: source.Latest}},
+		{"trim-horizon", source.Position{Type: source.TrimHorizon}},
+		{"TRIM_HORIZON", source.Position{Type: source.TrimHorizon}},
+		{"2026-01-02T15:04:05+01:00", source.Position{Type: source.AtTimestamp, Timestamp: at}},
+	} {
+		got, err := parseFrom(tc.in)
+		if err != nil || got.Type != tc.want.Type || !got.Timestamp.Equal(tc.want.Timestamp) {
+			t.Errorf("parseFrom(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	c, err := parseFlags([]string{"-kinesis", "s"}, io.Discard)
+	if err != nil || c.from.Type != source.Latest {
+		t.Errorf("-kinesis without -from starts at %v (%v), want LATEST", c.from.Type, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Command streamtop counts the most frequent keys of a stream over a sliding
 // window and shows them live, as top does: lines or JSON lines on stdin, or the
-// visualizer's simulated traffic with -demo. Run streamtop -h for the flags.
+// visualizer's simulated traffic with -demo, or every shard of a Kinesis
+// stream with -kinesis. Run streamtop -h for the flags.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -62,16 +64,19 @@ func run(ctx context.Context, args []string, e env) int {
 		}
 		return 2
 	}
-	if !cfg.demo && e.stdinTTY {
-		fmt.Fprintln(e.stderr, "streamtop: no input: pipe lines into it (tail -f access.log | streamtop -field ip), or try streamtop -demo")
+	if cfg.readsStdin() && e.stdinTTY {
+		fmt.Fprintln(e.stderr, "streamtop: no input: pipe lines into it (tail -f access.log | streamtop -field ip), read a stream with -kinesis NAME, or try streamtop -demo")
 		return 2
 	}
 	if cfg.capacity > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(capacityMemoryLimit)
 	}
-	src, err := newSource(cfg, e)
+	src, err := newSource(ctx, cfg, e)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "streamtop: %v\n", err)
+		if _, ok := err.(*usageError); ok {
+			return 2
+		}
 		return 1
 	}
 	dec, _ := cfg.decoder() // checked by parseFlags
@@ -121,12 +126,26 @@ func run(ctx context.Context, args []string, e env) int {
 	return 0
 }
 
-func newSource(cfg *config, e env) (recordSource, error) {
-	if cfg.demo {
+func newSource(ctx context.Context, cfg *config, e env) (recordSource, error) {
+	switch {
+	case cfg.demo:
 		return newDemo(cfg.rate)
+	case cfg.kinesis != "":
+		if cfg.from.Type == source.AtTimestamp && cfg.from.Timestamp.After(e.now()) {
+			return nil, &usageError{msg: fmt.Sprintf("-from %s: in the future; a stream is read from no later than now (-from latest)",
+				cfg.from.Timestamp.Format(time.RFC3339Nano))}
+		}
+		client, err := newKinesisClient(ctx, cfg, e.stderr)
+		if err != nil {
+			return nil, err
+		}
+		return openKinesis(ctx, client, cfg, kinesisWhere(cfg, client.Options().Region))
 	}
 	return &lineSource{r: e.stdin, label: "stdin", now: e.now}, nil
 }
+
+// readsStdin says whether the records come from stdin.
+func (c *config) readsStdin() bool { return !c.demo && c.kinesis == "" }
 
 // newWindow makes one group's window: a Counter, or a Sketch with -capacity.
 func (c *config) newWindow() (windowed, error) {
@@ -189,7 +208,7 @@ func terminal(ctx context.Context, read func(context.Context) error, rep *report
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(e.stdout), tea.WithAltScreen()}
-	if !cfg.demo {
+	if cfg.readsStdin() {
 		opts = append(opts, tea.WithInputTTY()) // stdin carries the records
 	}
 	opts = append(opts, e.teaOptions...)

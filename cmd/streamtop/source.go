@@ -9,7 +9,7 @@ import (
 )
 
 // recordSource is where records come from: stdin, the demo's embedded stream,
-// and later a Kinesis stream read directly or through a lease group.
+// a Kinesis stream read directly, and later one read through a lease group.
 type recordSource interface {
 	// name says what is read, for the header.
 	name() string

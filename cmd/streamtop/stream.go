@@ -15,6 +15,11 @@ import (
 // arrival time is the stream's (Record.ArrivalTime). A shard that ends (after
 // a reshard) is followed by its children, read from their start.
 //
+// With untilCaughtUp, a shard is done when a read returns nothing and the
+// stream reports it caught up (MillisBehindLatest 0, or no lag reported), and
+// run returns nil once every shard it started is done or ended and no child
+// is left to start: what -once needs, a stream having no end of its own.
+//
 // Its zero value is not usable: stream and label are required. It runs one
 // goroutine per shard; deliveries are serialised under a lock. Each Read asks
 // for up to maxRecords records; an empty one waits for more (source.Waiter) or
@@ -25,12 +30,17 @@ type shardSource struct {
 	from       source.Position
 	maxRecords int
 	idleWait   time.Duration
+	// lagKnown, when set, says whether the stream's MillisBehindLatest
+	// can be trusted; when it says no, the source reports no lag.
+	lagKnown      func() bool
+	untilCaughtUp bool
 
-	mu      sync.Mutex
-	lag     map[string]int64 // per shard, from its last read
-	started map[string]bool
-	ended   map[string]bool
-	endc    chan struct{} // a shard ended: look for its children
+	mu       sync.Mutex
+	lag      map[string]int64 // per shard, from its last read
+	started  map[string]bool
+	ended    map[string]bool
+	caughtUp map[string]bool // untilCaughtUp: read no further
+	endc     chan struct{}   // a shard ended or caught up: look again
 }
 
 func (s *shardSource) name() string { return s.label }
@@ -42,7 +52,7 @@ func (s *shardSource) run(ctx context.Context, deliver func(batch)) error {
 	if s.idleWait == 0 {
 		s.idleWait = source.DefaultIdleWait
 	}
-	s.lag, s.started, s.ended = map[string]int64{}, map[string]bool{}, map[string]bool{}
+	s.lag, s.started, s.ended, s.caughtUp = map[string]int64{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	s.endc = make(chan struct{}, 1)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -65,11 +75,11 @@ func (s *shardSource) run(ctx context.Context, deliver func(batch)) error {
 	// follow lists the shards and starts the ones not started yet: first
 	// every shard from s.from (a closed one is skipped at LATEST, where nothing
 	// more will come from it), then the children of ended shards from their
-	// start.
-	follow := func(first bool) error {
+	// start. It reports whether every shard started is done (untilCaughtUp).
+	follow := func(first bool) (done bool, err error) {
 		shards, err := s.stream.Shards(ctx)
 		if err != nil {
-			return fmt.Errorf("list shards: %w", err)
+			return false, fmt.Errorf("list shards: %w", err)
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -90,14 +100,20 @@ func (s *shardSource) run(ctx context.Context, deliver func(batch)) error {
 				}
 			}
 		}
-		return nil
+		for id := range s.started {
+			if !s.ended[id] && !s.caughtUp[id] {
+				return false, nil
+			}
+		}
+		return s.untilCaughtUp, nil
 	}
-	if err := follow(true); err != nil {
+	done, err := follow(true)
+	if err != nil {
 		return err
 	}
 	tick := time.NewTicker(time.Minute) // a safety net; an ended shard signals
 	defer tick.Stop()
-	for {
+	for !done {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -108,10 +124,11 @@ func (s *shardSource) run(ctx context.Context, deliver func(batch)) error {
 		case <-s.endc:
 		case <-tick.C:
 		}
-		if err := follow(false); err != nil {
+		if done, err = follow(false); err != nil {
 			cancel(err)
 		}
 	}
+	return nil
 }
 
 func (s *shardSource) readShard(ctx context.Context, shardID string, r source.ShardReader, deliver func(batch)) error {
@@ -131,6 +148,9 @@ func (s *shardSource) readShard(ctx context.Context, shardID string, r source.Sh
 		for _, l := range s.lag {
 			lag = max(lag, l)
 		}
+		if s.lagKnown != nil && !s.lagKnown() {
+			lag = -1
+		}
 		if len(recs) > 0 {
 			deliver(batch{recs: recs, lagMs: lag})
 		}
@@ -138,8 +158,12 @@ func (s *shardSource) readShard(ctx context.Context, shardID string, r source.Sh
 			s.ended[shardID] = true
 			delete(s.lag, shardID)
 		}
+		caughtUp := s.untilCaughtUp && len(res.Records) == 0 && (res.MillisBehindLatest == 0 || lag < 0)
+		if caughtUp {
+			s.caughtUp[shardID] = true
+		}
 		s.mu.Unlock()
-		if res.End {
+		if res.End || caughtUp {
 			select {
 			case s.endc <- struct{}{}:
 			default:

@@ -88,3 +88,94 @@ func (failingStream) Shards(context.Context) ([]source.Shard, error) {
 func (failingStream) Open(context.Context, string, source.Position) (source.ShardReader, error) {
 	return nil, fmt.Errorf("stream unreachable")
 }
+
+// With untilCaughtUp, run returns nil once every shard, the children of a
+// split included, has been read up to its newest record.
+func TestShardSourceUntilCaughtUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		st, err := memstream.New(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		put := func(from, to int) {
+			for i := from; i < to; i++ {
+				key := fmt.Sprint("pk", i)
+				if _, _, err := st.Put(ctx, key, []byte(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, fmt.Sprintf("%s=%d", key, i))
+			}
+		}
+		put(0, 20)
+		shards, err := st.Shards(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SplitShard(ctx, shards[0].ID, "85070591730234615865843651857942052864"); err != nil {
+			t.Fatal(err)
+		}
+		put(20, 60)
+		var got []string
+		src := &shardSource{stream: st, label: "test", from: source.Position{Type: source.TrimHorizon}, untilCaughtUp: true}
+		err = src.run(ctx, func(b batch) {
+			for _, r := range b.recs {
+				got = append(got, r.Key+"="+string(r.Data))
+			}
+		})
+		if err != nil {
+			t.Fatalf("run = %v, want nil once caught up", err)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("read %d records, want %d:\ngot  %q\nwant %q", len(got), len(want), got, want)
+		}
+	})
+}
+
+// A shard whose empty reads say it is still behind is not caught up: Kinesis
+// returns empty reads over a gap in a shard's records.
+func TestShardSourceNotCaughtUpWhileBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &scriptedStream{reads: []source.ReadResult{
+			{MillisBehindLatest: 5000},
+			{MillisBehindLatest: 3000},
+			{Records: []source.Record{{PartitionKey: "a", Data: []byte("1")}}, MillisBehindLatest: 0},
+			{MillisBehindLatest: 0},
+		}}
+		n := 0
+		src := &shardSource{stream: st, label: "test", from: source.Position{Type: source.TrimHorizon}, untilCaughtUp: true}
+		if err := src.run(t.Context(), func(b batch) { n += len(b.recs) }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || st.next != len(st.reads) {
+			t.Errorf("read %d records in %d reads; want 1 in %d", n, st.next, len(st.reads))
+		}
+	})
+}
+
+// scriptedStream has one open shard whose reads return reads in turn.
+type scriptedStream struct {
+	reads []source.ReadResult
+	next  int
+}
+
+func (s *scriptedStream) Shards(context.Context) ([]source.Shard, error) {
+	return []source.Shard{{ID: "shard-0"}}, nil
+}
+
+func (s *scriptedStream) Open(context.Context, string, source.Position) (source.ShardReader, error) {
+	return s, nil
+}
+
+func (s *scriptedStream) Read(context.Context, int) (source.ReadResult, error) {
+	if s.next == len(s.reads) {
+		return source.ReadResult{}, fmt.Errorf("read %d: past the script", s.next)
+	}
+	s.next++
+	return s.reads[s.next-1], nil
+}
+
+func (s *scriptedStream) Close() error { return nil }

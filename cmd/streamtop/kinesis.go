@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/logging"
+
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/kinesisstream"
+)
+
+// startCheckTimeout bounds the calls that prove at start that the stream
+// answers, so a wrong endpoint or region fails with a message instead of
+// hanging in the SDK's retries.
+const startCheckTimeout = 10 * time.Second
+
+// parseFrom reads -from: latest, trim-horizon (the API's spellings
+// LATEST and TRIM_HORIZON too) or an RFC 3339 time, for AT_TIMESTAMP.
+func parseFrom(v string) (source.Position, error) {
+	switch strings.ReplaceAll(strings.ToLower(v), "_", "-") {
+	case "latest":
+		return source.Position{Type: source.Latest}, nil
+	case "trim-horizon":
+		return source.Position{Type: source.TrimHorizon}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return source.Position{}, fmt.Errorf("-from %q: want latest, trim-horizon or an RFC 3339 time such as 2026-01-02T15:04:05Z", v)
+	}
+	return source.Position{Type: source.AtTimestamp, Timestamp: t}, nil
+}
+
+// checkKinesis validates the flags of the -kinesis source.
+func (c *config) checkKinesis(set map[string]bool) error {
+	if set["group"] {
+		return errors.New("-group: not yet supported: reading as one worker of a lease group comes later; " +
+			"without -group, -kinesis reads every shard itself")
+	}
+	if c.kinesis == "" {
+		for _, f := range []string{"from", "region", "kinesis-endpoint"} {
+			if set[f] {
+				return fmt.Errorf("-%s: only for -kinesis", f)
+			}
+		}
+		if set["kinesis"] {
+			return errors.New("-kinesis: needs a stream name")
+		}
+		return nil
+	}
+	if c.demo {
+		return errors.New("-kinesis and -demo: choose one")
+	}
+	if !validStreamName(c.kinesis) {
+		return fmt.Errorf("-kinesis %q: a stream name is 1 to 128 letters, digits, '_', '-' or '.'", c.kinesis)
+	}
+	if e := c.kinesisEndpoint; e != "" {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// Not echoed: a mistyped URL may hold a secret.
+			return errors.New("-kinesis-endpoint: must be a URL such as http://127.0.0.1:4567")
+		}
+		if u.User != nil {
+			return fmt.Errorf("-kinesis-endpoint %s: must not hold a user or password: credentials come from the SDK's default chain", u.Redacted())
+		}
+	}
+	if c.once && c.from.Type == source.Latest {
+		return errors.New("-once with -kinesis reads up to the stream's newest record, then prints: " +
+			"give -from trim-horizon or a time, as from latest there is nothing to read")
+	}
+	return nil
+}
+
+func validStreamName(s string) bool {
+	if len(s) < 1 || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// kinesisClient is what the -kinesis source calls: the reads of a
+// kinesisstream.Stream, and DescribeStreamSummary to check the stream at
+// start. A *kinesis.Client has it.
+type kinesisClient interface {
+	kinesisstream.ReadClient
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// newKinesisClient loads the SDK's default configuration (credentials and,
+// without -region, the region from its default chain) and points the client
+// at -kinesis-endpoint if given. What the SDK logs goes to log.
+func newKinesisClient(ctx context.Context, c *config, log io.Writer) (*kinesis.Client, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if c.region != "" {
+		opts = append(opts, awsconfig.WithRegion(c.region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("-kinesis: loading the AWS configuration: %w", err)
+	}
+	// The SDK's log modes print requests and responses, records included:
+	// none is on here, whatever a shared config file says.
+	cfg.ClientLogMode = 0
+	cfg.Logger = logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
+		fmt.Fprintf(log, "streamtop: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
+	})
+	if cfg.Region == "" {
+		return nil, &usageError{msg: "-region: no region given, and none in AWS_REGION or the shared config"}
+	}
+	// Missing credentials would otherwise look like an unreachable stream.
+	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
+		return nil, fmt.Errorf("-kinesis: no AWS credentials in the SDK's default chain "+
+			"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role; "+
+			"any values do for a local emulator): %w", err)
+	}
+	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+		if c.kinesisEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.kinesisEndpoint)
+		}
+	}), nil
+}
+
+// kinesisWhere names the endpoint and the flag that chose it, for messages.
+func kinesisWhere(c *config, region string) string {
+	if c.kinesisEndpoint != "" {
+		return "at -kinesis-endpoint " + c.kinesisEndpoint
+	}
+	return fmt.Sprintf("in region %s (-region)", region)
+}
+
+// openKinesis checks that the stream exists and answers, within
+// startCheckTimeout, and returns the source that reads it. where says where
+// the stream was looked for, for the error.
+func openKinesis(ctx context.Context, client kinesisClient, c *config, where string, opts ...kinesisstream.StreamOption) (*shardSource, error) {
+	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	out, err := client.DescribeStreamSummary(cctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.kinesis)})
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return nil, fmt.Errorf("-kinesis %s: no such stream %s", c.kinesis, where)
+	case err != nil && cctx.Err() != nil && ctx.Err() == nil:
+		return nil, fmt.Errorf("-kinesis %s: no answer %s within %v: %w", c.kinesis, where, startCheckTimeout, err)
+	case err != nil:
+		return nil, fmt.Errorf("-kinesis %s: cannot describe the stream %s: %w", c.kinesis, where, err)
+	}
+	if d := out.StreamDescriptionSummary; d != nil && d.StreamStatus != types.StreamStatusActive && d.StreamStatus != types.StreamStatusUpdating {
+		return nil, fmt.Errorf("-kinesis %s %s: the stream is %s, not ACTIVE", c.kinesis, where, d.StreamStatus)
+	}
+	watch := &lagWatch{kinesisClient: client}
+	st, err := kinesisstream.New(watch, c.kinesis, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &shardSource{
+		stream:   st,
+		label:    "kinesis " + c.kinesis,
+		from:     c.from,
+		lagKnown: watch.known,
+		// A stream has no end: -once prints when every shard is caught up.
+		untilCaughtUp: c.once,
+	}, nil
+}
+
+// lagWatch passes calls through and notes whether GetRecords reports
+// MillisBehindLatest. Kinesis always does and kinesalite never does; a
+// Stream reads a missing one as 0, which would show as caught up.
+type lagWatch struct {
+	kinesisClient
+	missing atomic.Bool
+}
+
+func (w *lagWatch) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	out, err := w.kinesisClient.GetRecords(ctx, in, optFns...)
+	if err == nil && out.MillisBehindLatest == nil {
+		w.missing.Store(true)
+	}
+	return out, err
+}
+
+// known reports whether every GetRecords so far said how far behind it was.
+func (w *lagWatch) known() bool { return !w.missing.Load() }
