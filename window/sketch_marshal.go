@@ -17,11 +17,14 @@ import (
 var ErrCorrupt = errors.New("window: corrupt encoding")
 
 // The first byte of each encoding names the structure, the second its format
-// version.
+// version: 1 for a structure without history, 2 for one with (see
+// WithHistory), so that a structure without history can still be read by
+// the versions of this package that knew only 1.
 const (
 	magicSketch   = 'W'
 	magicCounter  = 'C'
 	formatVersion = 1
+	formatHistory = 2
 )
 
 // maxDecodeUnits bounds the memory a decoded Sketch may ask for, in units of
@@ -111,7 +114,9 @@ func appendSummary(b []byte, p interface {
 // topk.MaxCapacity units of capacity in all, about 92 bytes a unit).
 func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
-	checkHeader(r, magicSketch, keycodec.Kind[K]())
+	if v := checkHeader(r, magicSketch, keycodec.Kind[K]()); v == formatHistory {
+		r.Fail("format version %d: Sketch has no history yet", v)
+	}
 	bucket := time.Duration(r.Uint64("bucket length", math.MaxInt64))
 	n := int(r.Uint64("buckets", maxSketchBuckets))
 	capacity := int(r.Uint64("capacity", topk.MaxCapacity))
@@ -245,17 +250,20 @@ func newestBucket(r *keycodec.Reader, bucket time.Duration, n int) int64 {
 	return r.Int64("newest bucket", lo, hi)
 }
 
-// checkHeader reads and checks an encoding's magic, version and key kind.
-func checkHeader(r *keycodec.Reader, magic, kind byte) {
+// checkHeader reads and checks an encoding's magic, version and key kind,
+// and returns the version.
+func checkHeader(r *keycodec.Reader, magic, kind byte) byte {
 	if m := r.Byte("magic"); r.Err() == nil && m != magic {
 		r.Fail("starts with %#x, not %#x (%q)", m, magic, magic)
 	}
-	if v := r.Byte("version"); r.Err() == nil && v != formatVersion {
-		r.Fail("format version %d, this package reads %d", v, formatVersion)
+	v := r.Byte("version")
+	if r.Err() == nil && v != formatVersion && v != formatHistory {
+		r.Fail("format version %d, this package reads %d and %d", v, formatVersion, formatHistory)
 	}
 	if k := r.Byte("key kind"); r.Err() == nil && k != kind {
 		r.Fail("key kind %d, want %d", k, kind)
 	}
+	return v
 }
 
 func appendUvarints(b []byte, vs ...uint64) []byte {

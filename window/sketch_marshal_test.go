@@ -157,7 +157,7 @@ func TestSketchUnmarshalErrors(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"counter's magic", append([]byte{magicCounter}, valid[1:]...)},
-		{"future version", append([]byte{magicSketch, formatVersion + 1}, valid[2:]...)},
+		{"future version", append([]byte{magicSketch, formatHistory + 1}, valid[2:]...)},
 		{"other key kind", strData},
 		{"bucket 0", sketchBytes(0, 2, 2, 0)},
 		{"no buckets", sketchBytes(sec, 0, 2, 0)},
