@@ -53,9 +53,8 @@ type Counter[K cmp.Ordered] struct {
 	// history: ring[head] is the newest bucket, and the window is the
 	// newest window buckets of them. Counts in the history are kept in their
 	// buckets but not in the totals below, which are the window's.
-	ring   []counterBucket
-	head   int
-	window int
+	ring []counterBucket
+	head int
 	// headCounts is ring[head].counts, where nearly every Add counts, one
 	// indirection nearer.
 	headCounts []int64
@@ -77,6 +76,10 @@ type Counter[K cmp.Ordered] struct {
 
 	live  int   // ids whose total is not 0
 	total int64 // sum of totals
+
+	// window is the number of buckets in the window; it is kept last so
+	// that the fields the fast path of Add reads keep their cache lines.
+	window int
 }
 
 // counterKey is what Counter knows of an interned key, in one record so that
