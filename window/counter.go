@@ -287,39 +287,64 @@ func (c *Counter[K]) Bounds() (start, end time.Time) {
 // Top costs O(m log k) time and O(k) memory, where m is the most distinct
 // keys the window has held at once.
 func (c *Counter[K]) Top(k int) []topk.Entry[K] {
-	return c.top(k, nil, c.live)
-}
-
-// top returns the k keys ranking first by their totals plus delta, which
-// lists changes by ascending id, and of which live are not 0.
-func (c *Counter[K]) top(k int, delta []idCount, live int) []topk.Entry[K] {
-	if k <= 0 || live == 0 {
+	if k <= 0 || c.live == 0 {
 		return nil
 	}
-	k = min(k, live)
+	k = min(k, c.live)
 	// One pass over every id, released ones included (hence m, not Len),
-	// with h a heap whose root ranks last among the best k so far, so a
-	// key that cannot make the cut costs one comparison of totals.
-	h := make([]ranked, 0, k)
+	// with h a heap of ids whose root ranks last among the best k so far, so
+	// a key that cannot make the cut costs one comparison of totals.
+	h := make([]int32, 0, k)
 	for i := range c.meta {
 		t := c.meta[i].total
-		if len(delta) > 0 && delta[0].id == int32(i) {
-			t += delta[0].n
-			delta = delta[1:]
-		}
 		if t == 0 {
 			continue
 		}
-		x := ranked{t, int32(i)}
+		id := int32(i)
 		if len(h) < k {
-			h = append(h, x)
+			h = append(h, id)
 			c.siftUp(h, len(h)-1)
 			continue
 		}
-		if c.ranksBefore(x, h[0]) {
-			h[0] = x
+		if r := h[0]; t > c.meta[r].total || (t == c.meta[r].total && cmp.Less(c.meta[id].key, c.meta[r].key)) {
+			h[0] = id
 			c.siftDown(h, 0)
 		}
+	}
+	slices.SortFunc(h, func(a, b int32) int {
+		if x := cmp.Compare(c.meta[b].total, c.meta[a].total); x != 0 {
+			return x
+		}
+		return cmp.Compare(c.meta[a].key, c.meta[b].key)
+	})
+	out := make([]topk.Entry[K], len(h))
+	for i, id := range h {
+		out[i] = topk.Entry[K]{Key: c.meta[id].key, Count: c.meta[id].total}
+	}
+	return out
+}
+
+// topAt returns the k keys ranking first by their totals plus adj, by id:
+// Top's selection, on counts that are not the ones in meta.
+func (c *Counter[K]) topAt(k int, adj []int64) []topk.Entry[K] {
+	h := make([]ranked, 0, min(k, len(c.meta)))
+	for i := range c.meta {
+		t := c.meta[i].total + adj[i]
+		if t == 0 {
+			continue
+		}
+		if len(h) < k {
+			h = append(h, ranked{t, int32(i)})
+			c.siftUpRanked(h, len(h)-1)
+			continue
+		}
+		if r := h[0]; t > r.n || (t == r.n && cmp.Less(c.meta[i].key, c.meta[r.id].key)) {
+			h[0] = ranked{t, int32(i)}
+			c.siftDownRanked(h, 0)
+		}
+	}
+	if len(h) == 0 {
+		return nil
 	}
 	slices.SortFunc(h, func(a, b ranked) int {
 		if x := cmp.Compare(b.n, a.n); x != 0 {
@@ -525,7 +550,7 @@ func liveDelta(old, now int64) int {
 
 // siftUp and siftDown keep h a heap whose root ranks last (lowest count, then
 // greatest key).
-func (c *Counter[K]) siftUp(h []ranked, i int) {
+func (c *Counter[K]) siftUp(h []int32, i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !c.ranksBefore(h[p], h[i]) {
@@ -536,7 +561,7 @@ func (c *Counter[K]) siftUp(h []ranked, i int) {
 	}
 }
 
-func (c *Counter[K]) siftDown(h []ranked, i int) {
+func (c *Counter[K]) siftDown(h []int32, i int) {
 	for {
 		ch := 2*i + 1
 		if ch >= len(h) {
@@ -553,8 +578,45 @@ func (c *Counter[K]) siftDown(h []ranked, i int) {
 	}
 }
 
-// ranksBefore reports whether a comes before b in a Top result.
-func (c *Counter[K]) ranksBefore(a, b ranked) bool {
+// ranksBefore reports whether id a comes before id b in a Top result.
+func (c *Counter[K]) ranksBefore(a, b int32) bool {
+	if ta, tb := c.meta[a].total, c.meta[b].total; ta != tb {
+		return ta > tb
+	}
+	return cmp.Less(c.meta[a].key, c.meta[b].key)
+}
+
+// siftUpRanked and siftDownRanked are siftUp and siftDown for topAt's heap.
+func (c *Counter[K]) siftUpRanked(h []ranked, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !c.rankedBefore(h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (c *Counter[K]) siftDownRanked(h []ranked, i int) {
+	for {
+		ch := 2*i + 1
+		if ch >= len(h) {
+			return
+		}
+		if r := ch + 1; r < len(h) && c.rankedBefore(h[ch], h[r]) {
+			ch = r
+		}
+		if !c.rankedBefore(h[i], h[ch]) {
+			return
+		}
+		h[i], h[ch] = h[ch], h[i]
+		i = ch
+	}
+}
+
+// rankedBefore reports whether a comes before b in a TopAt result.
+func (c *Counter[K]) rankedBefore(a, b ranked) bool {
 	if a.n != b.n {
 		return a.n > b.n
 	}

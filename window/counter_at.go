@@ -1,8 +1,6 @@
 package window
 
 import (
-	"cmp"
-	"slices"
 	"time"
 
 	"github.com/streamtop/streamtop/topk"
@@ -21,9 +19,10 @@ import (
 // with none, only the current window can be read. Otherwise TopAt returns
 // an error wrapping ErrEnd. TopAt only reads c.
 //
-// With d the buckets between end and the newest bucket's end, TopAt costs
-// what Top does plus O(p log p), where p is the number of (key, bucket)
-// pairs in the 2d buckets by which the two windows differ; O(k + p) memory.
+// For the current window TopAt is Top. A window ending d buckets before it
+// costs what Top does plus O(p) for the p (key, bucket) pairs of the 2d
+// buckets by which the two windows differ, and 8 bytes of scratch per key
+// id (m of them; see Counter).
 func (c *Counter[K]) TopAt(end time.Time, k int) ([]topk.Entry[K], error) {
 	d, err := readable(end, c.bucket, c.started, c.newest, len(c.ring)-c.window)
 	if err != nil {
@@ -32,13 +31,21 @@ func (c *Counter[K]) TopAt(end time.Time, k int) ([]topk.Entry[K], error) {
 	if d == 0 || k <= 0 {
 		return c.Top(k), nil
 	}
-	delta := c.delta(d)
-	live := c.live
-	for _, x := range delta {
-		t := c.meta[x.id].total
-		live += liveDelta(t, t+x.n)
+	// adj[id] is what the id's total changes by from the current window to
+	// the one read: the d newest buckets leave it, and the d buckets of
+	// history before it join it.
+	adj := make([]int64, len(c.meta))
+	for age := range d {
+		bk := &c.ring[c.slotAt(age)]
+		for i, id := range bk.ids {
+			adj[id] -= bk.counts[i]
+		}
+		bk = &c.ring[c.slotAt(c.window+age)]
+		for i, id := range bk.ids {
+			adj[id] += bk.counts[i]
+		}
 	}
-	return c.top(k, delta, live), nil
+	return c.topAt(k, adj), nil
 }
 
 // TotalAt returns the sum of all counts in the window ending at end,
@@ -60,45 +67,6 @@ func (c *Counter[K]) TotalAt(end time.Time) (int64, error) {
 		}
 	}
 	return total, nil
-}
-
-// idCount is a change of n to the total of the key of id.
-type idCount struct {
-	id int32
-	n  int64
-}
-
-// delta returns what the totals change by from the current window to the
-// one ending d buckets before it: the d newest buckets leave, the d buckets
-// of the history before the window join. The changes are by ascending id,
-// one per id, none of 0.
-func (c *Counter[K]) delta(d int) []idCount {
-	var out []idCount
-	for age := range d {
-		bk := &c.ring[c.slotAt(age)]
-		for i, id := range bk.ids {
-			out = append(out, idCount{id, -bk.counts[i]})
-		}
-		bk = &c.ring[c.slotAt(c.window+age)]
-		for i, id := range bk.ids {
-			out = append(out, idCount{id, bk.counts[i]})
-		}
-	}
-	slices.SortFunc(out, func(a, b idCount) int { return cmp.Compare(a.id, b.id) })
-	w := 0
-	for _, x := range out {
-		switch {
-		case w > 0 && out[w-1].id == x.id:
-			out[w-1].n += x.n
-		default:
-			out[w] = x
-			w++
-		}
-		if out[w-1].n == 0 {
-			w--
-		}
-	}
-	return out[:w]
 }
 
 // slotAt returns the ring slot of the bucket age buckets older than the
