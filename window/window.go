@@ -9,6 +9,12 @@
 // Processing-time windows are the special case where the caller passes
 // time.Now().
 //
+// Top and its kin read the current window. With WithHistory, Counter and
+// Sketch also keep the buckets before it, and TopAt and TotalAt read the
+// window ending at any bucket boundary the history covers: say the one a
+// watermark has just passed, while records of later buckets are already
+// counted.
+//
 // Neither structure is safe for concurrent use; each type's doc says which
 // methods only read it.
 package window
