@@ -22,9 +22,9 @@ import (
 //
 // The zero value is not usable: make a Counter with NewCounter, or decode one
 // with UnmarshalBinary. A Counter is not safe for concurrent use; the methods
-// that only read it (Count, Top, All, Total, Len, Bounds, MarshalBinary,
-// AppendBinary) may run together under a read lock while Add and Advance
-// take the write lock.
+// that only read it (Count, Top, TopAt, All, Total, TotalAt, Len, Bounds,
+// MarshalBinary, AppendBinary) may run together under a read lock while Add
+// and Advance take the write lock.
 //
 // Cost: Add is O(1) on average and allocation-free once a key is known and
 // the buckets have grown to their working size; an Add or Advance that
@@ -36,12 +36,25 @@ import (
 // besides the bytes of the keys, which the Counter keeps alive while they are
 // in the window, and about 56 bytes per bucket, taken by NewCounter.
 //
+// With WithHistory(d), a Counter also keeps the buckets of the last d before
+// its window, so that TopAt and TotalAt can read, exactly, any window ending
+// on a bucket boundary up to d before the end of the newest bucket, and Add
+// counts records up to d older than the window. The history costs the
+// memory of its pairs, and 56 bytes per bucket of it taken by NewCounter; a
+// slide visits each pair twice, as its bucket leaves the window and as it
+// leaves the history; and the keys counted only in the history count
+// towards m. Add into the window costs what it does without history.
+//
 // Float keys behave as in a Go map: a NaN is never found again, so each Add
 // of NaN makes a new key. Don't count NaN.
 type Counter[K cmp.Ordered] struct {
 	bucket time.Duration
-	ring   []counterBucket // ring[head] is the newest bucket
-	head   int
+	// ring holds the buckets of the window and, before them, those of the
+	// history: ring[head] is the newest bucket, and the window is the
+	// newest window buckets of them. Counts in the history are kept in their
+	// buckets but not in the totals below, which are the window's.
+	ring []counterBucket
+	head int
 	// headCounts is ring[head].counts, where nearly every Add counts, one
 	// indirection nearer.
 	headCounts []int64
@@ -63,6 +76,10 @@ type Counter[K cmp.Ordered] struct {
 
 	live  int   // ids whose total is not 0
 	total int64 // sum of totals
+
+	// window is the number of buckets in the window; it is kept last so
+	// that the fields the fast path of Add reads keep their cache lines.
+	window int
 }
 
 // counterKey is what Counter knows of an interned key, in one record so that
@@ -73,8 +90,8 @@ type counterKey[K cmp.Ordered] struct {
 	hash  uint32 // the key's hash in index, kept so it is never recomputed
 	// bucket is the low 32 bits of the absolute index of the newest bucket
 	// holding a pair for the key, and pos the pair's position there. While
-	// the key is interned that bucket is inside the window, and so is any
-	// bucket Add compares it with, and a window has far fewer than 2^31
+	// the key is interned that bucket is inside the ring, and so is any
+	// bucket Add compares it with, and a ring has far fewer than 2^31
 	// buckets: the low bits are enough to tell them apart and order them.
 	bucket uint32
 	pos    int32
@@ -96,22 +113,24 @@ type counterBucket struct {
 const maxCounterBuckets = 1 << 20
 
 // NewCounter returns an empty Counter for a window of size cut into buckets of
-// the bucket length. It returns an error wrapping ErrInvalidOption if size or
-// bucket is not positive, size is not a whole multiple of bucket, or the
-// window would hold more than 1<<20 buckets.
-func NewCounter[K cmp.Ordered](size, bucket time.Duration) (*Counter[K], error) {
-	n, err := buckets(size, bucket)
+// the bucket length, configured by opts. It returns an error wrapping
+// ErrInvalidOption if size or bucket is not positive, size or the history
+// is not a whole multiple of bucket, or the window and its history would
+// hold more than 1<<20 buckets.
+func NewCounter[K cmp.Ordered](size, bucket time.Duration, opts ...Option) (*Counter[K], error) {
+	n, h, err := shapeOf(size, bucket, opts)
 	if err != nil {
 		return nil, err
 	}
-	if n > maxCounterBuckets {
+	if n > maxCounterBuckets-h {
 		// Every bucket has a ring slot allocated up front, so a window of a
 		// day cut into nanoseconds is a mistake to report, not memory to take.
-		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxCounterBuckets)
+		return nil, fmt.Errorf("%w: size %v and history %v hold %d buckets of %v, more than %d", ErrInvalidOption, size, time.Duration(h)*bucket, n+h, bucket, maxCounterBuckets)
 	}
 	return &Counter[K]{
 		bucket: bucket,
-		ring:   make([]counterBucket, n),
+		ring:   make([]counterBucket, n+h),
+		window: n,
 		seed:   maphash.MakeSeed(),
 		index:  newCounterIndex(),
 		// An empty span: the first Add takes the slow path and starts.
@@ -120,11 +139,13 @@ func NewCounter[K cmp.Ordered](size, bucket time.Duration) (*Counter[K], error) 
 }
 
 // Add adds n to key's count at time t and reports whether it was counted.
-// A t in a bucket that has already left the window is too late: Add returns
-// false and counts nothing. A t after the newest bucket first slides the
-// window forward to the bucket holding t. A t in any bucket still inside the
-// window, older ones included, is counted in that bucket and leaves the
-// window with it.
+// A t in a bucket that has already left the window, and its history if
+// there is one, is too late: Add returns false and counts nothing. A t
+// after the newest bucket first slides the window forward to the bucket
+// holding t. A t in any bucket still inside the window, older ones
+// included, is counted in that bucket and leaves the window with it; a t in
+// the history counts only in the windows TopAt and TotalAt read that hold
+// it.
 //
 // n may be negative, to retract what was counted; a key whose count in the
 // window is 0 is forgotten (Count 0, not in Len, Top or All) however it got
@@ -205,6 +226,7 @@ func (c *Counter[K]) add(key K, t time.Time, n int64) bool {
 	if n == 0 {
 		return true
 	}
+
 	id, hash, known := c.lookup(key)
 	if !known {
 		id = c.intern(key, hash)
@@ -216,7 +238,10 @@ func (c *Counter[K]) add(key K, t time.Time, n int64) bool {
 	} else {
 		c.addOlder(id, slot, n)
 	}
-	c.count(id, n)
+	// A bucket of the history keeps its pairs out of the window's totals.
+	if uint64(c.newest)-uint64(b) < uint64(c.window) {
+		c.count(id, n)
+	}
 	return true
 }
 
@@ -252,7 +277,7 @@ func (c *Counter[K]) Bounds() (start, end time.Time) {
 	if !c.started {
 		return time.Time{}, time.Time{}
 	}
-	return bucketStart(c.newest-int64(len(c.ring))+1, c.bucket), bucketStart(c.newest+1, c.bucket)
+	return bucketStart(c.newest-int64(c.window)+1, c.bucket), bucketStart(c.newest+1, c.bucket)
 }
 
 // Top returns the k keys with the highest counts in the window, ordered by
@@ -299,6 +324,47 @@ func (c *Counter[K]) Top(k int) []topk.Entry[K] {
 	return out
 }
 
+// topAt returns the k keys ranking first by their totals plus adj, by id:
+// Top's selection, on counts that are not the ones in meta.
+func (c *Counter[K]) topAt(k int, adj []int64) []topk.Entry[K] {
+	h := make([]ranked, 0, min(k, len(c.meta)))
+	for i := range c.meta {
+		t := c.meta[i].total + adj[i]
+		if t == 0 {
+			continue
+		}
+		if len(h) < k {
+			h = append(h, ranked{t, int32(i)})
+			c.siftUpRanked(h, len(h)-1)
+			continue
+		}
+		if r := h[0]; t > r.n || (t == r.n && cmp.Less(c.meta[i].key, c.meta[r.id].key)) {
+			h[0] = ranked{t, int32(i)}
+			c.siftDownRanked(h, 0)
+		}
+	}
+	if len(h) == 0 {
+		return nil
+	}
+	slices.SortFunc(h, func(a, b ranked) int {
+		if x := cmp.Compare(b.n, a.n); x != 0 {
+			return x
+		}
+		return cmp.Compare(c.meta[a.id].key, c.meta[b.id].key)
+	})
+	out := make([]topk.Entry[K], len(h))
+	for i, x := range h {
+		out[i] = topk.Entry[K]{Key: c.meta[x.id].key, Count: x.n}
+	}
+	return out
+}
+
+// ranked is a key's id with the count it ranks by.
+type ranked struct {
+	n  int64
+	id int32
+}
+
 // All returns an iterator over every key whose count in the window is not 0,
 // with its count: what Top(Len()) holds, in no particular order and without
 // the sorting. Use Top for ranked results. It costs O(m), where m is the most
@@ -322,7 +388,7 @@ func (c *Counter[K]) All() iter.Seq2[K, int64] {
 }
 
 // place returns the ring slot of bucket b, sliding the window first if b is
-// newer than the newest bucket, and false if b has left the window.
+// newer than the newest bucket, and false if b has left the ring.
 func (c *Counter[K]) place(b int64) (int, bool) {
 	if !c.started || b > c.newest {
 		c.slide(b)
@@ -340,18 +406,26 @@ func (c *Counter[K]) place(b int64) (int, bool) {
 	return slot, true
 }
 
-// slide makes b, newer than any bucket seen, the newest bucket, expiring the
-// buckets that leave the window oldest first: release depends on that order.
+// slide makes b, newer than any bucket seen, the newest bucket. The buckets
+// that leave the ring expire oldest first (release depends on that order);
+// those that leave only the window, for the history, take their counts out
+// of the totals.
 func (c *Counter[K]) slide(b int64) {
 	if c.started {
-		n := uint64(len(c.ring))
+		r := uint64(len(c.ring))
+		h := len(c.ring) - c.window
 		steps := uint64(b) - uint64(c.newest)
-		expire := min(steps, n)
-		for i := uint64(1); i <= expire; i++ {
+		// The i-th oldest bucket of the ring (from 1) is in the window if
+		// i > h.
+		drop := min(steps, r)
+		for i := uint64(1); i <= drop; i++ {
 			slot := (c.head + int(i)) % len(c.ring)
-			c.expire(slot, c.newest-int64(n)+int64(i))
+			c.expire(slot, c.newest-int64(r)+int64(i), int(i) > h)
 		}
-		c.head = (c.head + int(steps%n)) % len(c.ring)
+		for i := max(int(drop), h) + 1; i <= h+int(min(steps, uint64(c.window))); i++ {
+			c.leave((c.head + i) % len(c.ring))
+		}
+		c.head = (c.head + int(steps%r)) % len(c.ring)
 	}
 	c.headCounts = c.ring[c.head].counts
 	c.started = true
@@ -365,11 +439,28 @@ func (c *Counter[K]) slide(b int64) {
 	}
 }
 
-// expire subtracts the counts of the bucket in slot, whose absolute index is
-// abs, and empties it, keeping its capacity for the bucket that reuses the
-// slot. Every older bucket has already expired, so a key whose newest pair is
-// here has no count left and its id is released.
-func (c *Counter[K]) expire(slot int, abs int64) {
+// expire empties the bucket in slot, whose absolute index is abs, subtracting
+// its counts first if it is in the window, and keeps its capacity for the
+// bucket that reuses the slot. Every older bucket has already expired, so a
+// key whose newest pair is here has no count left and its id is released.
+func (c *Counter[K]) expire(slot int, abs int64, inWindow bool) {
+	bk := &c.ring[slot]
+	if inWindow {
+		c.leave(slot)
+	}
+	for _, id := range bk.ids {
+		if c.meta[id].bucket == uint32(abs) {
+			c.release(id)
+		}
+	}
+	bk.ids = bk.ids[:0]
+	bk.counts = bk.counts[:0]
+	bk.index = nil
+}
+
+// leave subtracts the counts of the bucket in slot from the totals: it is
+// leaving the window.
+func (c *Counter[K]) leave(slot int) {
 	bk := &c.ring[slot]
 	for i, id := range bk.ids {
 		n := bk.counts[i]
@@ -378,13 +469,7 @@ func (c *Counter[K]) expire(slot int, abs int64) {
 		m.total -= n
 		c.total -= n
 		c.live += liveDelta(old, m.total)
-		if m.bucket == uint32(abs) {
-			c.release(id)
-		}
 	}
-	bk.ids = bk.ids[:0]
-	bk.counts = bk.counts[:0]
-	bk.index = nil
 }
 
 // intern gives key, whose hash is hash, an id, reusing a released one if
@@ -499,4 +584,41 @@ func (c *Counter[K]) ranksBefore(a, b int32) bool {
 		return ta > tb
 	}
 	return cmp.Less(c.meta[a].key, c.meta[b].key)
+}
+
+// siftUpRanked and siftDownRanked are siftUp and siftDown for topAt's heap.
+func (c *Counter[K]) siftUpRanked(h []ranked, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !c.rankedBefore(h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (c *Counter[K]) siftDownRanked(h []ranked, i int) {
+	for {
+		ch := 2*i + 1
+		if ch >= len(h) {
+			return
+		}
+		if r := ch + 1; r < len(h) && c.rankedBefore(h[ch], h[r]) {
+			ch = r
+		}
+		if !c.rankedBefore(h[i], h[ch]) {
+			return
+		}
+		h[i], h[ch] = h[ch], h[i]
+		i = ch
+	}
+}
+
+// rankedBefore reports whether a comes before b in a TopAt result.
+func (c *Counter[K]) rankedBefore(a, b ranked) bool {
+	if a.n != b.n {
+		return a.n > b.n
+	}
+	return cmp.Less(c.meta[a.id].key, c.meta[b.id].key)
 }

@@ -218,6 +218,37 @@ func BenchmarkCounterTop(b *testing.B) {
 	}
 }
 
+// BenchmarkCounterTopAt reads the window ending d buckets before the
+// newest bucket's end, from a Counter keeping 2 buckets of history, full and
+// slid: d=0 is Top, and each bucket of d adds two buckets' pairs to
+// correct the totals by.
+func BenchmarkCounterTopAt(b *testing.B) {
+	for _, bs := range benchStreams {
+		for _, d := range []int{0, 1, 2} {
+			b.Run(fmt.Sprintf("stream=%s/k=100/d=%d", bs.name, d), func(b *testing.B) {
+				s := bs.make()
+				c, err := window.NewCounter[string](s.size, s.bucket, window.WithHistory(2*s.bucket))
+				if err != nil {
+					b.Fatal(err)
+				}
+				fill(c, s, 0, 2*s.windowRecords())
+				_, end := c.Bounds()
+				end = end.Add(-time.Duration(d) * s.bucket)
+				settle()
+				b.ReportAllocs()
+				cpu := startCPU()
+				for b.Loop() {
+					if _, err := c.TopAt(end, 100); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu.stop(b)
+				b.ReportMetric(float64(c.Len()), "keys")
+			})
+		}
+	}
+}
+
 // BenchmarkCounterMemory reports the live heap of a full window, per distinct
 // key in it, after two windows' worth of records so that every bucket has
 // been reused once.

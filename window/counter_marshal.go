@@ -15,9 +15,11 @@ import (
 var maxDecodeCounterBuckets = maxCounterBuckets
 
 // MarshalBinary encodes c (see encoding.BinaryMarshaler) in a versioned
-// format: the window's size, bucket length and position, and the counts of
-// every bucket in the window, so that a decoded Counter counts, slides and
-// expires exactly as c would. Equal Counters encode to equal bytes, whatever
+// format: the window's size, bucket length, history and position, and the
+// counts of every bucket in the window and its history, so that a decoded
+// Counter counts, slides, expires and reads past windows exactly as c
+// would. A Counter without history is written in the format of the
+// versions before history, which they can read. Equal Counters encode to equal bytes, whatever
 // the process's hash seed. It never fails.
 //
 // Size: about 12 bytes of header, each key once (a string as its length and
@@ -35,15 +37,23 @@ func (c *Counter[K]) MarshalBinary() ([]byte, error) {
 // encoding.BinaryAppender). It never fails.
 func (c *Counter[K]) AppendBinary(b []byte) ([]byte, error) {
 	// Layout: magic, version, key kind; the bucket length and the number of
-	// buckets; a byte saying whether the window has started, and if it has,
-	// its newest bucket, every key counted in the window once, in ascending
-	// order, and for each bucket that holds counts, oldest first, the gap
-	// since the previous one and its (key, count) pairs, a key as the
-	// distance from the previous key's position in the list and a count as
-	// a zigzag varint. Pairs whose count came back to 0 are left out, as are
-	// keys left with none, so nothing depends on the order of the ids.
-	b = append(b, magicCounter, formatVersion, keycodec.Kind[K]())
-	b = appendUvarints(b, uint64(c.bucket), uint64(len(c.ring)))
+	// buckets of the window, then in version 2 the number of buckets of
+	// history (at least 1: a Counter without history is written as version
+	// 1); a byte saying whether the window has started, and if it has, its
+	// newest bucket, every key counted in the window or its history once,
+	// in ascending order, and for each bucket that holds counts, oldest
+	// first, the gap since the previous one and its (key, count) pairs, a
+	// key as the distance from the previous key's position in the list and
+	// a count as a zigzag varint. Pairs whose count came back to 0 are left
+	// out, as are keys left with none, so nothing depends on the order of
+	// the ids.
+	if h := len(c.ring) - c.window; h == 0 {
+		b = append(b, magicCounter, formatVersion, keycodec.Kind[K]())
+		b = appendUvarints(b, uint64(c.bucket), uint64(c.window))
+	} else {
+		b = append(b, magicCounter, formatHistory, keycodec.Kind[K]())
+		b = appendUvarints(b, uint64(c.bucket), uint64(c.window), uint64(h))
+	}
 	if !c.started {
 		return append(b, 0), nil
 	}
@@ -115,12 +125,13 @@ func hasCounts(bk *counterBucket) bool {
 
 // UnmarshalBinary replaces c's state with the one data encodes (see
 // encoding.BinaryUnmarshaler), window size and bucket length included; c
-// may be a zero Counter. The decoded Counter counts, slides and expires
-// exactly as the original would. It returns an error wrapping ErrCorrupt,
+// may be a zero Counter. The decoded Counter counts, slides, expires and
+// reads past windows exactly as the original would. It reads both versions
+// MarshalBinary writes. It returns an error wrapping ErrCorrupt,
 // and leaves c unchanged, if data is not a Counter of the same key kind in a
 // version this package reads, or is inconsistent: a key twice or out of
-// order, a key no bucket counts, a count of 0, a bucket outside the window,
-// a total past int64.
+// order, a key no bucket counts, a count of 0, a bucket outside the window
+// and its history, a total past int64 in a window TopAt can read.
 //
 // Cost: that of NewCounter for the encoded shape (the ring takes about 56
 // bytes a bucket, up to 1<<20 buckets, which nothing in data bounds) plus an
@@ -128,18 +139,24 @@ func hasCounts(bk *counterBucket) bool {
 // could describe.
 func (c *Counter[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
-	checkHeader(r, magicCounter, keycodec.Kind[K]())
+	version := checkHeader(r, magicCounter, keycodec.Kind[K]())
 	bucket := time.Duration(r.Uint64("bucket length", math.MaxInt64))
 	n := int(r.Uint64("buckets", uint64(maxDecodeCounterBuckets)))
+	h := 0
+	if version == formatHistory && r.Err() == nil {
+		h = int(r.Uint64("history", uint64(maxDecodeCounterBuckets-n)))
+		if r.Err() == nil && h == 0 {
+			r.Fail("version %d without history", version)
+		}
+	}
 	started := r.Byte("started")
 	if r.Err() != nil {
 		return r.Err()
 	}
-	size, ok := shape(r, bucket, n)
-	if !ok {
+	if _, ok := shape(r, bucket, n+h); !ok {
 		return r.Err()
 	}
-	d, err := NewCounter[K](size, bucket)
+	d, err := NewCounter[K](time.Duration(n)*bucket, bucket, WithHistory(time.Duration(h)*bucket))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -169,21 +186,44 @@ func (d *Counter[K]) decodeWindow(r *keycodec.Reader) {
 	if r.Err() != nil {
 		return
 	}
+	// totals and total are those of the window ending with the bucket
+	// read last: every window TopAt can read, and every one the replay
+	// passes through, must total within int64. held lists the pairs read,
+	// so that those of a bucket leaving that window can be taken out.
 	totals := make([]int64, len(keys))
 	used := make([]bool, len(keys))
 	var total int64
+	type pair struct {
+		pos, k int
+		count  int64
+	}
+	var held []pair
+	leave := func(upTo int) bool {
+		for len(held) > 0 && held[0].pos <= upTo {
+			p := held[0]
+			held = held[1:]
+			if !takesAway(&totals[p.k], p.count) || !takesAway(&total, p.count) {
+				r.Fail("the counts of key %v overflow", keys[p.k])
+				return false
+			}
+		}
+		return true
+	}
 	pos := -1 // the previous bucket's position, the oldest's being 0
 	for range buckets {
 		// Gaps and key distances are read against what is left, so
 		// that neither can point past the window or the key list.
 		if pos == n-1 {
-			r.Fail("more buckets than the window holds")
+			r.Fail("more buckets than the window and its history hold")
 			return
 		}
 		pos += 1 + int(r.Uint64("bucket gap", uint64(n-2-pos)))
 		pairs := r.Count("number of pairs", 2)
 		if r.Err() == nil && pairs == 0 {
 			r.Fail("bucket %d without pairs", pos)
+		}
+		if !leave(pos - d.window) {
+			return
 		}
 		at := bucketStart(newest-int64(n-1-pos), d.bucket)
 		k := -1
@@ -206,10 +246,11 @@ func (d *Counter[K]) decodeWindow(r *keycodec.Reader) {
 				return
 			}
 			used[k] = true
+			held = append(held, pair{pos, k, count})
 			d.Add(keys[k], at, count)
 		}
 	}
-	if r.Err() != nil {
+	if r.Err() != nil || !leave(n-1-d.window) {
 		return
 	}
 	if i := slices.Index(used, false); i >= 0 {
@@ -217,6 +258,15 @@ func (d *Counter[K]) decodeWindow(r *keycodec.Reader) {
 		return
 	}
 	d.Advance(bucketStart(newest, d.bucket))
+}
+
+// takesAway subtracts v from *sum unless that overflows an int64.
+func takesAway(sum *int64, v int64) bool {
+	if v < 0 && *sum > math.MaxInt64+v || v > 0 && *sum < math.MinInt64+v {
+		return false
+	}
+	*sum -= v
+	return true
 }
 
 // addsUp adds v to *sum unless that overflows an int64.

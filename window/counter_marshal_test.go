@@ -24,14 +24,14 @@ type counterOp struct {
 	offset  time.Duration
 }
 
-func counterOps(nb int, bucket time.Duration) *rapid.Generator[[]counterOp] {
+func counterOps(nb, hb int, bucket time.Duration) *rapid.Generator[[]counterOp] {
 	return rapid.SliceOf(rapid.Custom(func(t *rapid.T) counterOp {
 		return counterOp{
 			advance: rapid.IntRange(0, 9).Draw(t, "advance") == 0,
 			key:     rapid.SampledFrom(modelKeys).Draw(t, "key"),
 			n:       rapid.Int64Range(-3, 5).Draw(t, "n"),
 			// Late, out of order, current, next, and sometimes far ahead.
-			delta:  rapid.SampledFrom([]int64{-int64(nb), -1, 0, 0, 0, 1, 2, int64(nb) + 1}).Draw(t, "delta"),
+			delta:  rapid.SampledFrom([]int64{-int64(nb + hb), -int64(nb), -1, 0, 0, 0, 1, 2, int64(nb) + 1}).Draw(t, "delta"),
 			offset: time.Duration(rapid.Int64Range(0, int64(bucket)-1).Draw(t, "offset")),
 		}
 	}))
@@ -76,6 +76,15 @@ func sameCounter(t *rapid.T, when string, want, got *Counter[string]) {
 		t.Fatalf("%s: Bounds [%v, %v), original [%v, %v)", when, gs, ge, ws, we)
 	}
 	checkInvariants(t, got)
+	// Every window the history keeps, and one before.
+	for age := range len(want.ring) - want.window + 2 {
+		end := we.Add(-time.Duration(age) * want.bucket)
+		wt, werr := want.TopAt(end, len(modelKeys))
+		gt, gerr := got.TopAt(end, len(modelKeys))
+		if diff := gocmp.Diff(wt, gt, cmpopts.EquateEmpty()); diff != "" || (werr == nil) != (gerr == nil) {
+			t.Fatalf("%s: TopAt(%v) = %v, %v; original %v, %v", when, end, gt, gerr, wt, werr)
+		}
+	}
 }
 
 // TestCounterMarshalRoundTrip checks that a decoded Counter is the original
@@ -85,12 +94,13 @@ func TestCounterMarshalRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		bucket := rapid.SampledFrom([]time.Duration{time.Nanosecond, 7 * time.Millisecond, time.Second}).Draw(t, "bucket")
 		nb := rapid.IntRange(1, 6).Draw(t, "buckets")
+		hb := rapid.SampledFrom([]int{0, 1, 3}).Draw(t, "history")
 		base := rapid.Int64Range(-100_000, 100_000).Draw(t, "base")
-		c, err := NewCounter[string](time.Duration(nb)*bucket, bucket)
+		c, err := NewCounter[string](time.Duration(nb)*bucket, bucket, WithHistory(time.Duration(hb)*bucket))
 		if err != nil {
 			t.Fatal(err)
 		}
-		play(base, bucket, counterOps(nb, bucket).Draw(t, "before"), c)
+		play(base, bucket, counterOps(nb, hb, bucket).Draw(t, "before"), c)
 		data, err := c.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +113,10 @@ func TestCounterMarshalRoundTrip(t *testing.T) {
 		if again, _ := got.MarshalBinary(); !bytes.Equal(again, data) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", data, again)
 		}
-		for i, op := range counterOps(nb, bucket).Draw(t, "after") {
+		if want := byte(formatVersion + min(hb, 1)); data[1] != want {
+			t.Fatalf("history %d encoded as version %d, want %d", hb, data[1], want)
+		}
+		for i, op := range counterOps(nb, hb, bucket).Draw(t, "after") {
 			play(base, bucket, []counterOp{op}, c, &got)
 			sameCounter(t, fmt.Sprintf("after op %d", i), c, &got)
 		}
@@ -138,7 +151,12 @@ func TestCounterUnmarshalReplaces(t *testing.T) {
 // counterBytes writes a Counter[string] encoding field by field: ints as
 // uvarints, int64s as zigzag varints, strings as keys.
 func counterBytes(fields ...any) []byte {
-	b := []byte{magicCounter, formatVersion, 24 /* reflect.String */}
+	return counterBytesVersion(formatVersion, fields...)
+}
+
+// counterBytesVersion is counterBytes in the given format version.
+func counterBytesVersion(version byte, fields ...any) []byte {
+	b := []byte{magicCounter, version, 24 /* reflect.String */}
 	for _, f := range fields {
 		switch f := f.(type) {
 		case int:
@@ -167,6 +185,15 @@ func TestCounterUnmarshalErrors(t *testing.T) {
 	}
 	ints, _ := NewCounter[int](time.Second, time.Second)
 	intData, _ := ints.MarshalBinary()
+	v2 := func(fields ...any) []byte { return counterBytesVersion(formatHistory, fields...) }
+	// The same with a bucket of history, holding b:-5 at bucket 97.
+	validHistory := v2(sec, 3, 1, 1, int64(100), 2, "a", "b", 3, 0, 1, 1, int64(-5), 0, 1, 0, int64(2), 1, 2, 0, int64(-1), 0, int64(3))
+	if err := ok.UnmarshalBinary(validHistory); err != nil {
+		t.Fatalf("the valid base case with history fails: %v", err)
+	}
+	if got, _ := ok.TotalAt(time.Unix(100, 0)); ok.Count("b") != 3 || got != -3 {
+		t.Fatalf("the valid base case with history decodes to b %d, TotalAt(100s) %d; want 3, -3", ok.Count("b"), got)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -174,7 +201,7 @@ func TestCounterUnmarshalErrors(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"sketch's magic", append([]byte{magicSketch}, valid[1:]...)},
-		{"future version", append([]byte{magicCounter, formatVersion + 1}, valid[2:]...)},
+		{"future version", append([]byte{magicCounter, formatHistory + 1}, valid[2:]...)},
 		{"other key kind", intData},
 		{"bucket 0", counterBytes(0, 3, 0)},
 		{"no buckets", counterBytes(sec, 0, 0)},
@@ -195,6 +222,13 @@ func TestCounterUnmarshalErrors(t *testing.T) {
 		{"total past int64", counterBytes(sec, 3, 1, int64(100), 2, "a", "b", 1, 0, 2, 0, int64(math.MaxInt64), 0, int64(1))},
 		{"more keys than bytes", counterBytes(sec, 3, 1, int64(100), 50, "a")},
 		{"key past the end", counterBytes(sec, 3, 1, int64(100), 1, 9, 'a')},
+		{"version 2 without history", v2(sec, 3, 0, 0)},
+		{"too much history", v2(sec, 3, maxCounterBuckets, 0)},
+		{"bucket past the history", v2(sec, 3, 1, 1, int64(100), 1, "a", 1, 4, 1, 0, int64(1))},
+		// Buckets 97, 98 and 99 hold -Max, Max and Max: every prefix
+		// fits, but the window ending at 100s totals 2 Max.
+		{"window total past int64", v2(sec, 2, 1, 1, int64(99), 1, "a", 3, 0, 1, 0, int64(-math.MaxInt64), 0, 1, 0, int64(math.MaxInt64), 0, 1, 0, int64(math.MaxInt64))},
+		{"truncated history", validHistory[:len(validHistory)-1]},
 		{"truncated", valid[:len(valid)-1]},
 		{"trailing bytes", append(slices.Clone(valid), 0)},
 	} {
@@ -221,7 +255,7 @@ func FuzzUnmarshalCounter(f *testing.F) {
 	maxDecodeCounterBuckets = 1 << 10
 	t0 := time.Unix(1_700_000_000, 0)
 	for _, nb := range []int{1, 4} {
-		c, _ := NewCounter[string](time.Duration(nb)*time.Second, time.Second)
+		c, _ := NewCounter[string](time.Duration(nb)*time.Second, time.Second, WithHistory(time.Duration(nb-1)*time.Second))
 		data, _ := c.MarshalBinary()
 		f.Add(data)
 		for i, k := range []string{"/", "/a", "/b", "/", "/c", "/a", "/d", "/"} {
@@ -268,6 +302,21 @@ func FuzzUnmarshalCounter(f *testing.F) {
 			t.Fatalf("a second round trip changes Top (-want +got):\n%s", diff)
 		}
 		if _, end := c.Bounds(); !end.IsZero() {
+			for age := range len(c.ring) - c.window + 1 {
+				at := end.Add(-time.Duration(age) * c.bucket)
+				top, err := c.TopAt(at, c.Len()+len(c.meta))
+				total, terr := c.TotalAt(at)
+				if err != nil || terr != nil {
+					t.Fatalf("TopAt(%v): %v; TotalAt: %v", at, err, terr)
+				}
+				var sum int64
+				for _, e := range top {
+					sum += e.Count
+				}
+				if sum != total {
+					t.Fatalf("TopAt(%v) sums to %d, TotalAt says %d", at, sum, total)
+				}
+			}
 			c.Add("fuzz", end, 1)
 			checkInvariants(t, &c)
 		}

@@ -48,15 +48,65 @@ func TestNewCounterErrors(t *testing.T) {
 	}
 }
 
+func TestNewCounterHistoryErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Option
+	}{
+		{"nil option", nil},
+		{"negative history", WithHistory(-time.Second)},
+		{"history not a multiple of bucket", WithHistory(1500 * time.Millisecond)},
+		{"too many buckets with the history", WithHistory(maxCounterBuckets * time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewCounter[string](10*time.Second, time.Second, tt.opt)
+			if !errors.Is(err, ErrInvalidOption) || c != nil {
+				t.Fatalf("NewCounter with %s = %v, %v; want nil and an error wrapping ErrInvalidOption", tt.name, c, err)
+			}
+			t.Log(err)
+		})
+	}
+	if _, err := NewCounter[string](10*time.Second, time.Second, WithHistory(0)); err != nil {
+		t.Errorf("WithHistory(0): %v", err)
+	}
+}
+
+func TestCounterReadErrors(t *testing.T) {
+	c := mustCounter[string](t, 3*time.Second, time.Second, WithHistory(2*time.Second))
+	if _, err := c.TopAt(t0, 1); !errors.Is(err, ErrEnd) {
+		t.Errorf("TopAt before any Add: %v, want ErrEnd", err)
+	}
+	c.Add("a", t0.Add(10*time.Second), 1) // newest bucket [10s, 11s)
+	for _, tc := range []struct {
+		name string
+		end  time.Duration
+		ok   bool
+	}{
+		{"the newest bucket's end", 11 * time.Second, true},
+		{"two buckets before it, as history allows", 9 * time.Second, true},
+		{"three before", 8 * time.Second, false},
+		{"a bucket after it", 12 * time.Second, false},
+		{"within a bucket", 10*time.Second + time.Millisecond, false},
+	} {
+		_, err := c.TopAt(t0.Add(tc.end), 1)
+		_, terr := c.TotalAt(t0.Add(tc.end))
+		if tc.ok != (err == nil) || tc.ok != (terr == nil) || (err != nil && !errors.Is(err, ErrEnd)) {
+			t.Errorf("%s: TopAt: %v, TotalAt: %v", tc.name, err, terr)
+		}
+		t.Log(err)
+	}
+}
+
 func TestNewCounterLargestWindow(t *testing.T) {
 	if _, err := NewCounter[string](maxCounterBuckets*time.Second, time.Second); err != nil {
 		t.Fatalf("NewCounter with %d buckets: %v", maxCounterBuckets, err)
 	}
 }
 
-func mustCounter[K cmp.Ordered](t testing.TB, size, bucket time.Duration) *Counter[K] {
+func mustCounter[K cmp.Ordered](t testing.TB, size, bucket time.Duration, opts ...Option) *Counter[K] {
 	t.Helper()
-	c, err := NewCounter[K](size, bucket)
+	c, err := NewCounter[K](size, bucket, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +278,7 @@ func TestCounterAddAllocs(t *testing.T) {
 func TestCounterConcurrentReaders(t *testing.T) {
 	// The reading methods are documented as safe to run together under a
 	// read lock; the race detector checks that they write nothing.
-	c := mustCounter[int](t, 10*time.Millisecond, time.Millisecond)
+	c := mustCounter[int](t, 10*time.Millisecond, time.Millisecond, WithHistory(2*time.Millisecond))
 	var mu sync.RWMutex
 	var wg sync.WaitGroup
 	for range 4 {
@@ -239,7 +289,9 @@ func TestCounterConcurrentReaders(t *testing.T) {
 				c.Count(i % 7)
 				c.Total()
 				c.Len()
-				c.Bounds()
+				_, end := c.Bounds()
+				c.TopAt(end.Add(-time.Millisecond), 3)
+				c.TotalAt(end.Add(-2 * time.Millisecond))
 				mu.RUnlock()
 			}
 		})
@@ -254,8 +306,11 @@ func TestCounterConcurrentReaders(t *testing.T) {
 
 // counterModel is the naive reference: the list of every event counted and
 // the newest bucket seen; a count is the sum of the events still inside.
+// With history, an event is counted while its bucket is retained, and
+// countsAt sums the events of any window, as an offline count would.
 type counterModel struct {
 	buckets int64
+	history int64
 	bucket  time.Duration
 	started bool
 	newest  int64
@@ -276,19 +331,25 @@ func (m *counterModel) see(b int64) {
 
 func (m *counterModel) inside(b int64) bool { return b > m.newest-m.buckets }
 
+func (m *counterModel) retained(b int64) bool { return b > m.newest-m.buckets-m.history }
+
 func (m *counterModel) add(key string, b, n int64) bool {
 	m.see(b)
-	if !m.inside(b) {
+	if !m.retained(b) {
 		return false
 	}
 	m.events = append(m.events, modelEvent{key, b, n})
 	return true
 }
 
-func (m *counterModel) counts() map[string]int64 {
+func (m *counterModel) counts() map[string]int64 { return m.countsAt(m.newest + 1) }
+
+// countsAt returns the counts of the window ending at the start of bucket
+// end.
+func (m *counterModel) countsAt(end int64) map[string]int64 {
 	counts := map[string]int64{}
 	for _, e := range m.events {
-		if m.inside(e.bucket) {
+		if e.bucket >= end-m.buckets && e.bucket < end {
 			counts[e.key] += e.n
 		}
 	}
@@ -296,9 +357,17 @@ func (m *counterModel) counts() map[string]int64 {
 	return counts
 }
 
-func (m *counterModel) top(k int) []topk.Entry[string] {
+// readable reports whether the window ending at the start of bucket end can
+// be read.
+func (m *counterModel) readable(end int64) bool {
+	return m.started && end <= m.newest+1 && end >= m.newest+1-m.history
+}
+
+func (m *counterModel) top(k int) []topk.Entry[string] { return m.topAt(m.newest+1, k) }
+
+func (m *counterModel) topAt(end int64, k int) []topk.Entry[string] {
 	var all []topk.Entry[string]
-	for key, n := range m.counts() {
+	for key, n := range m.countsAt(end) {
 		all = append(all, topk.Entry[string]{Key: key, Count: n})
 	}
 	slices.SortFunc(all, func(a, b topk.Entry[string]) int {
@@ -313,11 +382,12 @@ func TestCounterMatchesModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		bucket := rapid.SampledFrom([]time.Duration{time.Nanosecond, 7 * time.Millisecond, time.Second, time.Minute}).Draw(t, "bucket")
 		nb := rapid.IntRange(1, 6).Draw(t, "buckets")
-		c, err := NewCounter[string](time.Duration(nb)*bucket, bucket)
+		hb := rapid.SampledFrom([]int{0, 0, 1, 2, 3, 7}).Draw(t, "history")
+		c, err := NewCounter[string](time.Duration(nb)*bucket, bucket, WithHistory(time.Duration(hb)*bucket))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &counterModel{buckets: int64(nb), bucket: bucket}
+		m := &counterModel{buckets: int64(nb), history: int64(hb), bucket: bucket}
 		// Times are drawn as (bucket index, offset within it), so the model
 		// knows each time's bucket without computing it.
 		base := rapid.Int64Range(-100_000, 100_000).Draw(t, "base")
@@ -339,9 +409,9 @@ func TestCounterMatchesModel(t *testing.T) {
 			case 0: // far future: everything expires
 				b = ref + rapid.Int64Range(int64(nb), 1_000_000).Draw(t, "jump")
 			case 1: // far too late
-				b = ref - rapid.Int64Range(int64(nb), 1_000_000).Draw(t, "late")
-			default: // around the window's edges, out of order included
-				b = ref + rapid.Int64Range(-int64(nb)-1, 2).Draw(t, "delta")
+				b = ref - rapid.Int64Range(int64(nb+hb), 1_000_000).Draw(t, "late")
+			default: // around the window's and history's edges, out of order included
+				b = ref + rapid.Int64Range(-int64(nb+hb)-1, 2).Draw(t, "delta")
 			}
 			off := rapid.Int64Range(0, int64(bucket)-1).Draw(t, "offset")
 			return time.Unix(0, b*int64(bucket)+off), b
@@ -361,6 +431,37 @@ func TestCounterMatchesModel(t *testing.T) {
 				tm, b := at(t)
 				m.see(b)
 				c.Advance(tm)
+			},
+			"TopAt": func(t *rapid.T) {
+				// Ends around those that can be read, on a boundary or not.
+				e := m.newest + 1 - rapid.Int64Range(-2, int64(hb)+2).Draw(t, "age")
+				off := time.Duration(0)
+				if bucket > 1 && rapid.IntRange(0, 5).Draw(t, "misaligned") == 0 {
+					off = time.Duration(rapid.Int64Range(1, int64(bucket)-1).Draw(t, "off"))
+				}
+				end := time.Unix(0, e*int64(bucket)).Add(off)
+				k := rapid.IntRange(-1, len(modelKeys)+1).Draw(t, "k")
+				top, err := c.TopAt(end, k)
+				total, terr := c.TotalAt(end)
+				if !m.readable(e) || off != 0 {
+					if !errors.Is(err, ErrEnd) || !errors.Is(terr, ErrEnd) || top != nil {
+						t.Fatalf("TopAt(%v, %d) = %v, %v and TotalAt = %v; want errors wrapping ErrEnd", end, k, top, err, terr)
+					}
+					return
+				}
+				if err != nil || terr != nil {
+					t.Fatalf("TopAt(%v, %d): %v; TotalAt: %v", end, k, err, terr)
+				}
+				if diff := gocmp.Diff(m.topAt(e, k), top, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("TopAt(%v, %d) mismatch (-want +got):\n%s", end, k, diff)
+				}
+				var want int64
+				for _, n := range m.countsAt(e) {
+					want += n
+				}
+				if total != want {
+					t.Fatalf("TotalAt(%v) = %d, want %d", end, total, want)
+				}
 			},
 			"Top": func(t *rapid.T) {
 				k := rapid.IntRange(-1, len(modelKeys)+1).Draw(t, "k")
@@ -415,6 +516,17 @@ func TestCounterMatchesModel(t *testing.T) {
 					t.Fatalf("Bounds mismatch (-want +got):\n%s", diff)
 				}
 				checkInvariants(t, c)
+				// Every window that can be read, exactly.
+				for e := m.newest + 1 - int64(hb); m.started && e <= m.newest+1; e++ {
+					at := time.Unix(0, e*int64(bucket))
+					top, err := c.TopAt(at, len(modelKeys))
+					if err != nil {
+						t.Fatalf("TopAt(%v): %v", at, err)
+					}
+					if diff := gocmp.Diff(m.topAt(e, len(modelKeys)), top, cmpopts.EquateEmpty()); diff != "" {
+						t.Fatalf("TopAt(%v) mismatch (-want +got):\n%s", at, diff)
+					}
+				}
 			},
 		})
 	})
@@ -422,8 +534,8 @@ func TestCounterMatchesModel(t *testing.T) {
 
 // checkInvariants verifies the Counter's internal bookkeeping, which the
 // model cannot see: each live bucket holds at most one pair per id, totals
-// are the sums of the pairs, last points at each id's newest pair, and no id
-// outlives its last pair.
+// are the sums of the window's pairs, last points at each id's newest pair
+// (in the history too), and no id outlives its last pair.
 func checkInvariants[K cmp.Ordered](t interface {
 	Helper()
 	Fatalf(string, ...any)
@@ -453,8 +565,10 @@ func checkInvariants[K cmp.Ordered](t interface {
 			if bk.index != nil && bk.index[id] != int32(i) {
 				fail("bucket %d index says id %d is at %d, it is at %d", abs, id, bk.index[id], i)
 			}
-			sums[id] += bk.counts[i]
-			total += bk.counts[i]
+			if back < c.window { // the history's counts are not in the totals
+				sums[id] += bk.counts[i]
+				total += bk.counts[i]
+			}
 			if pairs[id] == 0 {
 				newest[id] = counterKey[K]{bucket: uint32(abs), pos: int32(i)}
 			}

@@ -31,53 +31,78 @@ const maxSketchBuckets = 1 << 16
 //
 // Unlike Counter's, its counts cannot be taken back: Add ignores n < 0.
 //
+// With WithHistory(d), a Sketch also keeps the buckets of the last d before
+// its window, so that TopAt and TotalAt can read any window ending on a
+// bucket boundary up to d before the end of the newest bucket, with the
+// same guarantees over that window's exact weight, and Add counts records
+// up to d older than the window.
+//
 // The zero value is not usable: make a Sketch with NewSketch, or decode one
 // with UnmarshalBinary. A Sketch is not safe for concurrent use. Top, Len and
-// All write a cache, so they need the write lock as Add does; Count, Total,
-// Bounds, MarshalBinary and AppendBinary only read it, and may run together
-// under a read lock.
+// All write a cache, so they need the write lock as Add does, and so does
+// TopAt of the current window; Count, Total, TotalAt, Bounds, MarshalBinary,
+// AppendBinary and TopAt of a past window only read it, and may run
+// together under a read lock.
 //
 // Cost: an Add into the newest bucket is a topk.SpaceSaving Add, O(1)
-// amortised; an Add into an older bucket still in the window is up to
-// size/bucket of them. Sliding costs O(capacity) amortised per bucket, though
-// one slide in size/bucket costs O(size/bucket x capacity). Count is O(1);
-// Top, Len and All cost O(capacity log capacity) after a change and little
-// after none (see Top). Memory is fixed at creation: size/bucket+2
-// topk.SpaceSavings of the capacity, about 92 bytes per unit of capacity
-// each.
+// amortised; an Add into an older bucket still in the window or its history
+// is up to 2 x size/bucket of them. Sliding costs O(capacity) amortised per
+// bucket, though one slide in size/bucket costs O(size/bucket x capacity).
+// Count is O(1); Top, Len and All cost O(capacity log capacity) after a
+// change and little after none (see Top). Memory is fixed at creation:
+// size/bucket+2 topk.SpaceSavings of the capacity, about 92 bytes per unit
+// of capacity each. A history of h buckets adds 2h-1 of them, and a merge
+// (a copy of a summary) to each slide when h > 1. TopAt and TotalAt of a
+// past window cost O(capacity log k) and O(d) (see them).
 type Sketch[K cmp.Ordered] struct {
 	// Each bucket is summarised by its own topk.SpaceSaving (a pane), so
 	// that an expiring bucket takes exactly its records with it. Summaries
-	// cannot subtract, so the merge of the closed panes is kept with the
-	// two-stacks scheme of sliding-window aggregation (Tangwongsan, Hirzel
-	// and Schneider, "In-order sliding-window aggregation in worst-case
-	// constant time"): the older panes hold suffix merges, the newer ones
-	// one running merge (back). The merge of those two is cached (closed)
-	// until the window slides or a late record arrives, so a query combines
-	// it with the newest pane alone, through topk.TopOf. Sliding by one
-	// bucket merges one pane into back, O(capacity); once every
-	// size/bucket slides the front runs out and the suffix merges are
-	// rebuilt, O(size/bucket x capacity): O(capacity) amortised. A late
-	// record must also reach the suffix merges that cover its bucket, hence
-	// the O(size/bucket) Adds.
+	// cannot subtract, so merges of panes are kept as in the two-stacks
+	// scheme of sliding-window aggregation (Tangwongsan, Hirzel and
+	// Schneider, "In-order sliding-window aggregation in worst-case
+	// constant time"), or rather its fixed-size form (van Herk; Gil and
+	// Werman): the buckets are cut into blocks of size/bucket, and every
+	// window of size/bucket buckets is a suffix of one block followed by a
+	// prefix of the next. Panes of closed blocks hold suffix merges (each
+	// pane merged with the later ones of its block); the open block, from
+	// split, keeps its raw panes plus the prefix merge up to each closed
+	// bucket. The current window is then the suffix merge of its oldest
+	// bucket, the prefix merge up to the bucket before the newest, and the
+	// newest pane. The merge of the first two is cached (closed) until the
+	// window slides or a late record arrives, so a query combines it with
+	// the newest pane alone, through topk.TopOf. Sliding by one bucket
+	// merges one pane into a prefix, O(capacity); when the open block is
+	// full it closes and its suffix merges are built, O(size/bucket x
+	// capacity): O(capacity) amortised. A late record must also reach the
+	// suffix and prefix merges that cover its bucket, hence the
+	// O(size/bucket) Adds.
+	//
+	// Without history one prefix merge, the latest, is enough, and it is
+	// emptied when its block closes. With h buckets of history, a past
+	// window ends up to h buckets before the newest: its last block may
+	// have closed since, so the prefix merges up to each of the h latest
+	// closed buckets are kept, whichever block they belong to.
 
 	bucket   time.Duration
 	capacity int
+	window   int // buckets in the window
 
-	// panes is a ring: bucket b's pane is panes[b mod len]. A closed bucket
-	// older than split holds the merge of its own pane with every newer one
-	// before split (a suffix merge), so the oldest one in the window covers
-	// all of the front. back merges the closed buckets from split up.
+	// panes is a ring of the window's and the history's buckets: bucket
+	// b's pane is panes[b mod len]. A bucket older than split holds the
+	// merge of its own pane with every later one of its block (a suffix
+	// merge). prefix is a ring of the merges of a block from its first
+	// bucket up to bucket j, at prefix[j mod len], for the closed buckets j
+	// of the last max(h, 1); without history, only from split on.
 	panes  []*topk.SpaceSaving[K]
 	totals []int64 // records counted per bucket, by ring slot
-	back   *topk.SpaceSaving[K]
+	prefix []*topk.SpaceSaving[K]
 	split  int64
 
 	newest           int64 // absolute bucket index (see bucketOf) of the newest bucket
 	started          bool
 	headFrom, headTo int64 // the newest bucket's span in Unix nanoseconds
 	head             int   // the newest bucket's ring slot, sparing a division per Add
-	total            int64
+	total            int64 // records counted in the window
 
 	// closed caches the merge of the closed buckets, which changes only
 	// when the window slides or a late record arrives, so a query combines
@@ -90,21 +115,23 @@ type Sketch[K cmp.Ordered] struct {
 }
 
 // NewSketch returns an empty Sketch for a window of size cut into buckets of
-// the bucket length, keeping at most capacity keys per bucket. It returns an
-// error wrapping ErrInvalidOption if size or bucket is not positive, size is
-// not a whole multiple of bucket, the window would hold more than 1<<16
-// buckets, or capacity is out of topk.NewSpaceSaving's range.
-func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch[K], error) {
-	n, err := buckets(size, bucket)
+// the bucket length, keeping at most capacity keys per bucket, configured by
+// opts. It returns an error wrapping ErrInvalidOption if size or bucket is
+// not positive, size or the history is not a whole multiple of bucket, the
+// window and its history would hold more than 1<<16 buckets, or capacity is
+// out of topk.NewSpaceSaving's range.
+func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int, opts ...Option) (*Sketch[K], error) {
+	n, h, err := shapeOf(size, bucket, opts)
 	if err != nil {
 		return nil, err
 	}
-	if n > maxSketchBuckets {
-		return nil, fmt.Errorf("%w: size %v holds %d buckets of %v, more than %d", ErrInvalidOption, size, n, bucket, maxSketchBuckets)
+	if n > maxSketchBuckets-h {
+		return nil, fmt.Errorf("%w: size %v and history %v hold %d buckets of %v, more than %d", ErrInvalidOption, size, time.Duration(h)*bucket, n+h, bucket, maxSketchBuckets)
 	}
-	// One summary per bucket, the running merge of the back, and the cached
-	// merge of the closed buckets.
-	all := make([]*topk.SpaceSaving[K], n+2)
+	// One summary per bucket, the prefix merges, and the cached merge of
+	// the closed buckets.
+	r, p := n+h, max(h, 1)
+	all := make([]*topk.SpaceSaving[K], r+p+1)
 	for i := range all {
 		if all[i], err = topk.NewSpaceSaving[K](capacity); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidOption, err)
@@ -113,10 +140,11 @@ func NewSketch[K cmp.Ordered](size, bucket time.Duration, capacity int) (*Sketch
 	s := &Sketch[K]{
 		bucket:   bucket,
 		capacity: capacity,
-		panes:    all[:n:n],
-		totals:   make([]int64, n),
-		back:     all[n],
-		closed:   all[n+1],
+		window:   n,
+		panes:    all[:r:r],
+		totals:   make([]int64, r),
+		prefix:   all[r : r+p : r+p],
+		closed:   all[r+p],
 	}
 	return s, nil
 }
@@ -130,23 +158,59 @@ func (s *Sketch[K]) slot(b int64) int {
 	return i
 }
 
+// prefixOf returns the prefix merge up to closed bucket j, which must be
+// kept (see kept).
+func (s *Sketch[K]) prefixOf(j int64) *topk.SpaceSaving[K] {
+	i := int(j % int64(len(s.prefix)))
+	if i < 0 {
+		i += len(s.prefix)
+	}
+	return s.prefix[i]
+}
+
+// kept reports whether the prefix merge up to bucket j is kept.
+func (s *Sketch[K]) kept(j int64) bool {
+	if j >= s.newest || j < s.newest-int64(len(s.prefix)) {
+		return false
+	}
+	return len(s.panes) > s.window || j >= s.split
+}
+
 // oldest returns the absolute index of the oldest bucket in the window.
 func (s *Sketch[K]) oldest() int64 {
+	return s.newest - int64(s.window) + 1
+}
+
+// retained returns the absolute index of the oldest bucket of the history,
+// the window's oldest when there is none.
+func (s *Sketch[K]) retained() int64 {
 	return s.newest - int64(len(s.panes)) + 1
 }
 
+// blockStart returns the first bucket of the block of bucket b, which must
+// be retained.
+func (s *Sketch[K]) blockStart(b int64) int64 {
+	if b >= s.split {
+		return s.split
+	}
+	n := int64(s.window)
+	return s.split - n*((s.split-b+n-1)/n)
+}
+
 // Add adds n to key's count at time t and reports whether it was counted. A t
-// in a bucket that has already left the window is too late: Add returns false
-// and counts nothing. A t after the newest bucket first slides the window
-// forward to the bucket holding t. A t in any bucket still inside the window,
-// older ones included, is counted in that bucket and leaves the window with
-// it.
+// in a bucket that has already left the window, and its history if there is
+// one, is too late: Add returns false and counts nothing. A t after the
+// newest bucket first slides the window forward to the bucket holding t. A t
+// in any bucket still inside the window, older ones included, is counted in
+// that bucket and leaves the window with it; a t in the history counts only
+// in the windows TopAt and TotalAt read that hold it.
 //
 // A summary cannot take counts back, so unlike Counter.Add an n < 0 counts
 // nothing and returns false; n = 0 counts nothing and returns whether t is
-// inside the window. Both still slide the window like Advance.
+// inside the window or its history. Both still slide the window like
+// Advance.
 //
-// Add is O(1) amortised into the newest bucket, and up to size/bucket
+// Add is O(1) amortised into the newest bucket, and up to 2 x size/bucket
 // topk.SpaceSaving Adds into an older one, plus what a slide costs (see
 // Sketch).
 func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
@@ -168,27 +232,46 @@ func (s *Sketch[K]) Add(key K, t time.Time, n int64) bool {
 	}
 	s.panes[slot].Add(key, n)
 	s.totals[slot] += n
-	s.total += n
-	s.topK = 0
 	if b == s.newest {
+		s.total += n
+		s.topK = 0
 		return true
 	}
-	// A late record must also reach the merges that cover its bucket.
-	s.closedValid = false
-	if b >= s.split {
-		s.back.Add(key, n)
-		return true
-	}
-	for j := s.oldest(); j < b; j++ {
-		s.panes[s.slot(j)].Add(key, n)
-	}
+	s.addLate(key, b, n)
 	return true
+}
+
+// addLate counts n for key, already in bucket b's pane, in the merges that
+// cover b, an older bucket than the newest.
+func (s *Sketch[K]) addLate(key K, b, n int64) {
+	// A bucket of the history is in none of the summaries the current
+	// window reads (the suffix merge of its oldest bucket starts after it,
+	// and b's block ends before the newest bucket but one), so its cache
+	// stays valid.
+	if s.newest-b < int64(s.window) {
+		s.total += n
+		s.topK = 0
+		s.closedValid = false
+	}
+	last := s.newest - 1 // the last bucket whose prefix merge covers b
+	if b < s.split {
+		first := s.blockStart(b)
+		last = first + int64(s.window) - 1
+		for j := max(first, s.retained()); j < b; j++ {
+			s.panes[s.slot(j)].Add(key, n)
+		}
+	}
+	for j := max(b, s.newest-int64(len(s.prefix))); j <= last; j++ {
+		if s.kept(j) {
+			s.prefixOf(j).Add(key, n)
+		}
+	}
 }
 
 // Advance slides the window forward to the bucket holding now, expiring the
 // buckets that leave it. A now within or before the newest bucket changes
 // nothing. It costs O(capacity) amortised per bucket the window slides, and
-// O(size/bucket x capacity) at most, however far it jumps.
+// O((size+history)/bucket x capacity) at most, however far it jumps.
 func (s *Sketch[K]) Advance(now time.Time) {
 	if b := bucketOf(now, s.bucket); !s.started || b > s.newest {
 		s.slide(b)
@@ -201,12 +284,14 @@ func (s *Sketch[K]) slide(b int64) {
 	s.topK = 0
 	s.closedValid = false
 	if !s.started || uint64(b)-uint64(s.newest) >= uint64(len(s.panes)) {
-		// Every bucket leaves the window: start afresh.
+		// Every bucket leaves the window and its history: start afresh.
 		for i, p := range s.panes {
 			p.Reset()
 			s.totals[i] = 0
 		}
-		s.back.Reset()
+		for _, p := range s.prefix {
+			p.Reset()
+		}
 		s.total = 0
 		s.started = true
 		s.newest, s.split = b, b
@@ -223,43 +308,61 @@ func (s *Sketch[K]) slide(b int64) {
 
 // step slides the window by one bucket.
 func (s *Sketch[K]) step() {
-	// The newest bucket closes and joins the running merge.
-	_ = s.back.Merge(s.panes[s.slot(s.newest)]) // same capacity: cannot fail
+	// The newest bucket closes: the prefix merge of its block up to it is
+	// the one up to the bucket before, if in the same block, and its pane.
+	p := s.prefixOf(s.newest)
+	if s.newest == s.split || len(s.prefix) > 1 {
+		prev := s.prefixOf(s.newest - 1)
+		p.Reset()
+		if s.newest > s.split {
+			_ = p.Merge(prev) // same capacity: cannot fail
+		}
+	}
+	_ = p.Merge(s.panes[s.slot(s.newest)])
 	s.newest++
+	s.total -= s.totals[s.slot(s.newest-int64(s.window))]
 	expired := s.newest - int64(len(s.panes))
-	if expired >= s.split {
-		// The front is empty: turn every closed bucket into a suffix merge,
-		// newest first, so each bucket then covers itself and all newer
-		// closed ones (the expired one is about to be dropped, so skip it). This is the O(buckets) rebuild that two-stacks
+	if s.newest-s.split >= int64(s.window) {
+		// The open block is full: it closes, each of its panes becoming a
+		// suffix merge, newest first (those about to leave the history are
+		// skipped). This is the O(buckets) rebuild that two-stacks
 		// amortises over the next buckets' slides.
-		for j := s.newest - 2; j > expired; j-- {
+		for j := s.newest - 2; j >= s.split && j > expired; j-- {
 			_ = s.panes[s.slot(j)].Merge(s.panes[s.slot(j+1)])
 		}
-		s.back.Reset()
+		if len(s.panes) == s.window {
+			s.prefix[0].Reset() // without history, no past window reads it
+		}
 		s.split = s.newest
 	}
 	// The expired bucket's slot becomes the new newest bucket.
 	slot := s.slot(expired)
 	s.panes[slot].Reset()
-	s.total -= s.totals[slot]
 	s.totals[slot] = 0
 }
 
-// parts returns the summaries whose merge is the whole window: the front's
-// suffix merge (if any), the running merge of the back (if any) and the
-// newest pane, which is always last.
-func (s *Sketch[K]) parts(buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
+// parts returns the summaries whose merge is the window ending d buckets
+// before the newest bucket's end: the suffix merge of its oldest bucket (if
+// that is in a closed block), the prefix merge up to its last closed bucket
+// (if any) and, for the current window, the newest pane, which is then
+// last.
+func (s *Sketch[K]) parts(d int, buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
 	if !s.started {
 		return nil
 	}
 	ps := buf[:0]
-	if s.oldest() < s.split {
-		ps = append(ps, s.panes[s.slot(s.oldest())])
+	last := s.newest - int64(d)
+	first := last - int64(s.window) + 1
+	if first < s.blockStart(last) {
+		ps = append(ps, s.panes[s.slot(first)])
 	}
-	if s.split < s.newest {
-		ps = append(ps, s.back)
+	if d == 0 {
+		if s.split < s.newest {
+			ps = append(ps, s.prefixOf(s.newest-1))
+		}
+		return append(ps, s.panes[s.head])
 	}
-	return append(ps, s.panes[s.head])
+	return append(ps, s.prefixOf(last))
 }
 
 // halves returns the merge of the closed buckets (nil when there are none),
@@ -268,7 +371,7 @@ func (s *Sketch[K]) parts(buf *[3]*topk.SpaceSaving[K]) []*topk.SpaceSaving[K] {
 // be started.
 func (s *Sketch[K]) halves() (closed, newest *topk.SpaceSaving[K]) {
 	var buf [3]*topk.SpaceSaving[K]
-	ps := s.parts(&buf)
+	ps := s.parts(0, &buf)
 	newest = ps[len(ps)-1]
 	if len(ps) == 1 {
 		return nil, newest
@@ -291,7 +394,7 @@ func (s *Sketch[K]) Count(key K) (count, errBound int64) {
 	// The window's bounds are the sums of its parts' bounds, so no merge is
 	// needed: at most three probes.
 	var buf [3]*topk.SpaceSaving[K]
-	for _, p := range s.parts(&buf) {
+	for _, p := range s.parts(0, &buf) {
 		c, e := p.Count(key)
 		count += c
 		errBound += e

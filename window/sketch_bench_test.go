@@ -194,3 +194,34 @@ func BenchmarkSketchTop(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSketchTopAt reads the window ending one bucket before the
+// newest bucket's end, with a bucket of history, right after an Add into
+// the newest bucket (which a past window does not see), on a window full of
+// the Zipf 1.1 stream; next to the Top that pays for the same Add.
+func BenchmarkSketchTopAt(b *testing.B) {
+	stream := benchStreams[1].make()
+	const records = benchBuckets*100_000 + 50_000 // a full window, mid-bucket
+	last := benchT0.Add(time.Duration(records-1) * benchSpacing)
+	for _, capacity := range []int{1024, 8192} {
+		s, _ := NewSketch[string](benchBuckets*benchBucket, benchBucket, capacity, WithHistory(benchBucket))
+		for i, k := range stream[:records] {
+			s.Add(k, benchT0.Add(time.Duration(i)*benchSpacing), 1)
+		}
+		_, end := s.Bounds()
+		for _, d := range []int{0, 1} {
+			at := end.Add(-time.Duration(d) * benchBucket)
+			b.Run(fmt.Sprintf("cap=%d/k=100/d=%d", capacity, d), func(b *testing.B) {
+				b.ReportAllocs()
+				cpu := startSketchCPU()
+				for i := range b.N {
+					s.Add(stream[i%len(stream)], last, 1)
+					if _, err := s.TopAt(at, 100); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu.stop(b)
+			})
+		}
+	}
+}

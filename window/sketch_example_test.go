@@ -1,6 +1,7 @@
 package window_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,4 +61,37 @@ func ExampleSketch_All() {
 	// Output:
 	// mail.example: 4 to 4
 	// search.example: 3 to 3
+}
+
+// A consumer closes the window ending at 20:00:10 once its watermark has
+// passed it, after a record of the next second has come, and one of the
+// closing second after that. Two seconds of history keep that window
+// readable, with the same bounds as the current one.
+func ExampleSketch_TopAt() {
+	s, err := window.NewSketch[string](10*time.Second, time.Second, 100, window.WithHistory(2*time.Second))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	s.Add("search.example", t0, 3)
+	s.Add("news.example", t0.Add(9*time.Second), 2)
+	s.Add("mail.example", t0.Add(10500*time.Millisecond), 4)  // the next second
+	s.Add("search.example", t0.Add(9500*time.Millisecond), 1) // late, out of order
+
+	end := t0.Add(10 * time.Second)
+	top, err := s.TopAt(end, 3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	total, _ := s.TotalAt(end)
+	fmt.Println(top, total)
+
+	// An end past the newest bucket's, or off a boundary, is refused.
+	_, err = s.TopAt(t0.Add(12*time.Second), 3)
+	fmt.Println(errors.Is(err, window.ErrEnd))
+	// Output:
+	// [{search.example 4 0} {news.example 2 0}] 6
+	// true
 }

@@ -17,11 +17,14 @@ import (
 var ErrCorrupt = errors.New("window: corrupt encoding")
 
 // The first byte of each encoding names the structure, the second its format
-// version.
+// version: 1 for a structure without history, 2 for one with (see
+// WithHistory), so that a structure without history can still be read by
+// the versions of this package that knew only 1.
 const (
 	magicSketch   = 'W'
 	magicCounter  = 'C'
 	formatVersion = 1
+	formatHistory = 2
 )
 
 // maxDecodeUnits bounds the memory a decoded Sketch may ask for, in units of
@@ -31,10 +34,12 @@ const (
 var maxDecodeUnits = topk.MaxCapacity
 
 // MarshalBinary encodes s (see encoding.BinaryMarshaler) in a versioned
-// format: the window's size, bucket length, capacity and position, every
-// bucket's exact total and summary, and the merges kept over them, so that a
-// decoded Sketch slides, expires and takes late records as s would. Equal Sketches encode
-// to equal bytes. It never fails.
+// format: the window's size, bucket length, capacity, history and position,
+// every bucket's exact total and summary, and the merges kept over them, so
+// that a decoded Sketch slides, expires, takes late records and reads past
+// windows as s would. Equal Sketches encode to equal bytes. A Sketch without
+// history is written in the format of the versions before history, which
+// they can read. It never fails.
 //
 // The summaries' filters are written as their largest counter (see
 // topk.SpaceSaving.MarshalBinary): a decoded Sketch answers every key
@@ -51,27 +56,39 @@ func (s *Sketch[K]) MarshalBinary() ([]byte, error) {
 // encoding.BinaryAppender). It never fails.
 func (s *Sketch[K]) AppendBinary(b []byte) ([]byte, error) {
 	// Layout: magic, version, key kind; the bucket length, the number of
-	// buckets and the capacity; a byte saying whether the window has
+	// buckets of the window and the capacity, then in version 2 the
+	// number of buckets of history (at least 1: a Sketch without history
+	// is written as version 1); a byte saying whether the window has
 	// started, and if it has, its newest bucket, the distance from the
-	// split of the two stacks to it, and for each bucket of the window,
-	// oldest first, its exact total and its pane in topk.SpaceSaving's own
-	// encoding (a length of 0 for an empty one), then the running merge of
-	// the back. The panes are written as they are, suffix merges included,
-	// so that a decoded Sketch goes on from the same state.
-	b = append(b, magicSketch, formatVersion, keycodec.Kind[K]())
-	b = appendUvarints(b, uint64(s.bucket), uint64(len(s.panes)), uint64(s.capacity))
+	// start of the open block (split) to it, and for each bucket of the
+	// history and the window, oldest first, its exact total and its pane
+	// in topk.SpaceSaving's own encoding (a length of 0 for an empty one),
+	// then the prefix merges kept, oldest first: one without history,
+	// which version 1 calls the running merge of the back. The summaries
+	// are written as they are, suffix merges included, so that a decoded
+	// Sketch goes on from the same state.
+	if h := len(s.panes) - s.window; h == 0 {
+		b = append(b, magicSketch, formatVersion, keycodec.Kind[K]())
+		b = appendUvarints(b, uint64(s.bucket), uint64(s.window), uint64(s.capacity))
+	} else {
+		b = append(b, magicSketch, formatHistory, keycodec.Kind[K]())
+		b = appendUvarints(b, uint64(s.bucket), uint64(s.window), uint64(s.capacity), uint64(h))
+	}
 	if !s.started {
 		return append(b, 0), nil
 	}
 	b = append(b, 1)
 	b = appendVarint(b, s.newest)
 	b = appendUvarints(b, uint64(s.newest-s.split))
-	for j := s.oldest(); j <= s.newest; j++ {
+	for j := s.retained(); j <= s.newest; j++ {
 		slot := s.slot(j)
 		b = appendUvarints(b, uint64(s.totals[slot]))
 		b = appendSummary(b, s.panes[slot])
 	}
-	return appendSummary(b, s.back), nil
+	for j := s.newest - int64(len(s.prefix)); j < s.newest; j++ {
+		b = appendSummary(b, s.prefixOf(j))
+	}
+	return b, nil
 }
 
 // appendSummary appends p's encoding, length first; an empty summary is just
@@ -107,26 +124,33 @@ func appendSummary(b []byte, p interface {
 // error topk.SpaceSaving.UnmarshalBinary finds in a summary).
 //
 // Memory: a new Sketch's for the encoded shape, which nothing in data
-// bounds: size/bucket+2 summaries of the capacity (at most
-// topk.MaxCapacity units of capacity in all, about 92 bytes a unit).
+// bounds: size/bucket+2 summaries of the capacity, and 2 per bucket of
+// history (at most topk.MaxCapacity units of capacity in all, about 92
+// bytes a unit).
 func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
-	checkHeader(r, magicSketch, keycodec.Kind[K]())
+	version := checkHeader(r, magicSketch, keycodec.Kind[K]())
 	bucket := time.Duration(r.Uint64("bucket length", math.MaxInt64))
 	n := int(r.Uint64("buckets", maxSketchBuckets))
 	capacity := int(r.Uint64("capacity", topk.MaxCapacity))
+	h := 0
+	if version == formatHistory && r.Err() == nil {
+		h = int(r.Uint64("history", uint64(maxSketchBuckets-n)))
+		if r.Err() == nil && h == 0 {
+			r.Fail("version %d without history", version)
+		}
+	}
 	started := r.Byte("started")
 	if r.Err() != nil {
 		return r.Err()
 	}
-	size, ok := shape(r, bucket, n)
-	if !ok {
+	if _, ok := shape(r, bucket, n+h); !ok {
 		return r.Err()
 	}
-	if capacity < 1 || (n+2)*capacity > maxDecodeUnits {
-		return fmt.Errorf("%w: capacity %d for %d buckets", ErrCorrupt, capacity, n)
+	if summaries := n + h + max(h, 1) + 1; capacity < 1 || summaries*capacity > maxDecodeUnits {
+		return fmt.Errorf("%w: capacity %d for %d summaries", ErrCorrupt, capacity, summaries)
 	}
-	d, err := NewSketch[K](size, bucket, capacity)
+	d, err := NewSketch[K](time.Duration(n)*bucket, bucket, capacity, WithHistory(time.Duration(h)*bucket))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -140,9 +164,8 @@ func (s *Sketch[K]) UnmarshalBinary(data []byte) error {
 // decodeWindow reads the newest bucket, the totals and the summaries into
 // d, a fresh Sketch of the encoded shape.
 func (d *Sketch[K]) decodeWindow(r *keycodec.Reader) {
-	n := len(d.panes)
-	d.newest = newestBucket(r, d.bucket, n)
-	back := int64(r.Uint64("split", uint64(n-1)))
+	d.newest = newestBucket(r, d.bucket, len(d.panes))
+	back := int64(r.Uint64("split", uint64(d.window-1)))
 	if r.Err() != nil {
 		return
 	}
@@ -152,38 +175,47 @@ func (d *Sketch[K]) decodeWindow(r *keycodec.Reader) {
 	d.headFrom = d.newest * int64(d.bucket)
 	d.headTo = d.headFrom + int64(d.bucket)
 
-	for j := d.oldest(); j <= d.newest && r.Err() == nil; j++ {
-		slot := d.slot(j)
-		t := int64(r.Uint64("bucket total", uint64(math.MaxInt64-d.total)))
-		d.totals[slot] = t
-		d.total += t
-		d.decodeSummary(r, d.panes[slot])
+	// sums[i] is the total of the i oldest buckets, the history's and the
+	// window's, which must fit in an int64 as a whole.
+	oldest := d.retained()
+	sums := make([]int64, len(d.panes)+1)
+	for j := oldest; j <= d.newest && r.Err() == nil; j++ {
+		i := j - oldest
+		t := int64(r.Uint64("bucket total", uint64(math.MaxInt64-sums[i])))
+		d.totals[d.slot(j)] = t
+		sums[i+1] = sums[i] + t
+		d.decodeSummary(r, d.panes[d.slot(j)])
 	}
-	d.decodeSummary(r, d.back)
+	for j := d.newest - int64(len(d.prefix)); j < d.newest && r.Err() == nil; j++ {
+		d.decodeSummary(r, d.prefixOf(j))
+	}
 	if r.Err() != nil {
 		return
 	}
+	sum := func(from, to int64) int64 { return sums[to-oldest+1] - sums[from-oldest] }
+	d.total = sum(d.oldest(), d.newest)
 	// A bucket's summary totals its own bucket's records, or, as a suffix
-	// merge before split, those of every bucket from it up to split.
-	var suffix int64
-	for j := d.newest; j >= d.oldest(); j-- {
-		slot := d.slot(j)
-		want := d.totals[slot]
+	// merge before split, those of every bucket from it to the end of its
+	// block; a prefix merge, those of its block up to its bucket.
+	for j := d.newest; j >= oldest; j-- {
+		want := d.totals[d.slot(j)]
 		if j < d.split {
-			suffix += d.totals[slot]
-			want = suffix
+			want = sum(j, d.blockStart(j)+int64(d.window)-1)
 		}
-		if got := d.panes[slot].Total(); got != want {
+		if got := d.panes[d.slot(j)].Total(); got != want {
 			r.Fail("the summary of bucket %d totals %d, want %d", j, got, want)
 			return
 		}
 	}
-	var backTotal int64
-	for j := d.split; j < d.newest; j++ {
-		backTotal += d.totals[d.slot(j)]
-	}
-	if got := d.back.Total(); got != backTotal {
-		r.Fail("the running merge totals %d, want %d", got, backTotal)
+	for j := d.newest - int64(len(d.prefix)); j < d.newest; j++ {
+		var want int64
+		if d.kept(j) {
+			want = sum(d.blockStart(j), j)
+		}
+		if got := d.prefixOf(j).Total(); got != want {
+			r.Fail("the merge of a block up to bucket %d totals %d, want %d", j, got, want)
+			return
+		}
 	}
 }
 
@@ -245,17 +277,20 @@ func newestBucket(r *keycodec.Reader, bucket time.Duration, n int) int64 {
 	return r.Int64("newest bucket", lo, hi)
 }
 
-// checkHeader reads and checks an encoding's magic, version and key kind.
-func checkHeader(r *keycodec.Reader, magic, kind byte) {
+// checkHeader reads and checks an encoding's magic, version and key kind,
+// and returns the version.
+func checkHeader(r *keycodec.Reader, magic, kind byte) byte {
 	if m := r.Byte("magic"); r.Err() == nil && m != magic {
 		r.Fail("starts with %#x, not %#x (%q)", m, magic, magic)
 	}
-	if v := r.Byte("version"); r.Err() == nil && v != formatVersion {
-		r.Fail("format version %d, this package reads %d", v, formatVersion)
+	v := r.Byte("version")
+	if r.Err() == nil && v != formatVersion && v != formatHistory {
+		r.Fail("format version %d, this package reads %d and %d", v, formatVersion, formatHistory)
 	}
 	if k := r.Byte("key kind"); r.Err() == nil && k != kind {
 		r.Fail("key kind %d, want %d", k, kind)
 	}
+	return v
 }
 
 func appendUvarints(b []byte, vs ...uint64) []byte {

@@ -25,17 +25,19 @@ func TestSketchMarshalRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		bucket := time.Second
 		nb := rapid.IntRange(1, 6).Draw(t, "buckets")
+		hb := rapid.SampledFrom([]int{0, 1, 2, 7}).Draw(t, "history")
 		capacity := rapid.IntRange(1, 8).Draw(t, "capacity")
 		keys := rapid.IntRange(1, 12).Draw(t, "keys")
 		t0 := time.Unix(rapid.SampledFrom([]int64{1_700_000_000, -86_400}).Draw(t, "t0"), 123_456_789)
-		before := sketchOps(bucket, nb, keys).Draw(t, "before")
-		after := sketchOps(bucket, nb, keys).Draw(t, "after")
+		before := sketchOps(bucket, nb+hb, keys).Draw(t, "before")
+		after := sketchOps(bucket, nb+hb, keys).Draw(t, "after")
 
-		s, err := NewSketch[int](time.Duration(nb)*bucket, bucket, capacity)
+		history := WithHistory(time.Duration(hb) * bucket)
+		s, err := NewSketch[int](time.Duration(nb)*bucket, bucket, capacity, history)
 		if err != nil {
 			t.Fatal(err)
 		}
-		exact, err := NewCounter[int](time.Duration(nb)*bucket, bucket)
+		exact, err := NewCounter[int](time.Duration(nb)*bucket, bucket, history)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,8 +78,12 @@ func TestSketchMarshalRoundTrip(t *testing.T) {
 		if again, _ := got.MarshalBinary(); !bytes.Equal(again, data) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", data, again)
 		}
+		if want := byte(formatVersion + min(hb, 1)); data[1] != want {
+			t.Fatalf("history %d encoded as version %d, want %d", hb, data[1], want)
+		}
 		same := func(when string) {
 			checkSketch(t, &got, exact, capacity, keys)
+			checkSketchAt(t, &got, exact, capacity, keys)
 			if got.Total() != s.Total() {
 				t.Fatalf("%s: Total %d, original %d", when, got.Total(), s.Total())
 			}
@@ -91,6 +97,15 @@ func TestSketchMarshalRoundTrip(t *testing.T) {
 			}
 			if diff := cmp.Diff(s.Top(capacity), got.Top(capacity)); diff != "" {
 				t.Fatalf("%s: Top differs from the original's (-want +got):\n%s", when, diff)
+			}
+			_, end := s.Bounds()
+			for age := range hb + 1 {
+				at := end.Add(-time.Duration(age) * bucket)
+				w, _ := s.TopAt(at, capacity)
+				g, _ := got.TopAt(at, capacity)
+				if diff := cmp.Diff(w, g); diff != "" {
+					t.Fatalf("%s: TopAt(%v) differs from the original's (-want +got):\n%s", when, at, diff)
+				}
 			}
 			for key := range keys {
 				c0, e0 := s.Count(key)
@@ -111,7 +126,12 @@ func TestSketchMarshalRoundTrip(t *testing.T) {
 // sketchBytes writes a Sketch[int] encoding field by field, for the error
 // table: the header, then uvarints (negative values are zigzag varints).
 func sketchBytes(fields ...any) []byte {
-	b := []byte{magicSketch, formatVersion, 2 /* reflect.Int */}
+	return sketchBytesVersion(formatVersion, fields...)
+}
+
+// sketchBytesVersion is sketchBytes in the given format version.
+func sketchBytesVersion(version byte, fields ...any) []byte {
+	b := []byte{magicSketch, version, 2 /* reflect.Int */}
 	for _, f := range fields {
 		switch f := f.(type) {
 		case int:
@@ -146,6 +166,18 @@ func TestSketchUnmarshalErrors(t *testing.T) {
 	if c, _ := ok.Count(1); c != 3 || ok.Total() != 3 {
 		t.Fatalf("the valid base case decodes to Count %d, Total %d", c, ok.Total())
 	}
+	v2 := func(fields ...any) []byte { return sketchBytesVersion(formatHistory, fields...) }
+	// Two buckets of a second and one of history, capacity 2, newest 100,
+	// split 99: bucket 98 counted key 1 twice, 99 three times. The block
+	// [97, 98] is closed, so 98's pane is its suffix merge, its own; the
+	// one merge kept is the open block's up to 99.
+	validHistory := v2(sec, 2, 2, 1, 1, int64(100), 1, 2, paneBytes(2, 2), 3, paneBytes(2, 3), 0, []byte{}, paneBytes(2, 3))
+	if err := ok.UnmarshalBinary(validHistory); err != nil {
+		t.Fatalf("the valid base case with history fails: %v", err)
+	}
+	if top, err := ok.TopAt(time.Unix(100, 0), 1); err != nil || len(top) != 1 || top[0].Count != 5 {
+		t.Fatalf("the valid base case with history decodes to TopAt(100s) = %v, %v; want key 1 counted 5", top, err)
+	}
 	strs, _ := NewSketch[string](time.Second, time.Second, 1)
 	strData, _ := strs.MarshalBinary()
 	badPane := paneBytes(2, 3)
@@ -157,7 +189,7 @@ func TestSketchUnmarshalErrors(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"counter's magic", append([]byte{magicCounter}, valid[1:]...)},
-		{"future version", append([]byte{magicSketch, formatVersion + 1}, valid[2:]...)},
+		{"future version", append([]byte{magicSketch, formatHistory + 1}, valid[2:]...)},
 		{"other key kind", strData},
 		{"bucket 0", sketchBytes(0, 2, 2, 0)},
 		{"no buckets", sketchBytes(sec, 0, 2, 0)},
@@ -174,6 +206,12 @@ func TestSketchUnmarshalErrors(t *testing.T) {
 		{"back without closed buckets", sketchBytes(sec, 2, 2, 1, int64(100), 0, 3, paneBytes(2, 3), 0, []byte{}, paneBytes(2, 3))},
 		{"suffix merge short", sketchBytes(sec, 2, 2, 1, int64(100), 1, 3, paneBytes(2, 2), 0, []byte{}, []byte{})},
 		{"summary length past the end", sketchBytes(sec, 2, 2, 1, int64(100), 0, 3, 200)},
+		{"version 2 without history", v2(sec, 2, 2, 0, 0)},
+		{"too much history", v2(sec, 2, 2, maxSketchBuckets, 0)},
+		{"history's memory", v2(sec, 2, 1<<16, 1000, 0)},
+		{"block merge short", v2(sec, 2, 2, 1, 1, int64(100), 1, 2, paneBytes(2, 2), 3, paneBytes(2, 3), 0, []byte{}, paneBytes(2, 2))},
+		{"history bucket total differs", v2(sec, 2, 2, 1, 1, int64(100), 1, 2, paneBytes(2, 3), 3, paneBytes(2, 3), 0, []byte{}, paneBytes(2, 3))},
+		{"truncated history", validHistory[:len(validHistory)-1]},
 		{"truncated", valid[:len(valid)-1]},
 		{"trailing bytes", append(slices.Clone(valid), 0)},
 	} {
@@ -201,7 +239,7 @@ func FuzzUnmarshalSketch(f *testing.F) {
 	t0 := time.Unix(1_700_000_000, 0)
 	for _, nb := range []int{1, 3} {
 		for _, capacity := range []int{1, 4} {
-			s, _ := NewSketch[string](time.Duration(nb)*time.Second, time.Second, capacity)
+			s, _ := NewSketch[string](time.Duration(nb)*time.Second, time.Second, capacity, WithHistory(time.Duration(capacity/2)*time.Second))
 			data, _ := s.MarshalBinary()
 			f.Add(data)
 			for i, k := range []string{"/", "/a", "/b", "/", "/c", "/a", "/d", "/"} {
@@ -251,6 +289,19 @@ func FuzzUnmarshalSketch(f *testing.F) {
 			t.Fatalf("a second round trip changes Top (-want +got):\n%s", diff)
 		}
 		if _, end := s.Bounds(); !end.IsZero() {
+			for age := range len(s.panes) - s.window + 1 {
+				at := end.Add(-time.Duration(age) * s.bucket)
+				top, err := s.TopAt(at, s.capacity)
+				total, terr := s.TotalAt(at)
+				if err != nil || terr != nil {
+					t.Fatalf("TopAt(%v): %v; TotalAt: %v", at, err, terr)
+				}
+				for _, e := range top {
+					if e.Err < 0 || e.Err > e.Count || e.Err*int64(s.capacity) > total {
+						t.Fatalf("TopAt(%v): entry %+v breaks the error bound (TotalAt %d)", at, e, total)
+					}
+				}
+			}
 			s.Add("fuzz", end, 1)
 			check("after sliding one bucket")
 		}

@@ -55,22 +55,23 @@ func sketchOps(bucket time.Duration, buckets, keys int) *rapid.Generator[[]sketc
 
 // TestSketchBounds runs the same operations on a Sketch and an exact Counter
 // and checks, after each, every guarantee of the Sketch against the exact
-// counts of the window.
+// counts of the window, and of every past window its history keeps.
 func TestSketchBounds(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		const keys = 24
 		bucket := time.Second
 		nb := rapid.IntRange(1, 6).Draw(t, "buckets")
+		hb := rapid.SampledFrom([]int{0, 0, 1, 2, 3, 8}).Draw(t, "history")
 		capacity := rapid.IntRange(1, 8).Draw(t, "capacity")
 		// Before and after the epoch, and not aligned to a bucket.
 		t0 := time.Unix(rapid.SampledFrom([]int64{1_700_000_000, -86_400}).Draw(t, "t0"), 123_456_789)
-		ops := sketchOps(bucket, nb, keys).Draw(t, "ops")
+		ops := sketchOps(bucket, nb+hb, keys).Draw(t, "ops")
 
-		s, err := NewSketch[int](time.Duration(nb)*bucket, bucket, capacity)
+		s, err := NewSketch[int](time.Duration(nb)*bucket, bucket, capacity, WithHistory(time.Duration(hb)*bucket))
 		if err != nil {
 			t.Fatal(err)
 		}
-		exact, err := NewCounter[int](time.Duration(nb)*bucket, bucket)
+		exact, err := NewCounter[int](time.Duration(nb)*bucket, bucket, WithHistory(time.Duration(hb)*bucket))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,8 +88,71 @@ func TestSketchBounds(t *testing.T) {
 				t.Fatalf("op %d: Add(%d, %v, %d) = %v, Counter says %v", i, op.key, at, op.n, got, want)
 			}
 			checkSketch(t, s, exact, capacity, keys)
+			checkSketchAt(t, s, exact, capacity, keys)
 		}
 	})
+}
+
+// checkSketchAt checks TopAt and TotalAt against the exact Counter, which
+// keeps the same history, at every end that can be read, and a bucket
+// before and after them.
+func checkSketchAt(t *rapid.T, s *Sketch[int], exact *Counter[int], capacity, keys int) {
+	t.Helper()
+	_, newestEnd := s.Bounds()
+	h := len(s.panes) - s.window
+	for age := -1; age <= h+1; age++ {
+		end := newestEnd.Add(-time.Duration(age) * s.bucket)
+		top, err := s.TopAt(end, capacity)
+		total, terr := s.TotalAt(end)
+		if age < 0 || age > h || !s.started {
+			if !errors.Is(err, ErrEnd) || !errors.Is(terr, ErrEnd) {
+				t.Fatalf("TopAt(%v) = %v, TotalAt = %v; want errors wrapping ErrEnd", end, err, terr)
+			}
+			continue
+		}
+		if err != nil || terr != nil {
+			t.Fatalf("TopAt(%v): %v; TotalAt: %v", end, err, terr)
+		}
+		want := map[int]int64{}
+		wantTop, _ := exact.TopAt(end, keys)
+		for _, e := range wantTop {
+			want[e.Key] = e.Count
+		}
+		if wantTotal, _ := exact.TotalAt(end); total != wantTotal {
+			t.Fatalf("TotalAt(%v) = %d, want %d", end, total, wantTotal)
+		}
+		if len(top) > capacity {
+			t.Fatalf("TopAt(%v, %d) has %d entries", end, capacity, len(top))
+		}
+		inTop := map[int]bool{}
+		for i, e := range top {
+			inTop[e.Key] = true
+			if i > 0 && (top[i-1].Count < e.Count || top[i-1].Count == e.Count && top[i-1].Key >= e.Key) {
+				t.Fatalf("TopAt(%v) out of order at %d: %+v then %+v", end, i, top[i-1], e)
+			}
+			if e.Count-e.Err > want[e.Key] || want[e.Key] > e.Count {
+				t.Fatalf("TopAt(%v) entry %+v does not cover the true count %d", end, e, want[e.Key])
+			}
+			if e.Err < 0 || e.Err*int64(capacity) > total {
+				t.Fatalf("TopAt(%v) entry %+v: Err exceeds Total/capacity = %d/%d", end, e, total, capacity)
+			}
+		}
+		for key, n := range want {
+			if n*int64(capacity) > total && !inTop[key] {
+				t.Fatalf("TopAt(%v): key %d: true count %d > Total/capacity = %d/%d but not in TopAt", end, key, n, total, capacity)
+			}
+		}
+		if len(want) <= capacity {
+			if diff := cmp.Diff(wantTop, top, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("TopAt(%v): %d keys fit in capacity %d, so it must be exact (-want +got):\n%s", end, len(want), capacity, diff)
+			}
+		}
+		if k := max(1, capacity/2); len(top) > k {
+			if short, _ := s.TopAt(end, k); !slices.Equal(short, top[:k]) {
+				t.Fatalf("TopAt(%v, %d) = %v, not the first of TopAt(%v, %d) = %v", end, k, short, end, capacity, top)
+			}
+		}
+	}
 }
 
 func checkSketch(t *rapid.T, s *Sketch[int], exact *Counter[int], capacity, keys int) {
@@ -161,6 +225,11 @@ func TestNewSketchErrors(t *testing.T) {
 		{"zero capacity", time.Second, time.Second, 0},
 		{"negative capacity", time.Second, time.Second, -1},
 		{"capacity too large", time.Second, time.Second, topk.MaxCapacity + 1},
+	}
+	for _, opt := range []Option{nil, WithHistory(-time.Second), WithHistory(time.Millisecond), WithHistory(maxSketchBuckets * time.Second)} {
+		if s, err := NewSketch[string](time.Second, time.Second, 8, opt); !errors.Is(err, ErrInvalidOption) || s != nil {
+			t.Errorf("NewSketch with option %v = %v, %v; want nil and ErrInvalidOption", opt, s, err)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
