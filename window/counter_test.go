@@ -329,8 +329,6 @@ func (m *counterModel) see(b int64) {
 	}
 }
 
-func (m *counterModel) inside(b int64) bool { return b > m.newest-m.buckets }
-
 func (m *counterModel) retained(b int64) bool { return b > m.newest-m.buckets-m.history }
 
 func (m *counterModel) add(key string, b, n int64) bool {
