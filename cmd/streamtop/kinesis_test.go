@@ -35,6 +35,15 @@ func newTestStream(t *testing.T, client *sdk.Client, shards int, counts map[stri
 	if err := kinesisstream.CreateStream(ctx, client, name, shards); err != nil {
 		t.Fatal(err)
 	}
+	// kinesalite holds 10 shards an account: give them back, or a second
+	// run of the tests (-count) finds none left.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := kinesisstream.DeleteStream(ctx, client, name); err != nil {
+			t.Errorf("DeleteStream %s: %v", name, err)
+		}
+	})
 	putRecords(t, client, name, counts)
 	return name
 }
