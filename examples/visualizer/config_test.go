@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamtop/streamtop/internal/consumertest"
 )
 
 func TestParseFlagsDefaults(t *testing.T) {
@@ -173,7 +175,7 @@ func TestEmbeddedStreamBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	kept := len(readStream(t, b.stream))
+	kept := len(consumertest.ReadAll(t, b.stream))
 	if kept > streamMaxRecords || kept < streamMaxRecords*9/10 {
 		t.Fatalf("the stream keeps %d of %d records put; want at most %d, and not much less",
 			kept, 3*streamMaxRecords, streamMaxRecords)

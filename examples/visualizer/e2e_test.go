@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/topk"
 )
 
@@ -68,36 +68,6 @@ func fetchJSON[T any](t *testing.T, base, path string) T {
 func testConfig() config {
 	return config{addr: "127.0.0.1:0", rate: 5000, shards: 2, host: "e2e-worker", drift: 0, seed: 1,
 		roles: roles{producer: true, consumer: true, web: true}}
-}
-
-// readStream reads every record of every shard straight from the stream:
-// the independent account the API's numbers are checked against.
-func readStream(t *testing.T, s source.Stream) []source.Record {
-	t.Helper()
-	ctx := context.Background()
-	shards, err := s.Shards(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []source.Record
-	for _, sh := range shards {
-		r, err := s.Open(ctx, sh.ID, source.Position{Type: source.TrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			res, err := r.Read(ctx, 10_000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Records) == 0 {
-				break
-			}
-			all = append(all, res.Records...)
-		}
-		r.Close()
-	}
-	return all
 }
 
 // TestEndToEnd runs producer, consumer and web server as the program does
@@ -183,7 +153,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Exactly: each newest snapshot equals a count of the stream's records
 	// that arrived in its window.
-	records := readStream(t, a.backend.stream)
+	records := consumertest.ReadAll(t, a.backend.stream)
 	for res, row := range latest {
 		end := time.UnixMilli(row.Timestamp)
 		exact := topk.NewExact[string]()
