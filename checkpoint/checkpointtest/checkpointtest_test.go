@@ -44,17 +44,7 @@ var childCases = map[string]func(t *testing.T){
 
 // TestChild is the child process of TestSuiteCatches; in an ordinary run it
 // does nothing.
-func TestChild(t *testing.T) {
-	name := childtest.Case()
-	if name == "" {
-		return
-	}
-	run, ok := childCases[name]
-	if !ok {
-		t.Fatalf("unknown case %q", name)
-	}
-	run(t)
-}
+func TestChild(t *testing.T) { childtest.Dispatch(t, childCases) }
 
 // TestSuiteCatches runs the suite on broken stores and wrong declarations,
 // and checks that it fails them where it should and passes the rest.

@@ -23,6 +23,21 @@ const env = "STREAMTOP_CHILDTEST_CASE"
 // if it was not started by Run.
 func Case() string { return os.Getenv(env) }
 
+// Dispatch is the body of the child test: in a process started by Run it
+// runs the case Run named, and fails if cases has none of that name; in an
+// ordinary run it does nothing.
+func Dispatch(t *testing.T, cases map[string]func(t *testing.T)) {
+	name := Case()
+	if name == "" {
+		return
+	}
+	run, ok := cases[name]
+	if !ok {
+		t.Fatalf("childtest: unknown case %q", name)
+	}
+	run(t)
+}
+
 // Result is how a child's run of a test ended.
 type Result struct {
 	// Passed, Failed and Skipped list the test's subtests (at any depth) by

@@ -49,17 +49,7 @@ var childCases = map[string]func(t *testing.T){
 
 // TestChild is the child process of TestSuiteCatches; in an ordinary run it
 // does nothing.
-func TestChild(t *testing.T) {
-	name := childtest.Case()
-	if name == "" {
-		return
-	}
-	run, ok := childCases[name]
-	if !ok {
-		t.Fatalf("unknown case %q", name)
-	}
-	run(t)
-}
+func TestChild(t *testing.T) { childtest.Dispatch(t, childCases) }
 
 // TestSuiteCatches runs the suite on a broken sink and a bad call, and
 // checks that it fails them where it should and passes the rest; and on a

@@ -120,17 +120,7 @@ var childCases = map[string]func(t *testing.T){
 
 // TestChild is the child process of TestSuiteCatches; in an ordinary run it
 // does nothing.
-func TestChild(t *testing.T) {
-	name := childtest.Case()
-	if name == "" {
-		return
-	}
-	run, ok := childCases[name]
-	if !ok {
-		t.Fatalf("unknown case %q", name)
-	}
-	run(t)
-}
+func TestChild(t *testing.T) { childtest.Dispatch(t, childCases) }
 
 // TestSuiteCatches checks that a wrong declaration, stale or missing, fails
 // exactly the subtest it concerns, that a stream without resharding skips
