@@ -112,6 +112,37 @@ type worker struct {
 	finished   chan struct{}
 }
 
+// emulatorBackends makes a stream of shards on the shared kinesalite and a
+// lease table of its own on dynalite, and returns the Kinesis client, the
+// stream's name, a Store on the table, and the function that deletes the
+// stream: kinesalite holds 10 shards an account, so callers that run
+// scenarios in a loop (the benchmark) must give them back after each.
+func emulatorBackends(t testing.TB, ctx context.Context, shards int) (*sdk.Client, string, *dynamostore.Store, func()) {
+	t.Helper()
+	kc := awstest.Kinesis(t)
+	dc := awstest.DynamoDB(t)
+	name := awstest.UniqueName(t, "stream")
+	table := awstest.UniqueName(t, "leases")
+	if err := kinesisstream.CreateStream(ctx, kc, name, shards); err != nil {
+		t.Fatalf("CreateStream: %v", err)
+	}
+	deleteStream := func() {
+		if err := kinesisstream.DeleteStream(context.Background(), kc, name); err != nil {
+			t.Errorf("DeleteStream: %v", err)
+		}
+	}
+	if err := dynamostore.CreateTable(ctx, dc, table); err != nil {
+		deleteStream()
+		t.Fatalf("CreateTable: %v", err)
+	}
+	store, err := dynamostore.New(dc, table)
+	if err != nil {
+		deleteStream()
+		t.Fatal(err)
+	}
+	return kc, name, store, deleteStream
+}
+
 // run drives one scenario on a fresh 2-shard stream and lease table: w1
 // alone, then w2 and w3 join (scale-out), shard 0 is split and one child
 // merged with shard 1, then the worker holding most leases crashes. cfg's
@@ -119,25 +150,8 @@ type worker struct {
 func run(t testing.TB, cfg source.Config) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	kc := awstest.Kinesis(t)
-	dc := awstest.DynamoDB(t)
-	name := awstest.UniqueName(t, "stream")
-	table := awstest.UniqueName(t, "leases")
-	if err := kinesisstream.CreateStream(ctx, kc, name, 2); err != nil {
-		t.Fatalf("CreateStream: %v", err)
-	}
-	defer func() {
-		if err := kinesisstream.DeleteStream(context.Background(), kc, name); err != nil {
-			t.Errorf("DeleteStream: %v", err)
-		}
-	}()
-	if err := dynamostore.CreateTable(ctx, dc, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	store, err := dynamostore.New(dc, table)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc, name, store, deleteStream := emulatorBackends(t, ctx, 2)
+	defer deleteStream()
 	stream, err := kinesisstream.New(kc, name)
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/streamtop/streamtop/checkpoint/dynamostore"
-	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/crash"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
@@ -88,25 +86,8 @@ func (p *crashingProcessor) ShutdownRequested(context.Context, source.Checkpoint
 func TestCrashInsideAggregatedRecord(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	kc := awstest.Kinesis(t)
-	dc := awstest.DynamoDB(t)
-	name := awstest.UniqueName(t, "stream")
-	table := awstest.UniqueName(t, "leases")
-	if err := kinesisstream.CreateStream(ctx, kc, name, 1); err != nil {
-		t.Fatalf("CreateStream: %v", err)
-	}
-	defer func() {
-		if err := kinesisstream.DeleteStream(context.Background(), kc, name); err != nil {
-			t.Errorf("DeleteStream: %v", err)
-		}
-	}()
-	if err := dynamostore.CreateTable(ctx, dc, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	store, err := dynamostore.New(dc, table)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc, name, store, deleteStream := emulatorBackends(t, ctx, 1)
+	defer deleteStream()
 
 	var want []string
 	putPlain := func(data string) {
