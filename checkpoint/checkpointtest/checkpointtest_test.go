@@ -2,8 +2,6 @@ package checkpointtest_test
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/streamtop/streamtop/checkpoint"
@@ -77,22 +75,7 @@ func TestSuiteCatches(t *testing.T) {
 			if r.Err == nil {
 				t.Fatalf("the suite passed; want it to fail\n%s", r.Output)
 			}
-			for _, f := range c.failing {
-				if !slices.Contains(r.Failed, f) {
-					t.Errorf("subtest %s did not fail", f)
-				}
-			}
-			for _, p := range c.passing {
-				if !slices.Contains(r.Passed, p) {
-					t.Errorf("subtest %s did not pass", p)
-				}
-			}
-			if !strings.Contains(r.Output, c.message) {
-				t.Errorf("output lacks %q", c.message)
-			}
-			if t.Failed() {
-				t.Logf("child output:\n%s", r.Output)
-			}
+			r.Expect(t, c.failing, c.passing, c.message)
 		})
 	}
 }

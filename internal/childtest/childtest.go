@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -74,4 +76,27 @@ func Run(t *testing.T, test, name string) Result {
 		}
 	}
 	return r
+}
+
+// Expect fails t unless each subtest in failing failed, each in passing
+// passed, and the child's output contains message. Call it after any other
+// check of r: once t has failed, it logs the child's output.
+func (r Result) Expect(t *testing.T, failing, passing []string, message string) {
+	t.Helper()
+	for _, f := range failing {
+		if !slices.Contains(r.Failed, f) {
+			t.Errorf("subtest %s did not fail", f)
+		}
+	}
+	for _, p := range passing {
+		if !slices.Contains(r.Passed, p) {
+			t.Errorf("subtest %s did not pass", p)
+		}
+	}
+	if !strings.Contains(r.Output, message) {
+		t.Errorf("output lacks %q", message)
+	}
+	if t.Failed() {
+		t.Logf("child output:\n%s", r.Output)
+	}
 }

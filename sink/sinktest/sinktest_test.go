@@ -3,7 +3,6 @@ package sinktest_test
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -92,22 +91,7 @@ func TestSuiteCatches(t *testing.T) {
 			case r.Err == nil:
 				t.Fatalf("the suite passed; want it to fail\n%s", r.Output)
 			}
-			for _, f := range c.failing {
-				if !slices.Contains(r.Failed, f) {
-					t.Errorf("subtest %s did not fail", f)
-				}
-			}
-			for _, p := range c.passing {
-				if !slices.Contains(r.Passed, p) {
-					t.Errorf("subtest %s did not pass", p)
-				}
-			}
-			if !strings.Contains(r.Output, c.message) {
-				t.Errorf("output lacks %q", c.message)
-			}
-			if t.Failed() {
-				t.Logf("child output:\n%s", r.Output)
-			}
+			r.Expect(t, c.failing, c.passing, c.message)
 		})
 	}
 }
