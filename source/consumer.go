@@ -233,6 +233,9 @@ type Consumer struct {
 	records     atomic.Int64
 	checkpoints atomic.Int64
 
+	shardsMu sync.Mutex
+	shards   map[string]Shard // as last listed, for InitInput.Shard
+
 	// Owned by the sync loop (Run's goroutine).
 	seen         map[string]observation
 	requested    map[string]time.Time
@@ -354,7 +357,7 @@ func (c *Consumer) start(l checkpoint.Lease) {
 	log := c.log.With("shard", l.Key)
 	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
-	s := newShardLoop(c.hardCtx, c.cfg.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
+	s := newShardLoop(c.hardCtx, c.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
 	c.mu.Lock()
 	if c.shuttingDown || c.held[l.Key] != nil {
 		c.mu.Unlock()
