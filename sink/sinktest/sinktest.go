@@ -144,16 +144,22 @@ func (c suite) query(t *testing.T, g string, since time.Time) []sink.Snapshot {
 	return got
 }
 
-// want checks that the group holds exactly want from since on.
+// want checks that the group holds exactly want from since on; the whole
+// snapshots among want read back Complete.
 func (c suite) want(t *testing.T, g string, since time.Time, want []sink.Snapshot) {
 	t.Helper()
+	want = slices.Clone(want)
+	for i := range want {
+		want[i].Complete = want[i].Complete || want[i].Shard == ""
+	}
 	if d := cmp.Diff(want, c.query(t, g, since), opts); d != "" {
 		t.Fatalf("Query(%q, %v) (-want +got):\n%s", g, since.Format(time.RFC3339Nano), d)
 	}
 }
 
+// snap is a whole snapshot, as written and (Complete) as read back.
 func snap(g string, at time.Time, counts ...topk.Entry[string]) sink.Snapshot {
-	return sink.Snapshot{Group: g, Time: at, Window: 10 * time.Second, Counts: counts, Host: "host-1"}
+	return sink.Snapshot{Group: g, Time: at, Window: 10 * time.Second, Counts: counts, Host: "host-1", Complete: true}
 }
 
 func e(key string, count int64) topk.Entry[string] { return topk.Entry[string]{Key: key, Count: count} }
