@@ -52,6 +52,25 @@ var ErrInvalidConfig = errors.New("aggregate: invalid config")
 // memory: ten thousand windows of a few keys each are a few megabytes.
 const DefaultMaxGroups = 10_000
 
+// DefaultIdleBuckets is IdleTimeout's default in buckets: quiet shards
+// close their windows this many buckets after their end, which leaves
+// room for the clock skew between the stream's arrival times and this
+// process and for records in flight.
+const DefaultIdleBuckets = 2
+
+// DefaultPartialK returns the entries per partial used when
+// Config.PartialK is zero: 4K, at least K+16. With records spread over
+// shards at random, a key in the merged top K is, in each shard, near the
+// same rank: listing four times as many keeps it listed in every partial
+// (so its merged count is exact) unless the counts near rank K are too
+// close to tell apart.
+func DefaultPartialK(k int) int {
+	if k == 0 {
+		return 0
+	}
+	return max(4*k, k+16)
+}
+
 // Item is one count a record contributes, as a plain value: N occurrences of
 // Key in Group at Time (usually the record's ArrivalTime).
 type Item struct {
@@ -108,9 +127,21 @@ type Config struct {
 	Sink       sink.Writer
 	// Host goes into every snapshot's Host field.
 	Host string
-	// K is the number of entries per snapshot, the most counted first;
-	// zero writes every key in the window.
+	// K is the number of entries readers need per window, the most
+	// counted first; zero writes every key in the window.
 	K int
+	// PartialK is the number of entries each shard's partial lists
+	// (DefaultPartialK(K) if zero; every key if K is zero too). Merged
+	// across shards, a key that a partial left out is bounded by that
+	// partial's floor, so listing more than K makes the merged top K exact
+	// in the common case: see DefaultPartialK.
+	PartialK int
+	// IdleTimeout is how long a caught-up shard waits, by processing time,
+	// before it takes that no record will come for the buckets before now
+	// minus IdleTimeout, and closes their windows (DefaultIdleBuckets
+	// buckets if zero). Record times must then be arrival times, or
+	// close to them: an item older than the watermark is late.
+	IdleTimeout time.Duration
 	// MaxGroups bounds the groups one shard counts at once
 	// (DefaultMaxGroups if zero); records of further groups are rejected
 	// as malformed.
@@ -153,10 +184,12 @@ type counters struct {
 // group, one sink write and one conditional checkpoint carrying the encoded
 // windows (a few bytes per key and bucket).
 type Aggregator struct {
-	cfg   Config
-	n     int64 // buckets per window
-	log   *slog.Logger
-	stats counters
+	cfg      Config
+	n        int64 // buckets per window
+	partialK int
+	progress sink.ProgressWriter // Sink as one, or nil
+	log      *slog.Logger
+	stats    counters
 
 	warnOnce sync.Once // state could not be saved: said once, not per bucket
 }
@@ -178,6 +211,10 @@ func New(cfg Config) (*Aggregator, error) {
 		return nil, fmt.Errorf("%w: K must not be negative, got %d", ErrInvalidConfig, cfg.K)
 	case cfg.MaxGroups < 0:
 		return nil, fmt.Errorf("%w: MaxGroups must not be negative, got %d", ErrInvalidConfig, cfg.MaxGroups)
+	case cfg.PartialK < 0:
+		return nil, fmt.Errorf("%w: PartialK must not be negative, got %d", ErrInvalidConfig, cfg.PartialK)
+	case cfg.IdleTimeout < 0:
+		return nil, fmt.Errorf("%w: IdleTimeout must not be negative, got %v", ErrInvalidConfig, cfg.IdleTimeout)
 	}
 	if _, err := window.NewCounter[string](cfg.Size, cfg.Bucket); err != nil {
 		return nil, fmt.Errorf("%w: Size and Bucket: %v", ErrInvalidConfig, err)
@@ -189,7 +226,15 @@ func New(cfg Config) (*Aggregator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Aggregator{cfg: cfg, n: int64(cfg.Size / cfg.Bucket), log: log}, nil
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleBuckets * cfg.Bucket
+	}
+	a := &Aggregator{cfg: cfg, n: int64(cfg.Size / cfg.Bucket), log: log, partialK: cfg.PartialK}
+	if a.partialK == 0 {
+		a.partialK = DefaultPartialK(cfg.K)
+	}
+	a.progress, _ = cfg.Sink.(sink.ProgressWriter)
+	return a, nil
 }
 
 // NewProcessor returns the processor of one shard; it fits

@@ -399,15 +399,16 @@ func TestResumeWithoutStateWaitsForAFullWindow(t *testing.T) {
 	}
 }
 
-// A child shard read from TRIM_HORIZON is not exact from its start (its
-// parents hold the earlier records); an original shard is.
-func TestParentsMakeAFreshStartInexact(t *testing.T) {
+// A shard read from TRIM_HORIZON counts its part of every window exactly
+// from its first record on, a child of a reshard as much as an original
+// shard: its parents write their own parts.
+func TestTrimHorizonStartIsExact(t *testing.T) {
 	for _, tt := range []struct {
 		parents   []string
 		firstTime time.Time
 	}{
 		{nil, t0.Add(time.Second)},
-		{[]string{"p"}, t0.Add(4 * time.Second)},
+		{[]string{"p"}, t0.Add(time.Second)},
 	} {
 		out := &memSink{}
 		agg, _ := New(Config{Size: 3 * time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: out})
