@@ -522,4 +522,3 @@ func (r *RecordingSink) All() []sink.Snapshot {
 	defer r.mu.Unlock()
 	return slices.Clone(r.snaps)
 }
-
