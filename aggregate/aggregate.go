@@ -2,31 +2,45 @@
 // of record time and writes the counts to a sink: the windowed Top-K of the
 // visualizer and the benchmarks, built once as a source.Processor factory.
 //
-// An Aggregator decodes each record into items (group, key, time, count),
-// keeps one exact window.Counter per group and shard, and each time a shard's
-// records cross a bucket boundary writes one sink.Snapshot per group for every
-// window that closed. Only after the sink accepted them does it checkpoint,
-// and it saves its windows with the checkpoint (source.StateCheckpointer), so
-// a worker that takes the shard over after a crash or a hand-off restores
-// them and writes the same snapshots the old owner would have written: no
-// window is emptied, none counts a record twice.
+// An Aggregator decodes each record into items (group, key, time, count) and
+// keeps one exact window.Counter per group and shard. Each shard's processor
+// writes its own part of a group's window, a partial (sink.Snapshot with
+// Shard set, cut to Config.PartialK entries with its Floor), so whatever the
+// partition key (the group, a user ID, a random request ID) no shard's count
+// replaces another's: readers of the sink merge the partials and mark a
+// window Complete once every shard that may hold its records has written
+// (see package sink). After the partials, the processor records its progress
+// (sink.ProgressWriter) and only then checkpoints, with its windows saved in
+// the checkpoint (source.StateCheckpointer), so a worker that takes the
+// shard over after a crash or a hand-off restores them and writes the same
+// partials the old owner would have written: no window is emptied, none
+// counts a record twice.
 //
-// Every snapshot written is exact for its window: a processor that starts
-// without the records before its first one (a child shard after a reshard, a
-// LATEST start, a resume without saved state) writes nothing until it holds a
-// complete window of its own, so the chart shows a gap there instead of a
-// wrong value. Groups are expected to map to partition keys (one open shard
-// holds all of a group's records at any time), as sink keys are (group, time).
+// Windows close on the shard's watermark: when a record of a later bucket
+// arrives, or, on a quiet shard whose reader is caught up, when IdleTimeout
+// has passed by processing time (source.IdleProcessor), so every group's
+// windows keep closing. At the end of a shard (a reshard) the processor
+// writes its part of every window that holds the shard's records, and its
+// children write theirs: no window around a reshard is missing.
+//
+// A shard read from TRIM_HORIZON (an original shard, or a child of a
+// reshard) counts its part exactly from its first record. A processor that
+// starts without the records before its first one (a LATEST or AT_TIMESTAMP
+// start, a resume without saved state) says so in its progress, and readers
+// never judge the windows that may miss those records complete.
 //
 // Items are expected in time order within a shard, as arrival times are: an
 // item older than the newest bucket seen counts only in the windows not yet
-// written, and one older than its group's window is late (Stats.Late).
+// written, and one older than its group's window is late (Stats.Late). With
+// event times decoded from the records instead, the idle watermark may make
+// items late that arrive more than IdleTimeout after their time.
 //
 // Where state cannot be saved (a Checkpointer that is not a
 // StateCheckpointer, a lease store that refuses the state as too large, a
 // window type without a binary encoding) the processor logs it once and
-// checkpoints without state: a new owner then resumes with a window's gap in
-// the shard's groups, never with a wrong count.
+// checkpoints without state: a new owner then resumes as a processor without
+// the earlier records does, so the windows it cannot count are never
+// complete, and none is wrong.
 package aggregate
 
 import (
