@@ -180,7 +180,9 @@ func (p *processor) start(b int64) {
 // writeProgress records that the shard's partials are written through the
 // window ending at the start of bucket through (and, ended, every one).
 func (p *processor) writeProgress(ctx context.Context, through int64, ended bool) error {
-	if p.a.progress == nil || !p.started {
+	if p.a.progress == nil || !p.started && !ended {
+		// A shard that ended before its first item still says so: its
+		// children's progress then has a parent to follow.
 		return nil
 	}
 	pr := sink.Progress{Shard: p.shard, Parents: p.info.Parents(),
