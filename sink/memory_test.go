@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -429,4 +430,47 @@ func TestMemoryPartials(t *testing.T) {
 		}
 		return m
 	})
+}
+
+// BenchmarkMemoryQueryPartials is issue 14's read cost: the last 2 minutes
+// of one group whose windows 8 shards wrote partials of 10 entries for,
+// with every shard's progress through them, so every window is merged and
+// judged complete.
+func BenchmarkMemoryQueryPartials(b *testing.B) {
+	ctx := context.Background()
+	m, err := sink.NewMemory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const shards = 8
+	step := new(big.Int).Lsh(big.NewInt(1), 125) // 2^128 / 8
+	for sh := range shards {
+		lo := new(big.Int).Mul(step, big.NewInt(int64(sh)))
+		hi := new(big.Int).Sub(new(big.Int).Add(lo, step), big.NewInt(1))
+		id := fmt.Sprint("shard-", sh)
+		counts := make([]topk.Entry[string], 10)
+		for i := range counts {
+			counts[i] = topk.Entry[string]{Key: fmt.Sprintf("http://www.site%d.com", (i+sh)%12), Count: int64(100 - i)}
+		}
+		for s := range 600 {
+			if err := m.Write(ctx, []sink.Snapshot{{Group: "/index.html", Time: at(s), Counts: counts, Shard: id, Floor: 90}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.WriteProgress(ctx, sink.Progress{Shard: id, HashKeyStart: lo.String(), HashKeyEnd: hi.String(),
+			Bucket: time.Second, Through: at(599)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var got []sink.Snapshot
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err = m.Query(ctx, "/index.html", at(600-120)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(got) != 120 || !got[0].Complete {
+		b.Fatalf("%d windows, the first complete: %v; want 120 complete", len(got), len(got) > 0 && got[0].Complete)
+	}
+	b.ReportMetric(float64(len(got)), "windows/op")
 }

@@ -29,21 +29,26 @@ func Merge(snapshots []Snapshot, progress []Progress) []Snapshot {
 	if len(snapshots) == 0 {
 		return []Snapshot{}
 	}
-	parts := slices.Clone(snapshots)
-	slices.SortStableFunc(parts, func(a, b Snapshot) int {
+	parts := snapshots
+	byTimeShard := func(a, b Snapshot) int {
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Shard, b.Shard)
-	})
+	}
+	if !slices.IsSortedFunc(parts, byTimeShard) {
+		parts = slices.Clone(snapshots)
+		slices.SortStableFunc(parts, byTimeShard)
+	}
 	lin := newLineage(progress)
-	var out []Snapshot
+	out := make([]Snapshot, 0, len(parts))
+	var scratch mergeScratch
 	for i := 0; i < len(parts); {
 		j := i + 1
 		for j < len(parts) && parts[j].Time.Equal(parts[i].Time) {
 			j++
 		}
-		s := mergeWindow(parts[i:j])
+		s := mergeWindow(parts[i:j], &scratch)
 		s.Complete = s.Complete || lin.complete(s.Time)
 		out = append(out, s)
 		i = j
@@ -51,18 +56,25 @@ func Merge(snapshots []Snapshot, progress []Progress) []Snapshot {
 	return lin.fill(out)
 }
 
+// mergeScratch is reused from one window to the next.
+type mergeScratch struct {
+	index  map[string]int // key -> its place in the merged counts
+	floors []int64        // per merged entry: floors of the partials listing it
+}
+
 // mergeWindow merges the snapshots of one window end.
-func mergeWindow(parts []Snapshot) Snapshot {
+func mergeWindow(parts []Snapshot, sc *mergeScratch) Snapshot {
 	first := parts[0]
 	m := Snapshot{Group: first.Group, Time: first.Time, Window: first.Window}
 	if len(parts) == 1 && first.Shard == "" {
 		m.Counts, m.Host, m.Floor, m.Complete = slices.Clone(first.Counts), first.Host, first.Floor, true
 		return m
 	}
-	type acc struct {
-		count, err, floors int64 // floors: of the partials that list the key
+	if sc.index == nil {
+		sc.index = map[string]int{}
 	}
-	keys := map[string]*acc{}
+	clear(sc.index)
+	floors := sc.floors[:0]
 	var hosts []string
 	for _, p := range parts {
 		m.Floor += p.Floor
@@ -73,23 +85,27 @@ func mergeWindow(parts []Snapshot) Snapshot {
 			hosts = append(hosts, p.Host)
 		}
 		for _, e := range p.Counts {
-			a := keys[e.Key]
-			if a == nil {
-				a = &acc{}
-				keys[e.Key] = a
+			i, ok := sc.index[e.Key]
+			if !ok {
+				i = len(m.Counts)
+				sc.index[e.Key] = i
+				m.Counts = append(m.Counts, topk.Entry[string]{Key: e.Key})
+				floors = append(floors, 0)
 			}
-			a.count += e.Count
-			a.err += e.Err
-			a.floors += p.Floor
+			m.Counts[i].Count += e.Count
+			m.Counts[i].Err += e.Err
+			floors[i] += p.Floor
 		}
 	}
+	sc.floors = floors
 	slices.Sort(hosts)
 	m.Host = strings.Join(hosts, ",")
-	m.Counts = make([]topk.Entry[string], 0, len(keys))
-	for k, a := range keys {
-		// Where a partial does not list k, k may have up to its floor.
-		unlisted := m.Floor - a.floors
-		m.Counts = append(m.Counts, topk.Entry[string]{Key: k, Count: a.count + unlisted, Err: a.err + unlisted})
+	for i := range m.Counts {
+		// Where a partial does not list the key, it may have up to
+		// that partial's floor.
+		unlisted := m.Floor - floors[i]
+		m.Counts[i].Count += unlisted
+		m.Counts[i].Err += unlisted
 	}
 	slices.SortFunc(m.Counts, func(a, b topk.Entry[string]) int {
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
