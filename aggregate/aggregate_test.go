@@ -24,7 +24,7 @@ type windowCounter = window.Counter[string]
 
 var newCounter = window.NewCounter[string]
 
-var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // date-proof: processors read the wall clock only in ProcessIdle, which these tests do not call
 
 // splitDecoder reads "group/key" records; "bad" payloads fail.
 var splitDecoder = DecoderFunc(func(r source.Record, dst []Item) ([]Item, error) {
