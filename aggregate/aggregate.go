@@ -29,6 +29,22 @@
 // start, a resume without saved state) says so in its progress, and readers
 // never judge the windows that may miss those records complete.
 //
+// # Exact or Sketch
+//
+// By default each group is counted exactly (window.Counter): counts have no
+// error, and memory grows with the distinct keys in the window, about 60
+// bytes a key plus the key, per group and shard. For groups with a long
+// tail (client IPs, URLs, search terms) set SketchCapacity: each group is
+// then counted by a window.Sketch, whose memory is fixed at about 92 bytes
+// × capacity × (buckets + 2) per group and shard however many keys come,
+// and whose counts are upper bounds within Total/capacity of the truth
+// (Entry.Err says how far, per entry). Every key above that error is
+// listed, so at capacity c the merged top K is right for every key more
+// frequent than 1/c of its window; pick c at a few times K, and larger
+// where the top keys are close in count. A partial's Floor then also covers
+// the keys its Sketch does not monitor, and merged reads add the partials'
+// bounds, as topk.TopOf does.
+//
 // Items are expected in time order within a shard, as arrival times are: an
 // item older than the newest bucket seen counts only in the windows not yet
 // written, and one older than its group's window is late (Stats.Late). With
@@ -54,6 +70,7 @@ import (
 
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/topk"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -166,6 +183,13 @@ type Config struct {
 	// buckets if zero). Record times must then be arrival times, or
 	// close to them: an item older than the watermark is late.
 	IdleTimeout time.Duration
+	// SketchCapacity, if not zero, counts each group with a window.Sketch
+	// of this capacity instead of an exact window.Counter: memory per
+	// shard processor is then bounded by groups × buckets × capacity
+	// whatever the number of distinct keys, and every count carries its
+	// bound (Entry.Err, at most the window's total / capacity). See the
+	// package doc for when to pick which.
+	SketchCapacity int
 	// MaxGroups bounds the groups one shard counts at once
 	// (DefaultMaxGroups if zero); records of further groups are rejected
 	// as malformed.
@@ -235,6 +259,8 @@ func New(cfg Config) (*Aggregator, error) {
 		return nil, fmt.Errorf("%w: K must not be negative, got %d", ErrInvalidConfig, cfg.K)
 	case cfg.MaxGroups < 0:
 		return nil, fmt.Errorf("%w: MaxGroups must not be negative, got %d", ErrInvalidConfig, cfg.MaxGroups)
+	case cfg.SketchCapacity < 0:
+		return nil, fmt.Errorf("%w: SketchCapacity must not be negative, got %d", ErrInvalidConfig, cfg.SketchCapacity)
 	case cfg.PartialK < 0:
 		return nil, fmt.Errorf("%w: PartialK must not be negative, got %d", ErrInvalidConfig, cfg.PartialK)
 	case cfg.IdleTimeout < 0:
@@ -242,6 +268,11 @@ func New(cfg Config) (*Aggregator, error) {
 	}
 	if _, err := window.NewCounter[string](cfg.Size, cfg.Bucket); err != nil {
 		return nil, fmt.Errorf("%w: Size and Bucket: %v", ErrInvalidConfig, err)
+	}
+	if cfg.SketchCapacity > 0 {
+		if _, err := window.NewSketch[string](cfg.Size, cfg.Bucket, cfg.SketchCapacity); err != nil {
+			return nil, fmt.Errorf("%w: SketchCapacity: %v", ErrInvalidConfig, err)
+		}
 	}
 	if cfg.MaxGroups == 0 {
 		cfg.MaxGroups = DefaultMaxGroups
@@ -269,7 +300,7 @@ func (a *Aggregator) NewProcessor(shardID string) source.Processor {
 		dec = a.cfg.NewDecoder(shardID)
 	}
 	p := &processor{a: a, shard: shardID, dec: dec, log: a.log.With("shard", shardID)}
-	p.windows = map[string]*window.Counter[string]{}
+	p.windows = map[string]groupWindow{}
 	return p
 }
 
@@ -295,4 +326,25 @@ func bucketIndex(t time.Time, bucket time.Duration) int64 {
 
 func bucketTime(i int64, bucket time.Duration) time.Time {
 	return time.Unix(0, i*int64(bucket)).UTC()
+}
+
+// groupWindow is one group's window: a window.Counter, or a window.Sketch
+// in Sketch mode.
+type groupWindow interface {
+	Add(key string, t time.Time, n int64) bool
+	Advance(now time.Time)
+	Top(k int) []topk.Entry[string]
+	Total() int64
+	Len() int
+}
+
+// newWindow returns an empty window of the configured kind; New validated
+// its arguments.
+func (a *Aggregator) newWindow() groupWindow {
+	if a.cfg.SketchCapacity > 0 {
+		s, _ := window.NewSketch[string](a.cfg.Size, a.cfg.Bucket, a.cfg.SketchCapacity)
+		return s
+	}
+	c, _ := window.NewCounter[string](a.cfg.Size, a.cfg.Bucket)
+	return c
 }

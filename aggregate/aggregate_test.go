@@ -42,8 +42,8 @@ func stateSupported() bool {
 	return err == nil
 }
 
-func newWindows(m map[string][]string) map[string]*windowCounter {
-	w := map[string]*windowCounter{}
+func newWindows(m map[string][]string) map[string]groupWindow {
+	w := map[string]groupWindow{}
 	for g, keys := range m {
 		c, _ := newCounter(time.Second, time.Second)
 		for _, k := range keys {
@@ -659,7 +659,7 @@ func TestShutdownAfterFailedBatch(t *testing.T) {
 			if want := failed[len(failed)-1].SequenceNumber; tab.seq != want {
 				t.Fatalf("checkpoint at %q; want the failed batch's last record %q, which the windows hold (the batch before was %q)", tab.seq, want, saved)
 			}
-			st, err := decodeState(tab.state, 3*time.Second, time.Second)
+			st, err := decodeState(tab.state)
 			if err != nil || st.applied.Number != tab.seq {
 				t.Fatalf("saved state covers %q (err %v); want the checkpoint's %q", st.applied.Number, err, tab.seq)
 			}

@@ -10,7 +10,6 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/window"
 )
 
 var _ source.IdleProcessor = (*processor)(nil)
@@ -27,8 +26,9 @@ type state struct {
 	// is known to be nowhere (an original shard read from TRIM_HORIZON), so
 	// windows may be written from the first bucket on.
 	exact   bool
+	sketch  bool            // the windows are window.Sketches
 	applied source.Sequence // last record counted
-	windows map[string]*window.Counter[string]
+	windows map[string]groupWindow
 }
 
 // processor aggregates one shard. The Consumer calls it from one goroutine.
@@ -83,11 +83,16 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 	if in.State == nil {
 		return nil
 	}
-	st, err := decodeState(in.State, p.a.cfg.Size, p.a.cfg.Bucket)
+	st, err := decodeState(in.State)
 	if err != nil {
 		// A state we cannot read must not stop the shard: resume as if
 		// there were none, which costs a window's gap, not a wrong count.
 		p.log.Error("saved aggregate state is unreadable; resuming without it", "bytes", len(in.State), "err", err)
+		return nil
+	}
+	if st.sketch != p.sketch {
+		p.log.Error("saved aggregate state was counted in the other mode (SketchCapacity changed); resuming without it",
+			"saved in Sketch mode", st.sketch)
 		return nil
 	}
 	if st.applied != p.applied {
@@ -104,7 +109,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 }
 
 func (p *processor) reset() {
-	p.state = state{windows: map[string]*window.Counter[string]{}}
+	p.state = state{windows: map[string]groupWindow{}, sketch: p.a.cfg.SketchCapacity > 0}
 	p.snaps, p.rejects, p.unsaved = nil, nil, false
 	p.setStateBytes(0)
 }
@@ -226,8 +231,7 @@ func (p *processor) count(r *source.Record) {
 				p.reject(r, "too many groups")
 				continue
 			}
-			// Size and Bucket were validated by New.
-			w, _ = window.NewCounter[string](p.a.cfg.Size, p.a.cfg.Bucket)
+			w = p.a.newWindow()
 			p.windows[it.Group] = w
 		}
 		if !w.Add(it.Key, it.Time, it.N) {
@@ -259,11 +263,15 @@ func (p *processor) closeWindows(b int64) {
 				k = w.Len()
 			}
 			// One entry more than listed gives the floor: the most a
-			// key left out may have.
+			// key left out may have. A Sketch may also leave out keys
+			// of up to Total()/capacity that it does not monitor.
 			top, floor := w.Top(k+1), int64(0)
 			if len(top) > k {
 				floor = top[k].Count
 				top = top[:k]
+			}
+			if c := p.a.cfg.SketchCapacity; c > 0 {
+				floor = max(floor, w.Total()/int64(c))
 			}
 			p.snaps = append(p.snaps, sink.Snapshot{Group: g, Time: t, Window: p.a.cfg.Size,
 				Counts: top, Host: p.a.cfg.Host, Shard: p.shard, Floor: floor})
