@@ -71,7 +71,7 @@ func TestQuietGroupAndShardKeepClosing(t *testing.T) {
 			for _, e := range s.Counts {
 				n += e.Count
 			}
-			if s.Time.After(first.Add(3*time.Second + size + bucket)) && n != 0 {
+			if s.Time.After(first.Add(3*time.Second+size+bucket)) && n != 0 {
 				t.Errorf("window at %v counts %d, want 0: a's records left it", s.Time, n)
 			}
 			last = s.Time
