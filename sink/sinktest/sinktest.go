@@ -8,7 +8,7 @@
 //
 //   - Snapshots round-trip: Group, Time, Window, Host, and Counts in the
 //     order written, with their error bounds, extreme values and keys of
-//     any text.
+//     any text; a whole snapshot (no Shard) reads back Complete.
 //   - Writes are idempotent: a snapshot whose Group and Time are stored
 //     replaces the stored one (the last in a batch wins), the same instant
 //     in another time zone included.
@@ -24,6 +24,10 @@
 //     concurrent writers lose nothing.
 //   - If the Reader or the Writer is a sink.Lister, Groups lists each group
 //     once, in order. Otherwise the Groups subtest is skipped.
+//
+// RunPartials is the second half of the contract, for sinks that are also
+// sink.ProgressWriters: partials of several shards merged on reading, and
+// windows judged complete from the shards' progress.
 //
 // # What it assumes
 //
