@@ -141,7 +141,9 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		return err
 	}
 	size := len(partitionKey) + len(data)
-	rec := &pending{key: partitionKey, data: append([]byte(nil), data...), size: size}
+	// Never nil, even when empty: the SDK refuses an entry without Data,
+	// and with it the whole request.
+	rec := &pending{key: partitionKey, data: append(make([]byte, 0, len(data)), data...), size: size}
 	p.mu.Lock()
 	for {
 		if p.closing {
