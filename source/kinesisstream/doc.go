@@ -29,6 +29,10 @@
 // by a stale shard map, and sends it again to the right shard) is dropped and
 // counted. WithoutDeaggregation delivers every Kinesis record as it is stored.
 //
+// A Producer never loses a record silently: each one it gives up on goes to
+// the WithFailureHandler function at once, is counted in Stats, and is
+// counted in the *LostError that the next Flush or Close returns.
+//
 // A reader's Read returns at most max user records, so it may stop inside an
 // aggregated record and go on from there at the next Read; GetRecords' limit
 // and the read budget still count Kinesis records and their bytes. A

@@ -94,7 +94,7 @@ func ExampleProducer() {
 		}
 	}
 	if err := p.Close(ctx); err != nil {
-		log.Fatal(err) // wraps kinesisstream.ErrSendFailed: some records were not sent
+		log.Fatal(err) // a *kinesisstream.LostError: some records were not sent
 	}
 	s := p.Stats()
 	fmt.Printf("sent %d, retried %d, failed %d\n", s.Sent, s.Retried, s.Failed)

@@ -26,9 +26,28 @@ var (
 	// ErrClosed reports use of a closed Producer or ShardReader.
 	ErrClosed = errors.New("kinesisstream: closed")
 	// ErrSendFailed reports records a Producer accepted but could not send:
-	// the service refused them for good, or Close ran out of time.
+	// the service refused them for good, or Close ran out of time. Flush
+	// and Close return it as a *LostError, which says how many.
 	ErrSendFailed = errors.New("kinesisstream: records not sent")
 )
+
+// LostError reports records a Producer accepted but could not deliver, as
+// Flush and Close return it: how many since the last report, and the reason
+// the last of them failed. errors.Is finds ErrSendFailed in it, and both
+// errors.Is and errors.As see through it to Last (a service error such as
+// *types.ResourceNotFoundException, ErrThrottled, or the ctx error of a
+// Close that ran out of time).
+type LostError struct {
+	Records int   // records lost, at least 1
+	Last    error // why the last of them failed
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("%v: %d records lost; the last: %v", ErrSendFailed, e.Records, e.Last)
+}
+
+// Unwrap returns ErrSendFailed and Last, for errors.Is and errors.As.
+func (e *LostError) Unwrap() []error { return []error{ErrSendFailed, e.Last} }
 
 // Limits of the Kinesis API (Kinesis Data Streams quotas).
 const (
@@ -305,9 +324,15 @@ func WithBatchLimit(records, bytes int) ProducerOption {
 }
 
 // WithFailureHandler sets a function the Producer calls for each accepted
-// record it gives up on, with the reason. It is called from the Producer's
-// goroutines, must be safe for concurrent use and should not block. Without
-// it, failures are counted in Stats and reported by the next Flush or Close.
+// record it gives up on, with its key, its data (which the handler may keep)
+// and the reason, as soon as the Producer gives up: when the service
+// refuses the record for good (the stream was deleted, say), when
+// WithMaxAttempts runs out, or when Close runs out of time. It is called
+// from the Producer's goroutines, several at once, never with a lock held
+// (it may call Stats, or Put to try again), and should not block: records
+// it has not returned for count as unfinished, so Flush and Close wait for
+// it (and it must not call them). Failures are also counted in Stats().Failed and reported, with or
+// without a handler, by the next Flush or Close as a *LostError.
 func WithFailureHandler(f func(partitionKey string, data []byte, err error)) ProducerOption {
 	return producerOption(func(c *producerConfig) error {
 		if f == nil {

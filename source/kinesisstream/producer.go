@@ -32,8 +32,9 @@ type PutClient interface {
 // retried until they are sent. Flush waits for every record accepted before
 // it; Close does the same and stops the Producer. Nothing accepted is dropped
 // silently: a record the service refuses for good (or that Close runs out of
-// time for) is counted in Stats().Failed, passed to the WithFailureHandler
-// function, and reported by the next Flush or Close as ErrSendFailed.
+// time for) is counted in Stats().Failed, passed at once to the
+// WithFailureHandler function, and counted in the *LostError that the next
+// Flush or Close returns.
 //
 // Without WithKeyOrder, records are sent in about the order Put took them,
 // but retries and concurrent requests can reorder them, even within a key.
@@ -68,9 +69,18 @@ type Producer struct {
 	closing    bool
 	changed    chan struct{} // closed (and replaced) when records finish
 	failed     int           // failures since the last Flush or Close reported them
-	failure    error         // the first of them
+	failure    error         // the last of them
+	// toReport holds failed records whose handler (WithFailureHandler) has
+	// not run yet; they stay unfinished until it has, so that Flush and
+	// Close return after the handler saw every failure they report.
+	toReport []failure
 
 	sent, retried, failedTotal atomic.Int64
+}
+
+type failure struct {
+	rec *pending
+	err error
 }
 
 // ProducerStats counts a Producer's records since it was made. It is a
@@ -78,7 +88,7 @@ type Producer struct {
 type ProducerStats struct {
 	Sent    int64 // acknowledged by the service
 	Retried int64 // sent again after the service refused them (each resend counts)
-	Failed  int64 // accepted but never sent
+	Failed  int64 // accepted but never sent: lost
 	// Buffered is how many records the Producer holds now.
 	Buffered int
 }
@@ -218,8 +228,9 @@ func (p *Producer) poke() {
 
 // Flush sends every record accepted before it was called and waits until
 // each is acknowledged or has failed, or until ctx ends. Records waiting to
-// fill a batch go at once. It returns an error wrapping ErrSendFailed if any
-// record failed since the last Flush or Close reported failures.
+// fill a batch go at once. It returns a *LostError (errors.Is
+// ErrSendFailed) if any record failed since the last Flush or Close
+// reported failures.
 func (p *Producer) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closing {
@@ -244,9 +255,9 @@ func (p *Producer) Flush(ctx context.Context) error {
 // Close stops taking records, sends everything held, and stops the
 // Producer. If ctx ends first, what is left is abandoned: requests in flight
 // are cancelled (the service may or may not have stored them), and every
-// record not acknowledged counts as failed. Close returns an error wrapping
-// ErrSendFailed if any record failed since the last report; calling it again
-// returns ErrClosed.
+// record not acknowledged counts as failed. Close returns a *LostError
+// (errors.Is ErrSendFailed) if any record failed since the last report;
+// calling it again returns ErrClosed.
 func (p *Producer) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closing {
@@ -257,7 +268,8 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.flushing++
 	p.mu.Unlock()
 	p.poke()
-	err := p.waitFor(ctx, func() bool { return p.bufRecords == 0 })
+	idle := func() bool { return p.bufRecords == 0 && len(p.unfinished) == 0 }
+	err := p.waitFor(ctx, idle)
 	if err != nil {
 		// Senders now fail what they hold, at once, and so does the queue.
 		p.cancelSend(err)
@@ -266,10 +278,10 @@ func (p *Producer) Close(ctx context.Context) error {
 			p.queueBytes -= rec.size
 			p.finishLocked(rec, p.abandoned())
 		}
-		close(p.changed)
-		p.changed = make(chan struct{})
+		p.signalLocked()
 		p.mu.Unlock()
-		_ = p.waitFor(context.Background(), func() bool { return p.bufRecords == 0 })
+		p.report()
+		_ = p.waitFor(context.Background(), idle)
 	}
 	close(p.stop)
 	<-p.stopped
@@ -311,7 +323,7 @@ func (p *Producer) takeFailures() error {
 	if p.failed == 0 {
 		return nil
 	}
-	err := fmt.Errorf("%w: %d records failed; the first: %w", ErrSendFailed, p.failed, p.failure)
+	err := &LostError{Records: p.failed, Last: p.failure}
 	p.failed, p.failure = 0, nil
 	return err
 }
@@ -491,29 +503,65 @@ func (p *Producer) finish(ok, bad []*pending, err error) {
 	for _, rec := range bad {
 		p.finishLocked(rec, err)
 	}
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.signalLocked()
 	p.mu.Unlock()
+	p.report()
 	p.poke()
 }
 
-// finishLocked forgets a record that was sent (err nil) or failed, and lets
-// its key's next record go. The caller holds p.mu and must signal changed.
-func (p *Producer) finishLocked(rec *pending, err error) {
-	p.bufRecords--
-	p.bufBytes -= rec.size
+// signalLocked wakes whoever waits for records to finish. The caller holds
+// p.mu.
+func (p *Producer) signalLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// report passes the failed records to the failure handler, outside p.mu, so
+// that the handler may call the Producer (Stats, even Put), then counts them
+// finished.
+func (p *Producer) report() {
+	p.mu.Lock()
+	failed := p.toReport
+	p.toReport = nil
+	p.mu.Unlock()
+	if len(failed) == 0 {
+		return
+	}
+	for _, f := range failed {
+		p.cfg.onFailure(f.rec.key, f.rec.data, f.err)
+	}
+	p.mu.Lock()
+	for _, f := range failed {
+		p.unfinish(f.rec)
+	}
+	p.signalLocked()
+	p.mu.Unlock()
+}
+
+// unfinish takes a record off its Flush generation's count. The caller
+// holds p.mu.
+func (p *Producer) unfinish(rec *pending) {
 	if p.unfinished[rec.gen]--; p.unfinished[rec.gen] == 0 {
 		delete(p.unfinished, rec.gen)
 	}
+}
+
+// finishLocked forgets a record that was sent (err nil) or failed, and lets
+// its key's next record go. The caller holds p.mu, must signal changed and,
+// after unlocking, call report.
+func (p *Producer) finishLocked(rec *pending, err error) {
+	p.bufRecords--
+	p.bufBytes -= rec.size
 	if err != nil {
 		p.failedTotal.Add(1)
 		p.failed++
-		if p.failure == nil {
-			p.failure = err
-		}
-		if f := p.cfg.onFailure; f != nil {
-			f(rec.key, rec.data, err)
-		}
+		p.failure = err
+	}
+	if err != nil && p.cfg.onFailure != nil {
+		// Unfinished until report has called the handler.
+		p.toReport = append(p.toReport, failure{rec, err})
+	} else {
+		p.unfinish(rec)
 	}
 	if p.keys == nil {
 		return
