@@ -85,6 +85,15 @@ const (
 	// DefaultConcurrency is how many PutRecords requests a Producer keeps
 	// in flight.
 	DefaultConcurrency = 2
+	// DefaultAggregateSize is the size of an aggregated record that
+	// WithAggregation suggests, 50 KiB, as the KPL's default. Far below the
+	// 1 MiB a record may have, it already carries some 400 records of 100
+	// bytes, so a request of 5 MiB holds tens of thousands; and a smaller
+	// aggregate costs less when it goes wrong: a throttled one is sent
+	// again whole, a shard takes only 1 MiB a second (a 1 MiB aggregate
+	// fills that alone, and is refused whole if anything else was written
+	// that second), and a reader delivers a corrupt one as a single record.
+	DefaultAggregateSize = 50 << 10
 )
 
 // StreamOption configures a Stream in New. WithPollInterval and
@@ -97,9 +106,9 @@ type StreamOption interface {
 
 // ProducerOption configures a Producer in NewProducer. WithLinger,
 // WithBufferLimit, WithFailWhenFull, WithKeyOrder, WithConcurrency,
-// WithBatchLimit and WithFailureHandler make one; so do WithBackoff and
-// WithMaxAttempts. Passing a Stream's option to NewProducer does not
-// compile.
+// WithBatchLimit, WithFailureHandler and WithAggregation make one; so do
+// WithBackoff and WithMaxAttempts. Passing a Stream's option to NewProducer
+// does not compile.
 type ProducerOption interface {
 	applyProducer(*producerConfig) error
 }
@@ -141,6 +150,7 @@ type producerConfig struct {
 	batchRecords int
 	batchBytes   int
 	onFailure    func(partitionKey string, data []byte, err error)
+	aggSize      int // 0: no aggregation
 }
 
 var defaultBackoff = backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}
@@ -339,6 +349,34 @@ func WithFailureHandler(f func(partitionKey string, data []byte, err error)) Pro
 			return fmt.Errorf("%w: WithFailureHandler(nil)", ErrInvalidOption)
 		}
 		c.onFailure = f
+		return nil
+	})
+}
+
+// WithAggregation makes a Producer pack records into aggregated records in
+// the format of the Kinesis Producer Library (see package kpl), each at
+// most maxSize bytes (DefaultAggregateSize is a good choice; at most
+// MaxRecordSize), so that one PutRecords request carries many more records
+// than its 500 entries. Readers must de-aggregate, as Stream does by
+// default, and as the KCL and AWS's aws-kinesis-agg do.
+//
+// Records are packed by shard: the Producer lists the stream's shards
+// (so its client needs ListShards as well as PutRecords, as a
+// *kinesis.Client has) and puts each aggregated record with an explicit
+// hash key in its shard's range. When Kinesis puts one on another shard,
+// the stream was resharded: the Producer lists the shards again and sends
+// again the records outside that shard's range (which a reader drops), so
+// around a reshard a key's records may be reordered. A batch's lone record
+// for a shard, and a record larger than maxSize, go as they are.
+//
+// Aggregation costs an MD5 of each aggregated record and a copy of each
+// record, in the Producer's goroutines.
+func WithAggregation(maxSize int) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
+		if maxSize < 1<<10 || maxSize > MaxRecordSize {
+			return fmt.Errorf("%w: WithAggregation(%d): want %d..%d bytes", ErrInvalidOption, maxSize, 1<<10, MaxRecordSize)
+		}
+		c.aggSize = maxSize
 		return nil
 	})
 }

@@ -2,6 +2,7 @@ package kinesisstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/hashkey"
 )
 
 // PutClient is the part of *kinesis.Client that a Producer calls:
@@ -34,7 +36,8 @@ type PutClient interface {
 // silently: a record the service refuses for good (or that Close runs out of
 // time for) is counted in Stats().Failed, passed at once to the
 // WithFailureHandler function, and counted in the *LostError that the next
-// Flush or Close returns.
+// Flush or Close returns. WithAggregation packs records into aggregated
+// records, many to an entry.
 //
 // Without WithKeyOrder, records are sent in about the order Put took them,
 // but retries and concurrent requests can reorder them, even within a key.
@@ -47,6 +50,7 @@ type Producer struct {
 	client PutClient
 	name   string
 	cfg    *producerConfig
+	shards *shardMap // with aggregation only
 
 	// sendCtx carries the requests; Close cancels it when its own ctx ends,
 	// so that no request outlives the Producer.
@@ -75,7 +79,7 @@ type Producer struct {
 	// Close return after the handler saw every failure they report.
 	toReport []failure
 
-	sent, retried, failedTotal atomic.Int64
+	sent, retried, failedTotal, requests atomic.Int64
 }
 
 type failure struct {
@@ -89,6 +93,9 @@ type ProducerStats struct {
 	Sent    int64 // acknowledged by the service
 	Retried int64 // sent again after the service refused them (each resend counts)
 	Failed  int64 // accepted but never sent: lost
+	// Requests counts PutRecords calls; Sent/Requests is the records a call
+	// carried, which aggregation raises.
+	Requests int64
 	// Buffered is how many records the Producer holds now.
 	Buffered int
 }
@@ -119,11 +126,20 @@ func NewProducer(client PutClient, streamName string, opts ...ProducerOption) (*
 	if err != nil {
 		return nil, err
 	}
+	var shards *shardMap
+	if cfg.aggSize > 0 {
+		lister, ok := client.(shardLister)
+		if !ok {
+			return nil, fmt.Errorf("%w: WithAggregation: the client has no ListShards method to learn the shards by", ErrInvalidOption)
+		}
+		shards = &shardMap{lister: lister, name: streamName, rc: cfg.retryConfig}
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	p := &Producer{
 		client:     client,
 		name:       streamName,
 		cfg:        cfg,
+		shards:     shards,
 		sendCtx:    ctx,
 		cancelSend: cancel,
 		wake:       make(chan struct{}, 1),
@@ -337,6 +353,7 @@ func (p *Producer) Stats() ProducerStats {
 		Sent:     p.sent.Load(),
 		Retried:  p.retried.Load(),
 		Failed:   p.failedTotal.Load(),
+		Requests: p.requests.Load(),
 		Buffered: buffered,
 	}
 }
@@ -386,7 +403,16 @@ func (p *Producer) cutBatch() ([]*pending, time.Time) {
 	if head == nil {
 		return nil, time.Time{}
 	}
-	full := p.queue.len() >= p.cfg.batchRecords || p.queueBytes >= p.cfg.batchBytes
+	maxRecords, maxBytes := p.cfg.batchRecords, p.cfg.batchBytes
+	perRecord := 0
+	if p.shards != nil {
+		// The limits bound aggregated records, of many user records each:
+		// a batch of user records is bounded by the buffer, and its bytes,
+		// with the format's overhead, by one request's, less a 64th (80 KiB
+		// of 5 MiB) for the aggregated records' own keys and checksums.
+		maxRecords, maxBytes, perRecord = p.cfg.bufRecords, maxBytes-maxBytes/64, aggOverhead
+	}
+	full := p.queue.len() >= maxRecords || p.queueBytes+perRecord*p.queue.len() >= maxBytes
 	if !full && p.flushing == 0 {
 		if due := head.at.Add(p.cfg.linger); due.After(time.Now()) {
 			return nil, due
@@ -394,21 +420,23 @@ func (p *Producer) cutBatch() ([]*pending, time.Time) {
 	}
 	var batch []*pending
 	bytes := 0
-	for len(batch) < p.cfg.batchRecords {
+	for len(batch) < maxRecords {
 		rec := p.queue.front()
-		if rec == nil || bytes+rec.size > p.cfg.batchBytes {
+		if rec == nil || len(batch) > 0 && bytes+rec.size+perRecord > maxBytes {
 			break
 		}
 		p.queue.popFront()
 		p.queueBytes -= rec.size
-		bytes += rec.size
+		bytes += rec.size + perRecord
 		batch = append(batch, rec)
 	}
 	return batch, time.Time{}
 }
 
-// send delivers one batch, resending only the refused entries, until each
-// record is sent or has failed; then it frees its concurrency slot.
+// send delivers one batch, resending only the refused records, until each
+// is sent or has failed; then it frees its concurrency slot. Each attempt
+// packs what is left afresh, so that records an aggregated record carried to
+// the wrong shard are packed by the new shard map.
 func (p *Producer) send(recs []*pending) {
 	defer func() {
 		p.mu.Lock()
@@ -417,49 +445,27 @@ func (p *Producer) send(recs []*pending) {
 		p.poke()
 	}()
 	for attempt := 1; len(recs) > 0; attempt++ {
-		entries := make([]types.PutRecordsRequestEntry, len(recs))
-		for i, r := range recs {
-			entries[i] = types.PutRecordsRequestEntry{Data: r.data, PartitionKey: aws.String(r.key)}
-		}
-		out, err := p.client.PutRecords(p.sendCtx, &kinesis.PutRecordsInput{
-			StreamName: aws.String(p.name),
-			Records:    entries,
-		})
-		var again []*pending
-		var lastErr error
+		entries, err := p.pack(p.sendCtx, recs)
 		switch {
-		case err != nil && retryable(p.sendCtx, err):
-			again, lastErr = recs, err
 		case err != nil && p.sendCtx.Err() != nil:
 			p.finish(nil, recs, p.abandoned())
 			return
 		case err != nil:
-			p.finish(nil, recs, fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, err))
+			p.finish(nil, recs, fmt.Errorf("kinesisstream: ListShards %s: %w", p.name, err))
 			return
-		default:
-			var ok, bad []*pending
-			var badErr error
-			for i, rec := range recs {
-				if i >= len(out.Records) {
-					// A short answer leaves the rest unknown; sending them
-					// again risks a duplicate, never a loss.
-					again = append(again, rec)
-					continue
-				}
-				e := out.Records[i]
-				code := aws.ToString(e.ErrorCode)
-				switch {
-				case code == "":
-					ok = append(ok, rec)
-				case retryableCodes[code]:
-					again = append(again, rec)
-					lastErr = &entryError{code, aws.ToString(e.ErrorMessage)}
-				default:
-					bad = append(bad, rec)
-					badErr = fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, &entryError{code, aws.ToString(e.ErrorMessage)})
-				}
+		}
+		var again []*pending
+		var lastErr error
+		for len(entries) > 0 {
+			// Aggregated records can outgrow one request; the batch's cut
+			// leaves room for that (see cutBatch), so this rarely loops.
+			n := requestSize(entries, p.cfg.batchRecords, p.cfg.batchBytes)
+			a, why := p.put(entries[:n])
+			again = append(again, a...)
+			if why != nil {
+				lastErr = why
 			}
-			p.finish(ok, bad, badErr)
+			entries = entries[n:]
 		}
 		if len(again) == 0 {
 			return
@@ -475,6 +481,103 @@ func (p *Producer) send(recs []*pending) {
 		p.retried.Add(int64(len(again)))
 		recs = again
 	}
+}
+
+// put makes one PutRecords request of entries and settles what it can:
+// the records of accepted entries are sent, those of entries refused for
+// good have failed. It returns the records to send again, and why.
+func (p *Producer) put(entries []entry) (again []*pending, why error) {
+	in := make([]types.PutRecordsRequestEntry, len(entries))
+	for i, e := range entries {
+		in[i] = types.PutRecordsRequestEntry{Data: e.data, PartitionKey: aws.String(e.key)}
+		if e.hashKey != "" {
+			in[i].ExplicitHashKey = aws.String(e.hashKey)
+		}
+	}
+	p.requests.Add(1)
+	out, err := p.client.PutRecords(p.sendCtx, &kinesis.PutRecordsInput{
+		StreamName: aws.String(p.name),
+		Records:    in,
+	})
+	switch {
+	case err != nil && retryable(p.sendCtx, err):
+		return recordsOf(entries), err
+	case err != nil && p.sendCtx.Err() != nil:
+		p.finish(nil, recordsOf(entries), p.abandoned())
+		return nil, nil
+	case err != nil:
+		p.finish(nil, recordsOf(entries), fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, err))
+		return nil, nil
+	}
+	var ok, bad []*pending
+	var badErr error
+	var open []openShard // listed again after a wrong shard, once a response
+	for i, e := range entries {
+		if i >= len(out.Records) {
+			// A short answer leaves the rest unknown; sending them
+			// again risks a duplicate, never a loss.
+			again = append(again, e.recs...)
+			continue
+		}
+		res := out.Records[i]
+		code := aws.ToString(res.ErrorCode)
+		switch {
+		case code == "" && e.shard != "" && aws.ToString(res.ShardId) != e.shard:
+			if open == nil {
+				open, _ = p.shards.refresh(p.sendCtx)
+			}
+			o, a := landed(e, open, aws.ToString(res.ShardId))
+			ok, again = append(ok, o...), append(again, a...)
+			if len(a) > 0 {
+				why = fmt.Errorf("%w: aggregated record for shard %s landed on %s", errWrongShard, e.shard, aws.ToString(res.ShardId))
+			}
+		case code == "":
+			ok = append(ok, e.recs...)
+		case retryableCodes[code]:
+			again = append(again, e.recs...)
+			why = &entryError{code, aws.ToString(res.ErrorMessage)}
+		default:
+			bad = append(bad, e.recs...)
+			badErr = fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, &entryError{code, aws.ToString(res.ErrorMessage)})
+		}
+	}
+	p.finish(ok, bad, badErr)
+	return again, why
+}
+
+// errWrongShard is why records are sent again after the shard map proved
+// stale.
+var errWrongShard = errors.New("kinesisstream: stream resharded")
+
+// landed splits the records of an aggregated record that Kinesis put on
+// shard id, not the one it was packed for, into those in that shard's range
+// (stored: a reader delivers them) and the others, which a reader drops
+// (see Stream) and which must be sent again. open is the new listing. If it
+// does not show the shard, all are sent again: a duplicate, never a loss.
+func landed(e entry, open []openShard, id string) (ok, again []*pending) {
+	sh, found := byID(open, id)
+	if !found {
+		return nil, e.recs
+	}
+	for _, r := range e.recs {
+		if sh.contains(hashkey.Of(r.key)) {
+			ok = append(ok, r)
+		} else {
+			again = append(again, r)
+		}
+	}
+	return ok, again
+}
+
+func recordsOf(entries []entry) []*pending {
+	if len(entries) == 1 {
+		return entries[0].recs
+	}
+	var recs []*pending
+	for _, e := range entries {
+		recs = append(recs, e.recs...)
+	}
+	return recs
 }
 
 // abandoned is the reason for failing records once Close has given up.

@@ -52,6 +52,9 @@ func TestNewProducerRejectsBadOptions(t *testing.T) {
 		{"BatchTooBig", f, "s", []ProducerOption{WithBatchLimit(10, MaxBatchSize+1)}},
 		{"BatchBelowRecord", f, "s", []ProducerOption{WithBatchLimit(10, 1000)}},
 		{"NilHandler", f, "s", []ProducerOption{WithFailureHandler(nil)}},
+		{"AggregateTooSmall", f, "s", []ProducerOption{WithAggregation(1023)}},
+		{"AggregateTooLarge", f, "s", []ProducerOption{WithAggregation(MaxRecordSize + 1)}},
+		{"AggregationWithoutListShards", putOnly{f}, "s", []ProducerOption{WithAggregation(DefaultAggregateSize)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := NewProducer(c.client, c.stream, c.opts...); !errors.Is(err, ErrInvalidOption) {
@@ -589,6 +592,13 @@ func TestKeyOrderDoesNotLingerTwice(t *testing.T) {
 			t.Fatalf("stored %v in %d requests; want 0..4 in order, one request each, with no more clock time", got, f.count("PutRecords"))
 		}
 	})
+}
+
+// putOnly is a client with PutRecords alone, as a wrapper might be.
+type putOnly struct{ f *fakeKinesis }
+
+func (c putOnly) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	return c.f.PutRecords(ctx, in, opts...)
 }
 
 // TestFailureHandlerMayCallTheProducer: the handler runs with no lock held,
