@@ -70,6 +70,7 @@ type Producer struct {
 	gen        uint64         // Flush generation new records join
 	unfinished map[uint64]int // records not yet sent or failed, by generation
 	flushing   int            // Flush and Close calls waiting: linger is skipped
+	blocked    int            // Puts waiting for room: linger is skipped too
 	closing    bool
 	changed    chan struct{} // closed (and replaced) when records finish
 	failed     int           // failures since the last Flush or Close reported them
@@ -184,13 +185,21 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 			return ErrBufferFull
 		}
 		changed := p.changed
+		p.blocked++
 		p.mu.Unlock()
+		p.poke() // nothing more can join a lingering batch: send it now
+		var err error
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		}
 		p.mu.Lock()
+		p.blocked--
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	rec.gen = p.gen
 	rec.at = time.Now()
@@ -395,7 +404,8 @@ func (p *Producer) dispatch() {
 }
 
 // cutBatch takes the next batch off the queue if one is due: a full one, or
-// any when the oldest record has lingered enough or a Flush or Close waits.
+// any when the oldest record has lingered enough, a Flush or Close waits, or
+// a Put waits for room (so no record can join the batch until one goes).
 // Otherwise it returns when the oldest record's linger ends (the zero time
 // when the queue is empty).
 func (p *Producer) cutBatch() ([]*pending, time.Time) {
@@ -413,7 +423,7 @@ func (p *Producer) cutBatch() ([]*pending, time.Time) {
 		maxRecords, maxBytes, perRecord = p.cfg.bufRecords, maxBytes-maxBytes/64, aggOverhead
 	}
 	full := p.queue.len() >= maxRecords || p.queueBytes+perRecord*p.queue.len() >= maxBytes
-	if !full && p.flushing == 0 {
+	if !full && p.flushing == 0 && p.blocked == 0 {
 		if due := head.at.Add(p.cfg.linger); due.After(time.Now()) {
 			return nil, due
 		}

@@ -272,6 +272,29 @@ func TestProducerLingers(t *testing.T) {
 	})
 }
 
+// TestBlockedPutSkipsLinger: once a Put waits for room, no record can join
+// the lingering batch, so it goes at once instead of at the end of the
+// linger time.
+func TestBlockedPutSkipsLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		p := newTestProducer(t, f, WithLinger(time.Hour), WithBufferLimit(10, MaxRecordSize))
+		start := time.Now()
+		for i := range 35 {
+			if err := p.Put(context.Background(), fmt.Sprint(i), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("35 Puts into a buffer of 10 took %v, want no wait for the linger time", d)
+		}
+		synctest.Wait()
+		if n, stored := f.count("PutRecords"), len(f.stored()); n != 3 || stored != 30 {
+			t.Fatalf("%d PutRecords, %d records stored; want 3 batches of 10, the last 5 lingering", n, stored)
+		}
+	})
+}
+
 // blockingPuts makes every PutRecords wait until release is closed.
 func blockingPuts(f *fakeKinesis) (release func()) {
 	ch := make(chan struct{})
