@@ -365,9 +365,15 @@ func WithFailureHandler(f func(partitionKey string, data []byte, err error)) Pro
 // *kinesis.Client has) and puts each aggregated record with an explicit
 // hash key in its shard's range. When Kinesis puts one on another shard,
 // the stream was resharded: the Producer lists the shards again and sends
-// again the records outside that shard's range (which a reader drops), so
-// around a reshard a key's records may be reordered. A batch's lone record
-// for a shard, and a record larger than maxSize, go as they are.
+// again the records outside that shard's range (which a reader drops); they
+// come after the key's records that other requests in flight sent
+// meanwhile, unless WithKeyOrder held those back. A batch's lone record for
+// a shard, and a record larger than maxSize, go as they are.
+//
+// WithBatchLimit then bounds the aggregated records of one request; a batch
+// of user records is bounded by the buffer (WithBufferLimit). WithKeyOrder
+// still lets one record of a key be in flight, so it packs together records
+// of different keys only.
 //
 // Aggregation costs an MD5 of each aggregated record and a copy of each
 // record, in the Producer's goroutines.

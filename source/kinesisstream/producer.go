@@ -91,8 +91,11 @@ type failure struct {
 // ProducerStats counts a Producer's records since it was made. It is a
 // snapshot, copied out by Stats; the zero value means nothing happened yet.
 type ProducerStats struct {
-	Sent    int64 // acknowledged by the service
-	Retried int64 // sent again after the service refused them (each resend counts)
+	Sent int64 // acknowledged by the service
+	// Retried counts records sent again: the service refused them, or
+	// (WithAggregation) a reshard carried them to the wrong shard. Each
+	// resend counts.
+	Retried int64
 	Failed  int64 // accepted but never sent: lost
 	// Requests counts PutRecords calls; Sent/Requests is the records a call
 	// carried, which aggregation raises.
