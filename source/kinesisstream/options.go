@@ -375,8 +375,9 @@ func WithFailureHandler(f func(partitionKey string, data []byte, err error)) Pro
 // still lets one record of a key be in flight, so it packs together records
 // of different keys only.
 //
-// Aggregation costs an MD5 of each aggregated record and a copy of each
-// record, in the Producer's goroutines.
+// Aggregation costs, in the Producer's goroutines, an MD5 of each record's
+// partition key and of each aggregated record, and a copy of each record:
+// the records in flight are held twice, beyond what WithBufferLimit counts.
 func WithAggregation(maxSize int) ProducerOption {
 	return producerOption(func(c *producerConfig) error {
 		if maxSize < 1<<10 || maxSize > MaxRecordSize {
