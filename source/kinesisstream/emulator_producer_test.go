@@ -64,21 +64,30 @@ func equalPerKey(t *testing.T, got, want map[string][]string) {
 // back through a Stream, which de-aggregates: every record once, with its
 // key, each key's records in Put order. WithKeyOrder guarantees that order;
 // one request at a time keeps it too, on a service that stores a request's
-// entries for a shard in order, as kinesalite does.
+// entries for a shard in order, as kinesalite does. Throttled, aggregated
+// records refused whole or in part are packed and sent again.
 func TestAggregatingProducerOnEmulator(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		opt  kinesisstream.ProducerOption
+		name     string
+		opt      kinesisstream.ProducerOption
+		throttle bool
 	}{
-		{"KeyOrder", kinesisstream.WithKeyOrder()},
-		{"OneRequestAtATime", kinesisstream.WithConcurrency(1)},
+		{"KeyOrder", kinesisstream.WithKeyOrder(), false},
+		{"OneRequestAtATime", kinesisstream.WithConcurrency(1), false},
+		{"KeyOrderThrottled", kinesisstream.WithKeyOrder(), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			es := newEmulatorStream(t, 2)
-			p, err := kinesisstream.NewProducer(es.client, es.Name(), c.opt,
-				kinesisstream.WithAggregation(kinesisstream.DefaultAggregateSize))
+			var client kinesisstream.PutClient = es.client
+			throttling := &throttlingClient{Client: es.client}
+			if c.throttle {
+				client = throttling
+			}
+			p, err := kinesisstream.NewProducer(client, es.Name(), c.opt,
+				kinesisstream.WithAggregation(kinesisstream.DefaultAggregateSize),
+				kinesisstream.WithBackoff(time.Millisecond, 20*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,6 +99,10 @@ func TestAggregatingProducerOnEmulator(t *testing.T) {
 			s := p.Stats()
 			if s.Sent != n || s.Failed != 0 {
 				t.Fatalf("Stats = %+v, want %d sent, none failed", s, n)
+			}
+			if c.throttle && (throttling.refused.Load() == 0 || throttling.dropped.Load() == 0 || s.Retried == 0) {
+				t.Fatalf("throttling was not exercised: %d calls refused, %d entries refused, %d records resent",
+					throttling.refused.Load(), throttling.dropped.Load(), s.Retried)
 			}
 			equalPerKey(t, readShards(t, ctx, es.Stream, n), want)
 			if st := es.Stats(); st.Aggregated == 0 || st.OutOfRange != 0 || st.Corrupt != 0 {
