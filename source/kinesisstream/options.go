@@ -36,7 +36,9 @@ var (
 // the last of them failed. errors.Is finds ErrSendFailed in it, and both
 // errors.Is and errors.As see through it to Last (a service error such as
 // *types.ResourceNotFoundException, ErrThrottled, or the ctx error of a
-// Close that ran out of time).
+// Close that ran out of time). Each report is a new value that the Producer
+// never changes, so it may be read from any goroutine; the zero value is
+// never returned.
 type LostError struct {
 	Records int   // records lost, at least 1
 	Last    error // why the last of them failed
