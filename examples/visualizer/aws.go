@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -145,11 +146,22 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		b.out, b.in, b.groups = counts, counts, counts.Groups
 	}
 	if c.roles.producer {
-		p, err := kinesisstream.NewProducer(a.kinesis, c.stream)
+		// A lost record is logged once, the first time, and ends the
+		// producer at its next put: a demo that quietly drops visits
+		// would chart numbers nobody wrote. Close reports the total.
+		var first atomic.Pointer[error]
+		p, err := kinesisstream.NewProducer(a.kinesis, c.stream, kinesisstream.WithFailureHandler(func(key string, _ []byte, err error) {
+			if first.CompareAndSwap(nil, &err) {
+				fmt.Fprintf(log, "visualizer: producer: lost a record of %s: %v\n", key, err)
+			}
+		}))
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
 		b.put = func(ctx context.Context, batch []message) error {
+			if lost := first.Load(); lost != nil {
+				return fmt.Errorf("-stream %s: %d records lost; the first: %w", c.stream, p.Stats().Failed, *lost)
+			}
 			for _, m := range batch {
 				if err := p.Put(ctx, m.key, m.data); err != nil {
 					return err

@@ -189,6 +189,60 @@ func TestAWSModeCleanup(t *testing.T) {
 	}
 }
 
+// TestAWSModeProducerReportsLoss deletes the stream under a running
+// producer role: the program logs the first lost record and stops with an
+// error (main exits 1) within seconds, and says how many were lost in all.
+func TestAWSModeProducerReportsLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis emulator")
+	}
+	setAWSEnv(t)
+	c := awsConfig(t, roles{producer: true}, "producer")
+	c.stream = awstest.UniqueName(t, "visits")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer // run writes through its own lock; read after it returns
+	started := make(chan *app, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, c, &out, func(a *app) { started <- a }) }()
+	var a *app
+	select {
+	case a = <-started:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	if err := eventually(30*time.Second, func() error {
+		if a.producer.sent.Load() < 300 {
+			return errors.New("the producer has not put 300 records yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kinesisstream.DeleteStream(ctx, awstest.Kinesis(t), c.stream); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	const bound = 10 * time.Second
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(bound):
+		cancel()
+		t.Fatalf("run still going %v after the stream was deleted; err %v", bound, <-done)
+	}
+	var notFound *kintypes.ResourceNotFoundException
+	if err == nil || !strings.Contains(err.Error(), "records lost") || !errors.As(err, &notFound) {
+		t.Fatalf("run = %v, want records lost because the stream is not found", err)
+	}
+	for _, want := range []string{"visualizer: producer: lost a record of ", "visualizer: closing: kinesisstream: records not sent: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Logf("run returned %v after the deletion: %v", time.Since(deleted).Round(time.Millisecond), err)
+}
+
 // TestAWSModeUnreachable: an endpoint nobody listens on fails the start with
 // a message naming its flag.
 func TestAWSModeUnreachable(t *testing.T) {
