@@ -1,6 +1,7 @@
 package dynamosink
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,6 +143,56 @@ func FuzzDecodeProgress(f *testing.F) {
 			if d := cmp.Diff(p, again, cmpopts.EquateEmpty()); d != "" {
 				t.Fatalf("progress changed when written and read again (-first +again):\n%s", d)
 			}
+		}
+	})
+}
+
+// FuzzPartialCounts holds decodePartialCounts to encoding/json: whatever
+// it accepts, encoding/json reads the same way, and what
+// encodePartialCounts writes it reads back unchanged.
+func FuzzPartialCounts(f *testing.F) {
+	for _, counts := range [][]topk.Entry[string]{
+		nil,
+		{{Key: "http://www.amazon.com/?a=1&b=<2>", Count: 30}, {Key: `"quoted" \ back`, Count: -1, Err: 9}},
+		{{Key: "ünï\u2028\x01\t", Count: 1 << 62, Err: -1 << 63}},
+	} {
+		text, err := encodePartialCounts(counts)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(text)
+	}
+	for _, text := range []string{` [ { "k" : "a" , "c" : 1 , "e" : 0 } ] `, `[{"c":1}]`, `[{"k":"a","c":1.5}]`, `[{"k":"a","x":1}]`,
+		`[{"k":"\ud83d\ude00","c":01}]`, `[{"k":"a","k":"b","c":-0}]`, `null`, `[]x`, "[{\"k\":\"\xff\"}]"} {
+		f.Add(text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := decodePartialCounts(text)
+		if err != nil {
+			return
+		}
+		var want []struct {
+			Key   *string `json:"k"`
+			Count int64   `json:"c"`
+			Err   int64   `json:"e"`
+		}
+		if err := json.Unmarshal([]byte(text), &want); err != nil {
+			t.Fatalf("decodePartialCounts(%q) = %v, but encoding/json: %v", text, got, err)
+		}
+		if len(want) != len(got) {
+			t.Fatalf("decodePartialCounts(%q) = %v; encoding/json reads %d entries", text, got, len(want))
+		}
+		for i, w := range want {
+			if w.Key == nil || *w.Key != got[i].Key || w.Count != got[i].Count || w.Err != got[i].Err {
+				t.Fatalf("decodePartialCounts(%q)[%d] = %+v; encoding/json reads %+v", text, i, got[i], w)
+			}
+		}
+		again, err := encodePartialCounts(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := decodePartialCounts(again); err != nil || !slices.Equal(back, got) {
+			t.Fatalf("counts %v written as %q read back as %v, %v", got, again, back, err)
 		}
 	})
 }
