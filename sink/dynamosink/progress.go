@@ -293,6 +293,11 @@ func decodeShardProgress(shard string, v types.AttributeValue) (sink.Progress, i
 	default:
 		return p, 0, fmt.Errorf("%s has type %T, want a boolean", attrEnded, b)
 	}
+	// What WriteProgress would refuse (a time in year 0) is not progress
+	// to judge windows by either.
+	if err := validateProgress(p); err != nil {
+		return p, 0, err
+	}
 	if _, ok := m[attrVersion]; !ok {
 		return p, -1, nil
 	}
