@@ -233,6 +233,10 @@ func covers(shards []*Progress, lo, hi hashkey.Key) bool {
 	return false
 }
 
+// maxFill bounds the windows one Merge steps through to fill, past the
+// last snapshot: a day of 1 s buckets, a few milliseconds of work.
+const maxFill = 86_400
+
 // fill adds a complete zero snapshot at each bucket step after the group's
 // first window where none was written, up to the last complete window.
 // Windows are only added between the first snapshot and the point where
@@ -250,7 +254,10 @@ func (l *lineage) fill(snaps []Snapshot) []Snapshot {
 	}
 	out := make([]Snapshot, 0, len(snaps))
 	i := 0
-	for e := first.Time; ; e = e.Add(l.bucket) {
+	for e, n := first.Time, 0; ; e, n = e.Add(l.bucket), n+1 {
+		if n >= maxFill && i == len(snaps) {
+			break // a far-future Through (a bad clock) or a tiny bucket
+		}
 		for i < len(snaps) && snaps[i].Time.Before(e) {
 			out = append(out, snaps[i]) // off the bucket grid: kept as written
 			i++
