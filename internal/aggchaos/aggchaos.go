@@ -377,11 +377,12 @@ func RecomputeShards(records []source.Record, bucket time.Duration) map[string]T
 	return out
 }
 
-// RecordingSink keeps every partial accepted, as written, and a sink.Memory
-// of them and of the shards' progress, which merges them on Query. The zero
-// value is not usable: make one with NewRecordingSink.
+// RecordingSink keeps every partial accepted, as written, and stores them
+// and the shards' progress in a Store (a sink.Memory unless told otherwise),
+// which merges them on Query. The zero value is not usable: make one with
+// NewRecordingSink or NewRecordingSinkOn.
 type RecordingSink struct {
-	*sink.Memory
+	Store
 	mu    sync.Mutex
 	snaps []sink.Snapshot
 	first map[string]map[time.Time]time.Time // group -> window end -> first write
@@ -399,7 +400,7 @@ type RecordingSink struct {
 
 // WriteProgress records p, and when the windows it completed did.
 func (r *RecordingSink) WriteProgress(ctx context.Context, p sink.Progress) error {
-	if err := r.Memory.WriteProgress(ctx, p); err != nil {
+	if err := r.Store.WriteProgress(ctx, p); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -451,8 +452,18 @@ func NewRecordingSink() *RecordingSink {
 	if err != nil {
 		panic(err) // a valid constant option
 	}
-	return &RecordingSink{Memory: m}
+	return &RecordingSink{Store: m}
 }
+
+// Store is where a RecordingSink keeps what it records, and reads it back
+// merged from: a sink.Memory, or a DynamoDB sink.
+type Store interface {
+	sink.ProgressWriter
+	sink.Reader
+}
+
+// NewRecordingSinkOn returns an empty RecordingSink that stores in s.
+func NewRecordingSinkOn(s Store) *RecordingSink { return &RecordingSink{Store: s} }
 
 // Complete returns, per group of tr, the window ends read back complete
 // (bucket indexes).
@@ -476,7 +487,7 @@ func (r *RecordingSink) Complete(t testing.TB, tr Truth, bucket time.Duration) m
 // Write keeps s; it never fails.
 func (r *RecordingSink) Write(ctx context.Context, s []sink.Snapshot) error {
 	now := time.Now()
-	if err := r.Memory.Write(ctx, s); err != nil {
+	if err := r.Store.Write(ctx, s); err != nil {
 		return err
 	}
 	r.mu.Lock()

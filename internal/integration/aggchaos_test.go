@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/streamtop/streamtop/internal/aggchaos"
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/consumertest"
+	"github.com/streamtop/streamtop/sink/dynamosink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -61,9 +63,21 @@ func TestAggregateChaosOnEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The partials go to a counts table on dynalite, and the complete
+	// windows are read back merged from it.
+	counts := awstest.UniqueName(t, "aggchaos-counts")
+	if err := dynamosink.CreateTable(ctx, dc, counts); err != nil && !errors.Is(err, dynamosink.ErrNoTTL) {
+		t.Fatalf("CreateTable: %v", err) // dynalite has no TTL; the table works without
+	}
+	store, err := dynamosink.New(dc, counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	ac := aggchaos.New(t, seed, rng, raw, leases, size, bucket, failover, true, func(c *source.Config) {
 		c.RenewInterval, c.SyncInterval, c.MaxRecords = 500*time.Millisecond, 100*time.Millisecond, 500
 	})
+	ac.Out = aggchaos.NewRecordingSinkOn(store)
 	sched, out, tr, workers := ac.Sched, ac.Out, ac.Trace, ac.Workers
 	for range 3 {
 		workers.Spawn("")
