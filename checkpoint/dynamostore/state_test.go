@@ -18,7 +18,6 @@ import (
 	"github.com/streamtop/streamtop/internal/awstest"
 )
 
-
 // stateTable creates a state table for t alone.
 func stateTable(t testing.TB, client *awsddb.Client) string {
 	t.Helper()
@@ -34,7 +33,9 @@ func stateTable(t testing.TB, client *awsddb.Client) string {
 func TestStoreContractStateTable(t *testing.T) {
 	client, leases := table(t)
 	state := stateTable(t, client)
-	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return newStoreOn(t, client, leases, dynamostore.WithStateTable(state)) },
+	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store {
+		return newStoreOn(t, client, leases, dynamostore.WithStateTable(state))
+	},
 		checkpointtest.WithMaxStateSize(dynamostore.MaxTableStateSize))
 }
 
