@@ -12,18 +12,34 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/internal/aggchaos"
 	"github.com/streamtop/streamtop/internal/consumertest"
+	"github.com/streamtop/streamtop/internal/workload"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
 // Sketch mode end to end, in a synctest bubble: 4 shards, random partition
-// keys, 3 groups of 5,000 Zipf keys each counted by window.Sketches of
-// capacity 64, two workers of which one is killed halfway (the other
-// restores its windows from the lease table). Every window read back
+// keys, 3 groups counted by window.Sketches of capacity 64, two workers of
+// which one is killed halfway (the other restores its windows from the lease
+// table), on every kind of stream in internal/workload: Zipf 1.1 and 0.8,
+// the shifting Zipf, uniform, and all-distinct keys. Every window read back
 // complete holds every key whose true count exceeds its Floor, and every
 // count lies within its bound, against a recount of the records.
 func TestSketchModeBounds(t *testing.T) {
+	const n = 10_000
+	streams := map[string][]string{
+		"zipf1.1":  workload.ZipfStream(1.1, 5000, n, 1),
+		"zipf0.8":  workload.ZipfStream(0.8, 5000, n, 2),
+		"shifting": workload.ShiftingZipfStream(1.1, 5000, n, 3),
+		"uniform":  workload.UniformStream(workload.Keys(500), n, 4),
+		"distinct": workload.DistinctStream(n),
+	}
+	for name, keys := range streams {
+		t.Run(name, func(t *testing.T) { testSketchModeBounds(t, keys) })
+	}
+}
+
+func testSketchModeBounds(t *testing.T, keys []string) {
 	synctest.Test(t, func(t *testing.T) {
 		const size, bucket, capacity = 2 * time.Second, 500 * time.Millisecond, 64
 		stream := consumertest.NewStream(t, 4)
@@ -49,7 +65,6 @@ func TestSketchModeBounds(t *testing.T) {
 		consumertest.WaitFor(t, 10*time.Second, "4 shards held", func() bool { return a.Held()+b.Held() == 4 })
 
 		rng := rand.New(rand.NewPCG(1, 2))
-		zipf := rand.NewZipf(rng, 1.1, 1, 4999)
 		for i := range 200 {
 			if i == 100 {
 				a.Kill(t)
@@ -57,7 +72,7 @@ func TestSketchModeBounds(t *testing.T) {
 			batch := make([]memstream.Entry, 50)
 			for j := range batch {
 				batch[j] = memstream.Entry{PartitionKey: fmt.Sprint("req-", rng.Uint64()),
-					Data: fmt.Appendf(nil, "g%d/k%d", rng.IntN(3), zipf.Uint64())}
+					Data: fmt.Appendf(nil, "g%d/%s", rng.IntN(3), keys[i*len(batch)+j])}
 			}
 			if _, err := stream.PutRecords(context.Background(), batch); err != nil {
 				t.Fatal(err)
