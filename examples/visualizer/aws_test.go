@@ -196,6 +196,48 @@ func firstRecords(t *testing.T, s source.Stream) []source.Record {
 	return all
 }
 
+// TestAWSModeProducerKeys runs the producer role alone on kinesalite, keyed
+// by page and at random, and checks the records on the stream: the Kinesis
+// producer keys them as -partition-key says, as the embedded one does
+// (TestEndToEnd). The producer is run without the flags' check, which keeps
+// random keys out of the AWS mode only for the counts table's sake.
+func TestAWSModeProducerKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis emulator")
+	}
+	setAWSEnv(t)
+	for _, key := range []string{keyPage, keyRandom} {
+		t.Run("partition-key="+key, func(t *testing.T) {
+			c := awsConfig(t, roles{producer: true}, "producer")
+			c.partitionKey, c.rate = key, 1000
+			c.stream = awstest.UniqueName(t, "visits")
+			a, stop := startRole(t, c)
+			if err := eventually(20*time.Second, func() error {
+				if n := a.producer.sent.Load(); n < 2000 {
+					return fmt.Errorf("%d visits put, want 2000", n)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			stop() // sends what the producer buffers
+			stream, err := kinesisstream.New(awstest.Kinesis(t), c.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			records := firstRecords(t, stream)
+			if len(records) < 1000 {
+				t.Fatalf("%d records read back, want at least 1000", len(records))
+			}
+			checkPartitioning(t, key, records)
+			ctx := context.Background()
+			if err := kinesisstream.DeleteStream(ctx, awstest.Kinesis(t), c.stream); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
 func TestAWSModeCleanup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the Kinesis and DynamoDB emulators")
