@@ -134,7 +134,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 	}
 	var prod *producer
 	if c.roles.producer {
-		prod = &producer{traffic: newTraffic(c.seed, c.drift), rate: c.rate, batch: 500, put: b.put}
+		prod = &producer{traffic: newTraffic(c.seed, c.drift, c.partitionKey), rate: c.rate, batch: 500, put: b.put}
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
