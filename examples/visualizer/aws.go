@@ -16,35 +16,9 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
-	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/sink/dynamosink"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
-
-// dynamoMergesPartials reports whether the DynamoDB counts table keeps each
-// shard's partial of a window apart and records the shards' progress
-// (sink.ProgressWriter), so that its reads merge a window's partials and
-// mark it complete, as sink.Memory's do. Until package dynamosink does, two
-// shards' partials of one window replace each other there, and no window is
-// marked complete: the AWS mode then needs records keyed by page, whose
-// windows each shard writes whole (see config.validate and wholeWindows).
-var dynamoMergesPartials = func() bool {
-	_, ok := any((*dynamosink.Sink)(nil)).(sink.ProgressWriter)
-	return ok
-}()
-
-// wholeWindows reads a counts table that does not judge windows complete,
-// in the AWS mode with records keyed by page: each page's window is written
-// by the one shard that holds the page, once it closed, so it is final.
-type wholeWindows struct{ sink.Reader }
-
-func (w wholeWindows) Query(ctx context.Context, group string, since time.Time) ([]sink.Snapshot, error) {
-	snaps, err := w.Reader.Query(ctx, group, since)
-	for i := range snaps {
-		snaps[i].Complete = true
-	}
-	return snaps, err
-}
 
 // startCheckTimeout bounds the calls that prove, at start, that each
 // service the roles need answers; an unreachable endpoint fails fast with a
@@ -170,9 +144,6 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
 		b.out, b.in, b.groups = counts, counts, counts.Groups
-		if !dynamoMergesPartials {
-			b.in = wholeWindows{counts}
-		}
 	}
 	if c.roles.producer {
 		// A lost record is logged once, the first time, and ends the

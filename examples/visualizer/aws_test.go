@@ -33,11 +33,6 @@ func awsConfig(t *testing.T, r roles, host string) config {
 	c.kinesisEndpoint = awstest.Kinesalite(t).Endpoint
 	c.dynamodbEndpoint = awstest.Dynalite(t).Endpoint
 	c.region = awstest.Region
-	if !dynamoMergesPartials {
-		// What the flags allow in the AWS mode until the counts table
-		// merges partials; then these tests key at random, the default.
-		c.partitionKey = keyPage
-	}
 	return c
 }
 

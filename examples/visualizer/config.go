@@ -182,10 +182,6 @@ func (c config) validate() error {
 	if c.leaseTable == c.countsTable {
 		return fmt.Errorf("%w: -lease-table and -counts-table must differ (both %q)", errUsage, c.leaseTable)
 	}
-	if c.partitionKey == keyRandom && c.awsMode() && !dynamoMergesPartials {
-		return fmt.Errorf("%w: -partition-key %s: the DynamoDB counts table does not merge the shards' parts of a window yet, "+
-			"so each window would show one shard's visits: use -partition-key %s in the AWS mode", errUsage, keyRandom, keyPage)
-	}
 	return nil
 }
 

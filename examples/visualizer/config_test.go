@@ -33,21 +33,21 @@ func TestParseFlagsPartitionKey(t *testing.T) {
 	}
 }
 
-// TestParseFlagsAWSPartitionKey: while the DynamoDB counts table cannot
-// merge the shards' partials, the AWS mode refuses records keyed at random,
-// default included, and takes them keyed by page.
+// TestParseFlagsAWSPartitionKey: the AWS mode takes records keyed at random,
+// the default, and keyed by page: the DynamoDB counts table merges the
+// shards' partials as sink.Memory does.
 func TestParseFlagsAWSPartitionKey(t *testing.T) {
 	aws := []string{"-kinesis-endpoint", "http://127.0.0.1:4567", "-dynamodb-endpoint", "http://127.0.0.1:4568", "-region", "us-east-1"}
-	if c, err := parseFlags(append(aws, "-partition-key", keyPage), io.Discard); err != nil || c.partitionKey != keyPage {
-		t.Errorf("-partition-key page in the AWS mode: %q, %v", c.partitionKey, err)
-	}
-	for _, args := range [][]string{aws, append(aws, "-partition-key", keyRandom)} {
-		_, err := parseFlags(args, io.Discard)
-		switch {
-		case dynamoMergesPartials && err != nil:
-			t.Errorf("%v: %v; the counts table merges partials now", args, err)
-		case !dynamoMergesPartials && (!errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-partition-key random")):
-			t.Errorf("%v: error %v, want one naming -partition-key random", args, err)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{aws, keyRandom},
+		{append(aws, "-partition-key", keyRandom), keyRandom},
+		{append(aws, "-partition-key", keyPage), keyPage},
+	} {
+		if c, err := parseFlags(tc.args, io.Discard); err != nil || c.partitionKey != tc.want {
+			t.Errorf("%v: partition key %q, err %v; want %q", tc.args, c.partitionKey, err, tc.want)
 		}
 	}
 }
