@@ -60,6 +60,9 @@ type Emulator struct {
 	Name string
 	// Endpoint is the base URL to give the SDK, e.g. http://127.0.0.1:41234.
 	Endpoint string
+	// TLSEndpoint is kinesis-local's HTTPS endpoint (HTTP/2, a self-signed
+	// certificate), which enhanced fan-out needs; empty for the others.
+	TLSEndpoint string
 
 	cmd *exec.Cmd
 	// stdin is held open for the life of the emulator: serve.js exits when
@@ -191,22 +194,24 @@ func start(dir, name string) (*Emulator, error) {
 	}
 	e := &Emulator{Name: name, cmd: cmd, stdin: stdin, out: out, done: make(chan struct{})}
 
-	portc := make(chan int, 1)
+	// serve.js prints "port N" (and, for kinesis-local, "tls N") once
+	// each, before anything else the emulator prints.
+	portc, tlsc := make(chan int, 1), make(chan int, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		first := true
 		for sc.Scan() {
 			line := sc.Text()
-			if first {
-				first = false
-				if p, ok := strings.CutPrefix(line, "port "); ok {
-					if n, err := strconv.Atoi(p); err == nil {
-						portc <- n
-						continue
+			for prefix, c := range map[string]chan int{"port ": portc, "tls ": tlsc} {
+				if p, ok := strings.CutPrefix(line, prefix); ok {
+					if n, err := strconv.Atoi(p); err == nil && len(c) == 0 {
+						c <- n
+						line = ""
 					}
 				}
 			}
-			fmt.Fprintln(out, line)
+			if line != "" {
+				fmt.Fprintln(out, line)
+			}
 		}
 		// Drain whatever is left so the child never blocks on a full pipe.
 		_, _ = io.Copy(out, stdout)
@@ -231,6 +236,16 @@ func start(dir, name string) (*Emulator, error) {
 		return fail(fmt.Sprintf("did not listen within %v", startTimeout))
 	}
 	e.Endpoint = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if name == "kinesis-local" {
+		select {
+		case p := <-tlsc:
+			e.TLSEndpoint = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		case <-e.done:
+			return fail(fmt.Sprintf("exited before its TLS server listened (%v)", e.err))
+		case <-deadline.C:
+			return fail(fmt.Sprintf("its TLS server did not listen within %v", startTimeout))
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()

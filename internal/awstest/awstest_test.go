@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -299,4 +300,52 @@ func TestSharedKinesisLocalServesKinesis(t *testing.T) {
 	if !contains(out.StreamNames, name) {
 		t.Fatalf("ListStreams = %v, want %s among them", out.StreamNames, name)
 	}
+}
+
+func TestKinesisFanOutSubscribes(t *testing.T) {
+	c := KinesisFanOut(t)
+	ctx := t.Context()
+	name := UniqueName(t, "efo")
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &name, ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var arn *string
+	for range 50 {
+		d, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
+		if err == nil && d.StreamDescriptionSummary.StreamStatus == "ACTIVE" {
+			arn = d.StreamDescriptionSummary.StreamARN
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+		if err == nil && d.ConsumerDescription.ConsumerStatus == "ACTIVE" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: &name, PartitionKey: aws.String("k"), Data: []byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN,
+		ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+	if err != nil {
+		t.Fatalf("SubscribeToShard: %v", err)
+	}
+	st := out.GetStream()
+	defer st.Close()
+	for ev := range st.Events() {
+		if e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok && len(e.Value.Records) > 0 {
+			if got := string(e.Value.Records[0].Data); got != "hello" {
+				t.Fatalf("first record %q, want hello", got)
+			}
+			return
+		}
+	}
+	t.Fatalf("subscription ended without the record: %v", st.Err())
 }

@@ -49,6 +49,7 @@ if (name === 'kinesis-local') {
 function serveKinesisLocal () {
   var net = require('net')
   var http = require('http')
+  var tls = require('tls')
   var path = require('path')
   var listen = net.Server.prototype.listen
   net.Server.prototype.listen = function () {
@@ -58,13 +59,20 @@ function serveKinesisLocal () {
     var srv = this
     srv.on('listening', function () {
       var port = srv.address().port
-      // Probe it: only the plain HTTP server answers a plain request.
+      // Probe it: the plain HTTP server answers a plain request, the TLS
+      // one completes a handshake (its certificate is self-signed).
       var req = http.request({ host: '127.0.0.1', port: port, method: 'GET', path: '/' }, function (res) {
         res.resume()
         console.log('port ' + port)
       })
-      req.on('error', function () {})
-      req.setTimeout(5000, function () { req.destroy() })
+      req.on('error', function () {
+        var sock = tls.connect({ host: '127.0.0.1', port: port, rejectUnauthorized: false }, function () {
+          sock.end()
+          console.log('tls ' + port)
+        })
+        sock.on('error', function () {})
+      })
+      req.setTimeout(3000, function () { req.destroy() })
       req.end()
     })
     srv.on('error', function (err) {

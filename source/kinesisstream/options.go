@@ -139,6 +139,7 @@ type streamConfig struct {
 	pollInterval time.Duration
 	readLimit    int
 	noDeagg      bool
+	fanOut       string // WithEnhancedFanOut's consumer name
 }
 
 type producerConfig struct {

@@ -49,6 +49,8 @@ type Stream struct {
 	ranges map[string]hashRange
 
 	aggregated, corrupt, outOfRange atomic.Int64
+
+	fanOut *fanOut // WithEnhancedFanOut, or nil
 }
 
 // hashRange is a shard's hash key range, both ends included.
@@ -93,7 +95,15 @@ func New(client ReadClient, streamName string, opts ...StreamOption) (*Stream, e
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{client: client, name: streamName, cfg: cfg}, nil
+	st := &Stream{client: client, name: streamName, cfg: cfg}
+	if cfg.fanOut != "" {
+		fc, ok := client.(FanOutClient)
+		if !ok {
+			return nil, fmt.Errorf("%w: WithEnhancedFanOut: the client (%T) has no SubscribeToShard", ErrInvalidOption, client)
+		}
+		st.fanOut = &fanOut{client: fc, name: cfg.fanOut}
+	}
+	return st, nil
 }
 
 // Name returns the stream's name.
@@ -209,6 +219,9 @@ func (s *Stream) Open(ctx context.Context, shardID string, from source.Position)
 	}
 	if err := checkPosition(from); err != nil {
 		return nil, err
+	}
+	if s.fanOut != nil {
+		return s.openFanOut(ctx, shardID, from)
 	}
 	r := &reader{stream: s, shardID: shardID, from: from}
 	r.tokens = r.burst()
