@@ -274,7 +274,7 @@ func (p *processor) closeWindows(b int64) {
 				floor = max(floor, w.Total()/int64(c))
 			}
 			p.snaps = append(p.snaps, sink.Snapshot{Group: g, Time: t, Window: p.a.cfg.Size,
-				Counts: top, Host: p.a.cfg.Host, Shard: p.shard, Floor: floor})
+				Counts: top, Host: p.a.cfg.Host, Shard: p.shard, Floor: floor, K: p.a.cfg.K})
 			if w.Total() == 0 {
 				delete(p.windows, g)
 			}

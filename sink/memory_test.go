@@ -288,6 +288,13 @@ func modelMerge(parts map[string]sink.Snapshot) sink.Snapshot {
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
+	for _, p := range parts {
+		m.K = max(m.K, p.K)
+	}
+	if m.K > 0 && len(m.Counts) > m.K {
+		m.Floor = max(m.Floor, m.Counts[m.K].Count)
+		m.Counts = m.Counts[:m.K]
+	}
 	return m
 }
 
@@ -309,6 +316,7 @@ func TestMemoryModel(t *testing.T) {
 			Host:   rapid.SampledFrom([]string{"h1", "h2"}).Draw(t, "host"),
 			Shard:  rapid.SampledFrom([]string{"", "", "s1", "s2"}).Draw(t, "shard"),
 			Floor:  rapid.Int64Range(0, 3).Draw(t, "floor"),
+			K:      rapid.IntRange(0, 3).Draw(t, "k"),
 		}
 	})
 	rapid.Check(t, func(t *rapid.T) {

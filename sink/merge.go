@@ -20,7 +20,8 @@ import (
 // A window's partials are summed key by key. A partial that does not list a
 // key adds its Floor to the key's Count and Err, so every merged entry's true
 // count lies in [Count-Err, Count]; entries are in topk order (count
-// descending, then key). A whole snapshot (no Shard) at a window end makes it
+// descending, then key), cut to the largest K of the partials (raising the
+// merged Floor to the first entry cut, if it is higher). A whole snapshot (no Shard) at a window end makes it
 // Complete whatever the progress.
 //
 // Merge does not modify its arguments. Cost: O(n log n) for n partials plus
@@ -67,7 +68,7 @@ func mergeWindow(parts []Snapshot, sc *mergeScratch) Snapshot {
 	first := parts[0]
 	m := Snapshot{Group: first.Group, Time: first.Time, Window: first.Window}
 	if len(parts) == 1 && first.Shard == "" {
-		m.Counts, m.Host, m.Floor, m.Complete = slices.Clone(first.Counts), first.Host, first.Floor, true
+		m.Counts, m.Host, m.Floor, m.K, m.Complete = slices.Clone(first.Counts), first.Host, first.Floor, first.K, true
 		return m
 	}
 	if sc.index == nil {
@@ -113,6 +114,14 @@ func mergeWindow(parts []Snapshot, sc *mergeScratch) Snapshot {
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
+	for _, p := range parts {
+		m.K = max(m.K, p.K)
+	}
+	if m.K > 0 && len(m.Counts) > m.K {
+		// A key cut here may have up to the first cut entry's count.
+		m.Floor = max(m.Floor, m.Counts[m.K].Count)
+		m.Counts = m.Counts[:m.K:m.K]
+	}
 	return m
 }
 

@@ -43,6 +43,7 @@ func TestMergeBounds(t *testing.T) {
 		at := time.Unix(1_000_000, 0) // date-proof: Merge never reads a clock
 		shards := rapid.IntRange(1, 6).Draw(t, "shards")
 		k := rapid.IntRange(1, 6).Draw(t, "k")
+		keep := rapid.IntRange(0, 4).Draw(t, "keep") // the partials' K
 		truth := map[string]int64{}
 		var parts []sink.Snapshot
 		cutAny := false
@@ -53,7 +54,7 @@ func TestMergeBounds(t *testing.T) {
 			}
 			top, floor := cut(counts, k)
 			cutAny = cutAny || floor > 0
-			parts = append(parts, sink.Snapshot{Group: "g", Time: at, Shard: fmt.Sprint("s", s), Counts: top, Floor: floor})
+			parts = append(parts, sink.Snapshot{Group: "g", Time: at, Shard: fmt.Sprint("s", s), Counts: top, Floor: floor, K: keep})
 		}
 		got := sink.Merge(parts, nil)
 		if len(got) != 1 {
@@ -63,6 +64,10 @@ func TestMergeBounds(t *testing.T) {
 		if m.Complete || m.Shard != "" {
 			t.Fatalf("merged snapshot Complete %v, Shard %q: want false and empty with no progress", m.Complete, m.Shard)
 		}
+		if keep > 0 && len(m.Counts) > keep {
+			t.Fatalf("%d entries merged with K %d", len(m.Counts), keep)
+		}
+		cutAny = cutAny || keep > 0 && m.Floor > 0
 		listed := map[string]bool{}
 		for i, e := range m.Counts {
 			listed[e.Key] = true

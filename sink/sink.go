@@ -53,6 +53,11 @@ type Snapshot struct {
 	// Shard, on a partial, names the shard whose records it counts. It is
 	// empty on a whole snapshot and on the merged snapshots Readers return.
 	Shard string
+	// K, on a partial, is how many entries a merged read keeps, the most
+	// counted first (aggregate.Config.K): partials list more, so that the
+	// merged top K is exact in the common case. 0 keeps every entry. A
+	// merged snapshot keeps the largest K of its partials.
+	K int
 	// Floor is the highest count a key that Counts does not list may have:
 	// the count of the first key left out when the counts were cut to their
 	// top entries, and 0 when every key is listed. A merged snapshot's

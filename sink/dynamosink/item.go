@@ -39,6 +39,7 @@ const (
 	partialPrefix   = "p#"
 	attrPartCounts  = "counts"
 	attrPartFloor   = "floor"
+	attrPartK       = "k"
 	attrPartHost    = "host"
 	maxShardIDBytes = 255 - len(partialPrefix) // DynamoDB's limit on a name in an expression
 )
@@ -108,6 +109,9 @@ func (s *Sink) snapshotAttrs(snap sink.Snapshot) (set map[string]types.Attribute
 		}
 		if snap.Host != "" {
 			part[attrPartHost] = &types.AttributeValueMemberS{Value: snap.Host}
+		}
+		if snap.K != 0 {
+			part[attrPartK] = ddb.Num(int64(snap.K))
 		}
 		set[partialPrefix+snap.Shard] = &types.AttributeValueMemberM{Value: part}
 		return set, nil, nil
@@ -247,6 +251,14 @@ func decodePartial(snap *sink.Snapshot, v types.AttributeValue) error {
 	if snap.Floor, err = decodeFloor(m.Value, attrPartFloor); err != nil {
 		return err
 	}
+	k, err := decodeFloor(m.Value, attrPartK)
+	if err != nil {
+		return err
+	}
+	if k > math.MaxInt32 {
+		return fmt.Errorf("%s %d is too large", attrPartK, k)
+	}
+	snap.K = int(k)
 	switch h := m.Value[attrPartHost].(type) {
 	case nil:
 	case *types.AttributeValueMemberS:

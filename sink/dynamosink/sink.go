@@ -22,7 +22,8 @@
 //	floor           N   Snapshot.Floor (absent when 0)
 //
 //	each shard's partial (Shard set):
-//	p#<Shard>       M   {counts S, floor N, host S (absent when empty)}:
+//	p#<Shard>       M   {counts S, floor N, k N (absent when 0),
+//	                    host S (absent when empty)}:
 //	                    counts is Snapshot.Counts in order as JSON text,
 //	                    [{"k": key, "c": count, "e": err (absent when 0)}, …],
 //	                    half the size of a list of maps and far faster to read

@@ -24,6 +24,8 @@ type Sink interface {
 //   - Partials of different shards for one window are merged into one
 //     snapshot: counts summed, Floors summed, and a key a partial does not
 //     list bounded by that partial's Floor.
+//   - A merged window keeps the partials' K entries, and its Floor covers
+//     the ones it cut.
 //   - A partial written again by its shard replaces the earlier one.
 //   - A window is Complete only once shards covering the whole hash key
 //     space have written through it, followed through a split and a merge;
@@ -46,6 +48,7 @@ func RunPartials(t *testing.T, newSink func(t *testing.T) Sink) {
 		fn   func(t *testing.T, s Sink, at func(seconds int) time.Time)
 	}{
 		{"Merge", testMerge},
+		{"KeepsK", testKeepsK},
 		{"Rewrite", testRewrite},
 		{"Complete", testComplete},
 		{"Reshard", testReshard},
@@ -220,5 +223,21 @@ func testZeroWindows(t *testing.T, s Sink, at func(int) time.Time) {
 		if len(w.Counts) != 0 {
 			t.Errorf("window at %v: counts %v, want none", w.Time, w.Counts)
 		}
+	}
+}
+
+func testKeepsK(t *testing.T, s Sink, at func(int) time.Time) {
+	g := group(t, "/index.html")
+	a := partial(g, "shard-a", at(1), 0, e("x", 10), e("y", 6), e("z", 1))
+	b := partial(g, "shard-b", at(1), 0, e("x", 3), e("z", 4))
+	a.K, b.K = 2, 2
+	writeAll(t, s, a, b)
+	got := queryAll(t, s, g)
+	if len(got) != 1 {
+		t.Fatalf("%d windows, want 1", len(got))
+	}
+	want := []topk.Entry[string]{{Key: "x", Count: 13}, {Key: "y", Count: 6}}
+	if d := cmp.Diff(want, got[0].Counts, opts); d != "" || got[0].K != 2 || got[0].Floor != 5 {
+		t.Fatalf("merged with K 2: K %d, Floor %d (want 2 and z's 5), counts (-want +got):\n%s", got[0].K, got[0].Floor, d)
 	}
 }
