@@ -54,6 +54,11 @@ const (
 	DefaultRetryBackoff = 100 * time.Millisecond
 	// DefaultMaxRetryBackoff caps the retry pause.
 	DefaultMaxRetryBackoff = 10 * time.Second
+	// DefaultGiveUpAfter is how long the Consumer retries a failure that
+	// does not heal by itself before Run returns it: long enough for IAM
+	// changes to propagate and a table or stream being created to appear,
+	// short enough that a wrong name or region fails a deployment.
+	DefaultGiveUpAfter = 30 * time.Second
 )
 
 // ErrInvalidConfig reports a Config that NewConsumer rejects; the message
@@ -107,6 +112,18 @@ type Config struct {
 	// leases left to expire. Default FailoverTime, after which other workers
 	// would take the leases anyway.
 	ShutdownTimeout time.Duration
+	// GiveUpAfter bounds how long the Consumer keeps retrying a failure that
+	// does not heal by itself: a stream or lease table that does not exist
+	// (or not in this region or account), refused credentials or
+	// permissions — errors matching ErrStreamNotFound, ErrAccessDenied,
+	// checkpoint.ErrTableNotFound or checkpoint.ErrAccessDenied. Once such
+	// failures of the stream or of the lease table have gone on for
+	// GiveUpAfter with no success of that resource in between, the
+	// Consumer shuts down as if Run's context had ended and Run returns the
+	// last of them. Throttling, timeouts and server errors are retried for
+	// as long as they last, with a warning at most every 10 s per resource.
+	// Default DefaultGiveUpAfter.
+	GiveUpAfter time.Duration
 	// Logger receives the Consumer's logs, which name shards, workers and
 	// sequence numbers but never carry record data. Default: no logging.
 	Logger *slog.Logger
@@ -143,7 +160,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"FailoverTime", c.FailoverTime}, {"RenewInterval", c.RenewInterval},
 		{"SyncInterval", c.SyncInterval}, {"ShardSyncInterval", c.ShardSyncInterval}, {"IdleWait", c.IdleWait},
 		{"RetryBackoff", c.RetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
-		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout}, {"GiveUpAfter", c.GiveUpAfter},
 	} {
 		if d.v < 0 {
 			return bad("%s is negative (%v)", d.name, d.v)
@@ -165,6 +182,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.RetryBackoff, DefaultRetryBackoff)
 	def(&c.MaxRetryBackoff, max(DefaultMaxRetryBackoff, c.RetryBackoff))
 	def(&c.ShutdownTimeout, c.FailoverTime)
+	def(&c.GiveUpAfter, DefaultGiveUpAfter)
 	if c.MaxRecords == 0 {
 		c.MaxRecords = DefaultMaxRecords
 	}
@@ -232,6 +250,7 @@ type Consumer struct {
 
 	records     atomic.Int64
 	checkpoints atomic.Int64
+	mon         *monitor // giving up, rate-limited warnings, panics
 
 	// Owned by the sync loop (Run's goroutine).
 	seen         map[string]observation
@@ -255,20 +274,35 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		requested: make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 	}
+	c.mon = newMonitor(cfg.GiveUpAfter, c.kickSync)
 	return c, nil
 }
 
 // errCrash is crash.ErrKilled: a test killed the worker.
+var errCrash = crash.ErrKilled
+
+// Errors of Run.
 var (
-	errCrash           = crash.ErrKilled
-	errShutdownTimeout = errors.New("source: graceful shutdown timed out")
+	// ErrShutdownTimeout reports a graceful shutdown cut short by
+	// Config.ShutdownTimeout: some processors were abandoned, their
+	// leases left to expire.
+	ErrShutdownTimeout = errors.New("source: graceful shutdown timed out")
+	// ErrAlreadyStarted reports a second call of Run on one Consumer.
+	ErrAlreadyStarted = errors.New("source: Consumer.Run called twice")
 )
 
 // Run works until ctx ends, then shuts down gracefully: each shard loop
 // finishes its batch, its processor's ShutdownRequested is called with a
 // working Checkpointer, and its lease is released so another worker takes it
-// at once. Run returns nil after a complete shutdown, or an error if it was
-// cut short by ShutdownTimeout or if Run was called before.
+// at once. Run returns nil after a complete shutdown, or an error wrapping
+// ErrShutdownTimeout if it was cut short by ShutdownTimeout, or
+// ErrAlreadyStarted if Run was called before.
+//
+// Run also shuts down, and returns the failure, when the stream or the lease
+// table fails in a way that does not heal by itself for
+// Config.GiveUpAfter: the error then matches ErrStreamNotFound,
+// ErrAccessDenied, checkpoint.ErrTableNotFound or
+// checkpoint.ErrAccessDenied, and names the stream or table.
 //
 // The values of ctx (a trace id, say) reach every processor hook and every
 // lease store call; its end does not cut them short. A ctx that ends with
@@ -276,7 +310,7 @@ var (
 // no processor hook, no release, no further write.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("source: Consumer.Run called twice")
+		return ErrAlreadyStarted
 	}
 	c.hardCtx, c.hardCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	renewCtx, stopRenew := context.WithCancel(c.hardCtx)
@@ -288,6 +322,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.log.Info("consumer starting")
 
 	crashed := false
+	var fatal error
 	for {
 		wait := jitter(c.cfg.SyncInterval, 0.2)
 		if d := c.sync(); d > 0 && d < wait {
@@ -295,6 +330,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			// just after, so takeover waits for the failover time
 			// and not a sync period more.
 			wait = d + time.Millisecond
+		}
+		if fatal = c.mon.err(); fatal != nil {
+			c.log.Error("giving up", "err", fatal)
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -329,9 +368,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.mu.Lock()
 			n := len(c.held)
 			c.mu.Unlock()
-			err = fmt.Errorf("%w after %v with %d shards still busy", errShutdownTimeout, c.cfg.ShutdownTimeout, n)
+			err = fmt.Errorf("%w after %v with %d shards still busy", ErrShutdownTimeout, c.cfg.ShutdownTimeout, n)
 			c.log.Error("graceful shutdown timed out; abandoning busy shards", "timeout", c.cfg.ShutdownTimeout, "shards", n)
-			c.hardCancel(errShutdownTimeout)
+			c.hardCancel(ErrShutdownTimeout)
 			// A processor that ignores its context would hold Run
 			// forever; give the rest a moment to see the cancellation,
 			// then leave them.
@@ -345,7 +384,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	<-renewDone
 	c.hardCancel(context.Canceled)
 	c.log.Info("consumer stopped")
-	return err
+	return errors.Join(fatal, err)
 }
 
 // start runs a shard loop for a lease just taken. During shutdown the lease
@@ -354,7 +393,10 @@ func (c *Consumer) start(l checkpoint.Lease) {
 	log := c.log.With("shard", l.Key)
 	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
-	s := newShardLoop(c.hardCtx, c.cfg.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
+	timing.mon = c.mon
+	lc := c.cfg.loopConfig()
+	lc.mon = c.mon
+	s := newShardLoop(c.hardCtx, lc, newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
 	c.mu.Lock()
 	if c.shuttingDown || c.held[l.Key] != nil {
 		c.mu.Unlock()

@@ -236,14 +236,16 @@ func (c *Consumer) sync() time.Duration {
 	ctx := c.hardCtx
 	leases, err := c.cfg.Leases.List(ctx)
 	if err != nil {
-		c.log.Warn("listing leases failed", "err", err)
+		c.mon.failed(c.log, resLeases, "listing leases failed", err)
 		return 0
 	}
+	c.mon.ok(resLeases)
 	if now := time.Now(); shardsDue(leases, c.shardsListed, now, c.cfg.ShardSyncInterval) {
 		shards, err := c.cfg.Stream.Shards(ctx)
 		if err != nil {
-			c.log.Warn("listing shards failed; balancing the known leases", "err", err)
+			c.mon.failed(c.log, resStream, "listing shards failed; balancing the known leases", err)
 		} else {
+			c.mon.ok(resStream)
 			c.shardsListed = now
 			if c.createLeases(shards, leases) {
 				if leases, err = c.cfg.Leases.List(ctx); err != nil {

@@ -22,6 +22,7 @@ type loopConfig struct {
 	maxRecords   int
 	idleWait     time.Duration
 	retry        backoff.Policy
+	mon          *monitor // the Consumer's; set by Consumer.start
 }
 
 func (c *Config) loopConfig() loopConfig {
@@ -193,7 +194,7 @@ func (s *shardLoop) session() (again bool) {
 				s.finish(p, d)
 				return false
 			}
-			s.log.Warn("reading shard failed; retrying", "attempt", readErrs+1, "err", err)
+			cfg.mon.failed(s.log, resStream, "reading shard failed; retrying", err, "attempt", readErrs+1)
 			if !sleep(s.stopCtx, cfg.retry.Delay(readErrs)) {
 				continue
 			}
@@ -218,6 +219,7 @@ func (s *shardLoop) session() (again bool) {
 			continue
 		}
 		readErrs = 0
+		cfg.mon.ok(resStream)
 		s.behind.Store(res.MillisBehindLatest)
 		if n := len(res.Records); n > 0 && !s.skip.IsZero() {
 			if res.Records = s.dropSkipped(res.Records); len(res.Records) == 0 && !res.End {
@@ -265,6 +267,7 @@ func (s *shardLoop) open(from Position) (ShardReader, bool) {
 	for attempt := 0; ; attempt++ {
 		r, err := cfg.stream.Open(s.stopCtx, s.key, from)
 		if err == nil {
+			cfg.mon.ok(resStream)
 			return r, true
 		}
 		if s.stopCtx.Err() != nil {
@@ -274,7 +277,7 @@ func (s *shardLoop) open(from Position) (ShardReader, bool) {
 			s.lease.remove(s.baseCtx, err)
 			return nil, false
 		}
-		s.log.Warn("opening shard failed; retrying", "position", from.Type, "attempt", attempt+1, "err", err)
+		cfg.mon.failed(s.log, resStream, "opening shard failed; retrying", err, "position", from.Type, "attempt", attempt+1)
 		if !sleep(s.stopCtx, cfg.retry.Delay(attempt)) {
 			return nil, false
 		}
