@@ -226,6 +226,18 @@ func (c Config) withDefaults() (Config, error) {
 // shard is started again from its last checkpoint, with a new Processor,
 // after a backoff, and its children wait.
 //
+// A panic in a Processor method, or in NewProcessor, is recovered on the
+// shard's goroutine: it is logged at error level (with the stack, once per
+// streak of panics with no batch accepted in between), counted in
+// Stats.Panics, and the shard is started again from its last checkpoint
+// with a new Processor after a backoff that grows to MaxRetryBackoff, as a
+// failing batch is retried. The worker keeps the lease: releasing it would
+// move the record that made the processor panic to another worker, to panic
+// there. Other shards go on meanwhile. A panicking processor gets no
+// further hook; on shutdown or hand-off its lease is released or handed
+// over without one. Panics on goroutines the processor starts itself cannot
+// be recovered and still end the process.
+//
 // Create one with NewConsumer; the zero value is not usable. Run may be
 // called once; Stats is safe for concurrent use with it. The cost is one
 // goroutine per held shard plus two; one lease renewal per held shard per
@@ -470,6 +482,9 @@ type Stats struct {
 	// and Checkpoints the checkpoint writes, since Run started.
 	RecordsProcessed int64
 	Checkpoints      int64
+	// Panics counts the panics of Processor methods (and of NewProcessor)
+	// that the Consumer recovered since Run started.
+	Panics int64
 	// Shards describes each held shard, in ID order.
 	Shards []ShardStats
 }
@@ -486,6 +501,9 @@ type ShardStats struct {
 	Checkpoint string
 	// MillisBehindLatest is from the last read: 0 when caught up.
 	MillisBehindLatest int64
+	// Panics counts the processor panics recovered on this shard since
+	// this worker took it.
+	Panics int64
 }
 
 // Stats returns a snapshot of the Consumer's counters. It is safe to call at
@@ -499,12 +517,14 @@ func (c *Consumer) Stats() Stats {
 		LeasesHeld:       len(held),
 		RecordsProcessed: c.records.Load(),
 		Checkpoints:      c.checkpoints.Load(),
+		Panics:           c.mon.panics.Load(),
 	}
 	for _, h := range held {
 		st := ShardStats{
 			ShardID:            h.key,
 			RecordsProcessed:   h.records.Load(),
 			MillisBehindLatest: h.behind.Load(),
+			Panics:             h.panics.Load(),
 		}
 		if p := h.lastSeq.Load(); p != nil {
 			st.LastSequenceNumber = *p

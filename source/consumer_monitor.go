@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,7 @@ func (r resource) String() string {
 
 // monitor is the Consumer's watch over its own health: which resource has
 // been failing for how long with errors that do not heal (and so when to give
-// up), and the rate limit on retry warnings.
+// up), the rate limit on retry warnings, and the count of recovered panics.
 // Its methods are safe for concurrent use and cheap on the success path (one
 // atomic load); a nil *monitor only logs, for tests that build a lease or a
 // shard loop alone.
@@ -39,6 +40,7 @@ type monitor struct {
 	giveUpAfter time.Duration
 	kick        func() // wakes the sync loop, which checks err
 	warns       ratelog.Limiter
+	panics      atomic.Int64
 
 	streaks [numResources]streak
 	mu      sync.Mutex
@@ -117,4 +119,67 @@ func (m *monitor) err() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.fatal
+}
+
+// guardedSession runs one session, recovering a panic of the processor (or
+// of NewProcessor) in it. The session's deferred Close of its reader runs
+// as the panic unwinds.
+func (s *shardLoop) guardedSession() (again, panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panicked(v, debug.Stack())
+			again, panicked = false, true
+		}
+	}()
+	return s.session(), false
+}
+
+// maxPanicValue bounds how much of a panic's value is logged: the value is
+// the application's, and may hold record data.
+const maxPanicValue = 256
+
+// panicked counts and logs a recovered panic. The stack is logged with the
+// first panic of a streak (panics with no batch accepted in between) only:
+// a processor that panics on the same record at every restart would
+// otherwise write the same stack every backoff.
+func (s *shardLoop) panicked(v any, stack []byte) {
+	n := s.panics.Add(1)
+	s.cfg.mon.countPanic()
+	val := fmt.Sprint(v)
+	if len(val) > maxPanicValue {
+		val = val[:maxPanicValue] + "…"
+	}
+	args := []any{"panic", val, "panics", n}
+	if !s.accepted.IsZero() {
+		s.streak = 0 // a batch was accepted since the last panic
+	}
+	s.streak++
+	if s.streak == 1 {
+		args = append(args, "stack", string(stack))
+	} else {
+		args = append(args, "in_a_row", s.streak, "stack", "as logged with the first")
+	}
+	s.log.Error("processor panicked; restarting the shard with a new processor from its checkpoint", args...)
+}
+
+func (m *monitor) countPanic() {
+	if m != nil {
+		m.panics.Add(1)
+	}
+}
+
+// restartAfterPanic decides what follows a recovered panic: it reports
+// whether the shard is to start again (after the backoff of attempt), else
+// it has ended the loop. A lost lease is left; when the loop was told to
+// stop (shutdown, hand-off) the lease is released or handed over without
+// calling the broken processor again. Otherwise this worker keeps the lease
+// and starts the shard again with a new processor: giving it up would hand
+// the record that made the processor panic to another worker, to panic
+// there too.
+func (s *shardLoop) restartAfterPanic() bool {
+	if lost, done := s.lease.status(); lost || done || s.stopCtx.Err() != nil {
+		s.finish(nil, nil)
+		return false
+	}
+	return true
 }

@@ -64,6 +64,8 @@ type shardLoop struct {
 	behind     atomic.Int64
 	lastSeq    atomic.Pointer[string]
 	allRecords *atomic.Int64 // the Consumer's count
+	panics     atomic.Int64
+	streak     int // panics with no batch accepted in between; loop goroutine only
 }
 
 // newShardLoop returns the loop of lease l, whose contexts derive from ctx;
@@ -94,11 +96,20 @@ func (s *shardLoop) run() {
 		s.procCancel()
 	}()
 	for attempt := 0; ; attempt++ {
-		if !s.session() {
+		again, panicked := s.guardedSession()
+		if panicked {
+			if !s.accepted.IsZero() {
+				attempt = 0 // it made progress first: a new streak
+			}
+			if !s.restartAfterPanic() {
+				return
+			}
+		} else if !again {
 			return
 		}
-		// ShardEnded did not checkpoint SHARD_END: start the shard
-		// again from its checkpoint, with a new processor, later.
+		// ShardEnded did not checkpoint SHARD_END, or the processor
+		// panicked: start the shard again from its checkpoint, with a
+		// new processor, later.
 		if !sleep(s.stopCtx, s.cfg.retry.Delay(attempt)) {
 			s.finish(nil, nil)
 			return
