@@ -59,6 +59,9 @@ const (
 	// changes to propagate and a table or stream being created to appear,
 	// short enough that a wrong name or region fails a deployment.
 	DefaultGiveUpAfter = 30 * time.Second
+	// DefaultProgressInterval is the period of the progress line: records
+	// per second, shards held, lag.
+	DefaultProgressInterval = time.Minute
 )
 
 // ErrInvalidConfig reports a Config that NewConsumer rejects; the message
@@ -124,8 +127,15 @@ type Config struct {
 	// as long as they last, with a warning at most every 10 s per resource.
 	// Default DefaultGiveUpAfter.
 	GiveUpAfter time.Duration
+	// ProgressInterval is the period of an INFO line that says how the
+	// worker is doing: records processed per second since the last line,
+	// shards held, the largest lag (MillisBehindLatest) and processor
+	// panics. Default DefaultProgressInterval; negative turns it off.
+	ProgressInterval time.Duration
 	// Logger receives the Consumer's logs, which name shards, workers and
-	// sequence numbers but never carry record data. Default: no logging.
+	// sequence numbers but never carry record data. Lines do not carry the
+	// WorkerID: to tell workers apart in one log, pass
+	// Logger.With("worker", id). Default: no logging.
 	Logger *slog.Logger
 }
 
@@ -183,6 +193,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxRetryBackoff, max(DefaultMaxRetryBackoff, c.RetryBackoff))
 	def(&c.ShutdownTimeout, c.FailoverTime)
 	def(&c.GiveUpAfter, DefaultGiveUpAfter)
+	def(&c.ProgressInterval, DefaultProgressInterval)
 	if c.MaxRecords == 0 {
 		c.MaxRecords = DefaultMaxRecords
 	}
@@ -262,7 +273,8 @@ type Consumer struct {
 
 	records     atomic.Int64
 	checkpoints atomic.Int64
-	mon         *monitor // giving up, rate-limited warnings, panics
+	mon         *monitor   // giving up, rate-limited warnings, panics
+	prevOwners  prevOwners // owned by the sync loop
 
 	// Owned by the sync loop (Run's goroutine).
 	seen         map[string]observation
@@ -280,13 +292,13 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	}
 	c := &Consumer{
 		cfg:       cfg,
-		log:       cfg.Logger.With("worker", cfg.WorkerID),
+		log:       cfg.Logger,
 		held:      make(map[string]*shardLoop),
 		seen:      make(map[string]observation),
 		requested: make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 	}
-	c.mon = newMonitor(cfg.GiveUpAfter, c.kickSync)
+	c.mon, c.prevOwners = newMonitor(cfg.GiveUpAfter, c.kickSync), make(prevOwners)
 	return c, nil
 }
 
@@ -329,7 +341,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
+		var progress sync.WaitGroup
+		progress.Go(func() { c.progressLoop(renewCtx) })
 		c.renewLoop(renewCtx)
+		progress.Wait()
 	}()
 	c.log.Info("consumer starting")
 

@@ -257,6 +257,7 @@ func (c *Consumer) sync() time.Duration {
 		}
 	}
 	now := time.Now()
+	c.prevOwners.note(c.seen, leases)
 	observe(c.seen, leases, now)
 
 	c.mu.Lock()
@@ -286,7 +287,6 @@ func (c *Consumer) sync() time.Duration {
 		c.take(l, "adopt")
 	}
 	for _, l := range p.steal {
-		c.log.Warn("hand-off not honoured within the failover time; stealing", "shard", l.Key, "owner", l.Owner)
 		c.take(l, "steal")
 	}
 	taken := 0
@@ -344,7 +344,8 @@ func (c *Consumer) take(l checkpoint.Lease, why string) bool {
 		}
 		return false
 	}
-	c.log.Info("took lease", "shard", l.Key, "how", why, "from", prev, "checkpoint", nl.Checkpoint)
+	how, from := takeOrigin(why, prev, c.cfg.WorkerID, c.prevOwners[l.Key])
+	c.log.Info("took lease", "shard", l.Key, "how", how, "from", from, "checkpoint", nl.Checkpoint)
 	delete(c.requested, l.Key)
 	c.start(nl)
 	return true
@@ -360,11 +361,13 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 	}
 	failed := make(map[string]bool)
 	created := false
+	var reshards reshardLog
 	for _, s := range parentsFirst(shards) {
 		if known[s.ID] {
 			continue
 		}
 		cp := specialCheckpoint(c.cfg.InitialPosition.Type)
+		child := false
 		for _, p := range s.Parents() {
 			if failed[p] {
 				failed[s.ID] = true
@@ -374,6 +377,7 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 				// following: every record put into it must be
 				// read, whatever the initial position.
 				cp = checkpoint.TrimHorizon
+				child = true
 			}
 		}
 		if failed[s.ID] {
@@ -388,8 +392,12 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 		if ok {
 			c.log.Info("created lease", "shard", s.ID, "checkpoint", cp, "parents", s.Parents())
 			created = true
+			if child {
+				reshards.add(s)
+			}
 		}
 	}
+	reshards.log(c.log)
 	return created
 }
 

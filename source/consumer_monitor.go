@@ -1,10 +1,13 @@
 package source
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,4 +185,114 @@ func (s *shardLoop) restartAfterPanic() bool {
 		return false
 	}
 	return true
+}
+
+// progressLoop logs a progress line every ProgressInterval until ctx ends.
+func (c *Consumer) progressLoop(ctx context.Context) {
+	every := c.cfg.ProgressInterval
+	if every < 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last, lastAt := c.records.Load(), time.Now()
+	for {
+		var now time.Time
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-t.C:
+		}
+		st := c.Stats()
+		var lag int64
+		for _, sh := range st.Shards {
+			lag = max(lag, sh.MillisBehindLatest)
+		}
+		rate := float64(st.RecordsProcessed-last) / now.Sub(lastAt).Seconds()
+		args := []any{"records_per_sec", math.Round(rate*10) / 10, "records", st.RecordsProcessed - last,
+			"shards", st.LeasesHeld, "lag", time.Duration(lag) * time.Millisecond}
+		if st.Panics > 0 {
+			args = append(args, "panics", st.Panics)
+		}
+		c.log.Info("progress", args...)
+		last, lastAt = st.RecordsProcessed, now
+	}
+}
+
+// prevOwners maps a lease key to the owner it had before its current one,
+// as far as this worker saw: the table keeps only the current owner, and
+// the "took lease" line names the one before. Owned by the sync loop.
+type prevOwners map[string]string
+
+// note records, for each lease whose owner differs from the one in seen,
+// the owner seen; call it before observe updates seen.
+func (p prevOwners) note(seen map[string]observation, leases []checkpoint.Lease) {
+	for _, l := range leases {
+		if o, ok := seen[l.Key]; ok && o.owner != l.Owner {
+			p[l.Key] = o.owner
+		}
+	}
+	if len(p) > len(leases) {
+		// Forget leases that are gone.
+		present := make(map[string]bool, len(leases))
+		for _, l := range leases {
+			present[l.Key] = true
+		}
+		for k := range p {
+			if !present[k] {
+				delete(p, k)
+			}
+		}
+	}
+}
+
+// takeOrigin says how a lease came to this worker, and from whom, for the
+// "took lease" line. why is the balancing step (take, adopt, steal), owner
+// the lease's owner in the table when it was taken, prev the owner before
+// it as this worker saw. An adopted lease is one the table says this worker
+// owns: a hand-off to it completed (from prev), or it restarted under the
+// same ID.
+func takeOrigin(why, owner, self, prev string) (how, from string) {
+	switch {
+	case why == "adopt" && prev != "" && prev != self:
+		return "handed over", prev
+	case why == "adopt":
+		return "restarted", self
+	case why == "steal":
+		return "stolen (hand-off not honoured within the failover time)", owner
+	case owner != "":
+		return "expired", owner
+	case prev != "":
+		return "released", prev
+	}
+	return "unowned", ""
+}
+
+// reshardLog collects the shards a sync created leases for because a
+// reshard made them, to log one line per split or merge.
+type reshardLog struct {
+	parents  [][]string
+	children [][]string
+}
+
+func (r *reshardLog) add(s Shard) {
+	ps := s.Parents()
+	for i, p := range r.parents {
+		if slices.Equal(p, ps) {
+			r.children[i] = append(r.children[i], s.ID)
+			return
+		}
+	}
+	r.parents = append(r.parents, ps)
+	r.children = append(r.children, []string{s.ID})
+}
+
+func (r *reshardLog) log(log *slog.Logger) {
+	for i, ps := range r.parents {
+		kind := "split"
+		if len(ps) > 1 {
+			kind = "merge"
+		}
+		log.Info("reshard seen", "kind", kind, "parents", ps, "children", r.children[i])
+	}
 }
