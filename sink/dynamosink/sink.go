@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
+	"github.com/streamtop/streamtop/internal/ratelog"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/topk"
 )
@@ -96,6 +98,8 @@ type Sink struct {
 	ttl     time.Duration
 	now     func() time.Time
 	backoff backoff.Policy
+	log     *slog.Logger // nil: no logging
+	warns   *ratelog.Limiter
 }
 
 var (
@@ -104,8 +108,8 @@ var (
 	_ sink.Lister = (*Sink)(nil)
 )
 
-// Option configures a Sink in New. WithTTL, WithClock and WithBackoff make
-// one. An Option is a plain value, safe to share and reuse; it checks its
+// Option configures a Sink in New. WithTTL, WithClock, WithBackoff and
+// WithLogger make one. An Option is a plain value, safe to share and reuse; it checks its
 // argument when New applies it, and a bad one (or a nil Option) makes New
 // return an error wrapping ErrInvalidOption that names the option and value.
 type Option interface {
@@ -145,6 +149,18 @@ func WithBackoff(base, max time.Duration) Option {
 	})
 }
 
+// WithLogger sets where the Sink logs the requests it retries — throttled
+// ones, and items DynamoDB left unprocessed — as warnings naming the table,
+// at most one per operation (write, query, scan) every 10 s
+// (ratelog.DefaultEvery), with the count of those held back. Snapshots'
+// contents are never logged. A nil logger turns logging off, the default.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(s *Sink) error {
+		s.log = l
+		return nil
+	})
+}
+
 // New returns a Sink on table through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
 func New(client Client, table string, opts ...Option) (*Sink, error) {
@@ -155,7 +171,7 @@ func New(client Client, table string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
-		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}}
+		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}, warns: &ratelog.Limiter{}}
 	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
 		return nil, err
 	}
@@ -212,11 +228,13 @@ func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error
 				return nil
 			}
 			pending = out.UnprocessedItems
+			s.warn("write", "DynamoDB left items unprocessed; retrying them", "items", len(pending[*s.table]), "of", before)
 		case ddb.IsThrottle(err):
+			s.warn("write", "DynamoDB throttled a write; retrying", "items", before, "err", err)
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return err
 		default:
-			return fmt.Errorf("sink/dynamosink: write %d snapshots: %w", before, err)
+			return fmt.Errorf("sink/dynamosink: table %s: write %d snapshots: %w", *s.table, before, err)
 		}
 		if len(pending[*s.table]) < before {
 			stalled = 0
@@ -224,7 +242,7 @@ func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error
 			stalled++
 		}
 		if err := backoff.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
-			return fmt.Errorf("sink/dynamosink: %d snapshots not yet written: %w", len(pending[*s.table]), err)
+			return fmt.Errorf("sink/dynamosink: table %s: %d snapshots not yet written: %w", *s.table, len(pending[*s.table]), err)
 		}
 	}
 }
@@ -304,7 +322,7 @@ func (s *Sink) Query(ctx context.Context, group string, since time.Time) ([]sink
 	now := s.now()
 	var start map[string]types.AttributeValue
 	for {
-		page, err := retryRead(ctx, s, func() (*dynamodb.QueryOutput, error) {
+		page, err := retryRead(ctx, s, "query", func() (*dynamodb.QueryOutput, error) {
 			return s.client.Query(ctx, &dynamodb.QueryInput{
 				TableName:                 s.table,
 				KeyConditionExpression:    aws.String(cond),
@@ -315,7 +333,7 @@ func (s *Sink) Query(ctx context.Context, group string, since time.Time) ([]sink
 			})
 		})
 		if err != nil {
-			return nil, wrapRead("query", group, err)
+			return nil, s.wrapRead("query", group, err)
 		}
 		for _, item := range page.Items {
 			snap, expires, err := decode(item)
@@ -344,7 +362,7 @@ func (s *Sink) Groups(ctx context.Context) ([]string, error) {
 	seen := make(map[string]bool)
 	var start map[string]types.AttributeValue
 	for {
-		page, err := retryRead(ctx, s, func() (*dynamodb.ScanOutput, error) {
+		page, err := retryRead(ctx, s, "scan", func() (*dynamodb.ScanOutput, error) {
 			return s.client.Scan(ctx, &dynamodb.ScanInput{
 				TableName:                s.table,
 				ProjectionExpression:     aws.String("#r, #e"),
@@ -354,7 +372,7 @@ func (s *Sink) Groups(ctx context.Context) ([]string, error) {
 			})
 		})
 		if err != nil {
-			return nil, wrapRead("scan", "", err)
+			return nil, s.wrapRead("scan", "", err)
 		}
 		for _, item := range page.Items {
 			g, ok := item[attrResource].(*types.AttributeValueMemberS)
@@ -389,19 +407,34 @@ const readAttempts = 6
 
 // retryRead calls read, which is idempotent, until it succeeds, fails with an
 // error that is not throttling, or has been throttled readAttempts times.
-func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
-	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, ddb.IsThrottle, func(context.Context) (T, error) { return read() })
+func retryRead[T any](ctx context.Context, s *Sink, op string, read func() (T, error)) (T, error) {
+	throttled := func(err error) bool {
+		if !ddb.IsThrottle(err) {
+			return false
+		}
+		s.warn(op, "DynamoDB throttled a read; retrying", "err", err)
+		return true
+	}
+	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, throttled, func(context.Context) (T, error) { return read() })
 	return v, err
 }
 
-func wrapRead(op, group string, err error) error {
+// warn logs a retry of op, rate-limited per op.
+func (s *Sink) warn(op, msg string, args ...any) {
+	if s.log == nil {
+		return
+	}
+	s.warns.Log(s.log, slog.LevelWarn, op, time.Now(), msg, append([]any{"table", *s.table, "op", op}, args...)...)
+}
+
+func (s *Sink) wrapRead(op, group string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	if group == "" {
-		return fmt.Errorf("sink/dynamosink: %s: %w", op, err)
+		return fmt.Errorf("sink/dynamosink: table %s: %s: %w", *s.table, op, err)
 	}
-	return fmt.Errorf("sink/dynamosink: %s %q: %w", op, group, err)
+	return fmt.Errorf("sink/dynamosink: table %s: %s %q: %w", *s.table, op, group, err)
 }
 
 // decode reads one counts-table item and its expiry time, zero for an item
