@@ -340,7 +340,7 @@ func (c *Consumer) take(l checkpoint.Lease, why string) bool {
 	nl, err := c.cfg.Leases.Take(c.hardCtx, l, c.cfg.WorkerID)
 	if err != nil {
 		if !errors.Is(err, checkpoint.ErrLeaseLost) {
-			c.log.Warn("taking lease failed", "shard", l.Key, "err", err)
+			c.mon.failed(c.log, resLeases, "taking lease failed", err, "shard", l.Key)
 		}
 		return false
 	}
@@ -385,7 +385,7 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 		}
 		ok, err := c.cfg.Leases.Create(c.hardCtx, checkpoint.Lease{Key: s.ID, Checkpoint: cp, Parents: s.Parents()})
 		if err != nil {
-			c.log.Warn("creating lease failed", "shard", s.ID, "err", err)
+			c.mon.failed(c.log, resLeases, "creating lease failed", err, "shard", s.ID)
 			failed[s.ID] = true
 			continue
 		}
