@@ -81,3 +81,66 @@ func TestConsumerGivesUpOnMissingResources(t *testing.T) {
 		})
 	}
 }
+
+// A stream deleted under a running Consumer: Run returns
+// source.ErrStreamNotFound, naming the stream, GiveUpAfter after the reads
+// began to fail, and the shards' leases are not deleted as if the shards
+// alone were gone.
+func TestConsumerGivesUpOnDeletedStream(t *testing.T) {
+	const giveUp = 2 * time.Second
+	kin, ddb := awstest.Kinesis(t), awstest.DynamoDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name, table := awstest.UniqueName(t, "stream"), awstest.UniqueName(t, "leases")
+	if err := kinesisstream.CreateStream(ctx, kin, name, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamostore.CreateTable(ctx, ddb, table); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := kinesisstream.New(kin, name, kinesisstream.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases, err := dynamostore.New(ddb, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, err := source.NewConsumer(source.Config{Stream: stream, Leases: leases, WorkerID: "w",
+		NewProcessor: func(string) source.Processor { return source.HandlerFunc(nil) }, GiveUpAfter: giveUp,
+		RetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- consumer.Run(ctx) }()
+	for consumer.Stats().LeasesHeld != 2 {
+		if ctx.Err() != nil {
+			t.Fatal("the consumer never held both shards")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := kinesisstream.DeleteStream(ctx, kin, name); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	err = <-done
+	took := time.Since(deleted)
+	t.Logf("Run returned %v after the deletion: %v", took, err)
+	if !errors.Is(err, source.ErrStreamNotFound) || !strings.Contains(err.Error(), "stream "+name) {
+		t.Errorf("Run = %v; want source.ErrStreamNotFound naming stream %s", err, name)
+	}
+	if took > giveUp+3*time.Second {
+		t.Errorf("Run returned %v after the deletion; want about GiveUpAfter (%v)", took, giveUp)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Run returned only when its context ended")
+	}
+	got, err := leases.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Errorf("%d leases left after the stream was deleted; want the 2 kept", len(got))
+	}
+}
