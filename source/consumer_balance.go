@@ -345,7 +345,11 @@ func (c *Consumer) take(l checkpoint.Lease, why string) bool {
 		return false
 	}
 	how, from := takeOrigin(why, prev, c.cfg.WorkerID, c.prevOwners[l.Key])
-	c.log.Info("took lease", "shard", l.Key, "how", how, "from", from, "checkpoint", nl.Checkpoint)
+	if from == "" {
+		c.log.Info("took lease", "shard", l.Key, "how", how, "checkpoint", nl.Checkpoint)
+	} else {
+		c.log.Info("took lease", "shard", l.Key, "how", how, "from", from, "checkpoint", nl.Checkpoint)
+	}
 	delete(c.requested, l.Key)
 	c.start(nl)
 	return true
