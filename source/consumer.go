@@ -251,7 +251,7 @@ func (c Config) withDefaults() (Config, error) {
 //
 // Create one with NewConsumer; the zero value is not usable. Run may be
 // called once; Stats is safe for concurrent use with it. The cost is one
-// goroutine per held shard plus two; one lease renewal per held shard per
+// goroutine per held shard plus three; one lease renewal per held shard per
 // RenewInterval; one conditional write per checkpoint that moves or saves
 // state; one List of the lease table per SyncInterval, and one of the
 // stream's shards per ShardSyncInterval or after a reshard.
