@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,13 +98,18 @@ func (m *monitor) failed(log *slog.Logger, r resource, msg string, err error, ar
 		return
 	}
 	m.mu.Lock()
+	if m.fatal != nil {
+		// Given up already: Run is shutting down and says why.
+		m.mu.Unlock()
+		return
+	}
 	s := &m.streaks[r]
 	if !s.failing.Load() {
 		s.since = now
 		s.failing.Store(true)
 	}
 	failing := now.Sub(s.since)
-	giveUp := failing >= m.giveUpAfter && m.fatal == nil
+	giveUp := failing >= m.giveUpAfter
 	if giveUp {
 		m.fatal = fmt.Errorf("source: giving up after %v of failures of the %s that do not heal by themselves: %w",
 			failing.Round(time.Millisecond), r, err)
@@ -150,7 +156,7 @@ func (s *shardLoop) panicked(v any, stack []byte) {
 	s.cfg.mon.countPanic()
 	val := fmt.Sprint(v)
 	if len(val) > maxPanicValue {
-		val = val[:maxPanicValue] + "…"
+		val = strings.ToValidUTF8(val[:maxPanicValue], "") + "…"
 	}
 	args := []any{"panic", val, "panics", n}
 	if !s.accepted.IsZero() {
@@ -172,8 +178,8 @@ func (m *monitor) countPanic() {
 }
 
 // restartAfterPanic decides what follows a recovered panic: it reports
-// whether the shard is to start again (after the backoff of attempt), else
-// it has ended the loop. A lost lease is left; when the loop was told to
+// whether the shard is to start again (after a backoff), else it has ended
+// the loop. A lost lease is left; when the loop was told to
 // stop (shutdown, hand-off) the lease is released or handed over without
 // calling the broken processor again. Otherwise this worker keeps the lease
 // and starts the shard again with a new processor: giving it up would hand
