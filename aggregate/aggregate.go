@@ -2,31 +2,61 @@
 // of record time and writes the counts to a sink: the windowed Top-K of the
 // visualizer and the benchmarks, built once as a source.Processor factory.
 //
-// An Aggregator decodes each record into items (group, key, time, count),
-// keeps one exact window.Counter per group and shard, and each time a shard's
-// records cross a bucket boundary writes one sink.Snapshot per group for every
-// window that closed. Only after the sink accepted them does it checkpoint,
-// and it saves its windows with the checkpoint (source.StateCheckpointer), so
-// a worker that takes the shard over after a crash or a hand-off restores
-// them and writes the same snapshots the old owner would have written: no
-// window is emptied, none counts a record twice.
+// An Aggregator decodes each record into items (group, key, time, count) and
+// keeps one exact window.Counter per group and shard. Each shard's processor
+// writes its own part of a group's window, a partial (sink.Snapshot with
+// Shard set, cut to Config.PartialK entries with its Floor), so whatever the
+// partition key (the group, a user ID, a random request ID) no shard's count
+// replaces another's: readers of the sink merge the partials and mark a
+// window Complete once every shard that may hold its records has written
+// (see package sink). After the partials, the processor records its progress
+// (sink.ProgressWriter) and only then checkpoints, with its windows saved in
+// the checkpoint (source.StateCheckpointer), so a worker that takes the
+// shard over after a crash or a hand-off restores them and writes the same
+// partials the old owner would have written: no window is emptied, none
+// counts a record twice.
 //
-// Every snapshot written is exact for its window: a processor that starts
-// without the records before its first one (a child shard after a reshard, a
-// LATEST start, a resume without saved state) writes nothing until it holds a
-// complete window of its own, so the chart shows a gap there instead of a
-// wrong value. Groups are expected to map to partition keys (one open shard
-// holds all of a group's records at any time), as sink keys are (group, time).
+// Windows close on the shard's watermark: when a record of a later bucket
+// arrives, or, on a quiet shard whose reader is caught up, when IdleTimeout
+// has passed by processing time (source.IdleProcessor), so every group's
+// windows keep closing. At the end of a shard (a reshard) the processor
+// writes its part of every window that holds the shard's records, and its
+// children write theirs: no window around a reshard is missing.
+//
+// A shard read from TRIM_HORIZON (an original shard, or a child of a
+// reshard) counts its part exactly from its first record. A processor that
+// starts without the records before its first one (a LATEST or AT_TIMESTAMP
+// start, a resume without saved state) says so in its progress, and readers
+// never judge the windows that may miss those records complete.
+//
+// # Exact or Sketch
+//
+// By default each group is counted exactly (window.Counter): counts have no
+// error, and memory grows with the distinct keys in the window, about 60
+// bytes a key plus the key, per group and shard. For groups with a long
+// tail (client IPs, URLs, search terms) set SketchCapacity: each group is
+// then counted by a window.Sketch, whose memory is fixed at about 92 bytes
+// × capacity × (buckets + 2) per group and shard however many keys come,
+// and whose counts are upper bounds within Total/capacity of the truth
+// (Entry.Err says how far, per entry). Every key above that error is
+// listed, so at capacity c the merged top K is right for every key more
+// frequent than 1/c of its window; pick c at a few times K, and larger
+// where the top keys are close in count. A partial's Floor then also covers
+// the keys its Sketch does not monitor, and merged reads add the partials'
+// bounds, as topk.TopOf does.
 //
 // Items are expected in time order within a shard, as arrival times are: an
 // item older than the newest bucket seen counts only in the windows not yet
-// written, and one older than its group's window is late (Stats.Late).
+// written, and one older than its group's window is late (Stats.Late). With
+// event times decoded from the records instead, the idle watermark may make
+// items late that arrive more than IdleTimeout after their time.
 //
 // Where state cannot be saved (a Checkpointer that is not a
 // StateCheckpointer, a lease store that refuses the state as too large, a
 // window type without a binary encoding) the processor logs it once and
-// checkpoints without state: a new owner then resumes with a window's gap in
-// the shard's groups, never with a wrong count.
+// checkpoints without state: a new owner then resumes as a processor without
+// the earlier records does, so the windows it cannot count are never
+// complete, and none is wrong.
 package aggregate
 
 import (
@@ -40,6 +70,7 @@ import (
 
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/topk"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -51,6 +82,34 @@ var ErrInvalidConfig = errors.New("aggregate: invalid config")
 // when Config.MaxGroups is zero, so a stream of garbage keys cannot exhaust
 // memory: ten thousand windows of a few keys each are a few megabytes.
 const DefaultMaxGroups = 10_000
+
+// DefaultIdleBuckets is IdleTimeout's default in buckets: quiet shards
+// close their windows this many buckets after their end, which leaves
+// room for the clock skew between the stream's arrival times and this
+// process and for records in flight.
+const DefaultIdleBuckets = 2
+
+// DefaultPartialK returns the entries per partial used when
+// Config.PartialK is zero: 4k, and at least 128 (0 for k = 0: every key).
+//
+// With records spread over shards at random, a key in the merged top k is
+// near the same rank in each shard, but not exactly there, and a key a
+// partial leaves out gets that partial's floor as error. BenchmarkPartialK
+// (8 shards, 1,000 Zipf keys, k = 10) measured how often the merged top 10
+// is exact, every entry with Err 0: with 2,500 records per shard or more,
+// 2k entries per partial already are in every window measured, and 4k leaves
+// a margin; with 250 records per shard the counts near rank 10 are a few
+// apiece and only listing every key (under 128 here) is exact; 4k = 40
+// entries got the right keys 88% of the time, with bounds. The floor of
+// 128 costs little where windows are small and is passed where they are
+// large. A partial of n entries costs about n × (key + 10) bytes written
+// per group, shard and bucket; set PartialK to trade precision for that.
+func DefaultPartialK(k int) int {
+	if k == 0 {
+		return 0
+	}
+	return max(4*k, 128)
+}
 
 // Item is one count a record contributes, as a plain value: N occurrences of
 // Key in Group at Time (usually the record's ArrivalTime).
@@ -108,9 +167,29 @@ type Config struct {
 	Sink       sink.Writer
 	// Host goes into every snapshot's Host field.
 	Host string
-	// K is the number of entries per snapshot, the most counted first;
-	// zero writes every key in the window.
+	// K is the number of entries readers need per window, the most
+	// counted first; zero writes every key in the window.
 	K int
+	// PartialK is the number of entries each shard's partial lists
+	// (DefaultPartialK(K) if zero; every key if K is zero too). Merged
+	// across shards, a key that a partial left out is bounded by that
+	// partial's floor, so listing more than K makes the merged top K exact
+	// in the common case: see DefaultPartialK. Readers get every merged
+	// entry, not only K.
+	PartialK int
+	// IdleTimeout is how long a caught-up shard waits, by processing time,
+	// before it takes that no record will come for the buckets before now
+	// minus IdleTimeout, and closes their windows (DefaultIdleBuckets
+	// buckets if zero). Record times must then be arrival times, or
+	// close to them: an item older than the watermark is late.
+	IdleTimeout time.Duration
+	// SketchCapacity, if not zero, counts each group with a window.Sketch
+	// of this capacity instead of an exact window.Counter: memory per
+	// shard processor is then bounded by groups × buckets × capacity
+	// whatever the number of distinct keys, and every count carries its
+	// bound (Entry.Err, at most the window's total / capacity). See the
+	// package doc for when to pick which.
+	SketchCapacity int
 	// MaxGroups bounds the groups one shard counts at once
 	// (DefaultMaxGroups if zero); records of further groups are rejected
 	// as malformed.
@@ -153,10 +232,12 @@ type counters struct {
 // group, one sink write and one conditional checkpoint carrying the encoded
 // windows (a few bytes per key and bucket).
 type Aggregator struct {
-	cfg   Config
-	n     int64 // buckets per window
-	log   *slog.Logger
-	stats counters
+	cfg      Config
+	n        int64 // buckets per window
+	partialK int
+	progress sink.ProgressWriter // Sink as one, or nil
+	log      *slog.Logger
+	stats    counters
 
 	warnOnce sync.Once // state could not be saved: said once, not per bucket
 }
@@ -178,9 +259,20 @@ func New(cfg Config) (*Aggregator, error) {
 		return nil, fmt.Errorf("%w: K must not be negative, got %d", ErrInvalidConfig, cfg.K)
 	case cfg.MaxGroups < 0:
 		return nil, fmt.Errorf("%w: MaxGroups must not be negative, got %d", ErrInvalidConfig, cfg.MaxGroups)
+	case cfg.SketchCapacity < 0:
+		return nil, fmt.Errorf("%w: SketchCapacity must not be negative, got %d", ErrInvalidConfig, cfg.SketchCapacity)
+	case cfg.PartialK < 0:
+		return nil, fmt.Errorf("%w: PartialK must not be negative, got %d", ErrInvalidConfig, cfg.PartialK)
+	case cfg.IdleTimeout < 0:
+		return nil, fmt.Errorf("%w: IdleTimeout must not be negative, got %v", ErrInvalidConfig, cfg.IdleTimeout)
 	}
 	if _, err := window.NewCounter[string](cfg.Size, cfg.Bucket); err != nil {
 		return nil, fmt.Errorf("%w: Size and Bucket: %v", ErrInvalidConfig, err)
+	}
+	if cfg.SketchCapacity > 0 {
+		if _, err := window.NewSketch[string](cfg.Size, cfg.Bucket, cfg.SketchCapacity); err != nil {
+			return nil, fmt.Errorf("%w: SketchCapacity: %v", ErrInvalidConfig, err)
+		}
 	}
 	if cfg.MaxGroups == 0 {
 		cfg.MaxGroups = DefaultMaxGroups
@@ -189,7 +281,15 @@ func New(cfg Config) (*Aggregator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Aggregator{cfg: cfg, n: int64(cfg.Size / cfg.Bucket), log: log}, nil
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleBuckets * cfg.Bucket
+	}
+	a := &Aggregator{cfg: cfg, n: int64(cfg.Size / cfg.Bucket), log: log, partialK: cfg.PartialK}
+	if a.partialK == 0 {
+		a.partialK = DefaultPartialK(cfg.K)
+	}
+	a.progress, _ = cfg.Sink.(sink.ProgressWriter)
+	return a, nil
 }
 
 // NewProcessor returns the processor of one shard; it fits
@@ -200,7 +300,7 @@ func (a *Aggregator) NewProcessor(shardID string) source.Processor {
 		dec = a.cfg.NewDecoder(shardID)
 	}
 	p := &processor{a: a, shard: shardID, dec: dec, log: a.log.With("shard", shardID)}
-	p.windows = map[string]*window.Counter[string]{}
+	p.windows = map[string]groupWindow{}
 	return p
 }
 
@@ -226,4 +326,25 @@ func bucketIndex(t time.Time, bucket time.Duration) int64 {
 
 func bucketTime(i int64, bucket time.Duration) time.Time {
 	return time.Unix(0, i*int64(bucket)).UTC()
+}
+
+// groupWindow is one group's window: a window.Counter, or a window.Sketch
+// in Sketch mode.
+type groupWindow interface {
+	Add(key string, t time.Time, n int64) bool
+	Advance(now time.Time)
+	Top(k int) []topk.Entry[string]
+	Total() int64
+	Len() int
+}
+
+// newWindow returns an empty window of the configured kind; New validated
+// its arguments.
+func (a *Aggregator) newWindow() groupWindow {
+	if a.cfg.SketchCapacity > 0 {
+		s, _ := window.NewSketch[string](a.cfg.Size, a.cfg.Bucket, a.cfg.SketchCapacity)
+		return s
+	}
+	c, _ := window.NewCounter[string](a.cfg.Size, a.cfg.Bucket)
+	return c
 }

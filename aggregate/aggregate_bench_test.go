@@ -62,7 +62,7 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := decodeState(enc, 10*time.Second, time.Second); err != nil {
+		if _, err := decodeState(enc); err != nil {
 			b.Fatal(err)
 		}
 		n = len(enc)

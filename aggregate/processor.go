@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/window"
 )
+
+var _ source.IdleProcessor = (*processor)(nil)
 
 // state is what a processor saves with its checkpoint: everything that decides
 // which snapshots it writes next and what they hold.
@@ -24,8 +26,9 @@ type state struct {
 	// is known to be nowhere (an original shard read from TRIM_HORIZON), so
 	// windows may be written from the first bucket on.
 	exact   bool
+	sketch  bool            // the windows are window.Sketches
 	applied source.Sequence // last record counted
-	windows map[string]*window.Counter[string]
+	windows map[string]groupWindow
 }
 
 // processor aggregates one shard. The Consumer calls it from one goroutine.
@@ -43,6 +46,7 @@ type processor struct {
 	dec   Decoder
 	log   *slog.Logger
 	state
+	info source.Shard // hash key range and parents, for the progress
 
 	items       []Item
 	snaps       []sink.Snapshot
@@ -54,20 +58,41 @@ type processor struct {
 
 func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 	p.reset()
+	p.info = in.Shard
+	if p.info.ID == "" {
+		p.info = source.Shard{ID: in.ShardID}
+		if len(in.Parents) > 0 {
+			p.info.ParentID = in.Parents[0]
+		}
+		if len(in.Parents) > 1 {
+			p.info.AdjacentParentID = in.Parents[1]
+		}
+	}
+	if p.info.HashKeyStart == "" && p.a.progress != nil {
+		p.log.Warn("the shard's hash key range is unknown: readers will not judge windows complete until a later owner writes it")
+	}
 	switch in.Start.Type {
 	case source.TrimHorizon:
-		p.exact = len(in.Parents) == 0
+		// Every partial counts only its own shard's records, so a child
+		// read from its start counts its part of every window exactly,
+		// as an original shard does.
+		p.exact = true
 	case source.AfterSequence:
 		p.applied = source.Sequence{Number: in.Start.SequenceNumber, Sub: in.Start.SubSequenceNumber}
 	}
 	if in.State == nil {
 		return nil
 	}
-	st, err := decodeState(in.State, p.a.cfg.Size, p.a.cfg.Bucket)
+	st, err := decodeState(in.State)
 	if err != nil {
 		// A state we cannot read must not stop the shard: resume as if
 		// there were none, which costs a window's gap, not a wrong count.
 		p.log.Error("saved aggregate state is unreadable; resuming without it", "bytes", len(in.State), "err", err)
+		return nil
+	}
+	if st.sketch != p.sketch {
+		p.log.Error("saved aggregate state was counted in the other mode (SketchCapacity changed); resuming without it",
+			"saved in Sketch mode", st.sketch)
 		return nil
 	}
 	if st.applied != p.applied {
@@ -84,7 +109,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 }
 
 func (p *processor) reset() {
-	p.state = state{windows: map[string]*window.Counter[string]{}}
+	p.state = state{windows: map[string]groupWindow{}, sketch: p.a.cfg.SketchCapacity > 0}
 	p.snaps, p.rejects, p.unsaved = nil, nil, false
 	p.setStateBytes(0)
 }
@@ -109,10 +134,72 @@ func (p *processor) ProcessRecords(ctx context.Context, records []source.Record,
 	for ; i < len(records); i++ {
 		p.count(&records[i])
 	}
+	return p.commit(ctx, cp)
+}
+
+// commit writes what closing windows queued: the partials, then the
+// progress that covers them, then the checkpoint with the state.
+func (p *processor) commit(ctx context.Context, cp source.Checkpointer) error {
 	if err := p.flush(ctx); err != nil || !p.unsaved {
 		return err
 	}
+	if err := p.writeProgress(ctx, p.cur, false); err != nil {
+		return err
+	}
+	if p.applied.IsZero() {
+		// Nothing counted yet (a quiet shard's watermark moved): there is
+		// no record to checkpoint at, and nothing a new owner could not
+		// work out again.
+		p.unsaved = false
+		return nil
+	}
 	return p.save(ctx, cp)
+}
+
+// ProcessIdle moves a quiet shard's watermark on by processing time: once
+// the reader is caught up and IdleTimeout has passed, no record can come for
+// a bucket that ended before now - IdleTimeout, so the windows ending then
+// close, and readers see the shard's part of them as written.
+func (p *processor) ProcessIdle(ctx context.Context, cp source.Checkpointer) error {
+	b := bucketIndex(time.Now().Add(-p.a.cfg.IdleTimeout), p.a.cfg.Bucket)
+	switch {
+	case !p.started:
+		p.start(b)
+		p.unsaved = true
+	case b > p.cur:
+		p.closeWindows(b)
+	}
+	return p.commit(ctx, cp)
+}
+
+// start makes b the first bucket seen.
+func (p *processor) start(b int64) {
+	p.started, p.cur = true, b
+	p.firstEnd = b + 1
+	if !p.exact {
+		// Bucket b may hold records this processor never saw.
+		p.firstEnd += p.a.n
+	}
+}
+
+// writeProgress records that the shard's partials are written through the
+// window ending at the start of bucket through (and, ended, every one).
+func (p *processor) writeProgress(ctx context.Context, through int64, ended bool) error {
+	if p.a.progress == nil || !p.started && !ended {
+		// A shard that ended before its first item still says so: its
+		// children's progress then has a parent to follow.
+		return nil
+	}
+	pr := sink.Progress{Shard: p.shard, Parents: p.info.Parents(),
+		HashKeyStart: p.info.HashKeyStart, HashKeyEnd: p.info.HashKeyEnd,
+		Bucket: p.a.cfg.Bucket, Through: bucketTime(through, p.a.cfg.Bucket), Ended: ended, Host: p.a.cfg.Host}
+	if !p.exact {
+		pr.From = bucketTime(p.firstEnd, p.a.cfg.Bucket)
+	}
+	if err := p.a.progress.WriteProgress(ctx, pr); err != nil {
+		return fmt.Errorf("shard %s: writing progress: %w", p.shard, err)
+	}
+	return nil
 }
 
 func (p *processor) count(r *source.Record) {
@@ -133,12 +220,7 @@ func (p *processor) count(r *source.Record) {
 	for _, it := range items {
 		b := bucketIndex(it.Time, p.a.cfg.Bucket)
 		if !p.started {
-			p.started, p.cur = true, b
-			p.firstEnd = b + 1
-			if !p.exact {
-				// Bucket b may hold records this processor never saw.
-				p.firstEnd += p.a.n
-			}
+			p.start(b)
 		}
 		if b > p.cur {
 			p.closeWindows(b)
@@ -149,8 +231,7 @@ func (p *processor) count(r *source.Record) {
 				p.reject(r, "too many groups")
 				continue
 			}
-			// Size and Bucket were validated by New.
-			w, _ = window.NewCounter[string](p.a.cfg.Size, p.a.cfg.Bucket)
+			w = p.a.newWindow()
 			p.windows[it.Group] = w
 		}
 		if !w.Add(it.Key, it.Time, it.N) {
@@ -177,12 +258,23 @@ func (p *processor) closeWindows(b int64) {
 		newest := t.Add(-p.a.cfg.Bucket)
 		for g, w := range p.windows {
 			w.Advance(newest)
-			k := p.a.cfg.K
+			k := p.a.partialK
 			if k == 0 {
 				k = w.Len()
 			}
+			// One entry more than listed gives the floor: the most a
+			// key left out may have. A Sketch may also leave out keys
+			// of up to Total()/capacity that it does not monitor.
+			top, floor := w.Top(k+1), int64(0)
+			if len(top) > k {
+				floor = top[k].Count
+				top = top[:k]
+			}
+			if c := p.a.cfg.SketchCapacity; c > 0 {
+				floor = max(floor, w.Total()/int64(c))
+			}
 			p.snaps = append(p.snaps, sink.Snapshot{Group: g, Time: t, Window: p.a.cfg.Size,
-				Counts: w.Top(k), Host: p.a.cfg.Host})
+				Counts: top, Host: p.a.cfg.Host, Shard: p.shard, Floor: floor})
 			if w.Total() == 0 {
 				delete(p.windows, g)
 			}
@@ -260,11 +352,19 @@ func (p *processor) LeaseLost(context.Context) error {
 	return nil
 }
 
-// ShardEnded writes what is pending and checkpoints the end of the shard.
-// It writes no window past the last record: the shard's children hold the
-// rest of those windows' records.
+// ShardEnded writes the shard's part of every window that holds its
+// records, the ones still open included (the shard has nothing more to add
+// to them; its children write theirs), records that it ended, and
+// checkpoints the end of the shard.
 func (p *processor) ShardEnded(ctx context.Context, cp source.Checkpointer) error {
+	through := p.cur
+	if p.started {
+		p.closeWindows(p.cur + p.a.n)
+	}
 	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	if err := p.writeProgress(ctx, through, true); err != nil {
 		return err
 	}
 	if err := cp.Checkpoint(ctx); err != nil {

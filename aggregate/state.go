@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/streamtop/streamtop/window"
 )
@@ -18,12 +17,13 @@ const stateVersion = 1
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("aggregate: corrupt state")
 
-// errNoCodec: window.Counter cannot encode itself in this build.
-var errNoCodec = errors.New("aggregate: window.Counter has no binary encoding")
+// errNoCodec: the window type cannot encode itself in this build.
+var errNoCodec = errors.New("aggregate: the window type has no binary encoding")
 
 const (
 	flagStarted = 1 << iota
 	flagExact
+	flagSketch // the windows are window.Sketches
 )
 
 // encodeState writes, in order: the version, flags, cur, firstEnd, the last
@@ -39,6 +39,9 @@ func encodeState(s *state) ([]byte, error) {
 	}
 	if s.exact {
 		flags |= flagExact
+	}
+	if s.sketch {
+		flags |= flagSketch
 	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, s.cur)
@@ -112,17 +115,20 @@ func (d *decoder) bytes(what string) []byte {
 
 // decodeState reads what encodeState wrote; corrupt bytes are an error, never
 // a panic.
-func decodeState(b []byte, size, bucket time.Duration) (state, error) {
-	st := state{windows: map[string]*window.Counter[string]{}}
+// The windows are window.Sketches if the state was saved in Sketch mode
+// (st.sketch), window.Counters otherwise, of the shape they were saved in.
+func decodeState(b []byte) (state, error) {
+	st := state{windows: map[string]groupWindow{}}
 	if len(b) < 2 {
 		return st, fmt.Errorf("%w: %d bytes", errCorrupt, len(b))
 	}
 	if b[0] != stateVersion {
 		return st, fmt.Errorf("%w: version %d, want %d", errCorrupt, b[0], stateVersion)
 	}
-	if b[1]&^(flagStarted|flagExact) != 0 {
+	if b[1]&^(flagStarted|flagExact|flagSketch) != 0 {
 		return st, fmt.Errorf("%w: unknown flags %#x", errCorrupt, b[1])
 	}
+	st.sketch = b[1]&flagSketch != 0
 	st.started, st.exact = b[1]&flagStarted != 0, b[1]&flagExact != 0
 	d := decoder{b: b[2:]}
 	st.cur = d.varint("newest bucket")
@@ -148,11 +154,11 @@ func decodeState(b []byte, size, bucket time.Duration) (state, error) {
 			return st, fmt.Errorf("%w: group names out of order", errCorrupt)
 		}
 		prev = g
-		c, err := window.NewCounter[string](size, bucket)
-		if err != nil {
-			return st, err
+		var c groupWindow = &window.Counter[string]{}
+		if st.sketch {
+			c = &window.Sketch[string]{}
 		}
-		u, ok := any(c).(encoding.BinaryUnmarshaler)
+		u, ok := c.(encoding.BinaryUnmarshaler)
 		if !ok {
 			return st, errNoCodec
 		}

@@ -3,7 +3,6 @@ package aggregate
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -29,7 +28,7 @@ func FuzzDecodeState(f *testing.F) {
 		f.Add(b[:len(b)-1])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := decodeState(b, time.Second, time.Second)
+		st, err := decodeState(b)
 		if err != nil {
 			if !errors.Is(err, errCorrupt) && !errors.Is(err, errNoCodec) {
 				t.Fatalf("error %v wraps neither errCorrupt nor errNoCodec", err)
@@ -40,7 +39,7 @@ func FuzzDecodeState(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a decoded state does not encode: %v", err)
 		}
-		st2, err := decodeState(again, time.Second, time.Second)
+		st2, err := decodeState(again)
 		if err != nil {
 			t.Fatalf("re-encoded state does not decode: %v", err)
 		}
@@ -62,7 +61,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeState(b, time.Second, time.Second)
+	got, err := decodeState(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +94,7 @@ func TestDecodeStateErrors(t *testing.T) {
 		{"trailing bytes", []byte{stateVersion, 0, 0, 0, 0, 0, 0, 1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := decodeState(tt.b, time.Second, time.Second); !errors.Is(err, errCorrupt) {
+			if _, err := decodeState(tt.b); !errors.Is(err, errCorrupt) {
 				t.Fatalf("decodeState = %v, want errCorrupt", err)
 			}
 		})
@@ -115,7 +114,7 @@ func TestDecodeStateCorruptWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The window's encoding ends the state: flip its first (magic) byte.
-	enc, err := st.windows["a"].MarshalBinary()
+	enc, err := st.windows["a"].(*windowCounter).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +123,7 @@ func TestDecodeStateCorruptWindow(t *testing.T) {
 		t.Fatalf("the state does not end with the window's encoding")
 	}
 	b[at] ^= 0xff
-	_, err = decodeState(b, time.Second, time.Second)
+	_, err = decodeState(b)
 	if !errors.Is(err, errCorrupt) || !errors.Is(err, window.ErrCorrupt) {
 		t.Fatalf("decodeState = %v, want errCorrupt and window.ErrCorrupt", err)
 	}

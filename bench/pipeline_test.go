@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,14 +373,19 @@ func runPipeline(tb testing.TB, im pipelineImpl, shards int, sh pipelineShape, e
 	return r
 }
 
-// pipelineEntries are the visualizer's records with the resource as
-// partition key, a whole number of put batches long.
-func pipelineEntries() []memstream.Entry {
+// pipelineEntries are the visualizer's records, a whole number of put
+// batches long, with the resource as partition key or, random, one of 2^16
+// visitor IDs, so that every shard holds part of every resource's records.
+func pipelineEntries(random bool) []memstream.Entry {
 	visits := workload.VisitStream(1<<20, 1<<18, 7)
 	recs := workload.VisitRecords(visits)
 	e := make([]memstream.Entry, len(visits))
 	for i, v := range visits {
-		e[i] = memstream.Entry{PartitionKey: v.Resource, Data: recs[i]}
+		key := v.Resource
+		if random {
+			key = strconv.Itoa(int(uint32(i)*2654435761) >> 16) // a visitor ID
+		}
+		e[i] = memstream.Entry{PartitionKey: key, Data: recs[i]}
 	}
 	return e[:len(e)/putBatch*putBatch]
 }
@@ -390,28 +396,35 @@ func pipelineEntries() []memstream.Entry {
 // arrival time) to the return of the sink Write that first includes it,
 // sampled on one record in 16; records still in the open bucket when the
 // run ends are not sampled.
+//
+// keys=page puts each resource's records on one shard, as the visualizer's
+// producer did; keys=random spreads them over every shard, as a stream
+// partitioned for throughput does, which only the aggregate row counts
+// right (its partials merge on reading).
 func BenchmarkPipeline(b *testing.B) {
-	entries := pipelineEntries()
-	for _, im := range pipelineImpls {
-		for _, shards := range []int{2, 8} {
-			b.Run(fmt.Sprintf("impl=%s/shards=%d", im.name, shards), func(b *testing.B) {
-				var before, after runtime.MemStats
-				runtime.GC()
-				runtime.ReadMemStats(&before)
-				r := runPipeline(b, im, shards, shape(), entries)
-				b.StopTimer()
-				runtime.ReadMemStats(&after)
-				// Per record, not per op: b.N is 1. They include the
-				// stream's own copy of each record and the warm-up.
-				perRecord := float64(max(r.records, 1))
-				b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/perRecord, "B/record")
-				b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perRecord, "allocs/record")
-				b.ReportMetric(float64(r.elapsed.Nanoseconds())/float64(max(r.records, 1)), "ns/op")
-				b.ReportMetric(float64(r.records)/r.elapsed.Seconds(), "records/s")
-				b.ReportMetric(r.p50.Seconds()*1e3, "p50-ms")
-				b.ReportMetric(r.p99.Seconds()*1e3, "p99-ms")
-				b.ReportMetric(float64(r.samples), "samples")
-			})
+	for _, keys := range []string{"page", "random"} {
+		entries := pipelineEntries(keys == "random")
+		for _, im := range pipelineImpls {
+			for _, shards := range []int{2, 8} {
+				b.Run(fmt.Sprintf("keys=%s/impl=%s/shards=%d", keys, im.name, shards), func(b *testing.B) {
+					var before, after runtime.MemStats
+					runtime.GC()
+					runtime.ReadMemStats(&before)
+					r := runPipeline(b, im, shards, shape(), entries)
+					b.StopTimer()
+					runtime.ReadMemStats(&after)
+					// Per record, not per op: b.N is 1. They include the
+					// stream's own copy of each record and the warm-up.
+					perRecord := float64(max(r.records, 1))
+					b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/perRecord, "B/record")
+					b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perRecord, "allocs/record")
+					b.ReportMetric(float64(r.elapsed.Nanoseconds())/float64(max(r.records, 1)), "ns/op")
+					b.ReportMetric(float64(r.records)/r.elapsed.Seconds(), "records/s")
+					b.ReportMetric(r.p50.Seconds()*1e3, "p50-ms")
+					b.ReportMetric(r.p99.Seconds()*1e3, "p99-ms")
+					b.ReportMetric(float64(r.samples), "samples")
+				})
+			}
 		}
 	}
 }

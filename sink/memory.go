@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/streamtop/streamtop/internal/option"
-	"github.com/streamtop/streamtop/topk"
 )
 
 // DefaultRetention is how much history a Memory keeps per group unless told
@@ -18,24 +18,26 @@ const DefaultRetention = 10 * time.Minute
 
 // Memory is a sink that keeps a bounded history of snapshots in memory: the
 // embedded default, and what tests read results from. It implements Writer,
-// Reader and Lister.
+// ProgressWriter, Reader and Lister.
 //
 // History is bounded by time, not by count: a group keeps the snapshots whose
 // Time is within the retention of its newest snapshot's Time. Judging by the
 // data rather than a wall clock keeps results stable under replay and in
 // tests. A group, once written, is kept (with at least its newest snapshot)
-// for the life of the Memory.
+// for the life of the Memory. Progress is kept for every shard that wrote
+// any.
 //
 // Use NewMemory; the zero value is not usable. It is safe for concurrent use:
 // a read-write mutex lets queries run side by side. Writing b snapshots of c
 // counts costs O(b·(c + log n)) for n retained per group, plus a shift of the
-// group's history when one arrives out of time order; Query costs O(log n)
-// plus a copy of what it returns.
+// group's history when one arrives out of order; Query costs O(log n) plus
+// the Merge of what it returns.
 type Memory struct {
 	retention time.Duration
 
-	mu     sync.RWMutex
-	groups map[string][]Snapshot // each in ascending Time, times unique
+	mu       sync.RWMutex
+	groups   map[string][]Snapshot // each in ascending (Time, Shard), unique
+	progress map[string]Progress   // by shard
 }
 
 // MemoryOption configures a Memory in NewMemory; WithRetention makes one.
@@ -61,7 +63,7 @@ func WithRetention(d time.Duration) MemoryOption {
 
 // NewMemory returns an empty Memory.
 func NewMemory(opts ...MemoryOption) (*Memory, error) {
-	m := &Memory{retention: DefaultRetention, groups: make(map[string][]Snapshot)}
+	m := &Memory{retention: DefaultRetention, groups: make(map[string][]Snapshot), progress: make(map[string]Progress)}
 	if err := option.Apply(m, ErrInvalidOption, opts, MemoryOption.applyMemory); err != nil {
 		return nil, err
 	}
@@ -69,13 +71,13 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 }
 
 var (
-	_ Writer = (*Memory)(nil)
-	_ Reader = (*Memory)(nil)
-	_ Lister = (*Memory)(nil)
+	_ ProgressWriter = (*Memory)(nil)
+	_ Reader         = (*Memory)(nil)
+	_ Lister         = (*Memory)(nil)
 )
 
-// Write stores snapshots, replacing any with the same Group and Time; within
-// one call a later snapshot replaces an earlier one. The Memory keeps its own
+// Write stores snapshots, replacing any with the same Group, Time and Shard;
+// within one call a later snapshot replaces an earlier one. The Memory keeps its own
 // copy of each snapshot's Counts, so the caller may reuse them.
 func (m *Memory) Write(ctx context.Context, snapshots []Snapshot) error {
 	if err := ctx.Err(); err != nil {
@@ -93,6 +95,7 @@ func (m *Memory) Write(ctx context.Context, snapshots []Snapshot) error {
 		// Readers get UTC, as from a persistent sink, whatever zone (and
 		// monotonic reading) the writer's clock attached.
 		copies[i].Time = s.Time.UTC()
+		copies[i].Complete = false
 	}
 
 	m.mu.Lock()
@@ -100,7 +103,7 @@ func (m *Memory) Write(ctx context.Context, snapshots []Snapshot) error {
 	touched := make(map[string]struct{})
 	for _, s := range copies {
 		h := m.groups[s.Group]
-		i, found := slices.BinarySearchFunc(h, s.Time, byTime)
+		i, found := slices.BinarySearchFunc(h, s, byTimeShard)
 		if found {
 			h[i] = s
 		} else {
@@ -136,14 +139,59 @@ func (m *Memory) trim(h []Snapshot) []Snapshot {
 
 func byTime(s Snapshot, t time.Time) int { return s.Time.Compare(t) }
 
+func byTimeShard(s, t Snapshot) int {
+	if c := s.Time.Compare(t.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(s.Shard, t.Shard)
+}
+
+// WriteProgress records a shard's progress; see ProgressWriter.
+func (m *Memory) WriteProgress(ctx context.Context, p Progress) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validateProgress(p); err != nil {
+		return err
+	}
+	p.Parents = slices.Clone(p.Parents)
+	p.From, p.Through = p.From.UTC(), p.Through.UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.progress[p.Shard] = Advance(m.progress[p.Shard], p)
+	return nil
+}
+
+// Advance returns the progress stored after writing p over old, by the rules
+// of ProgressWriter: Through never moves back, Ended stays set, and the rest
+// comes from p. A sink outside this module can use it to keep the rules.
+func Advance(old, p Progress) Progress {
+	if old.Shard == "" {
+		return p
+	}
+	if old.Through.After(p.Through) {
+		p.Through = old.Through
+	}
+	p.Ended = p.Ended || old.Ended
+	return p
+}
+
+// validateProgress refuses progress that names no shard.
+func validateProgress(p Progress) error {
+	if p.Shard == "" {
+		return fmt.Errorf("%w: progress without a shard", ErrInvalidSnapshot)
+	}
+	return nil
+}
+
 func clone(s Snapshot) Snapshot {
 	s.Counts = slices.Clone(s.Counts)
 	return s
 }
 
-// Query returns the group's snapshots with Time at or after since, in time
-// order: an empty, non-nil slice for a group it does not hold. The result is
-// the caller's own.
+// Query returns the group's snapshots with Time at or after since, merged
+// and judged complete as Merge does: an empty, non-nil slice for a group it
+// does not hold. The result is the caller's own.
 func (m *Memory) Query(ctx context.Context, group string, since time.Time) ([]Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -152,30 +200,21 @@ func (m *Memory) Query(ctx context.Context, group string, since time.Time) ([]Sn
 	defer m.mu.RUnlock()
 	h := m.groups[group]
 	i, _ := slices.BinarySearchFunc(h, since, byTime)
-	h = h[i:]
-	// One array holds every returned snapshot's counts: two allocations per
-	// query instead of one per snapshot. Each slice is capped at its own
-	// length, so a caller's append cannot run into its neighbour.
-	n := 0
-	for _, s := range h {
-		n += len(s.Counts)
-	}
-	counts := make([]topk.Entry[string], 0, n)
-	out := make([]Snapshot, len(h))
-	for j, s := range h {
-		start := len(counts)
-		counts = append(counts, s.Counts...)
-		out[j] = s
-		out[j].Counts = counts[start:len(counts):len(counts)]
-		if s.Counts == nil {
-			out[j].Counts = nil
-		}
-	}
-	return out, nil
+	return Merge(h[i:], m.progressList()), nil
 }
 
-// Latest returns the group's newest snapshot, and false if the group has
-// none. It costs a copy of one snapshot, where Query would copy the history.
+// progressList returns the stored progress; the caller holds the lock.
+func (m *Memory) progressList() []Progress {
+	out := make([]Progress, 0, len(m.progress))
+	for _, p := range m.progress {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Latest returns the group's newest window, merged, and false if the group
+// has none. It costs the Merge of one window, where Query would merge the
+// history.
 func (m *Memory) Latest(group string) (Snapshot, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -183,7 +222,9 @@ func (m *Memory) Latest(group string) (Snapshot, bool) {
 	if len(h) == 0 {
 		return Snapshot{}, false
 	}
-	return clone(h[len(h)-1]), true
+	i, _ := slices.BinarySearchFunc(h, h[len(h)-1].Time, byTime)
+	merged := Merge(h[i:], m.progressList())
+	return merged[len(merged)-1], true
 }
 
 // Groups returns the names of the groups written so far, in ascending order.

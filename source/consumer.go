@@ -276,6 +276,9 @@ type Consumer struct {
 	mon         *monitor   // giving up, rate-limited warnings, panics
 	prevOwners  prevOwners // owned by the sync loop
 
+	shardsMu sync.Mutex
+	shards   map[string]Shard // as last listed, for InitInput.Shard
+
 	// Owned by the sync loop (Run's goroutine).
 	seen         map[string]observation
 	requested    map[string]time.Time
@@ -421,9 +424,7 @@ func (c *Consumer) start(l checkpoint.Lease) {
 	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
 	timing.mon = c.mon
-	lc := c.cfg.loopConfig()
-	lc.mon = c.mon
-	s := newShardLoop(c.hardCtx, lc, newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
+	s := newShardLoop(c.hardCtx, c.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
 	c.mu.Lock()
 	if c.shuttingDown || c.held[l.Key] != nil {
 		c.mu.Unlock()

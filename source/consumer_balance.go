@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -247,6 +248,7 @@ func (c *Consumer) sync() time.Duration {
 		} else {
 			c.mon.ok(resStream)
 			c.shardsListed = now
+			c.remember(shards)
 			if c.createLeases(shards, leases) {
 				if leases, err = c.cfg.Leases.List(ctx); err != nil {
 					c.log.Warn("listing leases failed", "err", err)
@@ -458,4 +460,40 @@ func specialCheckpoint(t PositionType) string {
 		return checkpoint.AtTimestamp
 	}
 	return checkpoint.TrimHorizon
+}
+
+// remember keeps the shards as listed, for the InitInput of the processors
+// started later.
+func (c *Consumer) remember(shards []Shard) {
+	m := make(map[string]Shard, len(shards))
+	for _, s := range shards {
+		m[s.ID] = s
+	}
+	c.shardsMu.Lock()
+	c.shards = m
+	c.shardsMu.Unlock()
+}
+
+// describe returns the shard as last listed. A shard not listed yet (its
+// lease came from another worker's listing) is looked up in a listing of its
+// own; if that fails too, only the ID is known.
+func (c *Consumer) describe(ctx context.Context, key string) Shard {
+	c.shardsMu.Lock()
+	s, ok := c.shards[key]
+	c.shardsMu.Unlock()
+	if ok {
+		return s
+	}
+	shards, err := c.cfg.Stream.Shards(ctx)
+	if err != nil {
+		c.mon.failed(c.log, resStream, "listing shards failed; the processor starts without the shard's hash key range", err, "shard", key)
+		return Shard{ID: key}
+	}
+	c.remember(shards)
+	for _, s := range shards {
+		if s.ID == key {
+			return s
+		}
+	}
+	return Shard{ID: key}
 }

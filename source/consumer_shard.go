@@ -22,13 +22,18 @@ type loopConfig struct {
 	maxRecords   int
 	idleWait     time.Duration
 	retry        backoff.Policy
-	mon          *monitor // the Consumer's; set by Consumer.start
+	// describe returns the shard as last listed, listing the stream if
+	// the shard is not known yet.
+	describe func(ctx context.Context, key string) Shard
+	mon      *monitor // the Consumer's
 }
 
-func (c *Config) loopConfig() loopConfig {
-	return loopConfig{stream: c.Stream, newProcessor: c.NewProcessor, initial: c.InitialPosition,
-		maxRecords: c.MaxRecords, idleWait: c.IdleWait,
-		retry: backoff.Policy{Base: c.RetryBackoff, Max: c.MaxRetryBackoff}}
+func (c *Consumer) loopConfig() loopConfig {
+	cfg := &c.cfg
+	return loopConfig{stream: cfg.Stream, newProcessor: cfg.NewProcessor, initial: cfg.InitialPosition,
+		maxRecords: cfg.MaxRecords, idleWait: cfg.IdleWait,
+		retry:    backoff.Policy{Base: cfg.RetryBackoff, Max: cfg.MaxRetryBackoff},
+		describe: c.describe, mon: c.mon}
 }
 
 // shardLoop reads one held shard and runs its processors, one after another:
@@ -174,10 +179,12 @@ func (s *shardLoop) session() (again bool) {
 	}
 	defer func() { r.Close() }()
 	p := cfg.newProcessor(s.key)
+	idler, _ := p.(IdleProcessor)
 	d := &delivery{}
+	shard := cfg.describe(s.stopCtx, s.key)
 	for attempt := 0; ; attempt++ {
 		err := p.Initialize(s.procCtx, InitInput{ShardID: s.key, Start: from,
-			State: start.State, Parents: slices.Clone(start.Parents)})
+			State: start.State, Parents: slices.Clone(start.Parents), Shard: shard})
 		if err == nil {
 			break
 		}
@@ -247,13 +254,31 @@ func (s *shardLoop) session() (again bool) {
 		if len(res.Records) > 0 {
 			continue
 		}
-		if waiter != nil {
+		if idler != nil && res.MillisBehindLatest == 0 {
+			s.idle(idler, d)
+		}
+		switch {
+		case waiter != nil && idler != nil:
+			// Wake at least once per IdleWait, for the next idle call.
+			wctx, cancel := context.WithTimeout(s.stopCtx, cfg.idleWait)
+			waiter.Wait(wctx)
+			cancel()
+		case waiter != nil:
 			if err := waiter.Wait(s.stopCtx); err != nil && s.stopCtx.Err() == nil {
 				sleep(s.stopCtx, cfg.idleWait)
 			}
-		} else if res.MillisBehindLatest == 0 {
+		case res.MillisBehindLatest == 0:
 			sleep(s.stopCtx, cfg.idleWait)
 		}
+	}
+}
+
+// idle makes the idle call of a quiet shard. A failure is logged and left
+// for the next one: it skips no record.
+func (s *shardLoop) idle(p IdleProcessor, d *delivery) {
+	cp := checkpointer{lease: s.lease, delivered: d, implied: s.accepted}
+	if err := p.ProcessIdle(s.procCtx, cp); err != nil && s.procCtx.Err() == nil {
+		s.log.Warn("ProcessIdle failed", "err", err)
 	}
 }
 

@@ -237,6 +237,12 @@ type InitInput struct {
 	// an original shard): a processor that starts afresh on a child knows
 	// that records before its first one live in its parents.
 	Parents []string
+	// Shard is the shard as the stream lists it: its hash key range and
+	// parents, which a processor that writes partial results records so
+	// that readers can tell when every shard has written its part. Its ID
+	// is always ShardID; the rest is empty only if the stream could not be
+	// listed when the processor started.
+	Shard Shard
 }
 
 // Processor is the application's code for one shard, with the lifecycle of
@@ -260,6 +266,21 @@ type Processor interface {
 	// ShutdownRequested: the Consumer is stopping gracefully. cp still
 	// works; checkpoint what was processed so the next owner starts there.
 	ShutdownRequested(ctx context.Context, cp Checkpointer) error
+}
+
+// IdleProcessor is a Processor that acts on time passing while its shard
+// has no new records: windows that close by the clock, a watermark that
+// moves on. The Consumer finds it by type assertion.
+type IdleProcessor interface {
+	Processor
+	// ProcessIdle is called in the place of ProcessRecords after a read
+	// that found no new records while the reader was caught up with the
+	// shard: about once per Config.IdleWait while the shard stays quiet,
+	// never before Initialize or after the last hook. cp works as in
+	// ProcessRecords, where Checkpoint records the last batch accepted. An
+	// error is logged and the call made again at the next idle read; it
+	// skips no record.
+	ProcessIdle(ctx context.Context, cp Checkpointer) error
 }
 
 // ErrInvalidCheckpoint reports a position a Checkpointer refuses, and so

@@ -160,3 +160,71 @@ func testLostWorkerCannotWriteState(t *testing.T, s checkpoint.Store) {
 	}
 	stored(t, s, w2)
 }
+
+// largeState returns n bytes that differ from one state to the next (seed)
+// and from one part of a state to another, so that parts swapped, lost or
+// taken from another state show.
+func largeState(n int, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+// testLargeState: a state of a megabyte (or the store's bound, if lower)
+// survives every write that is not a checkpoint, is replaced whole by a
+// smaller one and by a larger one, and is removed by nil: what a store that
+// keeps large states beside the lease item must do as one that keeps them
+// in it does.
+func testLargeState(t *testing.T, s checkpoint.Store, cfg config) {
+	n := 1 << 20
+	if cfg.maxStateSet && cfg.maxState < n {
+		n = cfg.maxState
+	}
+	k := key(t, "shard")
+	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
+	l := take(t, s, get(t, s, k), "w1")
+	big := largeState(n, 1)
+	l = checkpointState(t, s, l, seq, big)
+	check := func(what string, got checkpoint.Lease, want []byte) {
+		t.Helper()
+		if !bytes.Equal(got.State, want) {
+			t.Fatalf("%s: state of %d bytes, want the %d written", what, len(got.State), len(want))
+		}
+	}
+	check("Checkpoint", l, big)
+	l = renew(t, s, l)
+	check("Renew", l, big)
+	l = requestHandoff(t, s, l, "w2")
+	check("RequestHandoff", l, big)
+	got, err := s.Handoff(t.Context(), l)
+	l = must(t, s, "Handoff", got, err)
+	check("Handoff", l, big)
+	l = release(t, s, l)
+	check("Release", l, big)
+	l = take(t, s, l, "w3")
+	check("Take", l, big)
+	check("Get", get(t, s, k), big)
+
+	// Later checkpoints, each after the one before.
+	seq2, seq3, seq4, seq5 := seq[:len(seq)-1]+"9", seq+"0", seq+"1", seq+"2"
+	small := largeState(n/3, 2)
+	l = checkpointState(t, s, l, seq2, small)
+	check("Get after a smaller state", get(t, s, k), small)
+	tiny := []byte("tiny")
+	l = checkpointState(t, s, l, seq3, tiny)
+	check("Get after a tiny state", get(t, s, k), tiny)
+	again := largeState(n, 3)
+	l = checkpointState(t, s, l, seq4, again)
+	check("Get after a large state again", get(t, s, k), again)
+	l = checkpointState(t, s, l, seq5, nil)
+	if got := get(t, s, k); got.State != nil {
+		t.Fatalf("after a nil state: %d bytes kept", len(got.State))
+	}
+	if l.State != nil {
+		t.Fatalf("Checkpoint with a nil state returned %d bytes", len(l.State))
+	}
+}

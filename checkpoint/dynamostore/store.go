@@ -13,6 +13,13 @@
 // *ThrottledError. A table that does not exist is checkpoint.ErrTableNotFound
 // and refused credentials or permissions checkpoint.ErrAccessDenied, both at
 // once, without retries; every error names the table.
+//
+// A processor's state rides in the lease item (processorState) up to
+// MaxStateSize, and every renewal then moves and bills it. With a state table
+// (WithStateTable, CreateStateTable) states up to MaxTableStateSize live
+// beside the lease instead, written before the checkpoint that names them, so
+// a lease item stays under a kilobyte and a crash at any point leaves the old
+// state or the new one; see state.go for the layout.
 package dynamostore
 
 import (
@@ -53,6 +60,7 @@ var ErrInvalidOption = errors.New("checkpoint/dynamostore: invalid option")
 // Mind the cost of a large state: DynamoDB charges a write by the larger of
 // the item before and after it, so every renewal of a lease holding s bytes of
 // state costs s/1 KiB write units, and the Store's responses carry the state.
+// WithStateTable avoids both.
 const MaxStateSize = 384 << 10
 
 // Client is the part of *dynamodb.Client that a Store calls: GetItem,
@@ -77,8 +85,9 @@ type Client interface {
 // that tells a stale counter from a view with the wrong owner. List costs one
 // Scan request per megabyte of table and O(n log n) to sort n leases.
 type Store struct {
-	client Client
-	table  *string
+	client     Client
+	table      *string
+	stateTable *string // WithStateTable's, or nil
 
 	attempts int // calls per request while DynamoDB throttles
 	backoff  backoff.Policy
@@ -166,6 +175,9 @@ func New(client Client, table string, opts ...Option) (*Store, error) {
 	}
 	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
 		return nil, err
+	}
+	if _, ok := client.(StateClient); s.stateTable != nil && !ok {
+		return nil, fmt.Errorf("%w: WithStateTable: the client (%T) has no BatchWriteItem and Query", ErrInvalidOption, client)
 	}
 	return s, nil
 }
@@ -255,8 +267,39 @@ func (s *Store) get(ctx context.Context, op, key string) (checkpoint.Lease, bool
 	if len(out.Item) == 0 {
 		return checkpoint.Lease{}, false, nil
 	}
-	l, err := decode(out.Item)
+	l, err := s.finish(ctx, op, key, out.Item, nil)
 	return l, err == nil, err
+}
+
+// finish decodes a lease item, with its state: inline, or, if the item names
+// a generation in the state table, read from there (Get and Take), or, for
+// the owner's other writes, which never change a state, the caller's own
+// (prev).
+func (s *Store) finish(ctx context.Context, op, key string, item map[string]types.AttributeValue, prev []byte) (checkpoint.Lease, error) {
+	l, err := decode(item)
+	if err != nil {
+		return l, err
+	}
+	gen := parseGen(item)
+	switch {
+	case gen == "":
+	case s.stateTable == nil:
+		return checkpoint.Lease{}, fmt.Errorf("checkpoint/dynamostore: %s %q: the lease's state is in a state table, and the Store has none (WithStateTable)", op, key)
+	case op == "get" || op == "take":
+		l.State, err = s.getState(ctx, op, key, gen)
+		if errors.Is(err, errCorruptState) {
+			// The lease is what it is (a Take has taken it): it comes
+			// without its state, which the processor then does without,
+			// as after a state it cannot read.
+			return l, nil
+		}
+		if err != nil {
+			return checkpoint.Lease{}, err
+		}
+	default:
+		l.State = slices.Clone(prev)
+	}
+	return l, nil
 }
 
 // Create stores a new, unowned lease with Counter 0 from l's Key, Checkpoint,
@@ -279,7 +322,7 @@ func (s *Store) Create(ctx context.Context, l checkpoint.Lease) (bool, error) {
 		parents := slices.Compact(slices.Sorted(slices.Values(l.Parents)))
 		u.set(attrParents, &types.AttributeValueMemberSS{Value: parents})
 	}
-	_, err := s.apply(ctx, "create", l.Key, &u)
+	_, err := s.apply(ctx, "create", l.Key, &u, nil)
 	if errors.Is(err, checkpoint.ErrLeaseLost) {
 		return false, nil
 	}
@@ -317,7 +360,7 @@ func (s *Store) Take(ctx context.Context, l checkpoint.Lease, owner string) (che
 				u.name(attrSwitches), u.value(ddb.Num(0)), u.value(ddb.Num(1))))
 		}
 		u.remove(attrPendingOwner)
-		got, err := s.apply(ctx, "take", l.Key, &u)
+		got, err := s.apply(ctx, "take", l.Key, &u, nil)
 		if !errors.Is(err, checkpoint.ErrLeaseLost) {
 			return got, err
 		}
@@ -340,7 +383,16 @@ func (s *Store) Renew(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease
 // attribute processorState), conditional on l.Counter and l.Owner. An empty
 // or nil state removes the attribute. A state over MaxStateSize is refused
 // with checkpoint.ErrStateTooLarge without a request.
+//
+// With a state table (WithStateTable), a state over InlineStateSize is
+// written there first, as a new generation, and the lease item names it; the
+// bound is then MaxTableStateSize. The generations the lease no longer names
+// are deleted after the checkpoint; if that fails, the next checkpoint
+// deletes them.
 func (s *Store) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if s.stateTable != nil {
+		return s.checkpointTable(ctx, l)
+	}
 	if len(l.State) > MaxStateSize {
 		return checkpoint.Lease{}, fmt.Errorf("%w: checkpoint %q: state of %d bytes, at most %d fit in a lease item",
 			checkpoint.ErrStateTooLarge, l.Key, len(l.State), MaxStateSize)
@@ -356,6 +408,51 @@ func (s *Store) Checkpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.
 		u.set(attrSwitches, ddb.Num(0))
 		u.set(attrCounter, ddb.Num(l.Counter+1))
 	})
+}
+
+// checkpointTable is Checkpoint with a state table.
+func (s *Store) checkpointTable(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if len(l.State) > MaxTableStateSize {
+		return checkpoint.Lease{}, fmt.Errorf("%w: checkpoint %q: state of %d bytes, at most %d fit in the state table",
+			checkpoint.ErrStateTooLarge, l.Key, len(l.State), MaxTableStateSize)
+	}
+	if l.Owner == "" {
+		return s.byOwner(ctx, "checkpoint", l, func(*update) {}) // refused: not an owner
+	}
+	gen := ""
+	if len(l.State) > InlineStateSize {
+		gen = newGeneration()
+		if err := s.putState(ctx, l.Key, gen, l.State); err != nil {
+			s.dropGeneration(ctx, l.Key, gen, (len(l.State)+partSize-1)/partSize)
+			return checkpoint.Lease{}, err
+		}
+	}
+	got, err := s.byOwner(ctx, "checkpoint", l, func(u *update) {
+		if gen == "" && len(l.State) > 0 {
+			u.set(attrState, &types.AttributeValueMemberB{Value: l.State})
+		} else {
+			u.remove(attrState)
+		}
+		if gen != "" {
+			u.set(attrStateGen, str(gen))
+		} else {
+			u.remove(attrStateGen)
+		}
+		u.setOrRemove(attrCheckpoint, l.Checkpoint)
+		u.set(attrSubSequence, ddb.Num(l.SubSequence))
+		u.set(attrSwitches, ddb.Num(0))
+		u.set(attrCounter, ddb.Num(l.Counter+1))
+	})
+	if err != nil {
+		if gen != "" {
+			s.dropGeneration(ctx, l.Key, gen, (len(l.State)+partSize-1)/partSize)
+		}
+		return checkpoint.Lease{}, err
+	}
+	// The lease names gen alone now; the rest is garbage. A failure here
+	// leaves it for the next checkpoint, and the checkpoint stands.
+	_ = s.collect(ctx, l.Key, gen)
+	return got, nil
 }
 
 // RequestHandoff records by as the pending owner, conditional on l.Counter
@@ -414,6 +511,11 @@ func (s *Store) Delete(ctx context.Context, l checkpoint.Lease) error {
 			ExpressionAttributeValues: u.values,
 		})
 	})
+	if err == nil && s.stateTable != nil {
+		// No lease names any state of this key now; a failure leaves
+		// garbage that nothing reads.
+		_ = s.collect(ctx, l.Key, "")
+	}
 	return s.wrap("delete", l.Key, err)
 }
 
@@ -431,12 +533,12 @@ func (s *Store) byOwner(ctx context.Context, op string, l checkpoint.Lease, buil
 	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
 	u.condition("%s = %s", u.name(attrOwner), u.value(str(l.Owner)))
 	build(&u)
-	return s.apply(ctx, op, l.Key, &u)
+	return s.apply(ctx, op, l.Key, &u, l.State)
 }
 
 // apply runs u as one conditional UpdateItem and returns the lease as stored
-// after it.
-func (s *Store) apply(ctx context.Context, op, key string, u *update) (checkpoint.Lease, error) {
+// after it (see finish for its state; prev is the caller's).
+func (s *Store) apply(ctx context.Context, op, key string, u *update, prev []byte) (checkpoint.Lease, error) {
 	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
 		return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 s.table,
@@ -451,7 +553,7 @@ func (s *Store) apply(ctx context.Context, op, key string, u *update) (checkpoin
 	if err != nil {
 		return checkpoint.Lease{}, s.wrap(op, key, err)
 	}
-	return decode(out.Attributes)
+	return s.finish(ctx, op, key, out.Attributes, prev)
 }
 
 // wrap translates a DynamoDB error at the boundary: a failed condition means

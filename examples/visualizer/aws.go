@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,9 +17,35 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
+	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/sink/dynamosink"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
+
+// dynamoMergesPartials reports whether the DynamoDB counts table keeps each
+// shard's partial of a window apart and records the shards' progress
+// (sink.ProgressWriter), so that its reads merge a window's partials and
+// mark it complete, as sink.Memory's do. Until package dynamosink does, two
+// shards' partials of one window replace each other there, and no window is
+// marked complete: the AWS mode then needs records keyed by page, whose
+// windows each shard writes whole (see config.validate and wholeWindows).
+var dynamoMergesPartials = func() bool {
+	_, ok := any((*dynamosink.Sink)(nil)).(sink.ProgressWriter)
+	return ok
+}()
+
+// wholeWindows reads a counts table that does not judge windows complete,
+// in the AWS mode with records keyed by page: each page's window is written
+// by the one shard that holds the page, once it closed, so it is final.
+type wholeWindows struct{ sink.Reader }
+
+func (w wholeWindows) Query(ctx context.Context, group string, since time.Time) ([]sink.Snapshot, error) {
+	snaps, err := w.Reader.Query(ctx, group, since)
+	for i := range snaps {
+		snaps[i].Complete = true
+	}
+	return snaps, err
+}
 
 // startCheckTimeout bounds the calls that prove, at start, that each
 // service the roles need answers; an unreachable endpoint fails fast with a
@@ -147,13 +174,27 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
 		b.out, b.in, b.groups = counts, counts, counts.Groups
+		if !dynamoMergesPartials {
+			b.in = wholeWindows{counts}
+		}
 	}
 	if c.roles.producer {
-		p, err := kinesisstream.NewProducer(a.kinesis, c.stream)
+		// A lost record is logged once, the first time, and ends the
+		// producer at its next put: a demo that quietly drops visits
+		// would chart numbers nobody wrote. Close reports the total.
+		var first atomic.Pointer[error]
+		p, err := kinesisstream.NewProducer(a.kinesis, c.stream, kinesisstream.WithFailureHandler(func(key string, _ []byte, err error) {
+			if first.CompareAndSwap(nil, &err) {
+				fmt.Fprintf(log, "visualizer: producer: lost a record of %s: %v\n", key, err)
+			}
+		}))
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
 		b.put = func(ctx context.Context, batch []message) error {
+			if lost := first.Load(); lost != nil {
+				return fmt.Errorf("-stream %s: %d records lost; the first: %w", c.stream, p.Stats().Failed, *lost)
+			}
 			for _, m := range batch {
 				if err := p.Put(ctx, m.key, m.data); err != nil {
 					return err

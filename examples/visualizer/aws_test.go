@@ -19,6 +19,7 @@ import (
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
@@ -32,6 +33,11 @@ func awsConfig(t *testing.T, r roles, host string) config {
 	c.kinesisEndpoint = awstest.Kinesalite(t).Endpoint
 	c.dynamodbEndpoint = awstest.Dynalite(t).Endpoint
 	c.region = awstest.Region
+	if !dynamoMergesPartials {
+		// What the flags allow in the AWS mode until the counts table
+		// merges partials; then these tests key at random, the default.
+		c.partitionKey = keyPage
+	}
 	return c
 }
 
@@ -107,17 +113,19 @@ func TestAWSModeSplitRoles(t *testing.T) {
 	web, _ := startRole(t, with(roles{web: true}, "web"))
 	root := strings.TrimSuffix(web.url, "/")
 
-	// latestHosts waits until every resource has a window newer than after,
-	// and returns who wrote each newest one.
+	// latestHosts waits until every resource has a complete window newer
+	// than after, and returns who wrote each newest one. The producer keys
+	// records at random, so a window is complete once the consumers of
+	// both shards have written their parts.
 	latestHosts := func(after time.Time, within time.Duration) map[string]string {
 		t.Helper()
 		var hosts map[string]string
 		err := eventually(within, func() error {
 			hosts = map[string]string{}
 			for _, res := range resources {
-				rows := fetchJSON[[]countsRow](t, root, "/api/counts?range_in_seconds=30&resource="+url.QueryEscape(res))
+				rows := completeRows(fetchJSON[[]countsRow](t, root, "/api/counts?range_in_seconds=30&resource="+url.QueryEscape(res)))
 				if len(rows) == 0 || !time.UnixMilli(rows[len(rows)-1].Timestamp).After(after) {
-					return fmt.Errorf("%s: no window after %v yet", res, after.Format(time.TimeOnly))
+					return fmt.Errorf("%s: no complete window after %v yet", res, after.Format(time.TimeOnly))
 				}
 				hosts[res] = rows[len(rows)-1].Host
 			}
@@ -130,8 +138,9 @@ func TestAWSModeSplitRoles(t *testing.T) {
 	}
 
 	before := latestHosts(time.Now(), 45*time.Second)
-	t.Logf("newest windows written by %v", before)
+	t.Logf("newest complete windows written by %v", before)
 	for _, res := range resources {
+		// The top 3 of the newest complete window, which latestHosts saw.
 		top := fetchJSON[[]referrerCount](t, root, "/api/top?n=3&resource="+url.QueryEscape(res))
 		if len(top) != 3 {
 			t.Errorf("%s: top %v, want 3 rows", res, top)
@@ -149,8 +158,83 @@ func TestAWSModeSplitRoles(t *testing.T) {
 	after := latestHosts(time.Now().Add(2*time.Second), 45*time.Second)
 	for res, h := range after {
 		if h != "consumer-2" {
-			t.Errorf("%s: newest window written by %s after consumer-1 stopped", res, h)
+			t.Errorf("%s: newest complete window written by %s after consumer-1 stopped", res, h)
 		}
+	}
+
+	// The Kinesis producer keyed the records as -partition-key says.
+	stream, err := kinesisstream.New(awstest.Kinesis(t), base.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPartitioning(t, base.partitionKey, firstRecords(t, stream))
+}
+
+// firstRecords reads up to 2,000 records from the start of each of the
+// stream's shards: enough to see how the records were keyed, without
+// reading all of a stream that a producer is still writing.
+func firstRecords(t *testing.T, s source.Stream) []source.Record {
+	t.Helper()
+	ctx := context.Background()
+	shards, err := s.Shards(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []source.Record
+	for _, sh := range shards {
+		r, err := s.Open(ctx, sh.ID, source.Position{Type: source.TrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Read(ctx, 2000)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, res.Records...)
+	}
+	return all
+}
+
+// TestAWSModeProducerKeys runs the producer role alone on kinesalite, keyed
+// by page and at random, and checks the records on the stream: the Kinesis
+// producer keys them as -partition-key says, as the embedded one does
+// (TestEndToEnd). The producer is run without the flags' check, which keeps
+// random keys out of the AWS mode only for the counts table's sake.
+func TestAWSModeProducerKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis emulator")
+	}
+	setAWSEnv(t)
+	for _, key := range []string{keyPage, keyRandom} {
+		t.Run("partition-key="+key, func(t *testing.T) {
+			c := awsConfig(t, roles{producer: true}, "producer")
+			c.partitionKey, c.rate = key, 1000
+			c.stream = awstest.UniqueName(t, "visits")
+			a, stop := startRole(t, c)
+			if err := eventually(20*time.Second, func() error {
+				if n := a.producer.sent.Load(); n < 2000 {
+					return fmt.Errorf("%d visits put, want 2000", n)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			stop() // sends what the producer buffers
+			stream, err := kinesisstream.New(awstest.Kinesis(t), c.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			records := firstRecords(t, stream)
+			if len(records) < 1000 {
+				t.Fatalf("%d records read back, want at least 1000", len(records))
+			}
+			checkPartitioning(t, key, records)
+			ctx := context.Background()
+			if err := kinesisstream.DeleteStream(ctx, awstest.Kinesis(t), c.stream); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -187,6 +271,60 @@ func TestAWSModeCleanup(t *testing.T) {
 	if err := run(context.Background(), c, io.Discard, nil); err != nil {
 		t.Fatalf("second cleanup: %v", err)
 	}
+}
+
+// TestAWSModeProducerReportsLoss deletes the stream under a running
+// producer role: the program logs the first lost record and stops with an
+// error (main exits 1) within seconds, and says how many were lost in all.
+func TestAWSModeProducerReportsLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Kinesis emulator")
+	}
+	setAWSEnv(t)
+	c := awsConfig(t, roles{producer: true}, "producer")
+	c.stream = awstest.UniqueName(t, "visits")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer // run writes through its own lock; read after it returns
+	started := make(chan *app, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, c, &out, func(a *app) { started <- a }) }()
+	var a *app
+	select {
+	case a = <-started:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	if err := eventually(30*time.Second, func() error {
+		if a.producer.sent.Load() < 300 {
+			return errors.New("the producer has not put 300 records yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kinesisstream.DeleteStream(ctx, awstest.Kinesis(t), c.stream); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	const bound = 10 * time.Second
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(bound):
+		cancel()
+		t.Fatalf("run still going %v after the stream was deleted; err %v", bound, <-done)
+	}
+	var notFound *kintypes.ResourceNotFoundException
+	if err == nil || !strings.Contains(err.Error(), "records lost") || !errors.As(err, &notFound) {
+		t.Fatalf("run = %v, want records lost because the stream is not found", err)
+	}
+	for _, want := range []string{"visualizer: producer: lost a record of ", "visualizer: closing: kinesisstream: records not sent: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Logf("run returned %v after the deletion: %v", time.Since(deleted).Round(time.Millisecond), err)
 }
 
 // TestAWSModeUnreachable: an endpoint nobody listens on fails the start with

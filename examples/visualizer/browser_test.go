@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/streamtop/streamtop/internal/consumertest"
 )
 
 // findChromium returns the browser to drive. A machine without one skips the
@@ -80,10 +83,11 @@ func (c *consoleErrors) all() []string {
 
 // screenshotPath is where the test saves the page. Set
 // VISUALIZER_SCREENSHOT (e.g. to ../../docs/visualizer.png) to refresh the
-// README's picture; the test then lets two minutes of data build up first,
-// so the chart is full.
-func screenshotPath(t *testing.T) (string, time.Duration) {
-	if p := os.Getenv("VISUALIZER_SCREENSHOT"); p != "" {
+// README's picture, taken of the program's default (records keyed at
+// random); the test then lets two minutes of data build up first, so the
+// chart is full.
+func screenshotPath(t *testing.T, key string) (string, time.Duration) {
+	if p := os.Getenv("VISUALIZER_SCREENSHOT"); p != "" && key == keyRandom {
 		return p, 2 * time.Minute
 	}
 	return filepath.Join(t.TempDir(), "visualizer.png"), 0
@@ -106,6 +110,8 @@ type seriesInfo struct {
 	Referrer string `json:"referrer"`
 	Points   int    `json:"points"`
 	Coords   string `json:"coords"`
+	// Values are the complete windows drawn, as "timestamp:count".
+	Values string `json:"values"`
 }
 
 type topRow struct {
@@ -114,14 +120,21 @@ type topRow struct {
 }
 
 // TestBrowser drives the page in headless Chromium against the real
-// program: the chart fills with six moving series, the top-3 table agrees
-// with /api/top, nothing goes wrong in the console, and the layout fits a
-// phone.
+// program, with records keyed by page and keyed at random: the chart fills
+// with six moving series whose complete windows, legend and top-3 table
+// match a recount of the stream's records, an incomplete window is drawn
+// as such, nothing goes wrong in the console, and the layout fits a phone.
 func TestBrowser(t *testing.T) {
 	chromium := findChromium(t)
-	shot, settle := screenshotPath(t)
+	for _, key := range []string{keyPage, keyRandom} {
+		t.Run("partition-key="+key, func(t *testing.T) { testBrowser(t, chromium, key) })
+	}
+}
+
+func testBrowser(t *testing.T, chromium, key string) {
+	shot, settle := screenshotPath(t, key)
 	c := testConfig()
-	c.rate, c.drift = 600, time.Minute
+	c.rate, c.drift, c.partitionKey = 600, time.Minute, key
 	a := startApp(t, c)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -167,8 +180,8 @@ func TestBrowser(t *testing.T) {
 	series := func() ([]seriesInfo, error) {
 		sctx, done := step(5 * time.Second)
 		defer done()
-		return chromedp.Run(sctx, chromedp.Evaluate[[]seriesInfo](`[...document.querySelectorAll("#chart polyline.series")].map(p => ({
-			referrer: p.dataset.referrer, points: Number(p.dataset.points), coords: p.getAttribute("points")}))`))
+		return chromedp.Run(sctx, chromedp.Evaluate[[]seriesInfo](`[...document.querySelectorAll("#chart path.series:not(.pending)")].map(p => ({
+			referrer: p.dataset.referrer, points: Number(p.dataset.points), coords: p.getAttribute("d"), values: p.dataset.values}))`))
 	}
 	var first []seriesInfo
 	if err := eventually(15*time.Second, func() error {
@@ -208,6 +221,8 @@ func TestBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+
+	checkAgainstRecount(t, ctx, a)
 
 	// The top-3 table matches /api/top for the page shown. The table
 	// refreshes every 2 s and the windows every second, so the test has the
@@ -286,6 +301,8 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	checkIncompleteDrawn(t, ctx)
+
 	// Six-digit counts (as -rate 100000 gives) are grouped in thousands and
 	// stay clear of the y-axis title, on a phone and on a desktop.
 	checkAxisLabels(t, ctx)
@@ -344,7 +361,7 @@ func checkAxisLabels(t *testing.T, ctx context.Context) {
 		const now = Date.now();
 		const rows = [];
 		for (let i = 10; i >= 0; i--) {
-			rows.push({resource: "/index.html", timestamp: now - i * 1000, host: "h", referrerCounts: [
+			rows.push({resource: "/index.html", timestamp: now - i * 1000, host: "h", complete: true, referrerCounts: [
 				{referrer: "http://www.google.com", count: 812345 - i * 1000},
 				{referrer: "http://www.bing.com", count: 98765}]});
 		}
@@ -374,5 +391,174 @@ func checkAxisLabels(t *testing.T, ctx context.Context) {
 	}
 	if len(got.Overlaps) > 0 || len(got.Outside) > 0 {
 		t.Errorf("%d px wide: labels %q overlap the axis title, %q start outside the chart", width, got.Overlaps, got.Outside)
+	}
+}
+
+// checkAgainstRecount has the page redraw its chart and top-3 table, then
+// checks what it shows against a recount of the records on the stream:
+// every complete window of every series, the legend's counts (the newest
+// complete window) and the table (its top 3). Incomplete windows, drawn as
+// hollow points, may count no more than the recount. The table is fetched
+// apart from the chart, so a window that lands in between means a retry.
+func checkAgainstRecount(t *testing.T, ctx context.Context, a *app) {
+	t.Helper()
+	type shown struct {
+		Resource string       `json:"resource"`
+		Latest   string       `json:"latest"`
+		Series   []seriesInfo `json:"series"`
+		Pending  []struct {
+			Referrer  string `json:"referrer"`
+			Timestamp int64  `json:"timestamp,string"`
+			Count     int64  `json:"count,string"`
+		} `json:"pending"`
+		Legend []topRow `json:"legend"`
+		Table  []topRow `json:"table"`
+		After  string   `json:"after"`
+	}
+	var got shown
+	if err := eventually(6*time.Second, func() error {
+		sctx, done := context.WithTimeout(ctx, 5*time.Second)
+		defer done()
+		var err error
+		got, err = chromedp.Run(sctx, chromedp.Evaluate[shown](`(async () => {
+			await window.streamtop.refreshChart();
+			const chart = document.getElementById("chart");
+			const latest = chart.dataset.latest;
+			await window.streamtop.refreshTop();
+			await window.streamtop.refreshChart();
+			const pick = (sel, f) => [...document.querySelectorAll(sel)].map(f);
+			return {
+				resource: document.getElementById("resource").value,
+				latest,
+				series: pick("#chart path.series:not(.pending)", (p) => ({referrer: p.dataset.referrer, values: p.dataset.values})),
+				pending: pick("#chart circle.pending-point", (c) => ({referrer: c.dataset.referrer, timestamp: c.dataset.timestamp, count: c.dataset.count})),
+				legend: pick("#legend li[data-referrer]", (l) => ({referrer: l.dataset.referrer, count: l.dataset.count})),
+				table: pick("#top tbody tr", (r) => ({referrer: r.dataset.referrer, count: r.dataset.count})),
+				after: chart.dataset.latest,
+			};
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			return err
+		}
+		if got.Latest == "" || got.Latest != got.After {
+			return fmt.Errorf("newest complete window %q, then %q: not settled", got.Latest, got.After)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	records := consumertest.ReadAll(t, a.backend.stream)
+	counts := func(end int64) map[string]int64 {
+		m := map[string]int64{}
+		for _, rc := range recount(records, got.Resource, time.UnixMilli(end)) {
+			m[rc.Referrer] = rc.Count
+		}
+		return m
+	}
+	checked := 0
+	for _, s := range got.Series {
+		for _, v := range strings.Fields(s.Values) {
+			var ts, n int64
+			if _, err := fmt.Sscanf(v, "%d:%d", &ts, &n); err != nil {
+				t.Fatalf("series %s: value %q: %v", s.Referrer, v, err)
+			}
+			if want := counts(ts)[s.Referrer]; n != want {
+				t.Errorf("%s, window ending %d: the chart shows %s at %d, the stream holds %d", got.Resource, ts, s.Referrer, n, want)
+			}
+			checked++
+		}
+	}
+	for _, p := range got.Pending {
+		if want := counts(p.Timestamp)[p.Referrer]; p.Count > want {
+			t.Errorf("%s, incomplete window ending %d: %s at %d, more than the stream's %d", got.Resource, p.Timestamp, p.Referrer, p.Count, want)
+		}
+	}
+	latest, _ := strconv.ParseInt(got.Latest, 10, 64)
+	want := recount(records, got.Resource, time.UnixMilli(latest))
+	for _, l := range got.Legend {
+		if n := counts(latest)[l.Referrer]; l.Count != strconv.FormatInt(n, 10) {
+			t.Errorf("%s: legend shows %s at %s, the stream's newest complete window %d", got.Resource, l.Referrer, l.Count, n)
+		}
+	}
+	if len(got.Table) != min(3, len(want)) {
+		t.Fatalf("%s: table %v, the stream's top 3 %v", got.Resource, got.Table, want)
+	}
+	for i, r := range got.Table {
+		if r.Referrer != want[i].Referrer || r.Count != strconv.FormatInt(want[i].Count, 10) {
+			t.Errorf("%s: table %v, the stream's top 3 %v", got.Resource, got.Table, want[:3])
+			break
+		}
+	}
+	t.Logf("%s: %d complete points, %d incomplete, the legend and the table match the stream's %d records",
+		got.Resource, checked, len(got.Pending), len(records))
+	if checked < 2*len(referrers) {
+		t.Errorf("only %d complete points to check", checked)
+	}
+}
+
+// checkIncompleteDrawn draws windows whose newest is incomplete, as happens
+// when one shard's processor has closed it and another not yet, and checks
+// that the page says so: each series has a dashed line to a hollow point
+// carrying the partial count, the legend notes it and keeps the newest
+// complete window's counts, and the line below names both windows. Drawing
+// and reading happen in one script, so the page's own refresh cannot redraw
+// in between.
+func checkIncompleteDrawn(t *testing.T, ctx context.Context) {
+	t.Helper()
+	sctx, done := context.WithTimeout(ctx, 5*time.Second)
+	defer done()
+	got, err := chromedp.Run(sctx, chromedp.Evaluate[struct {
+		Solid   []string `json:"solid"`
+		Dashed  []string `json:"dashed"`
+		Hollow  []string `json:"hollow"`
+		Fill    string   `json:"fill"`
+		Dash    string   `json:"dash"`
+		Legend  []string `json:"legend"`
+		Latest  string   `json:"latest"`
+		Updated string   `json:"updated"`
+	}](`(() => {
+		const now = Date.now() - Date.now() % 1000;
+		const rows = [];
+		for (let i = 5; i >= 0; i--) {
+			rows.push({resource: "/index.html", timestamp: now - i * 1000, host: "h", complete: i > 0, referrerCounts: [
+				{referrer: "http://www.google.com", count: i > 0 ? 60 : 25},
+				{referrer: "http://www.bing.com", count: i > 0 ? 40 : 15}]});
+		}
+		window.streamtop.draw(rows);
+		const chart = document.getElementById("chart");
+		const pick = (sel, f) => [...chart.querySelectorAll(sel)].map(f);
+		const dashed = chart.querySelector("path.series.pending");
+		const hollow = chart.querySelector("circle.pending-point");
+		return {
+			solid: pick("path.series:not(.pending)", (p) => p.dataset.referrer + " " + p.dataset.values),
+			dashed: pick("path.series.pending", (p) => p.dataset.referrer),
+			hollow: pick("circle.pending-point", (c) => c.dataset.referrer + " " + c.dataset.count),
+			fill: hollow ? getComputedStyle(hollow).fill : "",
+			dash: dashed ? getComputedStyle(dashed).strokeDasharray : "",
+			legend: [...document.querySelectorAll("#legend li")].map((l) => l.textContent),
+			latest: String(chart.dataset.latest === String(now - 1000)),
+			updated: document.getElementById("updated").textContent,
+		};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Series are in referrer order: bing, then google.
+	if len(got.Solid) != 2 || !strings.HasPrefix(got.Solid[1], "http://www.google.com ") ||
+		!strings.HasSuffix(got.Solid[1], ":60") || strings.Count(got.Solid[1], ":") != 5+1 {
+		t.Errorf("solid series %q, want two of the 5 complete windows", got.Solid)
+	}
+	if len(got.Dashed) != 2 || len(got.Hollow) != 2 || got.Hollow[0] != "http://www.bing.com 15" {
+		t.Errorf("dashed lines %q, hollow points %q; want one each per series, with the partial counts", got.Dashed, got.Hollow)
+	}
+	if got.Fill != "rgb(255, 255, 255)" || got.Dash == "" || got.Dash == "none" {
+		t.Errorf("incomplete point filled %q, its line dashed %q; want hollow (the card's white) and dashed", got.Fill, got.Dash)
+	}
+	if len(got.Legend) != 3 || !strings.Contains(got.Legend[0], "(40)") || !strings.Contains(got.Legend[2], "not complete") {
+		t.Errorf("legend %q, want the complete window's counts and a note on the incomplete one", got.Legend)
+	}
+	if got.Latest != "true" || !strings.Contains(got.Updated, "not complete yet") {
+		t.Errorf("newest complete window marked %s; updated line %q", got.Latest, got.Updated)
 	}
 }

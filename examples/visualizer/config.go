@@ -19,6 +19,17 @@ const (
 	windowBucket = time.Second
 )
 
+// The producer's choices of partition key (-partition-key). Keyed by page,
+// each page's visits stay on one shard, so one shard's processor counts a
+// page alone. Keyed at random (a visitor ID per record, as real traffic is
+// often keyed), every shard holds part of every page: each processor writes
+// its shard's partial, and the page shows a window once the sink has merged
+// every shard's part (sink.Snapshot.Complete).
+const (
+	keyPage   = "page"
+	keyRandom = "random"
+)
+
 // maxRate bounds -rate: far above what one machine's producer sustains, low
 // enough to catch a typo of a few extra zeros.
 const maxRate = 10_000_000
@@ -34,6 +45,8 @@ type config struct {
 	// them fixed, which the end-to-end test uses to know the true shares.
 	drift time.Duration
 	seed  uint64
+	// partitionKey is keyPage or keyRandom.
+	partitionKey string
 
 	// The AWS mode: Kinesis and DynamoDB instead of the embedded stream,
 	// lease table and sink, with the roles free to run apart.
@@ -74,6 +87,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.shards, "shards", 2, "shards of the stream: the embedded one, or the Kinesis stream when the AWS mode creates it")
 	fs.StringVar(&c.host, "host", host+":"+strconv.Itoa(os.Getpid()),
 		"name of this worker, shown on the page as the one that last updated the data")
+	fs.StringVar(&c.partitionKey, "partition-key", keyRandom,
+		"what the producer uses as each record's partition key: "+keyRandom+" (a visitor ID, so every shard holds part of every page) "+
+			"or "+keyPage+" (each page's visits on one shard)")
 	fs.DurationVar(&c.drift, "drift", 90*time.Second, "period over which the referrers' popularity swings (0: fixed)")
 	var seed uint64
 	fs.Uint64Var(&seed, "seed", 0, "random seed of the simulated traffic (0: from the clock)")
@@ -136,6 +152,8 @@ func (c config) validate() error {
 		return fmt.Errorf("%w: -drift %v: must not be negative", errUsage, c.drift)
 	case c.drift > 0 && c.drift < windowSize:
 		return fmt.Errorf("%w: -drift %v: must be 0 or at least the %v window, or the chart shows noise", errUsage, c.drift, windowSize)
+	case c.partitionKey != keyPage && c.partitionKey != keyRandom:
+		return fmt.Errorf("%w: -partition-key %q: must be %s or %s", errUsage, c.partitionKey, keyRandom, keyPage)
 	}
 	for _, e := range []struct{ flag, value string }{{"kinesis-endpoint", c.kinesisEndpoint}, {"dynamodb-endpoint", c.dynamodbEndpoint}} {
 		if e.value == "" {
@@ -163,6 +181,10 @@ func (c config) validate() error {
 	}
 	if c.leaseTable == c.countsTable {
 		return fmt.Errorf("%w: -lease-table and -counts-table must differ (both %q)", errUsage, c.leaseTable)
+	}
+	if c.partitionKey == keyRandom && c.awsMode() && !dynamoMergesPartials {
+		return fmt.Errorf("%w: -partition-key %s: the DynamoDB counts table does not merge the shards' parts of a window yet, "+
+			"so each window would show one shard's visits: use -partition-key %s in the AWS mode", errUsage, keyRandom, keyPage)
 	}
 	return nil
 }

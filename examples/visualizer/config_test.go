@@ -18,8 +18,37 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.addr != "127.0.0.1:8080" || c.rate != 100 || c.shards != 2 || c.drift != 90*time.Second || c.host == "" || c.seed == 0 {
+	if c.addr != "127.0.0.1:8080" || c.rate != 100 || c.shards != 2 || c.drift != 90*time.Second || c.host == "" || c.seed == 0 ||
+		c.partitionKey != keyRandom {
 		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestParseFlagsPartitionKey(t *testing.T) {
+	for _, key := range []string{keyPage, keyRandom} {
+		c, err := parseFlags([]string{"-partition-key", key}, io.Discard)
+		if err != nil || c.partitionKey != key {
+			t.Errorf("-partition-key %s: %q, %v", key, c.partitionKey, err)
+		}
+	}
+}
+
+// TestParseFlagsAWSPartitionKey: while the DynamoDB counts table cannot
+// merge the shards' partials, the AWS mode refuses records keyed at random,
+// default included, and takes them keyed by page.
+func TestParseFlagsAWSPartitionKey(t *testing.T) {
+	aws := []string{"-kinesis-endpoint", "http://127.0.0.1:4567", "-dynamodb-endpoint", "http://127.0.0.1:4568", "-region", "us-east-1"}
+	if c, err := parseFlags(append(aws, "-partition-key", keyPage), io.Discard); err != nil || c.partitionKey != keyPage {
+		t.Errorf("-partition-key page in the AWS mode: %q, %v", c.partitionKey, err)
+	}
+	for _, args := range [][]string{aws, append(aws, "-partition-key", keyRandom)} {
+		_, err := parseFlags(args, io.Discard)
+		switch {
+		case dynamoMergesPartials && err != nil:
+			t.Errorf("%v: %v; the counts table merges partials now", args, err)
+		case !dynamoMergesPartials && (!errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-partition-key random")):
+			t.Errorf("%v: error %v, want one naming -partition-key random", args, err)
+		}
 	}
 }
 
@@ -42,6 +71,9 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-drift", "5s"}, "-drift"},
 		{[]string{"-drift", "soon"}, "-drift"},
 		{[]string{"-seed", "-1"}, "-seed"},
+		{[]string{"-partition-key", "visitor"}, "-partition-key"},
+		{[]string{"-partition-key", ""}, "-partition-key"},
+		{[]string{"-partition-key", "Page"}, "-partition-key"},
 		{[]string{"-no-such-flag"}, "-no-such-flag"},
 		{[]string{"extra"}, `"extra"`},
 		{[]string{"-kinesis-endpoint", "127.0.0.1:4567"}, "-kinesis-endpoint"},
@@ -101,9 +133,9 @@ func TestParseFlagsRoles(t *testing.T) {
 		want roles
 	}{
 		{nil, roles{producer: true, consumer: true, web: true}},
-		{[]string{"-region", "eu-west-1"}, roles{producer: true, consumer: true, web: true}},
-		{[]string{"-region", "eu-west-1", "-consumer"}, roles{consumer: true}},
-		{[]string{"-kinesis-endpoint", "http://127.0.0.1:4567", "-producer", "-web"}, roles{producer: true, web: true}},
+		{[]string{"-region", "eu-west-1", "-partition-key", "page"}, roles{producer: true, consumer: true, web: true}},
+		{[]string{"-region", "eu-west-1", "-partition-key", "page", "-consumer"}, roles{consumer: true}},
+		{[]string{"-kinesis-endpoint", "http://127.0.0.1:4567", "-partition-key", "page", "-producer", "-web"}, roles{producer: true, web: true}},
 	} {
 		c, err := parseFlags(tc.args, io.Discard)
 		if err != nil {
@@ -120,7 +152,7 @@ func TestParseFlagsHelp(t *testing.T) {
 	if _, err := parseFlags([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"-addr", "-rate", "10-second sliding window"} {
+	for _, want := range []string{"-addr", "-rate", "-partition-key", "10-second sliding window"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

@@ -65,7 +65,11 @@ type app struct {
 // producer, the consumer and the web server) and returns once ctx ends and
 // all of them have stopped. started, if not nil, is called once everything
 // is up.
-func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) error {
+//
+// A producer that lost records makes run return an error (and the program
+// exit 1), whether it noticed while running or when Close sent what was
+// left.
+func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (err error) {
 	// The web server's error log writes from its own goroutines.
 	stdout = &lockedWriter{w: stdout}
 	if c.cleanup {
@@ -76,9 +80,15 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 		return err
 	}
 	defer func() {
-		// In the AWS mode this sends what the producer still buffers.
-		if err := b.close(); err != nil {
-			fmt.Fprintln(stdout, "visualizer: closing:", err)
+		// In the AWS mode this sends what the producer still buffers, and
+		// reports what it lost.
+		cerr := b.close()
+		switch {
+		case cerr == nil:
+		case err == nil:
+			err = fmt.Errorf("closing: %w", cerr)
+		default:
+			fmt.Fprintln(stdout, "visualizer: closing:", cerr)
 		}
 	}()
 
@@ -125,7 +135,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) er
 	}
 	var prod *producer
 	if c.roles.producer {
-		prod = &producer{traffic: newTraffic(c.seed, c.drift), rate: c.rate, batch: 500, put: b.put}
+		prod = &producer{traffic: newTraffic(c.seed, c.drift, c.partitionKey), rate: c.rate, batch: 500, put: b.put}
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)

@@ -88,7 +88,7 @@ func (nopCheckpointer) CheckpointState(context.Context, source.Sequence, []byte)
 // builds it: decoding, counting, and one emit per second of record time, with
 // records arriving at 100,000 per second of record time.
 func BenchmarkProcessor(b *testing.B) {
-	g := newTraffic(1, 90*time.Second)
+	g := newTraffic(1, 90*time.Second, keyRandom)
 	g.at(t0)
 	const batch = 500
 	recs := make([]source.Record, 0, batch)

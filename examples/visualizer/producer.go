@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
@@ -27,12 +28,17 @@ var (
 	baseWeights = []float64{6, 5, 4, 3, 2, 1}
 )
 
-// message is one record to put: the partition key is the resource, so each
-// page's visits stay in order on one shard.
+// message is one record to put, with its partition key: the page's name, or
+// a visitor's ID (see -partition-key).
 type message struct {
 	key  string
 	data []byte
 }
+
+// visitors is how many visitors the simulated site has when records are
+// keyed by visitor: enough that the keys spread evenly over 64 shards (the
+// most -shards allows), few enough to draw their IDs once.
+const visitors = 10_000
 
 // traffic draws simulated visits. Each referrer's weight swings around its
 // base weight as a sine of time, with a phase per referrer and per page, so
@@ -40,9 +46,13 @@ type message struct {
 //
 // The zero value is not usable; use newTraffic. A traffic is used by one
 // goroutine at a time. Drawing a visit costs O(len(referrers)) and allocates
-// nothing: the records' bytes are encoded once and shared.
+// nothing: the records' bytes and the visitors' IDs are made once and
+// shared.
 type traffic struct {
 	rng *rand.Rand
+	// visitorIDs are the partition keys of records keyed by visitor; nil
+	// keys them by page.
+	visitorIDs []string
 	// period of the drift; 0 keeps every weight at its base.
 	period    time.Duration
 	amplitude float64
@@ -50,7 +60,9 @@ type traffic struct {
 	cum       [][]float64
 }
 
-func newTraffic(seed uint64, period time.Duration) *traffic {
+// newTraffic returns the traffic of seed, drifting over period, keyed as
+// partitionKey (keyPage or keyRandom) says.
+func newTraffic(seed uint64, period time.Duration, partitionKey string) *traffic {
 	g := &traffic{
 		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		period:    period,
@@ -68,6 +80,12 @@ func newTraffic(seed uint64, period time.Duration) *traffic {
 			g.encoded[i][j] = b
 		}
 		g.cum[i] = make([]float64, len(referrers))
+	}
+	if partitionKey == keyRandom {
+		g.visitorIDs = make([]string, visitors)
+		for i := range g.visitorIDs {
+			g.visitorIDs[i] = fmt.Sprintf("visitor-%016x", g.rng.Uint64())
+		}
 	}
 	return g
 }
@@ -105,7 +123,7 @@ func (g *traffic) at(t time.Time) {
 }
 
 // draw returns one visit: a page chosen uniformly, then a referrer by the
-// page's weights.
+// page's weights, and then, keyed by visitor, a visitor chosen uniformly.
 func (g *traffic) draw() message {
 	i := g.rng.IntN(len(resources))
 	c := g.cum[i]
@@ -114,7 +132,11 @@ func (g *traffic) draw() message {
 	for j < len(c)-1 && x >= c[j] {
 		j++
 	}
-	return message{key: resources[i], data: g.encoded[i][j]}
+	key := resources[i]
+	if g.visitorIDs != nil {
+		key = g.visitorIDs[g.rng.IntN(len(g.visitorIDs))]
+	}
+	return message{key: key, data: g.encoded[i][j]}
 }
 
 // producer puts simulated visits on a stream at a steady rate, in batches.

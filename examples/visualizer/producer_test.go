@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source/memstream"
 )
 
@@ -23,7 +24,7 @@ func shares(t *testing.T, g *traffic, n int) (map[string]map[string]float64, map
 		if err := json.Unmarshal(m.data, &v); err != nil {
 			t.Fatalf("record %q: %v", m.data, err)
 		}
-		if v.Resource != m.key {
+		if g.visitorIDs == nil && v.Resource != m.key {
 			t.Fatalf("partition key %q for resource %q", m.key, v.Resource)
 		}
 		if byRes[v.Resource] == nil {
@@ -42,7 +43,12 @@ func shares(t *testing.T, g *traffic, n int) (map[string]map[string]float64, map
 }
 
 func TestTrafficFixedWeights(t *testing.T) {
-	g := newTraffic(1, 0)
+	for _, key := range []string{keyPage, keyRandom} {
+		t.Run(key, func(t *testing.T) { testTrafficFixedWeights(t, newTraffic(1, 0, key)) })
+	}
+}
+
+func testTrafficFixedWeights(t *testing.T, g *traffic) {
 	g.at(t0)
 	byRes, res := shares(t, g, 50_000)
 	sum := 0.0
@@ -65,7 +71,7 @@ func TestTrafficFixedWeights(t *testing.T) {
 // TestTrafficDrifts: with drift, the weights follow their sines, stay
 // positive, and the leading referrer of a page changes over a period.
 func TestTrafficDrifts(t *testing.T) {
-	g := newTraffic(1, time.Minute)
+	g := newTraffic(1, time.Minute, keyPage)
 	leaders := map[int]bool{}
 	for s := 0; s < 60; s++ {
 		w := g.weights(0, t0.Add(time.Duration(s)*time.Second))
@@ -99,10 +105,81 @@ func TestTrafficDrifts(t *testing.T) {
 	}
 }
 
+// TestTrafficPartitionKeys puts visits on a two-shard memstream as the
+// program does: keyed by page, each page's visits are on one shard; keyed at
+// random, every page's visits are split about evenly between the shards, by
+// thousands of distinct visitor IDs, the same ones for the same seed.
+func TestTrafficPartitionKeys(t *testing.T) {
+	const n = 20_000
+	for _, key := range []string{keyPage, keyRandom} {
+		t.Run(key, func(t *testing.T) {
+			s, err := memstream.New(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newTraffic(1, 0, key)
+			g.at(t0)
+			batch := make([]message, n)
+			for i := range batch {
+				batch[i] = g.draw()
+			}
+			if allocs := testing.AllocsPerRun(100, func() { g.draw() }); allocs != 0 {
+				t.Errorf("draw allocates %v times, want 0", allocs)
+			}
+			if err := memstreamPut(s)(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			perShard := map[string]map[string]int{} // resource -> shard -> visits
+			keys := map[string]bool{}
+			for _, r := range consumertest.ReadAll(t, s) {
+				var v visit
+				if err := json.Unmarshal(r.Data, &v); err != nil {
+					t.Fatal(err)
+				}
+				if perShard[v.Resource] == nil {
+					perShard[v.Resource] = map[string]int{}
+				}
+				perShard[v.Resource][r.ShardID]++
+				keys[r.PartitionKey] = true
+				if key == keyPage && r.PartitionKey != v.Resource {
+					t.Fatalf("keyed by page: key %q for %s", r.PartitionKey, v.Resource)
+				}
+			}
+			for res, shards := range perShard {
+				total := 0
+				for _, c := range shards {
+					total += c
+				}
+				switch {
+				case key == keyPage && len(shards) != 1:
+					t.Errorf("keyed by page, %s is on shards %v", res, shards)
+				case key == keyRandom && len(shards) != 2:
+					t.Errorf("keyed at random, %s is on shards %v, want both", res, shards)
+				case key == keyRandom:
+					for sh, c := range shards {
+						if share := float64(c) / float64(total); math.Abs(share-0.5) > 0.05 {
+							t.Errorf("keyed at random, shard %s holds %.3f of %s's visits, want about half", sh, share, res)
+						}
+					}
+				}
+			}
+			if key == keyRandom {
+				if len(keys) < visitors/2 {
+					t.Errorf("%d distinct keys in %d visits from %d visitors", len(keys), n, visitors)
+				}
+				again := newTraffic(1, 0, key)
+				if again.visitorIDs[0] != g.visitorIDs[0] || g.visitorIDs[0] == g.visitorIDs[1] {
+					t.Errorf("visitor IDs %q, then %q for the same seed", g.visitorIDs[:2], again.visitorIDs[:2])
+				}
+			}
+		})
+	}
+}
+
 func TestProducerPacing(t *testing.T) {
 	var got []message
 	maxBatch := 0
-	p := &producer{traffic: newTraffic(1, 0), rate: 1000, batch: 64, put: func(_ context.Context, b []message) error {
+	p := &producer{traffic: newTraffic(1, 0, keyRandom), rate: 1000, batch: 64, put: func(_ context.Context, b []message) error {
 		got = append(got, b...)
 		maxBatch = max(maxBatch, len(b))
 		return nil
@@ -142,7 +219,7 @@ func TestProducerPacing(t *testing.T) {
 
 func TestProducerPutError(t *testing.T) {
 	broken := errors.New("stream gone")
-	p := &producer{traffic: newTraffic(1, 0), rate: 100, batch: 10,
+	p := &producer{traffic: newTraffic(1, 0, keyRandom), rate: 100, batch: 10,
 		put: func(context.Context, []message) error { return broken }}
 	ticks := make(chan time.Time, 1)
 	ticks <- t0.Add(time.Second)
@@ -158,7 +235,7 @@ func BenchmarkProducerMemstream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &producer{traffic: newTraffic(1, 90*time.Second), rate: 1, batch: 500, put: memstreamPut(s)}
+	p := &producer{traffic: newTraffic(1, 90*time.Second, keyRandom), rate: 1, batch: 500, put: memstreamPut(s)}
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

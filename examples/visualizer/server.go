@@ -62,16 +62,22 @@ type server struct {
 }
 
 // referrerCount and countsRow give /api/counts the JSON shape of the original
-// sample's GetCounts, so its page logic carries over unchanged.
+// sample's GetCounts, so its page logic carries over, plus whether each
+// window is complete.
 type referrerCount struct {
 	Referrer string `json:"referrer"`
 	Count    int64  `json:"count"`
 }
 
 type countsRow struct {
-	Resource       string          `json:"resource"`
-	Timestamp      int64           `json:"timestamp"` // window end, Unix milliseconds
-	Host           string          `json:"host"`
+	Resource  string `json:"resource"`
+	Timestamp int64  `json:"timestamp"` // window end, Unix milliseconds
+	Host      string `json:"host"`
+	// Complete: every shard has written its part of the window, so its
+	// counts are final. An incomplete window (usually the newest, while
+	// the shards' processors close it one after the other) counts only
+	// the shards that have, and may still grow.
+	Complete       bool            `json:"complete"`
 	ReferrerCounts []referrerCount `json:"referrerCounts"`
 }
 
@@ -235,15 +241,18 @@ func (s *server) counts(w http.ResponseWriter, r *http.Request) {
 			Resource:       sn.Group,
 			Timestamp:      sn.Time.UnixMilli(),
 			Host:           sn.Host,
+			Complete:       sn.Complete,
 			ReferrerCounts: referrerCounts(sn, len(sn.Counts)),
 		})
 	}
 	writeJSON(w, http.StatusOK, rows)
 }
 
-// top answers with the first n entries of the newest snapshot. Each snapshot
+// top answers with the first n entries of the newest complete snapshot. Each
 // holds the exact counts of one whole window, so this is the true top-n; the
-// original page instead summed overlapping windows in the browser.
+// original page instead summed overlapping windows in the browser. A newer
+// window that not every shard has written yet would rank a part of the
+// visits, so it is left out.
 func (s *server) top(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	resource, err := requiredString(q.Get("resource"), "resource")
@@ -256,7 +265,7 @@ func (s *server) top(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	snaps, err := s.reader.Query(r.Context(), resource, s.now().Add(-latestWithin))
+	snaps, err := sink.QueryComplete(r.Context(), s.reader, resource, s.now().Add(-latestWithin))
 	if err != nil {
 		s.internalError(w, r, err)
 		return

@@ -19,31 +19,60 @@ import (
 	"github.com/streamtop/streamtop/topk"
 )
 
-// testServer serves snapshots of "/index.html" ending at now-3s, now-2s and
-// now-1s, and of "/old.html" ending two minutes ago.
+// testServer serves what two shards' processors wrote, as a stream keyed at
+// random leaves it: partials of "/index.html" for the windows ending at
+// now-3s and now-2s from both shards, which are complete, and for now-1s
+// from shard-0 only, which is not; a partial of "/new.html" at now-1s from
+// shard-0 only; and a whole snapshot of "/old.html" two minutes ago.
 func testServer(t *testing.T) (*server, time.Time) {
 	t.Helper()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // date-proof: the server under test is given this clock
 	mem := newMemory(t)
+	ctx := context.Background()
 	var snaps []sink.Snapshot
 	for i := 3; i >= 1; i-- {
+		end := now.Add(-time.Duration(i) * time.Second)
 		snaps = append(snaps, sink.Snapshot{
-			Group: "/index.html", Time: now.Add(-time.Duration(i) * time.Second), Window: windowSize,
-			Host: "worker-" + string(rune('a'+i)),
+			Group: "/index.html", Time: end, Window: windowSize, Host: "worker-a", Shard: "shard-0",
 			Counts: []topk.Entry[string]{
 				{Key: "http://www.google.com", Count: int64(10 * i)},
 				{Key: "http://www.amazon.com", Count: 5},
 				{Key: "http://www.bing.com", Count: 4},
-				{Key: "http://www.reddit.com", Count: 1},
 			},
 		})
+		if i >= 2 {
+			snaps = append(snaps, sink.Snapshot{
+				Group: "/index.html", Time: end, Window: windowSize, Host: "worker-b", Shard: "shard-1",
+				Counts: []topk.Entry[string]{
+					{Key: "http://www.google.com", Count: int64(i)},
+					{Key: "http://www.amazon.com", Count: 1},
+					{Key: "http://www.reddit.com", Count: 1},
+				},
+			})
+		}
 	}
-	snaps = append(snaps, sink.Snapshot{
-		Group: "/old.html", Time: now.Add(-2 * time.Minute), Window: windowSize, Host: "w",
-		Counts: []topk.Entry[string]{{Key: "http://www.yahoo.com", Count: 7}},
-	})
-	if err := mem.Write(context.Background(), snaps); err != nil {
+	snaps = append(snaps,
+		sink.Snapshot{
+			Group: "/new.html", Time: now.Add(-time.Second), Window: windowSize, Host: "worker-a", Shard: "shard-0",
+			Counts: []topk.Entry[string]{{Key: "http://www.bing.com", Count: 2}},
+		},
+		sink.Snapshot{
+			Group: "/old.html", Time: now.Add(-2 * time.Minute), Window: windowSize, Host: "w",
+			Counts: []topk.Entry[string]{{Key: "http://www.yahoo.com", Count: 7}},
+		})
+	if err := mem.Write(ctx, snaps); err != nil {
 		t.Fatal(err)
+	}
+	// The two shards split the hash key space in halves.
+	for _, p := range []sink.Progress{
+		{Shard: "shard-0", HashKeyStart: "0", HashKeyEnd: "170141183460469231731687303715884105727",
+			Bucket: windowBucket, Through: now.Add(-time.Second)},
+		{Shard: "shard-1", HashKeyStart: "170141183460469231731687303715884105728", HashKeyEnd: "340282366920938463463374607431768211455",
+			Bucket: windowBucket, Through: now.Add(-2 * time.Second)},
+	} {
+		if err := mem.WriteProgress(ctx, p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return &server{
 		reader: mem,
@@ -120,7 +149,7 @@ func TestAPIResources(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, body)
 	}
-	if diff := cmp.Diff([]string{"/index.html", "/old.html"}, decodeJSON[[]string](t, body)); diff != "" {
+	if diff := cmp.Diff([]string{"/index.html", "/new.html", "/old.html"}, decodeJSON[[]string](t, body)); diff != "" {
 		t.Fatalf("resources (-want +got):\n%s", diff)
 	}
 
@@ -136,23 +165,28 @@ func TestAPICounts(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, body)
 	}
-	row := func(i int) countsRow {
-		return countsRow{
-			Resource: "/index.html", Timestamp: now.Add(-time.Duration(i) * time.Second).UnixMilli(),
-			Host: "worker-" + string(rune('a'+i)),
+	at := func(i int) int64 { return now.Add(-time.Duration(i) * time.Second).UnixMilli() }
+	// Two seconds back from now reaches the windows ending at now-2s and
+	// now-1s, oldest first: the first merged from both shards, the second
+	// shard-0's part only, and marked so.
+	want := []countsRow{
+		{Resource: "/index.html", Timestamp: at(2), Host: "worker-a,worker-b", Complete: true,
 			ReferrerCounts: []referrerCount{
-				{"http://www.google.com", int64(10 * i)}, {"http://www.amazon.com", 5},
+				{"http://www.google.com", 22}, {"http://www.amazon.com", 6},
 				{"http://www.bing.com", 4}, {"http://www.reddit.com", 1},
-			},
-		}
+			}},
+		{Resource: "/index.html", Timestamp: at(1), Host: "worker-a", Complete: false,
+			ReferrerCounts: []referrerCount{
+				{"http://www.google.com", 10}, {"http://www.amazon.com", 5}, {"http://www.bing.com", 4},
+			}},
 	}
-	// Two seconds back from now reaches the snapshots ending at now-2s and
-	// now-1s, oldest first.
-	if diff := cmp.Diff([]countsRow{row(2), row(1)}, decodeJSON[[]countsRow](t, body)); diff != "" {
+	if diff := cmp.Diff(want, decodeJSON[[]countsRow](t, body)); diff != "" {
 		t.Fatalf("counts (-want +got):\n%s", diff)
 	}
-	// The original's field names, which the page relies on.
-	for _, field := range []string{`"resource"`, `"timestamp"`, `"host"`, `"referrerCounts"`, `"referrer"`, `"count"`} {
+	// The original's field names, which the page relies on, and whether
+	// the window is complete, which a script needs.
+	for _, field := range []string{`"resource"`, `"timestamp"`, `"host"`, `"referrerCounts"`, `"referrer"`, `"count"`,
+		`"complete":true`, `"complete":false`} {
 		if !strings.Contains(body, field) {
 			t.Errorf("body lacks %s: %s", field, body)
 		}
@@ -174,16 +208,19 @@ func TestAPITop(t *testing.T) {
 		target string
 		want   []referrerCount
 	}{
-		// The newest window only, never a sum over the overlapping ones.
+		// The newest complete window only: never a sum over the
+		// overlapping ones, nor the part of a window one shard wrote.
 		{"/api/top?resource=/index.html&n=3", []referrerCount{
-			{"http://www.google.com", 10}, {"http://www.amazon.com", 5}, {"http://www.bing.com", 4},
+			{"http://www.google.com", 22}, {"http://www.amazon.com", 6}, {"http://www.bing.com", 4},
 		}},
-		{"/api/top?resource=/index.html&n=1", []referrerCount{{"http://www.google.com", 10}}},
+		{"/api/top?resource=/index.html&n=1", []referrerCount{{"http://www.google.com", 22}}},
 		{"/api/top?resource=/index.html&n=100", []referrerCount{
-			{"http://www.google.com", 10}, {"http://www.amazon.com", 5},
+			{"http://www.google.com", 22}, {"http://www.amazon.com", 6},
 			{"http://www.bing.com", 4}, {"http://www.reddit.com", 1},
 		}},
 		{"/api/top?resource=/nowhere.html&n=3", []referrerCount{}},
+		// No window of it is complete yet.
+		{"/api/top?resource=/new.html&n=3", []referrerCount{}},
 		// A ranking from two minutes ago is not "now".
 		{"/api/top?resource=/old.html&n=3", []referrerCount{}},
 	} {
@@ -206,6 +243,18 @@ func TestAPIStatus(t *testing.T) {
 	want := status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: &three}
 	if diff := cmp.Diff(want, decodeJSON[status](t, body)); diff != "" {
 		t.Fatalf("status (-want +got):\n%s", diff)
+	}
+}
+
+// TestSinkStatus: a web server without a consumer reads its status from
+// the newest complete windows: /index.html's ending at now-2s (33 visits in
+// 10 s, a second older than a bucket), not shard-0's part of the window
+// after it, nor /new.html's.
+func TestSinkStatus(t *testing.T) {
+	s, _ := testServer(t)
+	got := newSinkStatus(s.reader, s.groups, s.now).get()
+	if want := (status{RecordsPerSecond: 3.3, LagMillis: 1000}); got != want {
+		t.Fatalf("status %+v, want %+v", got, want)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 const sinkStatusEvery = 2 * time.Second
 
 // sinkStatus is the status of a web server with no consumer in its process,
-// read from the counts table: records per second from the newest window of
-// each resource, and lag as the age of the newest window beyond one bucket.
+// read from the counts table: records per second from the newest complete
+// window of each resource, and lag as the age of the newest complete window
+// beyond one bucket. (A window not every shard has written yet holds only
+// part of its records, and the consumers are not done with it.)
 //
 // The zero value is not usable; use newSinkStatus. It is safe for concurrent
 // use. Each refresh costs one listing of the groups and one query per group.
@@ -49,7 +51,7 @@ func (s *sinkStatus) get() status {
 	var total int64
 	var newest time.Time
 	for _, g := range groups {
-		snaps, err := s.reader.Query(ctx, g, now.Add(-latestWithin))
+		snaps, err := sink.QueryComplete(ctx, s.reader, g, now.Add(-latestWithin))
 		if err != nil || len(snaps) == 0 {
 			continue
 		}

@@ -36,11 +36,12 @@ import (
 
 // Result is what an aggregate chaos test finds once the chaos is over.
 type Result struct {
-	Records             []source.Record
-	Stats               aggregate.Stats // summed over every Aggregator
-	Windows, Mismatches int             // snapshots checked, and those wrong
-	Gaps                []MissingWindow // windows no snapshot covers, outside the reshard spans
-	Excused             int             // windows unwritten by design around reshards
+	Records []source.Record
+	Stats   aggregate.Stats // summed over every Aggregator
+	// Partials and Windows count the partials and the complete merged
+	// windows checked; Mismatches those that were wrong.
+	Partials, Windows, Mismatches int
+	Gaps                          []MissingWindow // windows with records never read back complete
 }
 
 // Chaos is what the aggregate chaos tests share: faults injected on one
@@ -65,7 +66,7 @@ func New(t testing.TB, seed uint64, rng *rand.Rand, raw source.Stream, leases ch
 	c := &Chaos{
 		Sched: faults.NewSchedule(seed, faults.Rate("*", 0.01), faults.Rate("stream.Read partial", 0.2),
 			faults.Rate("sink.Write", 0.05), faults.Rate("sink.Write partial", 0.05), faults.Slow(0.002, 20*time.Millisecond)),
-		Out: &RecordingSink{}, Seen: NewFirstSeen(), Trace: &Trace{},
+		Out: NewRecordingSink(), Seen: NewFirstSeen(), Trace: &Trace{},
 		size: size, bucket: bucket, failover: failover,
 	}
 	stream := faults.NewStream(raw, c.Sched)
@@ -101,37 +102,56 @@ func (c *Chaos) End(t testing.TB, stream source.Stream, catchUp time.Duration) R
 	workers.Refill(3)
 	var end Result
 	end.Records = consumertest.ReadAll(t, stream)
-	shards, err := stream.Shards(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	truth := Recompute(end.Records, bucket)
-	excused := ReshardSpans(end.Records, shards, size, bucket)
+	parts := RecomputeShards(end.Records, bucket)
+	complete := func() map[string]map[int64]bool { return out.Complete(t, truth, bucket) }
 	caughtUp := consumertest.WaitFor(t, catchUp, "every record to be processed", func() bool { return seen.Count() >= len(end.Records) })
 	settled := consumertest.Settle(2*failover+3*time.Second, func() bool {
-		gaps, _ := truth.Missing(out.Written(bucket), size, bucket, excused)
-		return len(gaps) == 0
+		return len(truth.Missing(complete(), size, bucket)) == 0
 	})
 	stopping := time.Now()
 	workers.StopAll()
-	t.Logf("caught up %v after the producer stopped, windows written %v later; workers stopped in %v",
+	t.Logf("caught up %v after the producer stopped, windows complete %v later; workers stopped in %v",
 		caughtUp.Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
 
 	seen.Check(t, end.Records)
+	// Every partial written equals its shard's part of the window.
 	for _, s := range out.All() {
-		end.Windows++
-		want := truth.Window(s.Group, s.Time, size, bucket)
+		end.Partials++
+		want := parts[s.Shard].Window(s.Group, s.Time, size, bucket)
 		if slices.Equal(want, s.Counts) {
 			continue // cmp.Diff below is for the message only: slow under -race
 		}
 		end.Mismatches++
 		if end.Mismatches <= 5 {
-			t.Errorf("snapshot of %s at %v by %s (-want +got):\n%s", s.Group, s.Time.Format("15:04:05.000"), s.Host,
+			t.Errorf("partial of %s at %v from %s by %s (-want +got):\n%s", s.Group, s.Time.Format("15:04:05.000"), s.Shard, s.Host,
 				cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
 		}
 	}
-	if end.Windows == 0 {
+	if end.Partials == 0 {
 		t.Fatal("no snapshot written")
+	}
+	// Every window read back complete equals the whole recount.
+	for _, g := range truth.Groups() {
+		snaps, err := out.Query(context.Background(), g, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range snaps {
+			if !s.Complete {
+				continue
+			}
+			end.Windows++
+			want := truth.Window(g, s.Time, size, bucket)
+			if slices.Equal(want, s.Counts) {
+				continue
+			}
+			end.Mismatches++
+			if end.Mismatches <= 10 {
+				t.Errorf("complete window of %s at %v (-want +got):\n%s", g, s.Time.Format("15:04:05.000"),
+					cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
+			}
+		}
 	}
 	for _, a := range aggs {
 		s := a.Stats()
@@ -139,20 +159,26 @@ func (c *Chaos) End(t testing.TB, stream source.Stream, catchUp time.Duration) R
 		end.Stats.Snapshots += s.Snapshots
 		end.Stats.StateWrites += s.StateWrites
 	}
-	end.Gaps, end.Excused = truth.Missing(out.Written(bucket), size, bucket, excused)
+	end.Gaps = truth.Missing(complete(), size, bucket)
 	return end
 }
 
-// StartGroupProducer puts "group/key" records with the group as partition
-// key, so one open shard holds a group's records at any time.
-func StartGroupProducer(t testing.TB, s *memstream.Stream, groups int, seed uint64) *consumertest.Producer {
+// StartGroupProducer puts "group/key" records. With byGroup the group is
+// the partition key, so one open shard holds a group's records at any time;
+// otherwise it is one of a thousand user IDs, as a stream partitioned for
+// throughput has it, and every shard holds part of every group.
+func StartGroupProducer(t testing.TB, s *memstream.Stream, groups int, seed uint64, byGroup bool) *consumertest.Producer {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	return consumertest.StartProducer(t, func(<-chan struct{}) bool {
 		entries := make([]memstream.Entry, 10)
 		for j := range entries {
 			g := fmt.Sprintf("g%02d", rng.IntN(groups))
-			entries[j] = memstream.Entry{PartitionKey: g, Data: fmt.Appendf(nil, "%s/k%d", g, rng.IntN(5))}
+			pk := g
+			if !byGroup {
+				pk = fmt.Sprintf("user%03d", rng.IntN(1000))
+			}
+			entries[j] = memstream.Entry{PartitionKey: pk, Data: fmt.Appendf(nil, "%s/k%d", g, rng.IntN(5))}
 		}
 		if _, err := s.PutRecords(context.Background(), entries); err != nil {
 			t.Errorf("PutRecords: %v", err)
@@ -300,38 +326,23 @@ func (tr Truth) Window(group string, end time.Time, size, bucket time.Duration) 
 	return out
 }
 
-// MissingWindow is a window of a group that holds records but that no
-// snapshot covers: the bucket index of its end.
+// MissingWindow is a window of a group that holds records but was never
+// read back complete: the bucket index of its end.
 type MissingWindow struct {
 	Group string
 	End   int64
 }
 
-// Gaps counts the windows that Missing returns.
-func (tr Truth) Gaps(written map[string]map[int64]bool, size, bucket time.Duration, excused map[string][]Span) int {
-	gaps, _ := tr.Missing(written, size, bucket, excused)
-	return len(gaps)
-}
-
-// Missing returns the windows with records that no snapshot covers, from a
-// full window after the group's first record to its last bucket, except those
-// a reshard leaves unwritten by design (excused, from ReshardSpans), which it
-// only counts.
-func (tr Truth) Missing(written map[string]map[int64]bool, size, bucket time.Duration, excused map[string][]Span) (gaps []MissingWindow, excusedCount int) {
+// Missing returns the windows with records, from the group's first bucket
+// to a window after its last, that are not complete.
+func (tr Truth) Missing(complete map[string]map[int64]bool, size, bucket time.Duration) []MissingWindow {
 	n := int64(size / bucket)
+	var gaps []MissingWindow
 	for g := range tr.counts {
-	ends:
-		for e := tr.first[g] + n + 1; e <= tr.last[g]; e++ {
-			if written[g][e] || len(tr.Window(g, time.Unix(0, e*int64(bucket)), size, bucket)) == 0 {
-				continue
+		for e := tr.first[g] + 1; e <= tr.last[g]+n; e++ {
+			if !complete[g][e] {
+				gaps = append(gaps, MissingWindow{g, e})
 			}
-			for _, s := range excused[g] {
-				if s.From <= e && e <= s.To {
-					excusedCount++
-					continue ends
-				}
-			}
-			gaps = append(gaps, MissingWindow{g, e})
 		}
 	}
 	slices.SortFunc(gaps, func(a, b MissingWindow) int {
@@ -340,93 +351,154 @@ func (tr Truth) Missing(written map[string]map[int64]bool, size, bucket time.Dur
 		}
 		return strings.Compare(a.Group, b.Group)
 	})
-	return gaps, excusedCount
+	return gaps
 }
 
-// Span is an inclusive range of window ends, as bucket indexes.
-type Span struct{ From, To int64 }
+// Groups returns the groups with records, in order.
+func (tr Truth) Groups() []string {
+	gs := make([]string, 0, len(tr.counts))
+	for g := range tr.counts {
+		gs = append(gs, g)
+	}
+	slices.Sort(gs)
+	return gs
+}
 
-// ReshardSpans returns, per group, the windows a reshard leaves unwritten
-// by design (package aggregate): a parent's processor writes no window past
-// the bucket of the parent's last record, and a child's, which starts without
-// its parents' records, writes its first window a full window after the bucket
-// of the child's first record. So where a group's records move from a parent
-// to a child, the windows ending from just after the parent's last bucket to
-// a window after the child's first bucket go unwritten, and no others. The
-// spans come from the records' own times, so they hold whatever the stream
-// does to those times around a reshard (kinesalite stamps every record of a
-// new shard's first second with the shard's creation time plus one second,
-// which leaves the hash range a second without records).
-func ReshardSpans(records []source.Record, shards []source.Shard, size, bucket time.Duration) map[string][]Span {
-	n := int64(size / bucket)
-	first, last := map[string]int64{}, map[string]int64{}
-	groups := map[string]map[string]bool{} // shard -> groups with records in it
+// RecomputeShards counts records offline per shard: each shard's part.
+func RecomputeShards(records []source.Record, bucket time.Duration) map[string]Truth {
+	byShard := map[string][]source.Record{}
 	for _, r := range records {
-		b := BucketOf(r.ArrivalTime, bucket)
-		if f, ok := first[r.ShardID]; !ok || b < f {
-			first[r.ShardID] = b
-		}
-		if l, ok := last[r.ShardID]; !ok || b > l {
-			last[r.ShardID] = b
-		}
-		if g, _, err := ParseVisit(r); err == nil {
-			if groups[r.ShardID] == nil {
-				groups[r.ShardID] = map[string]bool{}
-			}
-			groups[r.ShardID][g] = true
-		}
+		byShard[r.ShardID] = append(byShard[r.ShardID], r)
 	}
-	parents := map[string][]string{}
-	for _, sh := range shards {
-		parents[sh.ID] = sh.Parents()
+	out := map[string]Truth{}
+	for id, rs := range byShard {
+		out[id] = Recompute(rs, bucket)
 	}
-	// withRecords returns the nearest ancestors of a shard that hold
-	// records: a parent that got none passes its own parents' on.
-	var withRecords func(id string) []string
-	withRecords = func(id string) []string {
-		var out []string
-		for _, p := range parents[id] {
-			if _, ok := last[p]; ok {
-				out = append(out, p)
-			} else {
-				out = append(out, withRecords(p)...)
-			}
-		}
-		return out
-	}
-	spans := map[string][]Span{}
-	for _, sh := range shards {
-		c, ok := first[sh.ID]
-		if !ok {
-			continue
-		}
-		for _, p := range withRecords(sh.ID) {
-			for g := range groups[sh.ID] {
-				if groups[p][g] {
-					spans[g] = append(spans[g], Span{From: last[p] + 1, To: c + n})
-				}
-			}
-		}
-	}
-	return spans
+	return out
 }
 
-// RecordingSink keeps every snapshot accepted, as written.
+// RecordingSink keeps every partial accepted, as written, and stores them
+// and the shards' progress in a Store (a sink.Memory unless told otherwise),
+// which merges them on Query. The zero value is not usable: make one with
+// NewRecordingSink or NewRecordingSinkOn.
 type RecordingSink struct {
+	Store
 	mu    sync.Mutex
 	snaps []sink.Snapshot
 	first map[string]map[time.Time]time.Time // group -> window end -> first write
+
+	// For CompleteDelays: the progress as stored, the first window end not
+	// yet complete (a bucket index, valid once started) and when each
+	// became complete. Completeness does not depend on the group.
+	progress map[string]sink.Progress
+	firstEnd time.Time // of the partials written
+	started  bool
+	next     int64
+	bucket   time.Duration
+	done     map[int64]time.Time
+}
+
+// WriteProgress records p, and when the windows it completed did.
+func (r *RecordingSink) WriteProgress(ctx context.Context, p sink.Progress) error {
+	if err := r.Store.WriteProgress(ctx, p); err != nil {
+		return err
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.progress == nil {
+		r.progress, r.done = map[string]sink.Progress{}, map[int64]time.Time{}
+	}
+	r.progress[p.Shard] = sink.Advance(r.progress[p.Shard], p)
+	r.bucket = p.Bucket
+	if !r.started {
+		if r.firstEnd.IsZero() || r.bucket <= 0 {
+			return nil
+		}
+		r.started, r.next = true, BucketOf(r.firstEnd, r.bucket)
+	}
+	all := make([]sink.Progress, 0, len(r.progress))
+	for _, q := range r.progress {
+		all = append(all, q)
+	}
+	for {
+		at := time.Unix(0, r.next*int64(r.bucket))
+		probe := sink.Merge([]sink.Snapshot{{Group: "probe", Time: at, Shard: "probe"}}, all)
+		if !probe[0].Complete {
+			return nil
+		}
+		r.done[r.next] = now
+		r.next++
+	}
+}
+
+// CompleteDelays returns, in ascending order, how long after its end each
+// window became complete, from the first window any partial was written
+// for.
+func (r *RecordingSink) CompleteDelays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var d []time.Duration
+	for e, at := range r.done {
+		d = append(d, at.Sub(time.Unix(0, e*int64(r.bucket))))
+	}
+	slices.Sort(d)
+	return d
+}
+
+// NewRecordingSink returns an empty RecordingSink.
+func NewRecordingSink() *RecordingSink {
+	m, err := sink.NewMemory(sink.WithRetention(24 * time.Hour))
+	if err != nil {
+		panic(err) // a valid constant option
+	}
+	return &RecordingSink{Store: m}
+}
+
+// Store is where a RecordingSink keeps what it records, and reads it back
+// merged from: a sink.Memory, or a DynamoDB sink.
+type Store interface {
+	sink.ProgressWriter
+	sink.Reader
+}
+
+// NewRecordingSinkOn returns an empty RecordingSink that stores in s.
+func NewRecordingSinkOn(s Store) *RecordingSink { return &RecordingSink{Store: s} }
+
+// Complete returns, per group of tr, the window ends read back complete
+// (bucket indexes).
+func (r *RecordingSink) Complete(t testing.TB, tr Truth, bucket time.Duration) map[string]map[int64]bool {
+	out := map[string]map[int64]bool{}
+	for _, g := range tr.Groups() {
+		snaps, err := r.Query(context.Background(), g, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[g] = map[int64]bool{}
+		for _, s := range snaps {
+			if s.Complete {
+				out[g][BucketOf(s.Time, bucket)] = true
+			}
+		}
+	}
+	return out
 }
 
 // Write keeps s; it never fails.
-func (r *RecordingSink) Write(_ context.Context, s []sink.Snapshot) error {
+func (r *RecordingSink) Write(ctx context.Context, s []sink.Snapshot) error {
 	now := time.Now()
+	if err := r.Store.Write(ctx, s); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.first == nil {
 		r.first = map[string]map[time.Time]time.Time{}
 	}
 	for _, x := range s {
+		if r.firstEnd.IsZero() || x.Time.Before(r.firstEnd) {
+			r.firstEnd = x.Time
+		}
 		x.Counts = slices.Clone(x.Counts)
 		r.snaps = append(r.snaps, x)
 		if r.first[x.Group] == nil {
@@ -460,16 +532,4 @@ func (r *RecordingSink) All() []sink.Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.snaps)
-}
-
-// Written returns, per group, the window ends written (bucket indexes).
-func (r *RecordingSink) Written(bucket time.Duration) map[string]map[int64]bool {
-	w := map[string]map[int64]bool{}
-	for _, s := range r.All() {
-		if w[s.Group] == nil {
-			w[s.Group] = map[int64]bool{}
-		}
-		w[s.Group][BucketOf(s.Time, bucket)] = true
-	}
-	return w
 }

@@ -1,6 +1,10 @@
-// Package awstest runs the local Kinesis and DynamoDB emulators (kinesalite and
-// dynalite, pinned in this directory's package-lock.json) for integration tests,
-// and builds AWS SDK clients that talk to them.
+// Package awstest runs the local Kinesis and DynamoDB emulators (kinesalite,
+// kinesis-local and dynalite, pinned in this directory's package-lock.json) for
+// integration tests, and builds AWS SDK clients that talk to them. Two Kinesis
+// implementations let a suite run against both, and find where one of them
+// departs from the service: kinesis-local (the kinesis-mock project) returns
+// ChildShards and MillisBehindLatest, throttles, and implements enhanced
+// fan-out, which kinesalite does not.
 //
 // A test asks for a client and gets one bound to an emulator on 127.0.0.1:
 //
@@ -52,7 +56,7 @@ const startTimeout = 60 * time.Second
 // StartKinesalite and StartDynalite. Its methods are safe for concurrent use.
 // Each emulator is one node process holding all its data in memory.
 type Emulator struct {
-	// Name is "kinesalite" or "dynalite".
+	// Name is "kinesalite", "kinesis-local" or "dynalite".
 	Name string
 	// Endpoint is the base URL to give the SDK, e.g. http://127.0.0.1:41234.
 	Endpoint string
@@ -82,7 +86,7 @@ func (e *Emulator) Output() string { return e.out.String() }
 
 // shared holds the per-binary emulators, started on first use.
 var shared struct {
-	kinesalite, dynalite sharedEmulator
+	kinesalite, kinesisLocal, dynalite sharedEmulator
 }
 
 type sharedEmulator struct {
@@ -106,6 +110,14 @@ func (s *sharedEmulator) get(t testing.TB, name string) *Emulator {
 func Kinesalite(t testing.TB) *Emulator {
 	t.Helper()
 	return shared.kinesalite.get(t, "kinesalite")
+}
+
+// KinesisLocal returns the test binary's shared kinesis-local, starting it
+// on first use (a few seconds: it is a Scala program compiled to
+// JavaScript). It skips or fails t when Node.js is missing.
+func KinesisLocal(t testing.TB) *Emulator {
+	t.Helper()
+	return shared.kinesisLocal.get(t, "kinesis-local")
 }
 
 // Dynalite returns the test binary's shared dynalite, starting it on first
@@ -146,7 +158,7 @@ func startPrivate(t testing.TB, name string) *Emulator {
 // It is optional: without it the emulators exit when the test binary does.
 func Main(m *testing.M) {
 	code := m.Run()
-	for _, s := range []*sharedEmulator{&shared.kinesalite, &shared.dynalite} {
+	for _, s := range []*sharedEmulator{&shared.kinesalite, &shared.kinesisLocal, &shared.dynalite} {
 		if s.emu != nil {
 			s.emu.Stop()
 		}

@@ -60,7 +60,7 @@ func TestSharedDynaliteServesDynamoDB(t *testing.T) {
 }
 
 func TestEmulatorsListenOnLoopbackOnly(t *testing.T) {
-	for _, e := range []*Emulator{Kinesalite(t), Dynalite(t)} {
+	for _, e := range []*Emulator{Kinesalite(t), KinesisLocal(t), Dynalite(t)} {
 		if !strings.HasPrefix(e.Endpoint, "http://127.0.0.1:") {
 			t.Errorf("%s endpoint = %q, want http://127.0.0.1:port", e.Name, e.Endpoint)
 		}
@@ -224,8 +224,9 @@ func TestInstalledChecksPinnedVersions(t *testing.T) {
 	}
 	setupDir := func(t *testing.T, kinesalite string, finished bool) string {
 		dir := t.TempDir()
-		write(t, filepath.Join(dir, "package.json"), `{"dependencies":{"kinesalite":"3.3.3","dynalite":"4.0.0"}}`)
+		write(t, filepath.Join(dir, "package.json"), `{"dependencies":{"kinesalite":"3.3.3","kinesis-local":"0.6.2","dynalite":"4.0.0"}}`)
 		write(t, filepath.Join(dir, "node_modules/kinesalite/package.json"), `{"version":"`+kinesalite+`"}`)
+		write(t, filepath.Join(dir, "node_modules/kinesis-local/package.json"), `{"version":"0.6.2"}`)
 		write(t, filepath.Join(dir, "node_modules/dynalite/package.json"), `{"version":"4.0.0"}`)
 		if finished {
 			write(t, filepath.Join(dir, "node_modules/.package-lock.json"), `{}`)
@@ -282,5 +283,20 @@ func TestTailBufferKeepsLastBytes(t *testing.T) {
 	b.Write([]byte("defg"))
 	if got := b.String(); got != "defg" {
 		t.Errorf("tail = %q, want %q", got, "defg")
+	}
+}
+
+func TestSharedKinesisLocalServesKinesis(t *testing.T) {
+	c := KinesisClient(KinesisLocal(t).Endpoint)
+	name := UniqueName(t, "kl")
+	if _, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: &name, ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatalf("CreateStream on kinesis-local: %v", err)
+	}
+	out, err := c.ListStreams(t.Context(), &kinesis.ListStreamsInput{})
+	if err != nil {
+		t.Fatalf("ListStreams: %v", err)
+	}
+	if !contains(out.StreamNames, name) {
+		t.Fatalf("ListStreams = %v, want %s among them", out.StreamNames, name)
 	}
 }

@@ -41,7 +41,7 @@ func Config(endpoint string) aws.Config {
 	}
 }
 
-// KinesisClient returns a Kinesis client for the kinesalite at endpoint.
+// KinesisClient returns a Kinesis client for the emulator at endpoint.
 func KinesisClient(endpoint string) *kinesis.Client {
 	return kinesis.NewFromConfig(Config(endpoint))
 }

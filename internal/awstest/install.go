@@ -154,7 +154,7 @@ func pinned(dir string) (map[string]string, error) {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "package.json"), err)
 	}
-	for _, name := range []string{"kinesalite", "dynalite"} {
+	for _, name := range []string{"kinesalite", "kinesis-local", "dynalite"} {
 		if pkg.Dependencies[name] == "" {
 			return nil, fmt.Errorf("%s does not pin %s", filepath.Join(dir, "package.json"), name)
 		}

@@ -1,4 +1,4 @@
-// Starts kinesalite or dynalite for internal/awstest.
+// Starts kinesalite, dynalite or kinesis-local for internal/awstest.
 //
 // The emulators' own command lines listen on every interface and on a port
 // the caller must choose; tests must bind to loopback only, and a port chosen
@@ -10,8 +10,8 @@
 'use strict'
 
 var name = process.argv[2]
-if (name !== 'kinesalite' && name !== 'dynalite') {
-  console.error('usage: node serve.js kinesalite|dynalite')
+if (name !== 'kinesalite' && name !== 'dynalite' && name !== 'kinesis-local') {
+  console.error('usage: node serve.js kinesalite|dynalite|kinesis-local')
   process.exit(2)
 }
 
@@ -27,13 +27,59 @@ process.on('uncaughtException', function (err) {
   process.exit(1)
 })
 
-var server = require(name)({}).listen(0, '127.0.0.1', function () {
-  console.log('port ' + server.address().port)
-})
-server.on('error', function (err) {
-  console.error(err && err.stack ? err.stack : String(err))
-  process.exit(1)
-})
+if (name === 'kinesis-local') {
+  serveKinesisLocal()
+} else {
+  var server = require(name)({}).listen(0, '127.0.0.1', function () {
+    console.log('port ' + server.address().port)
+  })
+  server.on('error', function (err) {
+    console.error(err && err.stack ? err.stack : String(err))
+    process.exit(1)
+  })
+}
+
+// kinesis-local (kinesis-mock compiled to JavaScript) is a program, not a
+// module: it reads its ports from the environment, listens on every
+// interface, and reads its TLS certificate (server.json) from the current
+// directory. Here it runs from its own folder with ports chosen by the
+// kernel, and every listen is held to loopback. It opens two servers: TLS
+// (for HTTP/2, which enhanced fan-out needs) and plain HTTP, which is the one
+// reported: the HTTP server is the one that answers a plain request.
+function serveKinesisLocal () {
+  var net = require('net')
+  var http = require('http')
+  var path = require('path')
+  var listen = net.Server.prototype.listen
+  net.Server.prototype.listen = function () {
+    var args = Array.prototype.slice.call(arguments)
+    if (typeof args[0] === 'number' && typeof args[1] !== 'string') args.splice(1, 0, '127.0.0.1')
+    else if (args[0] && typeof args[0] === 'object') args[0].host = '127.0.0.1'
+    var srv = this
+    srv.on('listening', function () {
+      var port = srv.address().port
+      // Probe it: only the plain HTTP server answers a plain request.
+      var req = http.request({ host: '127.0.0.1', port: port, method: 'GET', path: '/' }, function (res) {
+        res.resume()
+        console.log('port ' + port)
+      })
+      req.on('error', function () {})
+      req.setTimeout(5000, function () { req.destroy() })
+      req.end()
+    })
+    srv.on('error', function (err) {
+      console.error(err && err.stack ? err.stack : String(err))
+      process.exit(1)
+    })
+    return listen.apply(this, args)
+  }
+  var dir = path.join(__dirname, 'node_modules', 'kinesis-local')
+  process.chdir(dir)
+  process.env.KINESIS_MOCK_PLAIN_PORT = '0'
+  process.env.KINESIS_MOCK_TLS_PORT = '0'
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'WARN'
+  require(path.join(dir, 'main.js'))
+}
 
 process.stdin.on('end', function () { process.exit(0) })
 process.stdin.on('error', function () { process.exit(0) })

@@ -38,3 +38,17 @@ func (w *Writer) Write(ctx context.Context, snapshots []sink.Snapshot) error {
 	}
 	return w.w.Write(ctx, snapshots)
 }
+
+// WriteProgress records p if the wrapped Writer is a sink.ProgressWriter,
+// unless a fault is injected ("sink.WriteProgress"); a wrapped Writer that
+// records no progress makes it fail.
+func (w *Writer) WriteProgress(ctx context.Context, p sink.Progress) error {
+	pw, ok := w.w.(sink.ProgressWriter)
+	if !ok {
+		return fmt.Errorf("faults: %T records no progress", w.w)
+	}
+	if err := w.sched.before(ctx, "sink.WriteProgress", ErrThrottled, ErrTimeout); err != nil {
+		return err
+	}
+	return pw.WriteProgress(ctx, p)
+}

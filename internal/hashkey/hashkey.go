@@ -66,3 +66,9 @@ func Parse(s string) (Key, error) {
 	}
 	return k, nil
 }
+
+// Next returns a+1; Max.Next() wraps to 0.
+func (a Key) Next() Key {
+	lo, carry := bits.Add64(a.Lo, 1, 0)
+	return Key{a.Hi + carry, lo}
+}

@@ -119,7 +119,12 @@ type worker struct {
 // scenarios in a loop (the benchmark) must give them back after each.
 func emulatorBackends(t testing.TB, ctx context.Context, shards int) (*sdk.Client, string, *dynamostore.Store, func()) {
 	t.Helper()
-	kc := awstest.Kinesis(t)
+	return backendsOn(t, ctx, awstest.Kinesis(t), shards)
+}
+
+// backendsOn is emulatorBackends with the stream on kc's Kinesis.
+func backendsOn(t testing.TB, ctx context.Context, kc *sdk.Client, shards int) (*sdk.Client, string, *dynamostore.Store, func()) {
+	t.Helper()
 	dc := awstest.DynamoDB(t)
 	name := awstest.UniqueName(t, "stream")
 	table := awstest.UniqueName(t, "leases")
@@ -147,10 +152,13 @@ func emulatorBackends(t testing.TB, ctx context.Context, shards int) (*sdk.Clien
 // alone, then w2 and w3 join (scale-out), shard 0 is split and one child
 // merged with shard 1, then the worker holding most leases crashes. cfg's
 // Stream, Leases, WorkerID and NewProcessor are filled in per worker.
-func run(t testing.TB, cfg source.Config) result {
+func run(t testing.TB, cfg source.Config) result { return runOn(t, awstest.Kinesis(t), cfg) }
+
+// runOn is run with the stream on kc's Kinesis.
+func runOn(t testing.TB, kc *sdk.Client, cfg source.Config) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	kc, name, store, deleteStream := emulatorBackends(t, ctx, 2)
+	kc, name, store, deleteStream := backendsOn(t, ctx, kc, 2)
 	defer deleteStream()
 	stream, err := kinesisstream.New(kc, name)
 	if err != nil {
@@ -378,8 +386,18 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // crash only records the crashed worker had processed past its last
 // checkpoint are processed again. A 3 s failover keeps it near half a
 // minute; BenchmarkConsumerDefaults measures with the defaults.
+//
+// It runs on both Kinesis implementations: kinesalite, and kinesis-local,
+// which returns ChildShards and MillisBehindLatest as the service does.
 func TestConsumersOnEmulators(t *testing.T) {
-	res := run(t, source.Config{FailoverTime: 3 * time.Second})
+	t.Run("kinesalite", func(t *testing.T) { testConsumersOn(t, awstest.Kinesis(t)) })
+	t.Run("kinesis-local", func(t *testing.T) {
+		testConsumersOn(t, awstest.KinesisClient(awstest.KinesisLocal(t).Endpoint))
+	})
+}
+
+func testConsumersOn(t *testing.T, kc *sdk.Client) {
+	res := runOn(t, kc, source.Config{FailoverTime: 3 * time.Second})
 	t.Logf("scale-out %v, takeover %v (failover 3 s), %d records, %d processed twice (%d first by the crashed worker), open shards after split/merge %v",
 		res.scaleOut, res.takeover, res.put, len(res.twice), res.crashedFirst, res.openShardsSeen)
 	if res.distinct != res.put {

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,26 @@ func TestPrecisionAtK(t *testing.T) {
 		if p := PrecisionAtK(tt.got, exact, tt.k); p != tt.want {
 			t.Errorf("PrecisionAtK(%v, k=%d) = %v, want %v", tt.got, tt.k, p, tt.want)
 		}
+	}
+}
+
+func TestWebLogLines(t *testing.T) {
+	w := NewWebLog(1_000_000, 1.1, 1)
+	ips := map[string]int{}
+	for range 100_000 {
+		line, ip := w.Next()
+		f := strings.Fields(string(line))
+		if len(f) != 3 || f[0] != string(ip) || !strings.HasPrefix(f[1], "/p/") {
+			t.Fatalf("line %q (ip %q): want \"ip /p/N status\"", line, ip)
+		}
+		ips[string(ip)]++
+	}
+	// Zipf 1.1 over a million addresses: a long tail of distinct ones and
+	// a head that repeats.
+	if len(ips) < 20_000 || len(ips) > 90_000 {
+		t.Errorf("%d distinct IPs in 100,000 lines; want a long tail, tens of thousands", len(ips))
+	}
+	if top := ips["10.0.0.0"]; top < 1000 {
+		t.Errorf("the most frequent IP came %d times in 100,000 lines; want the Zipf head", top)
 	}
 }

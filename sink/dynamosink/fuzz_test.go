@@ -1,6 +1,8 @@
 package dynamosink
 
 import (
+	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,16 +17,29 @@ import (
 	"github.com/streamtop/streamtop/topk"
 )
 
-// FuzzDecode feeds decode every item the fuzzer can build: it must never
-// panic, must explain a refusal, and a snapshot it accepts must be one the
-// Sink can write and read back unchanged.
+func diffSnaps(want, got []sink.Snapshot) string { return cmp.Diff(want, got, cmpopts.EquateEmpty()) }
+
+func byShard(snaps []sink.Snapshot) []sink.Snapshot {
+	slices.SortFunc(snaps, func(a, b sink.Snapshot) int { return strings.Compare(a.Shard, b.Shard) })
+	return snaps
+}
+
+// FuzzDecode feeds decodeItem every item the fuzzer can build: it must never
+// panic, must explain a refusal, and the snapshots it accepts (a whole one,
+// partials, or both) must be ones the Sink can write and read back
+// unchanged.
 func FuzzDecode(f *testing.F) {
 	s := &Sink{ttl: DefaultTTL}
 	at := time.Date(2026, 11, 25, 20, 4, 5, 678e6, time.UTC) // date-proof: decode never compares with now
+	whole := sink.Snapshot{Group: "/index.html", Time: at, Window: 10 * time.Second, Host: "w1", Floor: 2,
+		Counts: []topk.Entry[string]{{Key: "google.com", Count: 12}, {Key: "bing.com", Count: 3, Err: 1}}}
+	pa, pb := whole, whole
+	pa.Shard, pb.Shard, pb.Host, pb.Counts = "shardId-000000000001", "b", "", nil
 	seeds := []map[string]types.AttributeValue{
-		s.encode(sink.Snapshot{Group: "/index.html", Time: at, Window: 10 * time.Second, Host: "w1",
-			Counts: []topk.Entry[string]{{Key: "google.com", Count: 12}, {Key: "bing.com", Count: 3, Err: 1}}}),
-		s.encode(sink.Snapshot{Group: "g", Time: at}),
+		itemOf(s, whole),
+		itemOf(s, sink.Snapshot{Group: "g", Time: at}),
+		itemOf(s, pa, pb),
+		itemOf(s, pa, whole),
 		// As the original sample wrote it: no window, no expiry.
 		{attrResource: &types.AttributeValueMemberS{Value: "/about"}, attrTimestamp: &types.AttributeValueMemberS{Value: timeKey(at)}},
 		// Corrupt ones.
@@ -34,6 +49,8 @@ func FuzzDecode(f *testing.F) {
 			attrWindow: &types.AttributeValueMemberN{Value: "9223372036854775807"}},
 		{attrResource: &types.AttributeValueMemberS{Value: "g"}, attrTimestamp: &types.AttributeValueMemberS{Value: timeKey(at)},
 			attrCounts: &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberNULL{Value: true}}}},
+		{attrResource: &types.AttributeValueMemberS{Value: "g"}, attrTimestamp: &types.AttributeValueMemberS{Value: timeKey(at)},
+			"p#a": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{attrPartCounts: &types.AttributeValueMemberM{}}}},
 	}
 	for _, item := range seeds {
 		f.Add(ddbfuzz.Encode(item))
@@ -41,30 +58,141 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		item := ddbfuzz.Decode(data)
-		snap, _, err := decode(item)
+		snaps, _, err := decodeItem(nil, item)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "sink/dynamosink: ") {
 				t.Fatalf("decode error %q does not say where it comes from", err)
 			}
+			if g, ok := item[attrResource].(*types.AttributeValueMemberS); ok && !strings.Contains(err.Error(), strconv.Quote(g.Value)) {
+				t.Fatalf("decode error %q does not name the item's group %q", err, g.Value)
+			}
 			return
 		}
-		if w, ok := item[attrWindow].(*types.AttributeValueMemberN); ok {
-			if ms, err := strconv.ParseInt(w.Value, 10, 64); err != nil || int64(snap.Window/time.Millisecond) != ms {
-				t.Fatalf("%s %q read as a window of %v", attrWindow, w.Value, snap.Window)
+		if len(snaps) == 0 {
+			t.Fatal("decode accepted an item holding no snapshot")
+		}
+		for _, snap := range snaps {
+			if w, ok := item[attrWindow].(*types.AttributeValueMemberN); ok {
+				if ms, err := strconv.ParseInt(w.Value, 10, 64); err != nil || int64(snap.Window/time.Millisecond) != ms {
+					t.Fatalf("%s %q read as a window of %v", attrWindow, w.Value, snap.Window)
+				}
+			}
+			if err := validate(snap); err != nil {
+				t.Fatalf("decode accepted a snapshot the Sink would refuse to write: %v", err)
 			}
 		}
-		if snap.Window < 0 {
-			t.Fatalf("decode accepted a negative window %v", snap.Window)
-		}
-		if err := validate(snap); err != nil {
-			t.Fatalf("decode accepted a snapshot the Sink would refuse to write: %v", err)
-		}
-		again, _, err := decode(s.encode(snap))
+		again, _, err := decodeItem(nil, itemOf(s, snaps...))
 		if err != nil {
-			t.Fatalf("decode of the item written for %+v: %v", snap, err)
+			t.Fatalf("decode of the item written for %+v: %v", snaps, err)
 		}
-		if d := cmp.Diff(snap, again, cmpopts.EquateEmpty()); d != "" {
-			t.Fatalf("snapshot changed when written and read again (-first +again):\n%s", d)
+		if d := diffSnaps(byShard(snaps), byShard(again)); d != "" {
+			t.Fatalf("snapshots changed when written and read again (-first +again):\n%s", d)
+		}
+	})
+}
+
+// FuzzDecodeProgress does the same for the progress item: no panic, an
+// error that names the attribute, and progress that is written and read
+// back unchanged.
+func FuzzDecodeProgress(f *testing.F) {
+	at := time.Date(2026, 11, 25, 20, 4, 5, 0, time.UTC) // date-proof: decode never compares with now
+	full := sink.Progress{Shard: "shardId-000000000002", Parents: []string{"shardId-000000000000", "shardId-000000000001"},
+		HashKeyStart: "0", HashKeyEnd: "340282366920938463463374607431768211455", Bucket: time.Second,
+		From: at, Through: at.Add(time.Minute), Ended: true, Host: "w1"}
+	item := func(ps ...sink.Progress) map[string]types.AttributeValue {
+		m := map[string]types.AttributeValue{attrResource: &types.AttributeValueMemberS{Value: progressGroup}}
+		for i, p := range ps {
+			m[progressPrefix+p.Shard] = encodeProgress(p, int64(i+1))
+		}
+		return m
+	}
+	seeds := []map[string]types.AttributeValue{
+		item(full),
+		item(sink.Progress{Shard: "a"}, full),
+		{"s#a": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{attrParents: &types.AttributeValueMemberSS{Value: []string{"x"}}}}},
+		{"s#a": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{attrThrough: &types.AttributeValueMemberS{Value: "now"}}}},
+		{"s#": &types.AttributeValueMemberM{}},
+	}
+	for _, it := range seeds {
+		f.Add(ddbfuzz.Encode(it))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		it := ddbfuzz.Decode(data)
+		ps, err := decodeProgressItem(it)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "sink/dynamosink: item (\"streamtop#progress\"") {
+				t.Fatalf("decode error %q does not name the item", err)
+			}
+			named := false
+			for name := range it {
+				named = named || strings.HasPrefix(name, progressPrefix) && strings.Contains(err.Error(), strconv.Quote(name))
+			}
+			if !named {
+				t.Fatalf("decode error %q does not name the attribute", err)
+			}
+			return
+		}
+		for _, p := range ps {
+			if err := validateProgress(p); err != nil {
+				t.Fatalf("decode accepted progress WriteProgress would refuse: %v", err)
+			}
+			again, _, err := decodeShardProgress(p.Shard, encodeProgress(p, 1))
+			if err != nil {
+				t.Fatalf("decode of the attribute written for %+v: %v", p, err)
+			}
+			if d := cmp.Diff(p, again, cmpopts.EquateEmpty()); d != "" {
+				t.Fatalf("progress changed when written and read again (-first +again):\n%s", d)
+			}
+		}
+	})
+}
+
+// FuzzPartialCounts holds decodePartialCounts to encoding/json: whatever
+// it accepts, encoding/json reads the same way, and what
+// encodePartialCounts writes it reads back unchanged.
+func FuzzPartialCounts(f *testing.F) {
+	for _, counts := range [][]topk.Entry[string]{
+		nil,
+		{{Key: "http://www.amazon.com/?a=1&b=<2>", Count: 30}, {Key: `"quoted" \ back`, Count: -1, Err: 9}},
+		{{Key: "ünï\u2028\x01\t", Count: 1 << 62, Err: -1 << 63}},
+	} {
+		text, err := encodePartialCounts(counts)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(text)
+	}
+	for _, text := range []string{` [ { "k" : "a" , "c" : 1 , "e" : 0 } ] `, `[{"c":1}]`, `[{"k":"a","c":1.5}]`, `[{"k":"a","x":1}]`,
+		`[{"k":"\ud83d\ude00","c":01}]`, `[{"k":"a","k":"b","c":-0}]`, `null`, `[]x`, "[{\"k\":\"\xff\"}]"} {
+		f.Add(text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := decodePartialCounts(text)
+		if err != nil {
+			return
+		}
+		var want []struct {
+			Key   *string `json:"k"`
+			Count int64   `json:"c"`
+			Err   int64   `json:"e"`
+		}
+		if err := json.Unmarshal([]byte(text), &want); err != nil {
+			t.Fatalf("decodePartialCounts(%q) = %v, but encoding/json: %v", text, got, err)
+		}
+		if len(want) != len(got) {
+			t.Fatalf("decodePartialCounts(%q) = %v; encoding/json reads %d entries", text, got, len(want))
+		}
+		for i, w := range want {
+			if w.Key == nil || *w.Key != got[i].Key || w.Count != got[i].Count || w.Err != got[i].Err {
+				t.Fatalf("decodePartialCounts(%q)[%d] = %+v; encoding/json reads %+v", text, i, got[i], w)
+			}
+		}
+		again, err := encodePartialCounts(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := decodePartialCounts(again); err != nil || !slices.Equal(back, got) {
+			t.Fatalf("counts %v written as %q read back as %v, %v", got, again, back, err)
 		}
 	})
 }

@@ -8,7 +8,7 @@
 //
 //   - Snapshots round-trip: Group, Time, Window, Host, and Counts in the
 //     order written, with their error bounds, extreme values and keys of
-//     any text.
+//     any text; a whole snapshot (no Shard) reads back Complete.
 //   - Writes are idempotent: a snapshot whose Group and Time are stored
 //     replaces the stored one (the last in a batch wins), the same instant
 //     in another time zone included.
@@ -24,6 +24,10 @@
 //     concurrent writers lose nothing.
 //   - If the Reader or the Writer is a sink.Lister, Groups lists each group
 //     once, in order. Otherwise the Groups subtest is skipped.
+//
+// RunPartials is the second half of the contract, for sinks that are also
+// sink.ProgressWriters: partials of several shards merged on reading, and
+// windows judged complete from the shards' progress.
 //
 // # What it assumes
 //
@@ -144,16 +148,22 @@ func (c suite) query(t *testing.T, g string, since time.Time) []sink.Snapshot {
 	return got
 }
 
-// want checks that the group holds exactly want from since on.
+// want checks that the group holds exactly want from since on; the whole
+// snapshots among want read back Complete.
 func (c suite) want(t *testing.T, g string, since time.Time, want []sink.Snapshot) {
 	t.Helper()
+	want = slices.Clone(want)
+	for i := range want {
+		want[i].Complete = want[i].Complete || want[i].Shard == ""
+	}
 	if d := cmp.Diff(want, c.query(t, g, since), opts); d != "" {
 		t.Fatalf("Query(%q, %v) (-want +got):\n%s", g, since.Format(time.RFC3339Nano), d)
 	}
 }
 
+// snap is a whole snapshot, as written and (Complete) as read back.
 func snap(g string, at time.Time, counts ...topk.Entry[string]) sink.Snapshot {
-	return sink.Snapshot{Group: g, Time: at, Window: 10 * time.Second, Counts: counts, Host: "host-1"}
+	return sink.Snapshot{Group: g, Time: at, Window: 10 * time.Second, Counts: counts, Host: "host-1", Complete: true}
 }
 
 func e(key string, count int64) topk.Entry[string] { return topk.Entry[string]{Key: key, Count: count} }

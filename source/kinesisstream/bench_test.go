@@ -1,6 +1,7 @@
 package kinesisstream_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -342,4 +343,63 @@ func BenchmarkProducer(b *testing.B) {
 	b.ReportMetric(total/raw.Seconds(), "raw-records/s")
 	b.ReportMetric(total/ours.Seconds(), "producer-records/s")
 	b.ReportMetric(100*raw.Seconds()/ours.Seconds(), "%-of-raw")
+}
+
+// BenchmarkProducerAggregation writes 100-byte records to a 2-shard
+// kinesalite stream through a Producer with default settings and through
+// the same Producer with WithAggregation(DefaultAggregateSize), in rounds
+// that alternate between the two. It reports the records each PutRecords
+// call carried and the rate of each. Target: aggregation carries >= 5x the
+// records a call.
+func BenchmarkProducerAggregation(b *testing.B) {
+	const rounds, n, keys = 2, 20000, 1000
+	ctx := context.Background()
+	es := newEmulatorStream(b, 2)
+	type tally struct {
+		records, requests int64
+		took              time.Duration
+	}
+	var plain, agg tally
+	data := make([][]byte, n)
+	for j := range data {
+		data[j] = bytes.Repeat([]byte{'a' + byte(j%26)}, 100)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N * rounds {
+		for k := range 2 {
+			aggregate := (i+k)%2 == 1
+			var opts []kinesisstream.ProducerOption
+			t := &plain
+			if aggregate {
+				opts, t = append(opts, kinesisstream.WithAggregation(kinesisstream.DefaultAggregateSize)), &agg
+			}
+			start := time.Now()
+			p, err := kinesisstream.NewProducer(es.client, es.Name(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := range n {
+				if err := p.Put(ctx, fmt.Sprint("key-", j%keys), data[j]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := p.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+			t.took += time.Since(start)
+			s := p.Stats()
+			if s.Sent != n {
+				b.Fatalf("Stats = %+v, want %d sent", s, n)
+			}
+			t.records += s.Sent
+			t.requests += s.Requests
+		}
+	}
+	perCall := func(t tally) float64 { return float64(t.records) / float64(t.requests) }
+	b.ReportMetric(perCall(plain), "plain-records/call")
+	b.ReportMetric(perCall(agg), "aggregated-records/call")
+	b.ReportMetric(perCall(agg)/perCall(plain), "x-records/call")
+	b.ReportMetric(float64(plain.records)/plain.took.Seconds(), "plain-records/s")
+	b.ReportMetric(float64(agg.records)/agg.took.Seconds(), "aggregated-records/s")
 }

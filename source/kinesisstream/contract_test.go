@@ -2,8 +2,10 @@ package kinesisstream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 	"github.com/streamtop/streamtop/source/sourcetest"
 )
@@ -85,7 +88,13 @@ func (s emulatorStream) MergeShards(ctx context.Context, shardID, adjacentShardI
 // it when the test ends.
 func newEmulatorStream(t testing.TB, shards int, opts ...kinesisstream.StreamOption) emulatorStream {
 	t.Helper()
-	client := awstest.Kinesis(t)
+	return newStreamOn(t, awstest.Kinesis(t), shards, opts...)
+}
+
+// newStreamOn creates a stream through client and deletes it when the test
+// ends.
+func newStreamOn(t testing.TB, client *sdk.Client, shards int, opts ...kinesisstream.StreamOption) emulatorStream {
+	t.Helper()
 	name := awstest.UniqueName(t, "stream")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -117,5 +126,54 @@ func TestStreamContract(t *testing.T) {
 		// the upper hash range ("not an adjacent pair"); the service takes
 		// either order. The suite checks the refusal, so this line fails
 		// once the emulator catches up.
+		sourcetest.WithMergeLowerFirst())
+}
+
+// kinesisLocalStream declares kinesis-local 0.6.2's gaps, where it departs
+// from the service's documented behaviour; each stands in for the service
+// here, so the suite still checks streamtop's side.
+type kinesisLocalStream struct{ emulatorStream }
+
+// SplitShard refuses a split at the shard's first hash key, as the service
+// does (the lower child would hold no key); kinesis-local makes an empty
+// child.
+func (s kinesisLocalStream) SplitShard(ctx context.Context, shardID, newStartingHashKey string) error {
+	shards, err := s.Shards(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sh := range shards {
+		if sh.ID == shardID && sh.HashKeyStart == newStartingHashKey {
+			return fmt.Errorf("NewStartingHashKey %s is the first key of shard %s", newStartingHashKey, shardID)
+		}
+	}
+	return s.emulatorStream.SplitShard(ctx, shardID, newStartingHashKey)
+}
+
+// Open reads a sequence number of another shard as the invalid position it
+// is: the service answers GetShardIterator with InvalidArgumentException
+// ("Invalid StartingSequenceNumber"), kinesis-local with
+// ResourceNotFoundException ("Unable to find record with provided
+// SequenceNumber"), which names the shard missing instead.
+func (s kinesisLocalStream) Open(ctx context.Context, shardID string, from source.Position) (source.ShardReader, error) {
+	r, err := s.emulatorStream.Open(ctx, shardID, from)
+	if err != nil && errors.Is(err, source.ErrShardNotFound) && strings.Contains(err.Error(), "Unable to find record with provided SequenceNumber") {
+		return nil, fmt.Errorf("%w (kinesis-local: %v)", source.ErrInvalidPosition, err)
+	}
+	return r, err
+}
+
+// TestStreamContractKinesisLocal runs the same suite against the second
+// Kinesis implementation, kinesis-local (the kinesis-mock project), with its
+// gaps declared by kinesisLocalStream.
+func TestStreamContractKinesisLocal(t *testing.T) {
+	client := awstest.KinesisClient(awstest.KinesisLocal(t).Endpoint)
+	sourcetest.Run(t, func(t *testing.T, shards int) sourcetest.Stream {
+		return kinesisLocalStream{newStreamOn(t, client, shards)}
+	},
+		sourcetest.WithTick(func() { time.Sleep(5 * time.Millisecond) }),
+		sourcetest.WithTimeout(60*time.Second),
+		// Like kinesalite, it refuses a MergeShards whose ShardToMerge
+		// holds the upper range ("Provided shards are not adjacent").
 		sourcetest.WithMergeLowerFirst())
 }

@@ -1,7 +1,8 @@
 // Package kinesisstream reads and writes Amazon Kinesis Data Streams through the AWS
 // SDK for Go v2: Stream is a source.Stream for the Consumer, Producer batches
-// records into PutRecords, and CreateStream, DeleteStream and WaitActive manage
-// streams (for tests, demos and the local emulator).
+// records into PutRecords (and, with WithAggregation, packs them into the
+// KPL's aggregated records), and CreateStream, DeleteStream and WaitActive
+// manage streams (for tests, demos and the local emulator).
 //
 // The package never loads AWS configuration itself: the caller builds a
 // *kinesis.Client (from github.com/aws/aws-sdk-go-v2/service/kinesis) and
@@ -32,6 +33,12 @@
 // user record whose hash key lies outside its shard's range (the KPL packed it
 // by a stale shard map, and sends it again to the right shard) is dropped and
 // counted. WithoutDeaggregation delivers every Kinesis record as it is stored.
+// A Producer made with WithAggregation writes that format, packed by the
+// shard map, and sends again what a reshard carried to the wrong shard.
+//
+// A Producer never loses a record silently: each one it gives up on goes to
+// the WithFailureHandler function at once, is counted in Stats, and is
+// counted in the *LostError that the next Flush or Close returns.
 //
 // A reader's Read returns at most max user records, so it may stop inside an
 // aggregated record and go on from there at the next Read; GetRecords' limit

@@ -2,6 +2,7 @@ package kinesisstream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -94,10 +95,37 @@ func ExampleProducer() {
 		}
 	}
 	if err := p.Close(ctx); err != nil {
-		log.Fatal(err) // wraps kinesisstream.ErrSendFailed: some records were not sent
+		log.Fatal(err) // a *kinesisstream.LostError: some records were not sent
 	}
 	s := p.Stats()
 	fmt.Printf("sent %d, retried %d, failed %d\n", s.Sent, s.Retried, s.Failed)
+}
+
+// A Producer that packs small records into aggregated records, by shard,
+// and reports each record it loses at once. Readers de-aggregate them (a
+// Stream does by default).
+func ExampleWithAggregation() {
+	ctx := context.Background()
+	client := newClient(ctx)
+	p, err := kinesisstream.NewProducer(client, "visits",
+		kinesisstream.WithAggregation(kinesisstream.DefaultAggregateSize),
+		kinesisstream.WithFailureHandler(func(key string, data []byte, err error) {
+			log.Printf("lost a record of %s: %v", key, err)
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 100000 {
+		if err := p.Put(ctx, fmt.Sprint("visitor-", i%1000), []byte(`{"resource":"/"}`)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var lost *kinesisstream.LostError
+	if err := p.Close(ctx); errors.As(err, &lost) {
+		log.Fatalf("%d records lost, the last because %v", lost.Records, lost.Last)
+	}
+	s := p.Stats()
+	fmt.Printf("%d records in %d requests\n", s.Sent, s.Requests)
 }
 
 // Resharding is asynchronous: wait for ACTIVE before listing the children.

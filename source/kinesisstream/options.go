@@ -28,9 +28,30 @@ var (
 	// ErrClosed reports use of a closed Producer or ShardReader.
 	ErrClosed = errors.New("kinesisstream: closed")
 	// ErrSendFailed reports records a Producer accepted but could not send:
-	// the service refused them for good, or Close ran out of time.
+	// the service refused them for good, or Close ran out of time. Flush
+	// and Close return it as a *LostError, which says how many.
 	ErrSendFailed = errors.New("kinesisstream: records not sent")
 )
+
+// LostError reports records a Producer accepted but could not deliver, as
+// Flush and Close return it: how many since the last report, and the reason
+// the last of them failed. errors.Is finds ErrSendFailed in it, and both
+// errors.Is and errors.As see through it to Last (a service error such as
+// *types.ResourceNotFoundException, ErrThrottled, or the ctx error of a
+// Close that ran out of time). Each report is a new value that the Producer
+// never changes, so it may be read from any goroutine; the zero value is
+// never returned.
+type LostError struct {
+	Records int   // records lost, at least 1
+	Last    error // why the last of them failed
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("%v: %d records lost; the last: %v", ErrSendFailed, e.Records, e.Last)
+}
+
+// Unwrap returns ErrSendFailed and Last, for errors.Is and errors.As.
+func (e *LostError) Unwrap() []error { return []error{ErrSendFailed, e.Last} }
 
 // Limits of the Kinesis API (Kinesis Data Streams quotas).
 const (
@@ -68,6 +89,15 @@ const (
 	// DefaultConcurrency is how many PutRecords requests a Producer keeps
 	// in flight.
 	DefaultConcurrency = 2
+	// DefaultAggregateSize is the size of an aggregated record that
+	// WithAggregation suggests, 50 KiB, as the KPL's default. Far below the
+	// 1 MiB a record may have, it already carries some 400 records of 100
+	// bytes, so a request of 5 MiB holds tens of thousands; and a smaller
+	// aggregate costs less when it goes wrong: a throttled one is sent
+	// again whole, a shard takes only 1 MiB a second (a 1 MiB aggregate
+	// fills that alone, and is refused whole if anything else was written
+	// that second), and a reader delivers a corrupt one as a single record.
+	DefaultAggregateSize = 50 << 10
 )
 
 // StreamOption configures a Stream in New. WithPollInterval and
@@ -80,9 +110,9 @@ type StreamOption interface {
 
 // ProducerOption configures a Producer in NewProducer. WithLinger,
 // WithBufferLimit, WithFailWhenFull, WithKeyOrder, WithConcurrency,
-// WithBatchLimit and WithFailureHandler make one; so do WithBackoff and
-// WithMaxAttempts. Passing a Stream's option to NewProducer does not
-// compile.
+// WithBatchLimit, WithFailureHandler and WithAggregation make one; so do
+// WithBackoff and WithMaxAttempts. Passing a Stream's option to NewProducer
+// does not compile.
 type ProducerOption interface {
 	applyProducer(*producerConfig) error
 }
@@ -129,6 +159,7 @@ type producerConfig struct {
 	batchRecords int
 	batchBytes   int
 	onFailure    func(partitionKey string, data []byte, err error)
+	aggSize      int // 0: no aggregation
 }
 
 var defaultBackoff = backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}
@@ -312,9 +343,15 @@ func WithBatchLimit(records, bytes int) ProducerOption {
 }
 
 // WithFailureHandler sets a function the Producer calls for each accepted
-// record it gives up on, with the reason. It is called from the Producer's
-// goroutines, must be safe for concurrent use and should not block. Without
-// it, failures are counted in Stats and reported by the next Flush or Close.
+// record it gives up on, with its key, its data (which the handler may keep)
+// and the reason, as soon as the Producer gives up: when the service
+// refuses the record for good (the stream was deleted, say), when
+// WithMaxAttempts runs out, or when Close runs out of time. It is called
+// from the Producer's goroutines, several at once, never with a lock held
+// (it may call Stats, or Put to try again), and should not block: records
+// it has not returned for count as unfinished, so Flush and Close wait for
+// it (and it must not call them). Failures are also counted in Stats().Failed and reported, with or
+// without a handler, by the next Flush or Close as a *LostError.
 func WithFailureHandler(f func(partitionKey string, data []byte, err error)) ProducerOption {
 	return producerOption(func(c *producerConfig) error {
 		if f == nil {
@@ -330,10 +367,46 @@ func WithFailureHandler(f func(partitionKey string, data []byte, err error)) Pro
 // shard, at most one per call (ListShards, GetRecords, ...) every 10 s
 // (ratelog.DefaultEvery), with the count of those held back. Record data is
 // never logged. A nil logger turns logging off, the default. A Producer
-// accepts the option too.
+// accepts the option, but its own retries are not logged yet: its failure
+// handler and Stats report what it could not send.
 func WithLogger(l *slog.Logger) Option {
 	return retryOption(func(c *retryConfig) error {
 		c.log, c.warns = l, &ratelog.Limiter{}
+		return nil
+	})
+}
+
+// WithAggregation makes a Producer pack records into aggregated records in
+// the format of the Kinesis Producer Library (see package kpl), each at
+// most maxSize bytes (DefaultAggregateSize is a good choice; at most
+// MaxRecordSize), so that one PutRecords request carries many more records
+// than its 500 entries. Readers must de-aggregate, as Stream does by
+// default, and as the KCL and AWS's aws-kinesis-agg do.
+//
+// Records are packed by shard: the Producer lists the stream's shards
+// (so its client needs ListShards as well as PutRecords, as a
+// *kinesis.Client has) and puts each aggregated record with an explicit
+// hash key in its shard's range. When Kinesis puts one on another shard,
+// the stream was resharded: the Producer lists the shards again and sends
+// again the records outside that shard's range (which a reader drops); they
+// come after the key's records that other requests in flight sent
+// meanwhile, unless WithKeyOrder held those back. A batch's lone record for
+// a shard, and a record larger than maxSize, go as they are.
+//
+// WithBatchLimit then bounds the aggregated records of one request; a batch
+// of user records is bounded by the buffer (WithBufferLimit). WithKeyOrder
+// still lets one record of a key be in flight, so it packs together records
+// of different keys only.
+//
+// Aggregation costs, in the Producer's goroutines, an MD5 of each record's
+// partition key and of each aggregated record, and a copy of each record:
+// the records in flight are held twice, beyond what WithBufferLimit counts.
+func WithAggregation(maxSize int) ProducerOption {
+	return producerOption(func(c *producerConfig) error {
+		if maxSize < 1<<10 || maxSize > MaxRecordSize {
+			return fmt.Errorf("%w: WithAggregation(%d): want %d..%d bytes", ErrInvalidOption, maxSize, 1<<10, MaxRecordSize)
+		}
+		c.aggSize = maxSize
 		return nil
 	})
 }

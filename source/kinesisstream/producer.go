@@ -2,6 +2,7 @@ package kinesisstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/hashkey"
 )
 
 // PutClient is the part of *kinesis.Client that a Producer calls:
@@ -32,8 +34,10 @@ type PutClient interface {
 // retried until they are sent. Flush waits for every record accepted before
 // it; Close does the same and stops the Producer. Nothing accepted is dropped
 // silently: a record the service refuses for good (or that Close runs out of
-// time for) is counted in Stats().Failed, passed to the WithFailureHandler
-// function, and reported by the next Flush or Close as ErrSendFailed.
+// time for) is counted in Stats().Failed, passed at once to the
+// WithFailureHandler function, and counted in the *LostError that the next
+// Flush or Close returns. WithAggregation packs records into aggregated
+// records, many to an entry.
 //
 // Without WithKeyOrder, records are sent in about the order Put took them,
 // but retries and concurrent requests can reorder them, even within a key.
@@ -46,6 +50,7 @@ type Producer struct {
 	client PutClient
 	name   string
 	cfg    *producerConfig
+	shards *shardMap // with aggregation only
 
 	// sendCtx carries the requests; Close cancels it when its own ctx ends,
 	// so that no request outlives the Producer.
@@ -65,20 +70,36 @@ type Producer struct {
 	gen        uint64         // Flush generation new records join
 	unfinished map[uint64]int // records not yet sent or failed, by generation
 	flushing   int            // Flush and Close calls waiting: linger is skipped
+	blocked    int            // Puts waiting for room: linger is skipped too
 	closing    bool
 	changed    chan struct{} // closed (and replaced) when records finish
 	failed     int           // failures since the last Flush or Close reported them
-	failure    error         // the first of them
+	failure    error         // the last of them
+	// toReport holds failed records whose handler (WithFailureHandler) has
+	// not run yet; they stay unfinished until it has, so that Flush and
+	// Close return after the handler saw every failure they report.
+	toReport []failure
 
-	sent, retried, failedTotal atomic.Int64
+	sent, retried, failedTotal, requests atomic.Int64
+}
+
+type failure struct {
+	rec *pending
+	err error
 }
 
 // ProducerStats counts a Producer's records since it was made. It is a
 // snapshot, copied out by Stats; the zero value means nothing happened yet.
 type ProducerStats struct {
-	Sent    int64 // acknowledged by the service
-	Retried int64 // sent again after the service refused them (each resend counts)
-	Failed  int64 // accepted but never sent
+	Sent int64 // acknowledged by the service
+	// Retried counts records sent again: the service refused them, or
+	// (WithAggregation) a reshard carried them to the wrong shard. Each
+	// resend counts.
+	Retried int64
+	Failed  int64 // accepted but never sent: lost
+	// Requests counts PutRecords calls; Sent/Requests is the records a call
+	// carried, which aggregation raises.
+	Requests int64
 	// Buffered is how many records the Producer holds now.
 	Buffered int
 }
@@ -109,11 +130,20 @@ func NewProducer(client PutClient, streamName string, opts ...ProducerOption) (*
 	if err != nil {
 		return nil, err
 	}
+	var shards *shardMap
+	if cfg.aggSize > 0 {
+		lister, ok := client.(shardLister)
+		if !ok {
+			return nil, fmt.Errorf("%w: WithAggregation: the client has no ListShards method to learn the shards by", ErrInvalidOption)
+		}
+		shards = &shardMap{lister: lister, name: streamName, rc: cfg.retryConfig}
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	p := &Producer{
 		client:     client,
 		name:       streamName,
 		cfg:        cfg,
+		shards:     shards,
 		sendCtx:    ctx,
 		cancelSend: cancel,
 		wake:       make(chan struct{}, 1),
@@ -141,7 +171,9 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		return err
 	}
 	size := len(partitionKey) + len(data)
-	rec := &pending{key: partitionKey, data: append([]byte(nil), data...), size: size}
+	// Never nil, even when empty: the SDK refuses an entry without Data,
+	// and with it the whole request.
+	rec := &pending{key: partitionKey, data: append(make([]byte, 0, len(data)), data...), size: size}
 	p.mu.Lock()
 	for {
 		if p.closing {
@@ -156,13 +188,21 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 			return ErrBufferFull
 		}
 		changed := p.changed
+		p.blocked++
 		p.mu.Unlock()
+		p.poke() // nothing more can join a lingering batch: send it now
+		var err error
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		}
 		p.mu.Lock()
+		p.blocked--
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	rec.gen = p.gen
 	rec.at = time.Now()
@@ -216,8 +256,9 @@ func (p *Producer) poke() {
 
 // Flush sends every record accepted before it was called and waits until
 // each is acknowledged or has failed, or until ctx ends. Records waiting to
-// fill a batch go at once. It returns an error wrapping ErrSendFailed if any
-// record failed since the last Flush or Close reported failures.
+// fill a batch go at once. It returns a *LostError (errors.Is
+// ErrSendFailed) if any record failed since the last Flush or Close
+// reported failures.
 func (p *Producer) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closing {
@@ -242,9 +283,9 @@ func (p *Producer) Flush(ctx context.Context) error {
 // Close stops taking records, sends everything held, and stops the
 // Producer. If ctx ends first, what is left is abandoned: requests in flight
 // are cancelled (the service may or may not have stored them), and every
-// record not acknowledged counts as failed. Close returns an error wrapping
-// ErrSendFailed if any record failed since the last report; calling it again
-// returns ErrClosed.
+// record not acknowledged counts as failed. Close returns a *LostError
+// (errors.Is ErrSendFailed) if any record failed since the last report;
+// calling it again returns ErrClosed.
 func (p *Producer) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closing {
@@ -255,7 +296,8 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.flushing++
 	p.mu.Unlock()
 	p.poke()
-	err := p.waitFor(ctx, func() bool { return p.bufRecords == 0 })
+	idle := func() bool { return p.bufRecords == 0 && len(p.unfinished) == 0 }
+	err := p.waitFor(ctx, idle)
 	if err != nil {
 		// Senders now fail what they hold, at once, and so does the queue.
 		p.cancelSend(err)
@@ -264,10 +306,10 @@ func (p *Producer) Close(ctx context.Context) error {
 			p.queueBytes -= rec.size
 			p.finishLocked(rec, p.abandoned())
 		}
-		close(p.changed)
-		p.changed = make(chan struct{})
+		p.signalLocked()
 		p.mu.Unlock()
-		_ = p.waitFor(context.Background(), func() bool { return p.bufRecords == 0 })
+		p.report()
+		_ = p.waitFor(context.Background(), idle)
 	}
 	close(p.stop)
 	<-p.stopped
@@ -309,7 +351,7 @@ func (p *Producer) takeFailures() error {
 	if p.failed == 0 {
 		return nil
 	}
-	err := fmt.Errorf("%w: %d records failed; the first: %w", ErrSendFailed, p.failed, p.failure)
+	err := &LostError{Records: p.failed, Last: p.failure}
 	p.failed, p.failure = 0, nil
 	return err
 }
@@ -323,6 +365,7 @@ func (p *Producer) Stats() ProducerStats {
 		Sent:     p.sent.Load(),
 		Retried:  p.retried.Load(),
 		Failed:   p.failedTotal.Load(),
+		Requests: p.requests.Load(),
 		Buffered: buffered,
 	}
 }
@@ -364,7 +407,8 @@ func (p *Producer) dispatch() {
 }
 
 // cutBatch takes the next batch off the queue if one is due: a full one, or
-// any when the oldest record has lingered enough or a Flush or Close waits.
+// any when the oldest record has lingered enough, a Flush or Close waits, or
+// a Put waits for room (so no record can join the batch until one goes).
 // Otherwise it returns when the oldest record's linger ends (the zero time
 // when the queue is empty).
 func (p *Producer) cutBatch() ([]*pending, time.Time) {
@@ -372,29 +416,40 @@ func (p *Producer) cutBatch() ([]*pending, time.Time) {
 	if head == nil {
 		return nil, time.Time{}
 	}
-	full := p.queue.len() >= p.cfg.batchRecords || p.queueBytes >= p.cfg.batchBytes
-	if !full && p.flushing == 0 {
+	maxRecords, maxBytes := p.cfg.batchRecords, p.cfg.batchBytes
+	perRecord := 0
+	if p.shards != nil {
+		// The limits bound aggregated records, of many user records each:
+		// a batch of user records is bounded by the buffer, and its bytes,
+		// with the format's overhead, by one request's, less a 64th (80 KiB
+		// of 5 MiB) for the aggregated records' own keys and checksums.
+		maxRecords, maxBytes, perRecord = p.cfg.bufRecords, maxBytes-maxBytes/64, aggOverhead
+	}
+	full := p.queue.len() >= maxRecords || p.queueBytes+perRecord*p.queue.len() >= maxBytes
+	if !full && p.flushing == 0 && p.blocked == 0 {
 		if due := head.at.Add(p.cfg.linger); due.After(time.Now()) {
 			return nil, due
 		}
 	}
 	var batch []*pending
 	bytes := 0
-	for len(batch) < p.cfg.batchRecords {
+	for len(batch) < maxRecords {
 		rec := p.queue.front()
-		if rec == nil || bytes+rec.size > p.cfg.batchBytes {
+		if rec == nil || len(batch) > 0 && bytes+rec.size+perRecord > maxBytes {
 			break
 		}
 		p.queue.popFront()
 		p.queueBytes -= rec.size
-		bytes += rec.size
+		bytes += rec.size + perRecord
 		batch = append(batch, rec)
 	}
 	return batch, time.Time{}
 }
 
-// send delivers one batch, resending only the refused entries, until each
-// record is sent or has failed; then it frees its concurrency slot.
+// send delivers one batch, resending only the refused records, until each
+// is sent or has failed; then it frees its concurrency slot. Each attempt
+// packs what is left afresh, so that records an aggregated record carried to
+// the wrong shard are packed by the new shard map.
 func (p *Producer) send(recs []*pending) {
 	defer func() {
 		p.mu.Lock()
@@ -403,49 +458,27 @@ func (p *Producer) send(recs []*pending) {
 		p.poke()
 	}()
 	for attempt := 1; len(recs) > 0; attempt++ {
-		entries := make([]types.PutRecordsRequestEntry, len(recs))
-		for i, r := range recs {
-			entries[i] = types.PutRecordsRequestEntry{Data: r.data, PartitionKey: aws.String(r.key)}
-		}
-		out, err := p.client.PutRecords(p.sendCtx, &kinesis.PutRecordsInput{
-			StreamName: aws.String(p.name),
-			Records:    entries,
-		})
-		var again []*pending
-		var lastErr error
+		entries, err := p.pack(p.sendCtx, recs)
 		switch {
-		case err != nil && retryable(p.sendCtx, err):
-			again, lastErr = recs, err
 		case err != nil && p.sendCtx.Err() != nil:
 			p.finish(nil, recs, p.abandoned())
 			return
 		case err != nil:
-			p.finish(nil, recs, fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, err))
+			p.finish(nil, recs, fmt.Errorf("kinesisstream: ListShards %s: %w", p.name, err))
 			return
-		default:
-			var ok, bad []*pending
-			var badErr error
-			for i, rec := range recs {
-				if i >= len(out.Records) {
-					// A short answer leaves the rest unknown; sending them
-					// again risks a duplicate, never a loss.
-					again = append(again, rec)
-					continue
-				}
-				e := out.Records[i]
-				code := aws.ToString(e.ErrorCode)
-				switch {
-				case code == "":
-					ok = append(ok, rec)
-				case retryableCodes[code]:
-					again = append(again, rec)
-					lastErr = &entryError{code, aws.ToString(e.ErrorMessage)}
-				default:
-					bad = append(bad, rec)
-					badErr = fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, &entryError{code, aws.ToString(e.ErrorMessage)})
-				}
+		}
+		var again []*pending
+		var lastErr error
+		for len(entries) > 0 {
+			// Aggregated records can outgrow one request; the batch's cut
+			// leaves room for that (see cutBatch), so this rarely loops.
+			n := requestSize(entries, p.cfg.batchRecords, p.cfg.batchBytes)
+			a, why := p.put(entries[:n])
+			again = append(again, a...)
+			if why != nil {
+				lastErr = why
 			}
-			p.finish(ok, bad, badErr)
+			entries = entries[n:]
 		}
 		if len(again) == 0 {
 			return
@@ -461,6 +494,103 @@ func (p *Producer) send(recs []*pending) {
 		p.retried.Add(int64(len(again)))
 		recs = again
 	}
+}
+
+// put makes one PutRecords request of entries and settles what it can:
+// the records of accepted entries are sent, those of entries refused for
+// good have failed. It returns the records to send again, and why.
+func (p *Producer) put(entries []entry) (again []*pending, why error) {
+	in := make([]types.PutRecordsRequestEntry, len(entries))
+	for i, e := range entries {
+		in[i] = types.PutRecordsRequestEntry{Data: e.data, PartitionKey: aws.String(e.key)}
+		if e.hashKey != "" {
+			in[i].ExplicitHashKey = aws.String(e.hashKey)
+		}
+	}
+	p.requests.Add(1)
+	out, err := p.client.PutRecords(p.sendCtx, &kinesis.PutRecordsInput{
+		StreamName: aws.String(p.name),
+		Records:    in,
+	})
+	switch {
+	case err != nil && retryable(p.sendCtx, err):
+		return recordsOf(entries), err
+	case err != nil && p.sendCtx.Err() != nil:
+		p.finish(nil, recordsOf(entries), p.abandoned())
+		return nil, nil
+	case err != nil:
+		p.finish(nil, recordsOf(entries), fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, err))
+		return nil, nil
+	}
+	var ok, bad []*pending
+	var badErr error
+	var open []openShard // listed again after a wrong shard, once a response
+	for i, e := range entries {
+		if i >= len(out.Records) {
+			// A short answer leaves the rest unknown; sending them
+			// again risks a duplicate, never a loss.
+			again = append(again, e.recs...)
+			continue
+		}
+		res := out.Records[i]
+		code := aws.ToString(res.ErrorCode)
+		switch {
+		case code == "" && e.shard != "" && aws.ToString(res.ShardId) != e.shard:
+			if open == nil {
+				open, _ = p.shards.refresh(p.sendCtx)
+			}
+			o, a := landed(e, open, aws.ToString(res.ShardId))
+			ok, again = append(ok, o...), append(again, a...)
+			if len(a) > 0 {
+				why = fmt.Errorf("%w: aggregated record for shard %s landed on %s", errWrongShard, e.shard, aws.ToString(res.ShardId))
+			}
+		case code == "":
+			ok = append(ok, e.recs...)
+		case retryableCodes[code]:
+			again = append(again, e.recs...)
+			why = &entryError{code, aws.ToString(res.ErrorMessage)}
+		default:
+			bad = append(bad, e.recs...)
+			badErr = fmt.Errorf("kinesisstream: PutRecords %s: %w", p.name, &entryError{code, aws.ToString(res.ErrorMessage)})
+		}
+	}
+	p.finish(ok, bad, badErr)
+	return again, why
+}
+
+// errWrongShard is why records are sent again after the shard map proved
+// stale.
+var errWrongShard = errors.New("kinesisstream: stream resharded")
+
+// landed splits the records of an aggregated record that Kinesis put on
+// shard id, not the one it was packed for, into those in that shard's range
+// (stored: a reader delivers them) and the others, which a reader drops
+// (see Stream) and which must be sent again. open is the new listing. If it
+// does not show the shard, all are sent again: a duplicate, never a loss.
+func landed(e entry, open []openShard, id string) (ok, again []*pending) {
+	sh, found := byID(open, id)
+	if !found {
+		return nil, e.recs
+	}
+	for _, r := range e.recs {
+		if sh.contains(hashkey.Of(r.key)) {
+			ok = append(ok, r)
+		} else {
+			again = append(again, r)
+		}
+	}
+	return ok, again
+}
+
+func recordsOf(entries []entry) []*pending {
+	if len(entries) == 1 {
+		return entries[0].recs
+	}
+	var recs []*pending
+	for _, e := range entries {
+		recs = append(recs, e.recs...)
+	}
+	return recs
 }
 
 // abandoned is the reason for failing records once Close has given up.
@@ -489,29 +619,65 @@ func (p *Producer) finish(ok, bad []*pending, err error) {
 	for _, rec := range bad {
 		p.finishLocked(rec, err)
 	}
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.signalLocked()
 	p.mu.Unlock()
+	p.report()
 	p.poke()
 }
 
-// finishLocked forgets a record that was sent (err nil) or failed, and lets
-// its key's next record go. The caller holds p.mu and must signal changed.
-func (p *Producer) finishLocked(rec *pending, err error) {
-	p.bufRecords--
-	p.bufBytes -= rec.size
+// signalLocked wakes whoever waits for records to finish. The caller holds
+// p.mu.
+func (p *Producer) signalLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// report passes the failed records to the failure handler, outside p.mu, so
+// that the handler may call the Producer (Stats, even Put), then counts them
+// finished.
+func (p *Producer) report() {
+	p.mu.Lock()
+	failed := p.toReport
+	p.toReport = nil
+	p.mu.Unlock()
+	if len(failed) == 0 {
+		return
+	}
+	for _, f := range failed {
+		p.cfg.onFailure(f.rec.key, f.rec.data, f.err)
+	}
+	p.mu.Lock()
+	for _, f := range failed {
+		p.unfinish(f.rec)
+	}
+	p.signalLocked()
+	p.mu.Unlock()
+}
+
+// unfinish takes a record off its Flush generation's count. The caller
+// holds p.mu.
+func (p *Producer) unfinish(rec *pending) {
 	if p.unfinished[rec.gen]--; p.unfinished[rec.gen] == 0 {
 		delete(p.unfinished, rec.gen)
 	}
+}
+
+// finishLocked forgets a record that was sent (err nil) or failed, and lets
+// its key's next record go. The caller holds p.mu, must signal changed and,
+// after unlocking, call report.
+func (p *Producer) finishLocked(rec *pending, err error) {
+	p.bufRecords--
+	p.bufBytes -= rec.size
 	if err != nil {
 		p.failedTotal.Add(1)
 		p.failed++
-		if p.failure == nil {
-			p.failure = err
-		}
-		if f := p.cfg.onFailure; f != nil {
-			f(rec.key, rec.data, err)
-		}
+		p.failure = err
+	}
+	if err != nil && p.cfg.onFailure != nil {
+		// Unfinished until report has called the handler.
+		p.toReport = append(p.toReport, failure{rec, err})
+	} else {
+		p.unfinish(rec)
 	}
 	if p.keys == nil {
 		return

@@ -52,6 +52,9 @@ func TestNewProducerRejectsBadOptions(t *testing.T) {
 		{"BatchTooBig", f, "s", []ProducerOption{WithBatchLimit(10, MaxBatchSize+1)}},
 		{"BatchBelowRecord", f, "s", []ProducerOption{WithBatchLimit(10, 1000)}},
 		{"NilHandler", f, "s", []ProducerOption{WithFailureHandler(nil)}},
+		{"AggregateTooSmall", f, "s", []ProducerOption{WithAggregation(1023)}},
+		{"AggregateTooLarge", f, "s", []ProducerOption{WithAggregation(MaxRecordSize + 1)}},
+		{"AggregationWithoutListShards", putOnly{f}, "s", []ProducerOption{WithAggregation(DefaultAggregateSize)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := NewProducer(c.client, c.stream, c.opts...); !errors.Is(err, ErrInvalidOption) {
@@ -269,6 +272,29 @@ func TestProducerLingers(t *testing.T) {
 	})
 }
 
+// TestBlockedPutSkipsLinger: once a Put waits for room, no record can join
+// the lingering batch, so it goes at once instead of at the end of the
+// linger time.
+func TestBlockedPutSkipsLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("shardId-0")
+		p := newTestProducer(t, f, WithLinger(time.Hour), WithBufferLimit(10, MaxRecordSize))
+		start := time.Now()
+		for i := range 35 {
+			if err := p.Put(context.Background(), fmt.Sprint(i), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("35 Puts into a buffer of 10 took %v, want no wait for the linger time", d)
+		}
+		synctest.Wait()
+		if n, stored := f.count("PutRecords"), len(f.stored()); n != 3 || stored != 30 {
+			t.Fatalf("%d PutRecords, %d records stored; want 3 batches of 10, the last 5 lingering", n, stored)
+		}
+	})
+}
+
 // blockingPuts makes every PutRecords wait until release is closed.
 func blockingPuts(f *fakeKinesis) (release func()) {
 	ch := make(chan struct{})
@@ -377,8 +403,9 @@ func TestProducerPermanentFailures(t *testing.T) {
 				}
 			}
 			err := p.Flush(context.Background())
-			if !errors.Is(err, ErrSendFailed) {
-				t.Fatalf("Flush = %v, want ErrSendFailed", err)
+			var lost *LostError
+			if !errors.Is(err, ErrSendFailed) || !errors.As(err, &lost) || int64(lost.Records) != c.failed {
+				t.Fatalf("Flush = %v, want a *LostError of %d records", err, c.failed)
 			}
 			switch w := c.want.(type) {
 			case *entryError:
@@ -588,4 +615,59 @@ func TestKeyOrderDoesNotLingerTwice(t *testing.T) {
 			t.Fatalf("stored %v in %d requests; want 0..4 in order, one request each, with no more clock time", got, f.count("PutRecords"))
 		}
 	})
+}
+
+// putOnly is a client with PutRecords alone, as a wrapper might be.
+type putOnly struct{ f *fakeKinesis }
+
+func (c putOnly) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	return c.f.PutRecords(ctx, in, opts...)
+}
+
+// TestFailureHandlerMayCallTheProducer: the handler runs with no lock held,
+// so it can read Stats and Put a record again; Flush returns only after it
+// has seen every failure it reports.
+func TestFailureHandlerMayCallTheProducer(t *testing.T) {
+	f := newFakeKinesis("shardId-0")
+	f.putEntry = func(key string, _ []byte) string {
+		if key == "bad" {
+			return "KMSAccessDeniedException"
+		}
+		return ""
+	}
+	var p *Producer
+	var handled atomic.Int64
+	p = newTestProducer(t, f, append(fast, WithFailureHandler(func(key string, data []byte, err error) {
+		if p.Stats().Failed == 0 {
+			t.Errorf("handler for %s ran before Stats counted it", data)
+		}
+		if err := p.Put(context.Background(), "retried", data); err != nil {
+			t.Errorf("Put from the handler: %v", err)
+		}
+		handled.Add(1)
+	}))...)
+	for i := range 20 {
+		key := "ok"
+		if i%4 == 0 {
+			key = "bad"
+		}
+		if err := p.Put(context.Background(), key, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := p.Flush(context.Background())
+	var lost *LostError
+	if !errors.As(err, &lost) || lost.Records != 5 || handled.Load() != 5 {
+		t.Fatalf("Flush = %v after %d handler calls, want 5 records lost and handled", err, handled.Load())
+	}
+	var refused *entryError
+	if !errors.As(err, &refused) || refused.ErrorCode() != "KMSAccessDeniedException" {
+		t.Fatalf("Flush = %v, want the entry's error in it", err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("Close = %v, want the handler's records sent", err)
+	}
+	if s := p.Stats(); s.Sent != 20 || s.Failed != 5 {
+		t.Fatalf("Stats = %+v, want 20 sent (15 + 5 put again by the handler), 5 failed", s)
+	}
 }

@@ -104,31 +104,47 @@ func (s *Stream) Name() string { return s.name }
 // Shards lists every shard of the stream, open and closed (within the
 // retention period), following ListShards' pagination.
 func (s *Stream) Shards(ctx context.Context) ([]source.Shard, error) {
+	shards, err := listShards(ctx, s.client, s.name, s.cfg.retryConfig)
+	if err != nil {
+		return nil, s.wrap("ListShards", "", err)
+	}
+	s.keepRanges(shards)
+	return shards, nil
+}
+
+// shardLister is the part of *kinesis.Client that lists shards: a Stream's
+// ReadClient has it, and so must a Producer's client for WithAggregation.
+type shardLister interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+}
+
+// listShards lists every shard of the stream called name, retrying as rc
+// says and following ListShards' pagination.
+func listShards(ctx context.Context, client shardLister, name string, rc retryConfig) ([]source.Shard, error) {
 	var shards []source.Shard
 	// A NextToken lasts 300 s; a listing that outlives one starts over after
 	// the last shard it already has, which ListShards allows through
 	// ExclusiveStartShardId.
-	in := &kinesis.ListShardsInput{StreamName: aws.String(s.name)}
+	in := &kinesis.ListShardsInput{StreamName: aws.String(name)}
 	for {
-		out, err := withRetries(ctx, s.cfg.retryConfig, "ListShards", func(ctx context.Context) (*kinesis.ListShardsOutput, error) {
-			return s.client.ListShards(ctx, in)
+		out, err := withRetries(ctx, rc, "ListShards", func(ctx context.Context) (*kinesis.ListShardsOutput, error) {
+			return client.ListShards(ctx, in)
 		})
 		var expired *types.ExpiredNextTokenException
 		switch {
 		case errors.As(err, &expired):
-			in = &kinesis.ListShardsInput{StreamName: aws.String(s.name)}
+			in = &kinesis.ListShardsInput{StreamName: aws.String(name)}
 			if n := len(shards); n > 0 {
 				in.ExclusiveStartShardId = aws.String(shards[n-1].ID)
 			}
 			continue
 		case err != nil:
-			return nil, s.wrap("ListShards", "", err)
+			return nil, err
 		}
 		for _, sh := range out.Shards {
 			shards = append(shards, convertShard(sh))
 		}
 		if out.NextToken == nil || *out.NextToken == "" {
-			s.keepRanges(shards)
 			return shards, nil
 		}
 		// With a NextToken the stream name must be left out.

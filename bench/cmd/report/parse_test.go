@@ -16,8 +16,8 @@ func TestParseLine(t *testing.T) {
 		{"BenchmarkStructures/stream=zipf1.1/impl=map-2   \t  624308\t       793.8 ns/op\t        49.70 B/key\t 1259792 records/s\t       0 B/op\t       0 allocs/op",
 			result{"BenchmarkStructures", map[string]string{"stream": "zipf1.1", "impl": "map"},
 				map[string]float64{"ns/op": 793.8, "B/key": 49.70, "records/s": 1259792, "B/op": 0, "allocs/op": 0}}, true},
-		{"BenchmarkPipeline/impl=Counter/shards=8   1   1414 ns/op   130.0 p50-ms",
-			result{"BenchmarkPipeline", map[string]string{"impl": "Counter", "shards": "8"},
+		{"BenchmarkPipeline/keys=page/impl=Counter/shards=8   1   1414 ns/op   130.0 p50-ms",
+			result{"BenchmarkPipeline", map[string]string{"keys": "page", "impl": "Counter", "shards": "8"},
 				map[string]float64{"ns/op": 1414, "p50-ms": 130}}, true},
 		{"PASS", result{}, false},
 		{"goos: linux", result{}, false},
@@ -46,9 +46,9 @@ func TestTablesCarryRatios(t *testing.T) {
 		"BenchmarkStructures/stream=s1/impl=Exact-2 10 1 ns/op 150 records/s 40 B/key 1 precision@10 0 max-rel-err 10 keys",
 		"BenchmarkStructures/stream=s2/impl=map-2 10 1 ns/op 200 records/s 50 B/key 1 precision@10 0 max-rel-err 10 keys",
 		"BenchmarkStructures/stream=s2/impl=Exact-2 10 1 ns/op 100 records/s 40 B/key 1 precision@10 0 max-rel-err 10 keys",
-		"BenchmarkPipeline/impl=ring/shards=2-2 1 1 ns/op 500000 records/s 100 p50-ms 200 p99-ms",
-		"BenchmarkPipeline/impl=Counter/shards=2-2 1 1 ns/op 1000000 records/s 100 p50-ms 300 p99-ms",
-		"BenchmarkPipeline/impl=aggregate/shards=2-2 1 1 ns/op 750000 records/s 200 p50-ms 2000 p99-ms",
+		"BenchmarkPipeline/keys=page/impl=ring/shards=2-2 1 1 ns/op 500000 records/s 100 p50-ms 200 p99-ms",
+		"BenchmarkPipeline/keys=page/impl=Counter/shards=2-2 1 1 ns/op 1000000 records/s 100 p50-ms 300 p99-ms",
+		"BenchmarkPipeline/keys=page/impl=aggregate/shards=2-2 1 1 ns/op 750000 records/s 200 p50-ms 2000 p99-ms",
 	} {
 		r, ok := parseLine(l)
 		if !ok {

@@ -158,34 +158,83 @@
     parts.push(el("text", { class: "axis-label y-title", x: 16, y: M.top + ph / 2, "text-anchor": "middle",
       transform: `rotate(-90 16 ${M.top + ph / 2})` }, "Visits in window"));
 
+    // Complete windows are final; an incomplete one (usually the newest,
+    // while the shards' processors close it one after the other) holds the
+    // visits of the shards that have written their part so far. Its point
+    // is hollow and the line to it dashed.
+    const shown = rows.filter((r) => r.timestamp >= start);
+    const pending = shown.filter((r) => !r.complete);
     for (const name of names) {
       // A referrer absent from a window had no visits in it: the counter
       // forgets keys whose count drops to 0.
-      const pts = rows.filter((r) => r.timestamp >= start).map((r) => {
+      const pts = shown.map((r) => {
         const rc = r.referrerCounts.find((c) => c.referrer === name);
-        return `${x(r.timestamp).toFixed(1)},${y(rc ? rc.count : 0).toFixed(1)}`;
+        const count = rc ? rc.count : 0;
+        return { t: r.timestamp, count, complete: r.complete, xy: `${x(r.timestamp).toFixed(1)},${y(count).toFixed(1)}` };
       });
-      parts.push(el("polyline", {
-        class: "series", stroke: colorOf(name), points: pts.join(" "),
-        "data-referrer": name, "data-points": String(pts.length),
+      // Solid lines join complete points; a line to or from an incomplete
+      // one is dashed.
+      let solid = "", dashed = "", penUp = true;
+      pts.forEach((p, i) => {
+        const prev = pts[i - 1];
+        if (prev && prev.complete && p.complete) {
+          solid += (penUp ? `M${prev.xy}` : "") + `L${p.xy}`;
+          penUp = false;
+          return;
+        }
+        penUp = true;
+        if (prev) dashed += `M${prev.xy}L${p.xy}`;
+      });
+      const done = pts.filter((p) => p.complete);
+      parts.push(el("path", {
+        class: "series", stroke: colorOf(name), d: solid,
+        "data-referrer": name, "data-points": String(done.length),
+        "data-values": done.map((p) => `${p.t}:${p.count}`).join(" "),
       }));
+      if (dashed) {
+        parts.push(el("path", { class: "series pending", stroke: colorOf(name), d: dashed, "data-referrer": name }));
+      }
+      for (const p of pts.filter((p) => !p.complete)) {
+        const [cx, cy] = p.xy.split(",");
+        parts.push(el("circle", {
+          class: "pending-point", stroke: colorOf(name), cx, cy, r: 4,
+          "data-referrer": name, "data-timestamp": String(p.t), "data-count": String(p.count),
+        }));
+      }
     }
     chart.replaceChildren(...parts);
-    chart.dataset.latest = String(end);
+    const complete = shown.filter((r) => r.complete);
+    const latest = complete.length ? complete[complete.length - 1] : null;
+    chart.dataset.latest = latest ? String(latest.timestamp) : "";
     chart.dataset.series = String(names.length);
+    chart.dataset.incomplete = String(pending.length);
 
-    const latest = rows.length ? rows[rows.length - 1] : null;
-    legend.replaceChildren(...names.map((name) => {
+    const items = names.map((name) => {
       const li = document.createElement("li");
       const sw = document.createElement("span");
       sw.className = "swatch";
       sw.style.background = colorOf(name);
       const rc = latest && latest.referrerCounts.find((c) => c.referrer === name);
       li.append(sw, `${shortName(name)} (${countFormat.format(rc ? rc.count : 0)})`);
+      li.dataset.referrer = name;
+      li.dataset.count = String(rc ? rc.count : 0);
       return li;
-    }));
+    });
+    if (pending.length) {
+      const li = document.createElement("li");
+      li.className = "pending-note";
+      const sw = document.createElement("span");
+      sw.className = "swatch pending";
+      li.append(sw, "dashed, hollow: window not complete yet, some shards have not reported");
+      items.push(li);
+    }
+    legend.replaceChildren(...items);
     if (latest) {
-      updated.textContent = `Data last updated by ${latest.host} for the window ending ${clock(latest.timestamp)}.`;
+      const newest = rows[rows.length - 1];
+      updated.textContent = `Data last updated by ${latest.host} for the window ending ${clock(latest.timestamp)}` +
+        (newest.complete ? "." : `; the window ending ${clock(newest.timestamp)} is not complete yet.`);
+    } else if (rows.length) {
+      updated.textContent = "Waiting for the first complete window…";
     }
   }
 
