@@ -26,6 +26,16 @@ var (
 	// hold. Nothing was written: the caller must shrink its state (or not
 	// save one); it is never truncated.
 	ErrStateTooLarge = errors.New("checkpoint: state too large")
+	// ErrTableNotFound reports that the lease table itself cannot be
+	// found: it does not exist, or not in the region or account the
+	// client is for, or the endpoint's host does not resolve. The error
+	// names the table. Unlike ErrNotFound it is about the table, not a
+	// lease, and no retry heals it until someone creates the table.
+	ErrTableNotFound = errors.New("checkpoint: lease table not found")
+	// ErrAccessDenied reports that the lease table's backend refused the
+	// caller: bad, missing or expired credentials, or no permission for
+	// the call. The error names the table and the call.
+	ErrAccessDenied = errors.New("checkpoint: access to the lease table denied")
 )
 
 // Checkpoint values with a special meaning, as the Kinesis Client Library

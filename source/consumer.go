@@ -54,6 +54,14 @@ const (
 	DefaultRetryBackoff = 100 * time.Millisecond
 	// DefaultMaxRetryBackoff caps the retry pause.
 	DefaultMaxRetryBackoff = 10 * time.Second
+	// DefaultGiveUpAfter is how long the Consumer retries a failure that
+	// does not heal by itself before Run returns it: long enough for IAM
+	// changes to propagate and a table or stream being created to appear,
+	// short enough that a wrong name or region fails a deployment.
+	DefaultGiveUpAfter = 30 * time.Second
+	// DefaultProgressInterval is the period of the progress line: records
+	// per second, shards held, lag.
+	DefaultProgressInterval = time.Minute
 )
 
 // ErrInvalidConfig reports a Config that NewConsumer rejects; the message
@@ -107,8 +115,27 @@ type Config struct {
 	// leases left to expire. Default FailoverTime, after which other workers
 	// would take the leases anyway.
 	ShutdownTimeout time.Duration
+	// GiveUpAfter bounds how long the Consumer keeps retrying a failure that
+	// does not heal by itself: a stream or lease table that does not exist
+	// (or not in this region or account), refused credentials or
+	// permissions — errors matching ErrStreamNotFound, ErrAccessDenied,
+	// checkpoint.ErrTableNotFound or checkpoint.ErrAccessDenied. Once such
+	// failures of the stream or of the lease table have gone on for
+	// GiveUpAfter with no success of that resource in between, the
+	// Consumer shuts down as if Run's context had ended and Run returns the
+	// last of them. Throttling, timeouts and server errors are retried for
+	// as long as they last, with a warning at most every 10 s per resource.
+	// Default DefaultGiveUpAfter.
+	GiveUpAfter time.Duration
+	// ProgressInterval is the period of an INFO line that says how the
+	// worker is doing: records processed per second since the last line,
+	// shards held, the largest lag (MillisBehindLatest) and processor
+	// panics. Default DefaultProgressInterval; negative turns it off.
+	ProgressInterval time.Duration
 	// Logger receives the Consumer's logs, which name shards, workers and
-	// sequence numbers but never carry record data. Default: no logging.
+	// sequence numbers but never carry record data. Lines do not carry the
+	// WorkerID: to tell workers apart in one log, pass
+	// Logger.With("worker", id). Default: no logging.
 	Logger *slog.Logger
 }
 
@@ -143,7 +170,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"FailoverTime", c.FailoverTime}, {"RenewInterval", c.RenewInterval},
 		{"SyncInterval", c.SyncInterval}, {"ShardSyncInterval", c.ShardSyncInterval}, {"IdleWait", c.IdleWait},
 		{"RetryBackoff", c.RetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
-		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout}, {"GiveUpAfter", c.GiveUpAfter},
 	} {
 		if d.v < 0 {
 			return bad("%s is negative (%v)", d.name, d.v)
@@ -165,6 +192,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.RetryBackoff, DefaultRetryBackoff)
 	def(&c.MaxRetryBackoff, max(DefaultMaxRetryBackoff, c.RetryBackoff))
 	def(&c.ShutdownTimeout, c.FailoverTime)
+	def(&c.GiveUpAfter, DefaultGiveUpAfter)
+	def(&c.ProgressInterval, DefaultProgressInterval)
 	if c.MaxRecords == 0 {
 		c.MaxRecords = DefaultMaxRecords
 	}
@@ -208,9 +237,21 @@ func (c Config) withDefaults() (Config, error) {
 // shard is started again from its last checkpoint, with a new Processor,
 // after a backoff, and its children wait.
 //
+// A panic in a Processor method, or in NewProcessor, is recovered on the
+// shard's goroutine: it is logged at error level (with the stack, once per
+// streak of panics with no batch accepted in between), counted in
+// Stats.Panics, and the shard is started again from its last checkpoint
+// with a new Processor after a backoff that grows to MaxRetryBackoff, as a
+// failing batch is retried. The worker keeps the lease: releasing it would
+// move the record that made the processor panic to another worker, to panic
+// there. Other shards go on meanwhile. A panicking processor gets no
+// further hook; on shutdown or hand-off its lease is released or handed
+// over without one. Panics on goroutines the processor starts itself cannot
+// be recovered and still end the process.
+//
 // Create one with NewConsumer; the zero value is not usable. Run may be
 // called once; Stats is safe for concurrent use with it. The cost is one
-// goroutine per held shard plus two; one lease renewal per held shard per
+// goroutine per held shard plus three; one lease renewal per held shard per
 // RenewInterval; one conditional write per checkpoint that moves or saves
 // state; one List of the lease table per SyncInterval, and one of the
 // stream's shards per ShardSyncInterval or after a reshard.
@@ -232,6 +273,8 @@ type Consumer struct {
 
 	records     atomic.Int64
 	checkpoints atomic.Int64
+	mon         *monitor   // giving up, rate-limited warnings, panics
+	prevOwners  prevOwners // owned by the sync loop
 
 	shardsMu sync.Mutex
 	shards   map[string]Shard // as last listed, for InitInput.Shard
@@ -252,26 +295,41 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	}
 	c := &Consumer{
 		cfg:       cfg,
-		log:       cfg.Logger.With("worker", cfg.WorkerID),
+		log:       cfg.Logger,
 		held:      make(map[string]*shardLoop),
 		seen:      make(map[string]observation),
 		requested: make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 	}
+	c.mon, c.prevOwners = newMonitor(cfg.GiveUpAfter, c.kickSync), make(prevOwners)
 	return c, nil
 }
 
 // errCrash is crash.ErrKilled: a test killed the worker.
+var errCrash = crash.ErrKilled
+
+// Errors of Run.
 var (
-	errCrash           = crash.ErrKilled
-	errShutdownTimeout = errors.New("source: graceful shutdown timed out")
+	// ErrShutdownTimeout reports a graceful shutdown cut short by
+	// Config.ShutdownTimeout: some processors were abandoned, their
+	// leases left to expire.
+	ErrShutdownTimeout = errors.New("source: graceful shutdown timed out")
+	// ErrAlreadyStarted reports a second call of Run on one Consumer.
+	ErrAlreadyStarted = errors.New("source: Consumer.Run called twice")
 )
 
 // Run works until ctx ends, then shuts down gracefully: each shard loop
 // finishes its batch, its processor's ShutdownRequested is called with a
 // working Checkpointer, and its lease is released so another worker takes it
-// at once. Run returns nil after a complete shutdown, or an error if it was
-// cut short by ShutdownTimeout or if Run was called before.
+// at once. Run returns nil after a complete shutdown, or an error wrapping
+// ErrShutdownTimeout if it was cut short by ShutdownTimeout, or
+// ErrAlreadyStarted if Run was called before.
+//
+// Run also shuts down, and returns the failure, when the stream or the lease
+// table fails in a way that does not heal by itself for
+// Config.GiveUpAfter: the error then matches ErrStreamNotFound,
+// ErrAccessDenied, checkpoint.ErrTableNotFound or
+// checkpoint.ErrAccessDenied, and names the stream or table.
 //
 // The values of ctx (a trace id, say) reach every processor hook and every
 // lease store call; its end does not cut them short. A ctx that ends with
@@ -279,18 +337,22 @@ var (
 // no processor hook, no release, no further write.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
-		return errors.New("source: Consumer.Run called twice")
+		return ErrAlreadyStarted
 	}
 	c.hardCtx, c.hardCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	renewCtx, stopRenew := context.WithCancel(c.hardCtx)
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
+		var progress sync.WaitGroup
+		progress.Go(func() { c.progressLoop(renewCtx) })
 		c.renewLoop(renewCtx)
+		progress.Wait()
 	}()
 	c.log.Info("consumer starting")
 
 	crashed := false
+	var fatal error
 	for {
 		wait := jitter(c.cfg.SyncInterval, 0.2)
 		if d := c.sync(); d > 0 && d < wait {
@@ -298,6 +360,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			// just after, so takeover waits for the failover time
 			// and not a sync period more.
 			wait = d + time.Millisecond
+		}
+		if fatal = c.mon.err(); fatal != nil {
+			c.log.Error("giving up", "err", fatal)
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -332,9 +398,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.mu.Lock()
 			n := len(c.held)
 			c.mu.Unlock()
-			err = fmt.Errorf("%w after %v with %d shards still busy", errShutdownTimeout, c.cfg.ShutdownTimeout, n)
+			err = fmt.Errorf("%w after %v with %d shards still busy", ErrShutdownTimeout, c.cfg.ShutdownTimeout, n)
 			c.log.Error("graceful shutdown timed out; abandoning busy shards", "timeout", c.cfg.ShutdownTimeout, "shards", n)
-			c.hardCancel(errShutdownTimeout)
+			c.hardCancel(ErrShutdownTimeout)
 			// A processor that ignores its context would hold Run
 			// forever; give the rest a moment to see the cancellation,
 			// then leave them.
@@ -348,7 +414,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	<-renewDone
 	c.hardCancel(context.Canceled)
 	c.log.Info("consumer stopped")
-	return err
+	return errors.Join(fatal, err)
 }
 
 // start runs a shard loop for a lease just taken. During shutdown the lease
@@ -357,6 +423,7 @@ func (c *Consumer) start(l checkpoint.Lease) {
 	log := c.log.With("shard", l.Key)
 	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
+	timing.mon = c.mon
 	s := newShardLoop(c.hardCtx, c.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
 	c.mu.Lock()
 	if c.shuttingDown || c.held[l.Key] != nil {
@@ -431,6 +498,9 @@ type Stats struct {
 	// and Checkpoints the checkpoint writes, since Run started.
 	RecordsProcessed int64
 	Checkpoints      int64
+	// Panics counts the panics of Processor methods (and of NewProcessor)
+	// that the Consumer recovered since Run started.
+	Panics int64
 	// Shards describes each held shard, in ID order.
 	Shards []ShardStats
 }
@@ -447,6 +517,9 @@ type ShardStats struct {
 	Checkpoint string
 	// MillisBehindLatest is from the last read: 0 when caught up.
 	MillisBehindLatest int64
+	// Panics counts the processor panics recovered on this shard since
+	// this worker took it.
+	Panics int64
 }
 
 // Stats returns a snapshot of the Consumer's counters. It is safe to call at
@@ -460,12 +533,14 @@ func (c *Consumer) Stats() Stats {
 		LeasesHeld:       len(held),
 		RecordsProcessed: c.records.Load(),
 		Checkpoints:      c.checkpoints.Load(),
+		Panics:           c.mon.panics.Load(),
 	}
 	for _, h := range held {
 		st := ShardStats{
 			ShardID:            h.key,
 			RecordsProcessed:   h.records.Load(),
 			MillisBehindLatest: h.behind.Load(),
+			Panics:             h.panics.Load(),
 		}
 		if p := h.lastSeq.Load(); p != nil {
 			st.LastSequenceNumber = *p

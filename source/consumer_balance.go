@@ -237,14 +237,16 @@ func (c *Consumer) sync() time.Duration {
 	ctx := c.hardCtx
 	leases, err := c.cfg.Leases.List(ctx)
 	if err != nil {
-		c.log.Warn("listing leases failed", "err", err)
+		c.mon.failed(c.log, resLeases, "listing leases failed", err)
 		return 0
 	}
+	c.mon.ok(resLeases)
 	if now := time.Now(); shardsDue(leases, c.shardsListed, now, c.cfg.ShardSyncInterval) {
 		shards, err := c.cfg.Stream.Shards(ctx)
 		if err != nil {
-			c.log.Warn("listing shards failed; balancing the known leases", "err", err)
+			c.mon.failed(c.log, resStream, "listing shards failed; balancing the known leases", err)
 		} else {
+			c.mon.ok(resStream)
 			c.shardsListed = now
 			c.remember(shards)
 			if c.createLeases(shards, leases) {
@@ -257,6 +259,7 @@ func (c *Consumer) sync() time.Duration {
 		}
 	}
 	now := time.Now()
+	c.prevOwners.note(c.seen, leases)
 	observe(c.seen, leases, now)
 
 	c.mu.Lock()
@@ -286,7 +289,6 @@ func (c *Consumer) sync() time.Duration {
 		c.take(l, "adopt")
 	}
 	for _, l := range p.steal {
-		c.log.Warn("hand-off not honoured within the failover time; stealing", "shard", l.Key, "owner", l.Owner)
 		c.take(l, "steal")
 	}
 	taken := 0
@@ -340,11 +342,16 @@ func (c *Consumer) take(l checkpoint.Lease, why string) bool {
 	nl, err := c.cfg.Leases.Take(c.hardCtx, l, c.cfg.WorkerID)
 	if err != nil {
 		if !errors.Is(err, checkpoint.ErrLeaseLost) {
-			c.log.Warn("taking lease failed", "shard", l.Key, "err", err)
+			c.mon.failed(c.log, resLeases, "taking lease failed", err, "shard", l.Key)
 		}
 		return false
 	}
-	c.log.Info("took lease", "shard", l.Key, "how", why, "from", prev, "checkpoint", nl.Checkpoint)
+	how, from := takeOrigin(why, prev, c.cfg.WorkerID, c.prevOwners[l.Key])
+	if from == "" {
+		c.log.Info("took lease", "shard", l.Key, "how", how, "checkpoint", nl.Checkpoint)
+	} else {
+		c.log.Info("took lease", "shard", l.Key, "how", how, "from", from, "checkpoint", nl.Checkpoint)
+	}
 	delete(c.requested, l.Key)
 	c.start(nl)
 	return true
@@ -360,11 +367,13 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 	}
 	failed := make(map[string]bool)
 	created := false
+	var reshards reshardLog
 	for _, s := range parentsFirst(shards) {
 		if known[s.ID] {
 			continue
 		}
 		cp := specialCheckpoint(c.cfg.InitialPosition.Type)
+		child := false
 		for _, p := range s.Parents() {
 			if failed[p] {
 				failed[s.ID] = true
@@ -374,6 +383,7 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 				// following: every record put into it must be
 				// read, whatever the initial position.
 				cp = checkpoint.TrimHorizon
+				child = true
 			}
 		}
 		if failed[s.ID] {
@@ -381,15 +391,19 @@ func (c *Consumer) createLeases(shards []Shard, leases []checkpoint.Lease) bool 
 		}
 		ok, err := c.cfg.Leases.Create(c.hardCtx, checkpoint.Lease{Key: s.ID, Checkpoint: cp, Parents: s.Parents()})
 		if err != nil {
-			c.log.Warn("creating lease failed", "shard", s.ID, "err", err)
+			c.mon.failed(c.log, resLeases, "creating lease failed", err, "shard", s.ID)
 			failed[s.ID] = true
 			continue
 		}
 		if ok {
 			c.log.Info("created lease", "shard", s.ID, "checkpoint", cp, "parents", s.Parents())
 			created = true
+			if child {
+				reshards.add(s)
+			}
 		}
 	}
+	reshards.log(c.log)
 	return created
 }
 
@@ -472,7 +486,7 @@ func (c *Consumer) describe(ctx context.Context, key string) Shard {
 	}
 	shards, err := c.cfg.Stream.Shards(ctx)
 	if err != nil {
-		c.log.Warn("listing shards failed; the processor starts without the shard's hash key range", "shard", key, "err", err)
+		c.mon.failed(c.log, resStream, "listing shards failed; the processor starts without the shard's hash key range", err, "shard", key)
 		return Shard{ID: key}
 	}
 	c.remember(shards)

@@ -616,7 +616,7 @@ func TestConsumerShutdownTimeout(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "timed out") {
+		if !errors.Is(err, source.ErrShutdownTimeout) {
 			t.Errorf("Run = %v; want a shutdown timeout error", err)
 		}
 	case <-time.After(5 * time.Second):

@@ -25,6 +25,7 @@ type leaseTiming struct {
 	self          string // this worker's ID
 	renewInterval time.Duration
 	failover      time.Duration
+	mon           *monitor // the Consumer's
 }
 
 // lease holds one lease of this worker: it renews it, writes its checkpoints,
@@ -111,6 +112,7 @@ func (h *lease) renew(ctx context.Context) {
 	switch {
 	case err == nil:
 		h.cur, h.lastWrite = l, now
+		h.timing.mon.ok(resLeases)
 		h.noticeRequest()
 	case errors.Is(err, checkpoint.ErrLeaseLost):
 		h.markLost(err)
@@ -122,7 +124,7 @@ func (h *lease) renew(ctx context.Context) {
 		// before anyone else can start.
 		h.markLost(fmt.Errorf("not renewed for %v: %w", now.Sub(h.lastWrite), err))
 	default:
-		h.log.Warn("renewing lease failed; will retry", "err", err)
+		h.timing.mon.failed(h.log, resLeases, "renewing lease failed; will retry", err)
 	}
 }
 

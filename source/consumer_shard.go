@@ -25,6 +25,7 @@ type loopConfig struct {
 	// describe returns the shard as last listed, listing the stream if
 	// the shard is not known yet.
 	describe func(ctx context.Context, key string) Shard
+	mon      *monitor // the Consumer's
 }
 
 func (c *Consumer) loopConfig() loopConfig {
@@ -32,7 +33,7 @@ func (c *Consumer) loopConfig() loopConfig {
 	return loopConfig{stream: cfg.Stream, newProcessor: cfg.NewProcessor, initial: cfg.InitialPosition,
 		maxRecords: cfg.MaxRecords, idleWait: cfg.IdleWait,
 		retry:    backoff.Policy{Base: cfg.RetryBackoff, Max: cfg.MaxRetryBackoff},
-		describe: c.describe}
+		describe: c.describe, mon: c.mon}
 }
 
 // shardLoop reads one held shard and runs its processors, one after another:
@@ -68,6 +69,8 @@ type shardLoop struct {
 	behind     atomic.Int64
 	lastSeq    atomic.Pointer[string]
 	allRecords *atomic.Int64 // the Consumer's count
+	panics     atomic.Int64
+	streak     int // panics with no batch accepted in between; loop goroutine only
 }
 
 // newShardLoop returns the loop of lease l, whose contexts derive from ctx;
@@ -98,11 +101,20 @@ func (s *shardLoop) run() {
 		s.procCancel()
 	}()
 	for attempt := 0; ; attempt++ {
-		if !s.session() {
+		again, panicked := s.guardedSession()
+		if panicked {
+			if !s.accepted.IsZero() {
+				attempt = 0 // it made progress first: a new streak
+			}
+			if !s.restartAfterPanic() {
+				return
+			}
+		} else if !again {
 			return
 		}
-		// ShardEnded did not checkpoint SHARD_END: start the shard
-		// again from its checkpoint, with a new processor, later.
+		// ShardEnded did not checkpoint SHARD_END, or the processor
+		// panicked: start the shard again from its checkpoint, with a
+		// new processor, later.
 		if !sleep(s.stopCtx, s.cfg.retry.Delay(attempt)) {
 			s.finish(nil, nil)
 			return
@@ -200,7 +212,7 @@ func (s *shardLoop) session() (again bool) {
 				s.finish(p, d)
 				return false
 			}
-			s.log.Warn("reading shard failed; retrying", "attempt", readErrs+1, "err", err)
+			cfg.mon.failed(s.log, resStream, "reading shard failed; retrying", err, "attempt", readErrs+1)
 			if !sleep(s.stopCtx, cfg.retry.Delay(readErrs)) {
 				continue
 			}
@@ -225,6 +237,7 @@ func (s *shardLoop) session() (again bool) {
 			continue
 		}
 		readErrs = 0
+		cfg.mon.ok(resStream)
 		s.behind.Store(res.MillisBehindLatest)
 		if n := len(res.Records); n > 0 && !s.skip.IsZero() {
 			if res.Records = s.dropSkipped(res.Records); len(res.Records) == 0 && !res.End {
@@ -290,6 +303,7 @@ func (s *shardLoop) open(from Position) (ShardReader, bool) {
 	for attempt := 0; ; attempt++ {
 		r, err := cfg.stream.Open(s.stopCtx, s.key, from)
 		if err == nil {
+			cfg.mon.ok(resStream)
 			return r, true
 		}
 		if s.stopCtx.Err() != nil {
@@ -299,7 +313,7 @@ func (s *shardLoop) open(from Position) (ShardReader, bool) {
 			s.lease.remove(s.baseCtx, err)
 			return nil, false
 		}
-		s.log.Warn("opening shard failed; retrying", "position", from.Type, "attempt", attempt+1, "err", err)
+		cfg.mon.failed(s.log, resStream, "opening shard failed; retrying", err, "position", from.Type, "attempt", attempt+1)
 		if !sleep(s.stopCtx, cfg.retry.Delay(attempt)) {
 			return nil, false
 		}

@@ -166,6 +166,17 @@ var (
 	// ErrInvalidPosition reports a position that does not fit the shard
 	// (no such sequence number in it, or a malformed one).
 	ErrInvalidPosition = errors.New("source: invalid position")
+	// ErrStreamNotFound reports that the stream itself cannot be found:
+	// it does not exist, or not in the region or account the client is
+	// for, or the endpoint's host does not resolve (a misspelt region).
+	// The error names the stream. A Consumer keeps retrying it for
+	// Config.GiveUpAfter, then Run returns it.
+	ErrStreamNotFound = errors.New("source: stream not found")
+	// ErrAccessDenied reports that the stream's backend refused the
+	// caller: bad, missing or expired credentials, or no permission for
+	// the call. The error names the stream and the call. A Consumer treats
+	// it as ErrStreamNotFound.
+	ErrAccessDenied = errors.New("source: access to the stream denied")
 )
 
 // Stream is a sharded stream: Amazon Kinesis, or the embedded memstream.

@@ -173,7 +173,7 @@ func (s *Store) batchWrite(ctx context.Context, op, key string, reqs []types.Wri
 			batch = out.UnprocessedItems[*s.stateTable]
 			if len(batch) > 0 {
 				if attempt+1 >= s.attempts {
-					return &ThrottledError{Op: op, Key: key, Attempts: attempt + 1,
+					return &ThrottledError{Table: *s.stateTable, Op: op, Key: key, Attempts: attempt + 1,
 						Err: fmt.Errorf("state table %s: %d items left unprocessed", *s.stateTable, len(batch))}
 				}
 				if err := backoff.Sleep(ctx, s.backoff.Delay(attempt)); err != nil {

@@ -8,8 +8,11 @@
 // which the KCL does not have. Every change is one conditional UpdateItem (or
 // DeleteItem) on the lease counter and owner, never a whole-item PutItem, so
 // no worker can wipe attributes written by another: a failed condition is
-// checkpoint.ErrLeaseLost. Throttling is retried with backoff and jitter, then
-// reported as a *ThrottledError.
+// checkpoint.ErrLeaseLost. Throttling is retried with backoff and jitter
+// (logged, rate-limited, through WithLogger), then reported as a
+// *ThrottledError. A table that does not exist is checkpoint.ErrTableNotFound
+// and refused credentials or permissions checkpoint.ErrAccessDenied, both at
+// once, without retries; every error names the table.
 //
 // A processor's state rides in the lease item (processorState) up to
 // MaxStateSize, and every renewal then moves and bills it. With a state table
@@ -24,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -34,9 +38,11 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
+	"github.com/streamtop/streamtop/internal/ratelog"
 )
 
 // ErrInvalidOption reports a bad argument to New or CreateTable.
@@ -85,6 +91,8 @@ type Store struct {
 
 	attempts int // calls per request while DynamoDB throttles
 	backoff  backoff.Policy
+	log      *slog.Logger // nil: no logging
+	warns    *ratelog.Limiter
 }
 
 var _ checkpoint.Store = (*Store)(nil)
@@ -100,8 +108,8 @@ const (
 	DefaultBackoffMax  = time.Second
 )
 
-// Option configures a Store in New. WithMaxAttempts and WithBackoff make
-// one. An Option is a plain value, safe to share and reuse; it checks its
+// Option configures a Store in New. WithMaxAttempts, WithBackoff and
+// WithLogger make one. An Option is a plain value, safe to share and reuse; it checks its
 // argument when New applies it, and a bad one (or a nil Option) makes New
 // return an error wrapping ErrInvalidOption that names the option and value.
 type Option interface {
@@ -137,6 +145,18 @@ func WithBackoff(base, max time.Duration) Option {
 	})
 }
 
+// WithLogger sets where the Store logs the throttled calls it retries: a
+// warning naming the table, the call and the lease key, at most one per
+// operation every 10 s (ratelog.DefaultEvery) with the count of those held
+// back. It never logs a lease's state. A nil logger turns logging off, the
+// default.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(s *Store) error {
+		s.log = l
+		return nil
+	})
+}
+
 // New returns a Store on table, through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
 func New(client Client, table string, opts ...Option) (*Store, error) {
@@ -151,6 +171,7 @@ func New(client Client, table string, opts ...Option) (*Store, error) {
 		table:    aws.String(table),
 		attempts: DefaultMaxAttempts,
 		backoff:  backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
+		warns:    &ratelog.Limiter{},
 	}
 	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
 		return nil, err
@@ -536,7 +557,9 @@ func (s *Store) apply(ctx context.Context, op, key string, u *update, prev []byt
 }
 
 // wrap translates a DynamoDB error at the boundary: a failed condition means
-// the caller's view of the lease is stale.
+// the caller's view of the lease is stale; a missing table and a refused
+// caller become checkpoint.ErrTableNotFound and checkpoint.ErrAccessDenied.
+// Every message names the table.
 func (s *Store) wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
@@ -545,22 +568,29 @@ func (s *Store) wrap(op, key string, err error) error {
 		failed *types.ConditionalCheckFailedException
 		apiErr smithy.APIError
 	)
+	at := where(*s.table, op, key)
 	switch {
 	case errors.As(err, &failed):
-		return fmt.Errorf("%w: %s %q: its counter or owner changed, or it is gone", checkpoint.ErrLeaseLost, op, key)
+		return fmt.Errorf("%w: %s: its counter or owner changed, or it is gone", checkpoint.ErrLeaseLost, at)
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" &&
 		strings.Contains(apiErr.ErrorMessage(), "Item size"):
 		// DynamoDB checks the whole item, after the update: the state fit
 		// MaxStateSize but the rest of the lease outgrew the reserve.
-		return fmt.Errorf("%w: %s %q: %w", checkpoint.ErrStateTooLarge, op, key, err)
+		return fmt.Errorf("%w: %s: %w", checkpoint.ErrStateTooLarge, at, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case awserr.IsNotFound(err) || awserr.IsNoHost(err):
+		return fmt.Errorf("checkpoint/dynamostore: %s: %w (create it with CreateTable, or check the region): %w",
+			at, checkpoint.ErrTableNotFound, err)
+	case awserr.IsDenied(err):
+		return fmt.Errorf("checkpoint/dynamostore: %s: %w (check the credentials and the IAM policy): %w",
+			at, checkpoint.ErrAccessDenied, err)
 	}
 	var throttled *ThrottledError
 	if errors.As(err, &throttled) {
 		return err
 	}
-	return fmt.Errorf("checkpoint/dynamostore: %s %q: %w", op, key, err)
+	return fmt.Errorf("checkpoint/dynamostore: %s: %w", at, err)
 }
 
 // update collects one UpdateItem's expressions. Placeholders are made as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -115,6 +116,9 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		return nil, err
 	}
 	b := &backend{close: func() error { return nil }}
+	// The adapters log the calls they retry (throttling, timeouts),
+	// rate-limited, where the program's lines go.
+	logger := slog.New(slog.NewTextHandler(log, nil))
 	if c.roles.producer || c.roles.consumer {
 		if err := kinesisstream.CreateStream(ctx, a.kinesis, c.stream, c.shards); err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
@@ -124,10 +128,10 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		if err := dynamostore.CreateTable(ctx, a.dynamodb, c.leaseTable); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
-		if b.stream, err = kinesisstream.New(a.kinesis, c.stream); err != nil {
+		if b.stream, err = kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger)); err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
-		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable); err != nil {
+		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable, dynamostore.WithLogger(logger)); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
 	}
@@ -139,7 +143,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
-		counts, err := dynamosink.New(a.dynamodb, c.countsTable)
+		counts, err := dynamosink.New(a.dynamodb, c.countsTable, dynamosink.WithLogger(logger))
 		if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}

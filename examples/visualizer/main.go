@@ -127,6 +127,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 			WorkerID:        c.host,
 			NewProcessor:    agg.NewProcessor,
 			InitialPosition: source.Position{Type: source.TrimHorizon},
+			Logger:          logger.With("worker", c.host),
 		})
 		if err != nil {
 			return fmt.Errorf("consumer: %w", err)
@@ -146,8 +147,17 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 		}
 	}
 	meter := newRateMeter(5 * time.Second)
+	// consumerErr is what the consumer's Run returned: kept apart from
+	// ctx's cause, so that a failure during the shutdown that a signal
+	// began still makes the process exit non-zero.
+	var consumerErr error
 	if consumer != nil {
-		wg.Go(func() { fail(consumer.Run(ctx)) })
+		wg.Go(func() {
+			if consumerErr = consumer.Run(ctx); consumerErr != nil {
+				consumerErr = fmt.Errorf("consumer: %w", consumerErr)
+			}
+			fail(consumerErr)
+		})
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
@@ -208,6 +218,9 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	if consumerErr != nil {
+		return consumerErr
 	}
 	fmt.Fprintln(stdout, "visualizer: stopped")
 	return nil

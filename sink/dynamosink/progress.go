@@ -159,7 +159,7 @@ func (s *Sink) putShardProgress(ctx context.Context, name string, p sink.Progres
 		in.ExpressionAttributeNames["#v"] = attrVersion
 		in.ExpressionAttributeValues[":v"] = ddb.Num(old.version)
 	}
-	_, _, err := backoff.Retry(ctx, s.backoff, 0, ddb.IsThrottle, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
+	_, _, err := backoff.Retry(ctx, s.backoff, 0, s.throttled("progress"), func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
 		return s.client.UpdateItem(ctx, in)
 	})
 	var failed *types.ConditionalCheckFailedException

@@ -157,7 +157,7 @@ const readAttempts = 6
 // retryRead calls read, which is idempotent, until it succeeds, fails with an
 // error that is not throttling, or has been throttled readAttempts times.
 func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
-	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, ddb.IsThrottle, func(context.Context) (T, error) { return read() })
+	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, s.throttled("read"), func(context.Context) (T, error) { return read() })
 	return v, err
 }
 

@@ -72,6 +72,7 @@ package dynamosink
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -86,6 +87,7 @@ import (
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
+	"github.com/streamtop/streamtop/internal/ratelog"
 	"github.com/streamtop/streamtop/sink"
 )
 
@@ -136,6 +138,8 @@ type Sink struct {
 	ttl     time.Duration
 	now     func() time.Time
 	backoff backoff.Policy
+	log     *slog.Logger // nil: no logging
+	warns   *ratelog.Limiter
 }
 
 var (
@@ -144,8 +148,8 @@ var (
 	_ sink.Lister         = (*Sink)(nil)
 )
 
-// Option configures a Sink in New. WithTTL, WithClock and WithBackoff make
-// one. An Option is a plain value, safe to share and reuse; it checks its
+// Option configures a Sink in New. WithTTL, WithClock, WithBackoff and
+// WithLogger make one. An Option is a plain value, safe to share and reuse; it checks its
 // argument when New applies it, and a bad one (or a nil Option) makes New
 // return an error wrapping ErrInvalidOption that names the option and value.
 type Option interface {
@@ -185,6 +189,33 @@ func WithBackoff(base, max time.Duration) Option {
 	})
 }
 
+// WithLogger sets where the Sink logs the requests it retries because
+// DynamoDB throttled them, as warnings naming the table, at most one per
+// operation (write, progress, read) every 10 s (ratelog.DefaultEvery), with
+// the count of those held back. Snapshots' contents are never logged. A nil
+// logger turns logging off, the default.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(s *Sink) error {
+		s.log = l
+		return nil
+	})
+}
+
+// throttled is the retry predicate of every call the Sink makes: it
+// accepts DynamoDB's throttling, and logs it as op's.
+func (s *Sink) throttled(op string) func(error) bool {
+	return func(err error) bool {
+		if !ddb.IsThrottle(err) {
+			return false
+		}
+		if s.log != nil {
+			s.warns.Log(s.log, slog.LevelWarn, op, time.Now(), "DynamoDB throttled a request; retrying",
+				"table", *s.table, "op", op, "err", err)
+		}
+		return true
+	}
+}
+
 // New returns a Sink on table through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
 func New(client Client, table string, opts ...Option) (*Sink, error) {
@@ -195,7 +226,7 @@ func New(client Client, table string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
-		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}}
+		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}, warns: &ratelog.Limiter{}}
 	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
 		return nil, err
 	}
@@ -278,7 +309,7 @@ func (s *Sink) writeAll(ctx context.Context, snaps []sink.Snapshot) error {
 func (s *Sink) writeOne(ctx context.Context, snap sink.Snapshot) error {
 	in, err := s.updateInput(snap)
 	if err == nil {
-		_, _, err = backoff.Retry(ctx, s.backoff, 0, ddb.IsThrottle, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
+		_, _, err = backoff.Retry(ctx, s.backoff, 0, s.throttled("write"), func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
 			return s.client.UpdateItem(ctx, in)
 		})
 	}
@@ -289,7 +320,7 @@ func (s *Sink) writeOne(ctx context.Context, snap sink.Snapshot) error {
 	if snap.Shard != "" {
 		what = fmt.Sprintf("partial of shard %q", snap.Shard)
 	}
-	return fmt.Errorf("sink/dynamosink: write %s of %q at %s: %w", what, snap.Group, timeKey(snap.Time), err)
+	return fmt.Errorf("sink/dynamosink: table %s: write %s of %q at %s: %w", *s.table, what, snap.Group, timeKey(snap.Time), err)
 }
 
 // updateInput is the UpdateItem that writes snap: SET what snapshotAttrs

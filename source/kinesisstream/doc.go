@@ -17,8 +17,12 @@
 // Reads respect the Kinesis limits of 5 GetRecords calls and 2 MB per second
 // per shard: each ShardReader paces its own calls, and after a large response
 // waits for the byte budget to refill. Throttling and other transient errors
-// are retried with capped exponential backoff and jitter; when the retries run
-// out, the error wraps ErrThrottled (or the SDK's error) for errors.Is.
+// are retried with capped exponential backoff and jitter, logged (rate-limited)
+// through WithLogger; when the retries run out, the error wraps ErrThrottled
+// (or the SDK's error) for errors.Is. What no retry heals is reported at once
+// and names the stream: a missing stream (or a wrong region or account) wraps
+// source.ErrStreamNotFound, refused credentials or permissions
+// source.ErrAccessDenied.
 //
 // Records written by the Kinesis Producer Library in its aggregated format
 // (see package kpl) are de-aggregated, as the Kinesis Client Library does: each

@@ -3,10 +3,12 @@ package kinesisstream
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/option"
+	"github.com/streamtop/streamtop/internal/ratelog"
 )
 
 // Errors of this package; failures of the service come wrapped in them (or as
@@ -132,6 +134,11 @@ type Option interface {
 type retryConfig struct {
 	backoff     backoff.Policy
 	maxAttempts int // calls per request; 0: no bound
+	// log receives the retries' warnings, through warns (WithLogger);
+	// nil: no logging.
+	log    *slog.Logger
+	warns  *ratelog.Limiter
+	stream string // for the warnings: the stream's name, once known
 }
 
 type streamConfig struct {
@@ -352,6 +359,20 @@ func WithFailureHandler(f func(partitionKey string, data []byte, err error)) Pro
 			return fmt.Errorf("%w: WithFailureHandler(nil)", ErrInvalidOption)
 		}
 		c.onFailure = f
+		return nil
+	})
+}
+
+// WithLogger sets where a Stream logs the calls it retries — throttling,
+// timeouts, server errors — as warnings naming the stream, the call and the
+// shard, at most one per call (ListShards, GetRecords, ...) every 10 s
+// (ratelog.DefaultEvery), with the count of those held back. Record data is
+// never logged. A nil logger turns logging off, the default. A Producer
+// accepts the option, but its own retries are not logged yet: its failure
+// handler and Stats report what it could not send.
+func WithLogger(l *slog.Logger) Option {
+	return retryOption(func(c *retryConfig) error {
+		c.log, c.warns = l, &ratelog.Limiter{}
 		return nil
 	})
 }

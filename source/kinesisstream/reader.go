@@ -174,11 +174,12 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 				return nil, 0, r.stream.wrap("GetRecords", r.shardID,
 					fmt.Errorf("%w: %d attempts: %w", ErrThrottled, retries, err))
 			}
+			cfg.warnRetry("GetRecords", retries, err, "shard", r.shardID)
 			if d := cfg.backoff.Delay(retries - 1); start.Add(d).After(r.next) {
 				r.next = start.Add(d)
 			}
 		default:
-			return nil, 0, r.stream.wrap("GetRecords", r.shardID, err)
+			return nil, 0, r.stream.wrapShard(ctx, "GetRecords", r.shardID, err)
 		}
 	}
 }
@@ -359,7 +360,7 @@ func (r *reader) iterator(ctx context.Context, p source.Position) (*string, erro
 		return s.client.GetShardIterator(ctx, in)
 	})
 	if err != nil {
-		return nil, s.wrap("GetShardIterator", r.shardID, err)
+		return nil, s.wrapShard(ctx, "GetShardIterator", r.shardID, err)
 	}
 	if out.ShardIterator == nil {
 		// Kinesis answers a position past the end of a closed shard with no

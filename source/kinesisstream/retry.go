@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -54,12 +56,32 @@ func retryable(ctx context.Context, err error) bool {
 
 // withRetries calls call until it succeeds, fails for good, or has been
 // made as many times as c allows; when the retries run out, the error wraps
-// ErrThrottled and the last one.
+// ErrThrottled and the last one. Each transient failure is a warning to
+// c.log, rate-limited per op.
 func withRetries[T any](ctx context.Context, c retryConfig, op string, call func(context.Context) (T, error)) (T, error) {
-	transient := func(err error) bool { return retryable(ctx, err) }
+	attempt := 0
+	transient := func(err error) bool {
+		attempt++
+		ok := retryable(ctx, err)
+		if ok {
+			c.warnRetry(op, attempt, err)
+		}
+		return ok
+	}
 	v, n, err := backoff.Retry(ctx, c.backoff, c.maxAttempts, transient, call)
 	if err != nil && transient(err) {
 		return v, fmt.Errorf("%w: %s: %d attempts: %w", ErrThrottled, op, n, err)
 	}
 	return v, err
+}
+
+// warnRetry logs that the attempt-th call of op failed transiently and will
+// be retried: at most one line per op per ratelog.DefaultEvery. Extra
+// arguments (the stream, the shard) are added to the line.
+func (c retryConfig) warnRetry(op string, attempt int, err error, args ...any) {
+	if c.log == nil {
+		return
+	}
+	args = append(args, "stream", c.stream, "op", op, "attempt", attempt, "err", err)
+	c.warns.Log(c.log, slog.LevelWarn, op, time.Now(), "Kinesis call failed transiently (throttled, timed out or a server error); retrying", args...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/hashkey"
 	"github.com/streamtop/streamtop/source"
 )
@@ -95,6 +96,7 @@ func New(client ReadClient, streamName string, opts ...StreamOption) (*Stream, e
 	if err != nil {
 		return nil, err
 	}
+	cfg.stream = streamName
 	st := &Stream{client: client, name: streamName, cfg: cfg}
 	if cfg.fanOut != "" {
 		fc, ok := client.(FanOutClient)
@@ -253,7 +255,10 @@ func checkPosition(p source.Position) error {
 }
 
 // wrap translates a service error into the source package's terms, keeping
-// the original in the chain for errors.As.
+// the original in the chain for errors.As: a missing stream is
+// source.ErrStreamNotFound, a refused caller source.ErrAccessDenied, and a
+// missing shard (shardID set, and the stream known to exist: see
+// wrapShard) source.ErrShardNotFound.
 func (s *Stream) wrap(op, shardID string, err error) error {
 	var notFound *types.ResourceNotFoundException
 	var invalid *types.InvalidArgumentException
@@ -265,8 +270,36 @@ func (s *Stream) wrap(op, shardID string, err error) error {
 	switch {
 	case errors.As(err, &notFound) && shardID != "":
 		return fmt.Errorf("kinesisstream: %s %s: %w: %w", op, where, source.ErrShardNotFound, err)
+	case awserr.IsNotFound(err) || awserr.IsNoHost(err):
+		return fmt.Errorf("kinesisstream: %s %s: %w (create it, or check the region and account): %w",
+			op, where, source.ErrStreamNotFound, err)
+	case awserr.IsDenied(err):
+		return fmt.Errorf("kinesisstream: %s %s: %w (check the credentials and the IAM policy): %w",
+			op, where, source.ErrAccessDenied, err)
 	case (errors.As(err, &invalid) || errors.As(err, &invalidInput)) && op == "GetShardIterator":
 		return fmt.Errorf("kinesisstream: %s %s: %w: %w", op, where, source.ErrInvalidPosition, err)
 	}
 	return fmt.Errorf("kinesisstream: %s %s: %w", op, where, err)
+}
+
+// wrapShard translates the error of a call on one shard. Kinesis answers
+// ResourceNotFoundException both for a shard the stream does not have and
+// for a stream that is gone (kinesalite names the shard either way), and a
+// Consumer deletes the lease of a shard that is not found; so before saying
+// source.ErrShardNotFound it lists the shards once to see whether the stream
+// itself is there. When that listing fails otherwise, the error is neither,
+// and a caller retries it.
+func (s *Stream) wrapShard(ctx context.Context, op, shardID string, err error) error {
+	if !awserr.IsNotFound(err) {
+		return s.wrap(op, shardID, err)
+	}
+	_, lerr := s.client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(s.name)})
+	switch {
+	case lerr == nil:
+		return s.wrap(op, shardID, err)
+	case awserr.IsNotFound(lerr):
+		return s.wrap(op, "", err)
+	}
+	return fmt.Errorf("kinesisstream: %s stream %s shard %s: %w (and listing the shards to check the stream failed: %v)",
+		op, s.name, shardID, err, lerr)
 }
