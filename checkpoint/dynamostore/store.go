@@ -290,7 +290,11 @@ func (s *Store) finish(ctx context.Context, op, key string, item map[string]type
 		if errors.Is(err, errCorruptState) {
 			// The lease is what it is (a Take has taken it): it comes
 			// without its state, which the processor then does without,
-			// as after a state it cannot read.
+			// as after a state it cannot read. Said, not silent.
+			if s.log != nil {
+				s.log.Error("lease's state in the state table is unreadable; the lease comes without it",
+					"table", *s.stateTable, "lease", key, "err", err)
+			}
 			return l, nil
 		}
 		if err != nil {
