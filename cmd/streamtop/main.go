@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, e env) int {
 		p.close()
 		return err
 	}
-	rep := &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, prevTime: e.now()}
+	rep := &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, past: pastReport{time: e.now()}}
 
 	switch {
 	case cfg.once:
@@ -173,7 +173,7 @@ func write(w io.Writer, cfg *config, rep *report) error {
 
 // periodic prints a report every refresh until the input ends (then a last
 // one, marked done) or ctx ends.
-func periodic(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
+func periodic(ctx context.Context, read func(context.Context) error, rep reporting, cfg *config, e env) error {
 	done := make(chan error, 1)
 	go func() { done <- read(ctx) }()
 	tick := time.NewTicker(cfg.refresh)
@@ -204,7 +204,7 @@ func periodic(ctx context.Context, read func(context.Context) error, rep *report
 }
 
 // terminal runs the full-screen view until the user quits.
-func terminal(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
+func terminal(ctx context.Context, read func(context.Context) error, rep reporting, cfg *config, e env) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(e.stdout), tea.WithAltScreen()}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/streamtop/streamtop/topk"
 )
 
 // report is one refresh: what every output shows, and what -json prints.
@@ -74,6 +76,14 @@ type row struct {
 	New    bool `json:"new,omitempty"`
 }
 
+// reporting makes the report of each refresh: from the tally this process
+// counts (reporter), or from the merged counts of a lease group
+// (mergedReporter). It is used by one goroutine at a time.
+type reporting interface {
+	// report makes the report for time now, showing n keys per group.
+	report(now time.Time, n int) report
+}
+
 // reporter makes reports from a tally that a source fills concurrently: it
 // holds the lock the source's deliveries take, and remembers the previous
 // report's ranks and record count for the changes and the rate.
@@ -89,9 +99,47 @@ type reporter struct {
 	source   string
 	maxShown int
 
-	prevRanks   map[string]map[string]int
-	prevTime    time.Time
-	prevRecords int64
+	past pastReport
+}
+
+// pastReport is what a report is compared with: the previous report's
+// ranks, time and record count. Its zero value is a past with no report.
+type pastReport struct {
+	ranks   map[string]map[string]int
+	time    time.Time
+	records int64
+}
+
+// rate sets rep.Rate from the records read since the past report, and makes
+// rep that past.
+func (p *pastReport) rate(rep *report) {
+	if !p.time.IsZero() && rep.Time.After(p.time) {
+		rep.Rate = float64(rep.Records-p.records) / rep.Time.Sub(p.time).Seconds()
+	}
+	p.time, p.records = rep.Time, rep.Records
+}
+
+// rows fills g.Top from the entries, with each key's share of total and its
+// rank change since the past report, and remembers the ranks for the next.
+func (p *pastReport) rows(ranks map[string]map[string]int, g *group, entries []topk.Entry[string]) {
+	prev := p.ranks[g.Name]
+	now := make(map[string]int, len(entries))
+	g.Top = make([]row, len(entries))
+	for i, e := range entries {
+		rank := i + 1
+		now[e.Key] = rank
+		rw := row{Rank: rank, Key: e.Key, Count: e.Count, Err: e.Err}
+		if g.Total > 0 {
+			rw.Share = float64(e.Count) / float64(g.Total)
+		}
+		if was, ok := prev[e.Key]; ok {
+			rw.Change = was - rank
+		} else {
+			rw.New = p.ranks != nil // the first report has no past to compare
+		}
+		g.Top[i] = rw
+	}
+	ranks[g.Name] = now
 }
 
 // report makes the report for time now, showing n keys per group.
@@ -118,10 +166,7 @@ func (r *reporter) report(now time.Time, n int) report {
 		ms := max(0, now.Sub(newest).Milliseconds()) // records from the future are not ahead
 		rep.LagMillis = &ms
 	}
-	if !r.prevTime.IsZero() && now.After(r.prevTime) {
-		rep.Rate = float64(rep.Records-r.prevRecords) / now.Sub(r.prevTime).Seconds()
-	}
-	r.prevTime, r.prevRecords = now, rep.Records
+	r.past.rate(&rep)
 
 	ranks := make(map[string]map[string]int, len(tops))
 	rep.Groups = make([]group, 0, len(tops))
@@ -129,27 +174,14 @@ func (r *reporter) report(now time.Time, n int) report {
 		if rep.Window.End.IsZero() || g.bounds[1].After(rep.Window.End) {
 			rep.Window.Start, rep.Window.End = g.bounds[0], g.bounds[1]
 		}
-		out := group{Name: g.name, Total: g.total, Keys: g.keys, Top: make([]row, len(g.top))}
+		out := group{Name: g.name, Total: g.total, Keys: g.keys}
 		if r.cfg.capacity > 0 {
 			out.ErrBound = g.total / int64(r.cfg.capacity)
 		}
-		prev := r.prevRanks[g.name]
-		now := make(map[string]int, len(g.top))
-		for i, e := range g.top {
-			rank := i + 1
-			now[e.Key] = rank
-			rw := row{Rank: rank, Key: e.Key, Count: e.Count, Err: e.Err, Share: float64(e.Count) / float64(g.total)}
-			if p, ok := prev[e.Key]; ok {
-				rw.Change = p - rank
-			} else {
-				rw.New = r.prevRanks != nil // the first report has no past to compare
-			}
-			out.Top[i] = rw
-		}
-		ranks[g.name] = now
+		r.past.rows(ranks, &out, g.top)
 		rep.Groups = append(rep.Groups, out)
 	}
-	r.prevRanks = ranks
+	r.past.ranks = ranks
 	return rep
 }
 

@@ -31,7 +31,7 @@ const maxRows = 1000
 // Its zero value is not usable; use newView. A refresh costs a report (see
 // reporter) and a render of at most height lines.
 type view struct {
-	rep     *reporter
+	rep     reporting
 	refresh time.Duration
 	n       int
 	paused  bool
@@ -48,7 +48,7 @@ type viewStyles struct {
 	header, help, title, columns, up, down, fresh, bar lipgloss.Style
 }
 
-func newView(rep *reporter, n int, refresh time.Duration) *view {
+func newView(rep reporting, n int, refresh time.Duration) *view {
 	return &view{
 		rep: rep, n: n, refresh: refresh, width: 80, height: 24,
 		styles: viewStyles{
