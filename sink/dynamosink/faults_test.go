@@ -16,17 +16,20 @@ import (
 	"github.com/streamtop/streamtop/topk"
 )
 
-// TestWriteUnderFaults writes through a client that throttles, times out
-// (before and after applying), leaves requests unprocessed and stalls, on a
-// seeded schedule. Every failed Write must be a typed timeout, and writing
-// the batch again (as a caller retrying an idempotent write does) must leave
-// exactly the snapshots written, none lost, none doubled.
+// TestWriteUnderFaults writes the partials of two shards, and their
+// progress, through a client that throttles, times out (before and after
+// applying), fails progress conditions as a racing writer would, and
+// stalls, on a seeded schedule. Every failed Write or WriteProgress must be
+// a typed timeout (or a throttled read), and writing again (as a caller
+// retrying an idempotent write does) must leave exactly the partials
+// written, none lost, none doubled, and every window complete.
 func TestWriteUnderFaults(t *testing.T) {
-	client, table := table(t)
+	client, table := newTable(t)
 	sched := faults.NewSchedule(7,
-		faults.Rate("dynamodb.BatchWriteItem", 0.2),
-		faults.Rate("dynamodb.BatchWriteItem partial", 0.5),
-		faults.Rate("dynamodb.BatchWriteItem applied", 0.1),
+		faults.Rate("dynamodb.UpdateItem", 0.1),
+		faults.Rate("dynamodb.UpdateItem condition", 0.2),
+		faults.Rate("dynamodb.UpdateItem applied", 0.03),
+		faults.Rate("dynamodb.GetItem", 0.2),
 		faults.Slow(0.1, 5*time.Millisecond),
 	)
 	faulty := faults.NewDynamoDB(client, sched)
@@ -38,30 +41,41 @@ func TestWriteUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	group := awstest.UniqueName(t, "/faults")
-	var want []sink.Snapshot
-	for i := range 300 {
-		want = append(want, sink.Snapshot{
-			Group: group, Time: at.Add(time.Duration(i) * time.Millisecond), Window: time.Second, Host: "w1",
-			Counts: []topk.Entry[string]{{Key: fmt.Sprint("ref", i%7), Count: int64(i)}},
-		})
-	}
+	const windows, perWrite = 150, 3
 	ctx := t.Context()
 	timeouts := 0
-	for start := 0; start < len(want); start += 60 {
-		batch := want[start : start+60]
+	retry := func(what string, write func() error) {
+		t.Helper()
 		for try := 0; ; try++ {
-			err := s.Write(ctx, batch)
+			err := write()
 			if err == nil {
-				break
+				return
 			}
-			if !errors.Is(err, faults.ErrTimeout) {
-				t.Fatalf("Write: %v; want nil or a timeout", err)
+			if !errors.Is(err, faults.ErrTimeout) && !errors.Is(err, faults.ErrThrottled) {
+				t.Fatalf("%s: %v; want nil or a timeout", what, err)
 			}
-			if try == 20 {
-				t.Fatalf("Write failed 20 times in a row: %v", err)
+			if try == 30 {
+				t.Fatalf("%s failed 30 times in a row: %v", what, err)
 			}
 			timeouts++
 		}
+	}
+	var want []sink.Snapshot
+	for start := 0; start < windows; start += perWrite {
+		var batch []sink.Snapshot
+		for i := start; i < start+perWrite; i++ {
+			end := at.Add(time.Duration(i) * time.Millisecond)
+			for k, shard := range []string{"a", "b"} {
+				batch = append(batch, sink.Snapshot{Group: group, Time: end, Window: time.Second, Host: "w-" + shard, Shard: shard,
+					Counts: []topk.Entry[string]{{Key: fmt.Sprint("ref", i%7), Count: int64(i * (k + 1))}}})
+			}
+			want = append(want, sink.Snapshot{Group: group, Time: end, Window: time.Second, Host: "w-a,w-b", Complete: true,
+				Counts: []topk.Entry[string]{{Key: fmt.Sprint("ref", i%7), Count: int64(3 * i)}}})
+		}
+		retry("Write", func() error { return s.Write(ctx, batch) })
+		through := batch[len(batch)-1].Time
+		retry("WriteProgress", func() error { return s.WriteProgress(ctx, progress("a", "0", keyHalf, through)) })
+		retry("WriteProgress", func() error { return s.WriteProgress(ctx, progress("b", keyHalfNext, keyMax, through)) })
 	}
 	sched.SetEnabled(false)
 	got, err := s.Query(ctx, group, at)
@@ -73,9 +87,9 @@ func TestWriteUnderFaults(t *testing.T) {
 	}
 	// The test says nothing unless the faults happened.
 	inj := faulty.Injected()
-	t.Logf("injected: %v; Write timeouts retried: %d", inj, timeouts)
-	for _, kind := range []string{"BatchWriteItem ProvisionedThroughputExceededException", "BatchWriteItem timeout",
-		"BatchWriteItem unprocessed requests", "BatchWriteItem applied timeout"} {
+	t.Logf("injected: %v; writes retried: %d", inj, timeouts)
+	for _, kind := range []string{"UpdateItem ProvisionedThroughputExceededException", "UpdateItem timeout",
+		"UpdateItem applied timeout", "UpdateItem ConditionalCheckFailedException", "GetItem timeout"} {
 		if inj[kind] == 0 {
 			t.Errorf("no %q injected; the schedule does not exercise it", kind)
 		}

@@ -1,17 +1,59 @@
-// Package dynamosink is a sink.Writer and sink.Reader on a DynamoDB counts
-// table shaped like the original web-traffic sample's, so the visualizer's
-// results outlive its process and can be read from anywhere.
+// Package dynamosink is a sink.ProgressWriter, sink.Reader and sink.Lister
+// on a DynamoDB counts table shaped like the original web-traffic sample's,
+// so the visualizer's results outlive its process and can be read from
+// anywhere. One table holds one aggregation of one stream: the shards'
+// progress is kept once per table, whatever the group (see package sink).
 //
-// One item per snapshot:
+// # Items
+//
+// One item per group and window end holds every snapshot of that window:
 //
 //	resource        S   hash key: Snapshot.Group
 //	timestamp       S   range key: Snapshot.Time, ISO-8601 UTC with milliseconds
 //	                    (2006-01-02T15:04:05.000Z), so the range key sorts by time
-//	host            S   Snapshot.Host (absent when empty)
-//	windowMs        N   Snapshot.Window in milliseconds
+//	windowMs        N   Snapshot.Window in milliseconds, of the last snapshot
+//	                    written to the item
+//	expiresAt       N   epoch seconds after which DynamoDB's TTL may delete the item
+//
+//	the whole snapshot (Shard empty), as the original sample wrote it:
 //	referrerCounts  L   Snapshot.Counts in order, each a map {referrer S, count N},
 //	                    with err N when the count is approximate (Entry.Err > 0)
-//	expiresAt       N   epoch seconds after which DynamoDB's TTL may delete the item
+//	host            S   Snapshot.Host (absent when empty)
+//	floor           N   Snapshot.Floor (absent when 0)
+//
+//	each shard's partial (Shard set):
+//	p#<Shard>       M   {counts S, floor N, host S (absent when empty)}:
+//	                    counts is Snapshot.Counts in order as JSON text,
+//	                    [{"k": key, "c": count, "e": err (absent when 0)}, …],
+//	                    half the size of a list of maps and far faster to read
+//
+// Every write is an UpdateItem that sets only its own snapshot's attributes
+// (and the item's windowMs and expiresAt). So partials of different shards
+// written at the same time never overwrite each other, a shard's rewrite
+// replaces its own, and a whole snapshot and partials of one window end sit
+// side by side on the item; a reader merges all it finds there, as
+// sink.Merge does: a whole snapshot is summed with the partials beside it
+// and makes the window Complete. An aggregation writes either whole
+// snapshots or partials, so the two meet on an item only where one
+// changed to the other. An item without partials reads as a whole
+// snapshot, referrerCounts or not, as items written before partials did.
+//
+// The shards' progress is one more item, under a group no snapshot may
+// have (Write refuses it, Groups leaves it out, Query finds nothing there):
+//
+//	resource        S   "streamtop#progress"
+//	timestamp       S   "progress"
+//	s#<Shard>       M   sink.Progress: {parents L of S, hashKeyStart S,
+//	                    hashKeyEnd S, bucketMs N, from S, through S (as
+//	                    timestamp; absent when zero), ended BOOL, host S,
+//	                    version N (counts the writes, for WriteProgress's
+//	                    condition)}
+//
+// It has no expiresAt, so it is never deleted. DynamoDB's 400 KB limit on
+// an item bounds the partials of one window end together (about 80 partials
+// of 100 referrers of 50 bytes) and the progress of every shard the table
+// has seen (about 270 bytes a shard: some 1,500 shards); a write past it
+// fails with DynamoDB's ValidationException.
 //
 // Times are kept to the millisecond: snapshots of one group less than a
 // millisecond apart are one snapshot. Expiry is judged on data time (the
@@ -21,10 +63,12 @@ package dynamosink
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
+	"maps"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,28 +79,11 @@ import (
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/sink"
-	"github.com/streamtop/streamtop/topk"
 )
 
 // ErrInvalidOption reports a bad argument to New or CreateTable. It wraps
 // sink.ErrInvalidOption, so either can be tested for.
 var ErrInvalidOption = fmt.Errorf("sink/dynamosink: %w", sink.ErrInvalidOption)
-
-// Attribute names, the original sample's where it had them.
-const (
-	attrResource  = "resource"
-	attrTimestamp = "timestamp"
-	attrHost      = "host"
-	attrWindow    = "windowMs"
-	attrCounts    = "referrerCounts"
-	attrReferrer  = "referrer"
-	attrCount     = "count"
-	attrErr       = "err"
-	attrExpiresAt = "expiresAt"
-)
-
-// timeLayout sorts as text in time order for years 1 to 9999.
-const timeLayout = "2006-01-02T15:04:05.000Z"
 
 // Defaults of the options.
 const (
@@ -69,27 +96,32 @@ const (
 	DefaultBackoffMax  = 2 * time.Second
 )
 
-// batchSize is BatchWriteItem's limit on items per request.
-const batchSize = 25
+// writesInFlight bounds the UpdateItem requests one Write has in flight:
+// UpdateItem has no batch form, and a bucket's snapshots (groups × shards)
+// written one at a time would wait a round trip each.
+const writesInFlight = 8
 
-// Client is the part of *dynamodb.Client that a Sink calls: BatchWriteItem,
-// Query and Scan. A *dynamodb.Client has it; so can a wrapper or a fake in a
-// test. A Sink calls it from every goroutine that uses the Sink, so it must
-// be safe for concurrent use, as the SDK's client is.
+// Client is the part of *dynamodb.Client that a Sink calls: UpdateItem,
+// GetItem, Query and Scan. A *dynamodb.Client has it; so can a wrapper or a
+// fake in a test. A Sink calls it from every goroutine that uses the Sink,
+// and from several at once within a Write, so it must be safe for
+// concurrent use, as the SDK's client is.
 type Client interface {
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
-// Sink writes snapshots to a counts table and reads them back. It implements
-// sink.Writer, sink.Reader and sink.Lister.
+// Sink writes snapshots and shard progress to a counts table and reads them
+// back merged. It implements sink.ProgressWriter, sink.Reader and
+// sink.Lister.
 //
 // Use New; the zero value is not usable. A Sink is safe for concurrent use:
-// it holds only its configuration. Writing n snapshots costs ⌈n/25⌉
-// BatchWriteItem requests, more when DynamoDB leaves items unprocessed;
-// Query costs one strongly consistent Query request per megabyte returned;
-// Groups scans the whole table.
+// it holds only its configuration. Writing n snapshots costs n UpdateItem
+// requests, 8 in flight at a time; WriteProgress a GetItem and an
+// UpdateItem; Query a GetItem and one strongly consistent Query request per
+// megabyte returned, then sink.Merge; Groups scans the whole table.
 type Sink struct {
 	client  Client
 	table   *string
@@ -99,9 +131,9 @@ type Sink struct {
 }
 
 var (
-	_ sink.Writer = (*Sink)(nil)
-	_ sink.Reader = (*Sink)(nil)
-	_ sink.Lister = (*Sink)(nil)
+	_ sink.ProgressWriter = (*Sink)(nil)
+	_ sink.Reader         = (*Sink)(nil)
+	_ sink.Lister         = (*Sink)(nil)
 )
 
 // Option configures a Sink in New. WithTTL, WithClock and WithBackoff make
@@ -133,8 +165,8 @@ func WithClock(now func() time.Time) Option {
 	return optionFunc(func(s *Sink) error { return option.Clock(&s.now, ErrInvalidOption, now) })
 }
 
-// WithBackoff sets the wait before retrying items DynamoDB left unprocessed
-// or a throttled request: after n rounds without progress, a random time
+// WithBackoff sets the wait before retrying a throttled request, or a
+// progress write that raced another: before retry n, a random time
 // between half and all of min(max, base·2ⁿ). The defaults are
 // DefaultBackoffBase and DefaultBackoffMax; base must be positive and max at
 // least base.
@@ -162,12 +194,13 @@ func New(client Client, table string, opts ...Option) (*Sink, error) {
 	return s, nil
 }
 
-// Write stores snapshots, replacing any with the same Group and Time (to the
-// millisecond); within one call a later snapshot replaces an earlier one. It
-// returns once every item is written: items DynamoDB leaves unprocessed, and
-// requests it throttles, are retried with backoff until they succeed or ctx
-// ends. A batch with an invalid snapshot stores nothing. If another error
-// stops a Write, the chunks of 25 before it are stored.
+// Write stores snapshots: each replaces the stored snapshot with the same
+// Group, Time (to the millisecond) and Shard, and leaves the others of its
+// item alone; within one call a later snapshot replaces an earlier one. It
+// returns once every snapshot is written: requests DynamoDB throttles are
+// retried with backoff until they succeed or ctx ends. A batch with an
+// invalid snapshot stores nothing. If another error stops a Write, some of
+// the batch may be stored; writing it again is safe.
 func (s *Sink) Write(ctx context.Context, snapshots []sink.Snapshot) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -177,311 +210,116 @@ func (s *Sink) Write(ctx context.Context, snapshots []sink.Snapshot) error {
 			return fmt.Errorf("sink/dynamosink: snapshot %d: %w", i, err)
 		}
 	}
-	// BatchWriteItem refuses two items with one key in a request; the later
-	// snapshot is the one to keep anyway.
-	last := make(map[[2]string]int, len(snapshots))
+	// Two updates of one snapshot in flight together could land in either
+	// order; the later one in the batch is the one to keep.
+	type key struct{ group, time, shard string }
+	last := make(map[key]int, len(snapshots))
 	for i, snap := range snapshots {
-		last[[2]string{snap.Group, timeKey(snap.Time)}] = i
+		last[key{snap.Group, timeKey(snap.Time), snap.Shard}] = i
 	}
-	requests := make([]types.WriteRequest, 0, len(last))
+	updates := make([]sink.Snapshot, 0, len(last))
 	for i, snap := range snapshots {
-		if last[[2]string{snap.Group, timeKey(snap.Time)}] != i {
-			continue
+		if last[key{snap.Group, timeKey(snap.Time), snap.Shard}] == i {
+			updates = append(updates, snap)
 		}
-		requests = append(requests, types.WriteRequest{PutRequest: &types.PutRequest{Item: s.encode(snap)}})
 	}
-	for chunk := range slices.Chunk(requests, batchSize) {
-		if err := s.writeChunk(ctx, chunk); err != nil {
-			return err
-		}
+	return s.writeAll(ctx, updates)
+}
+
+// writeAll writes snaps with up to writesInFlight requests at a time. The
+// first error that is not the end of ctx stops the others and is returned.
+func (s *Sink) writeAll(ctx context.Context, snaps []sink.Snapshot) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next, written atomic.Int64
+		failOnce      sync.Once
+		failed        error
+		wg            sync.WaitGroup
+	)
+	for range min(writesInFlight, len(snaps)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(snaps) || ctx.Err() != nil {
+					return
+				}
+				if err := s.writeOne(ctx, snaps[i]); err != nil {
+					// Past the end of ctx, the error only says so.
+					if ctx.Err() == nil {
+						failOnce.Do(func() { failed = err })
+						cancel()
+					}
+					return
+				}
+				written.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed != nil {
+		return failed
+	}
+	if n := len(snaps) - int(written.Load()); n > 0 {
+		return fmt.Errorf("sink/dynamosink: %d snapshots not yet written: %w", n, context.Cause(ctx))
 	}
 	return nil
 }
 
-// writeChunk writes up to 25 items, retrying what DynamoDB leaves
-// unprocessed. The wait grows only while nothing gets through, so a table
-// that accepts part of each request is not slowed further.
-func (s *Sink) writeChunk(ctx context.Context, chunk []types.WriteRequest) error {
-	pending := map[string][]types.WriteRequest{*s.table: chunk}
-	for stalled := 0; ; {
-		out, err := s.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-		before := len(pending[*s.table])
-		switch {
-		case err == nil:
-			if len(out.UnprocessedItems[*s.table]) == 0 {
-				return nil
-			}
-			pending = out.UnprocessedItems
-		case ddb.IsThrottle(err):
-		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return err
-		default:
-			return fmt.Errorf("sink/dynamosink: write %d snapshots: %w", before, err)
-		}
-		if len(pending[*s.table]) < before {
-			stalled = 0
-		} else {
-			stalled++
-		}
-		if err := backoff.Sleep(ctx, s.backoff.Delay(stalled)); err != nil {
-			return fmt.Errorf("sink/dynamosink: %d snapshots not yet written: %w", len(pending[*s.table]), err)
-		}
-	}
-}
-
-// maxGroupBytes is DynamoDB's limit on a hash key.
-const maxGroupBytes = 2048
-
-func validate(s sink.Snapshot) error {
-	switch {
-	case s.Group == "":
-		return fmt.Errorf("%w: empty group", sink.ErrInvalidSnapshot)
-	case len(s.Group) > maxGroupBytes:
-		return fmt.Errorf("%w: group of %d bytes, more than DynamoDB's %d", sink.ErrInvalidSnapshot, len(s.Group), maxGroupBytes)
-	case s.Time.IsZero():
-		return fmt.Errorf("%w: group %q: zero time", sink.ErrInvalidSnapshot, s.Group)
-	case s.Time.UTC().Year() < 1 || s.Time.UTC().Year() > 9999:
-		return fmt.Errorf("%w: group %q: time %v outside years 1 to 9999", sink.ErrInvalidSnapshot, s.Group, s.Time)
-	}
-	return nil
-}
-
-// timeKey is the range key for t: UTC, truncated to the millisecond.
-func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-func (s *Sink) encode(snap sink.Snapshot) map[string]types.AttributeValue {
-	counts := make([]types.AttributeValue, len(snap.Counts))
-	for i, e := range snap.Counts {
-		m := map[string]types.AttributeValue{
-			attrReferrer: &types.AttributeValueMemberS{Value: e.Key},
-			attrCount:    ddb.Num(e.Count),
-		}
-		if e.Err != 0 {
-			m[attrErr] = ddb.Num(e.Err)
-		}
-		counts[i] = &types.AttributeValueMemberM{Value: m}
-	}
-	item := map[string]types.AttributeValue{
-		attrResource:  &types.AttributeValueMemberS{Value: snap.Group},
-		attrTimestamp: &types.AttributeValueMemberS{Value: timeKey(snap.Time)},
-		attrWindow:    ddb.Num(snap.Window.Milliseconds()),
-		attrCounts:    &types.AttributeValueMemberL{Value: counts},
-		attrExpiresAt: ddb.Num(snap.Time.Add(s.ttl).Unix()),
-	}
-	if snap.Host != "" {
-		item[attrHost] = &types.AttributeValueMemberS{Value: snap.Host}
-	}
-	return item
-}
-
-// Query returns the group's snapshots with Time at or after since, in time
-// order, leaving out those whose expiry has passed by the Sink's clock. The
-// result is an empty, non-nil slice for a group with none.
-func (s *Sink) Query(ctx context.Context, group string, since time.Time) ([]sink.Snapshot, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	out := []sink.Snapshot{}
-	if group == "" {
-		return out, nil
-	}
-	names := map[string]string{"#r": attrResource}
-	values := map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: group}}
-	cond := "#r = :r"
-	switch since = since.UTC(); {
-	case since.Year() > 9999:
-		return out, nil
-	case since.Year() >= 1:
-		// Stored times are whole milliseconds, so "at or after since" is
-		// "at or after since rounded up to the millisecond".
-		if r := since.Truncate(time.Millisecond); r.Before(since) {
-			since = r.Add(time.Millisecond)
-		}
-		names["#t"] = attrTimestamp
-		values[":t"] = &types.AttributeValueMemberS{Value: since.Format(timeLayout)}
-		cond += " AND #t >= :t"
-	}
-	now := s.now()
-	var start map[string]types.AttributeValue
-	for {
-		page, err := retryRead(ctx, s, func() (*dynamodb.QueryOutput, error) {
-			return s.client.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 s.table,
-				KeyConditionExpression:    aws.String(cond),
-				ExpressionAttributeNames:  names,
-				ExpressionAttributeValues: values,
-				ConsistentRead:            aws.Bool(true),
-				ExclusiveStartKey:         start,
-			})
+// writeOne writes one snapshot, retrying while DynamoDB throttles.
+func (s *Sink) writeOne(ctx context.Context, snap sink.Snapshot) error {
+	in, err := s.updateInput(snap)
+	if err == nil {
+		_, _, err = backoff.Retry(ctx, s.backoff, 0, ddb.IsThrottle, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
+			return s.client.UpdateItem(ctx, in)
 		})
-		if err != nil {
-			return nil, wrapRead("query", group, err)
-		}
-		for _, item := range page.Items {
-			snap, expires, err := decode(item)
-			if err != nil {
-				return nil, err
-			}
-			if live(expires, now) {
-				out = append(out, snap)
-			}
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		start = page.LastEvaluatedKey
 	}
-}
-
-// Groups returns the groups with at least one unexpired snapshot, in
-// ascending order. It scans the whole table: fine for a picker on a table
-// of hours of data, not for a hot path.
-func (s *Sink) Groups(ctx context.Context) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	seen := make(map[string]bool)
-	var start map[string]types.AttributeValue
-	for {
-		page, err := retryRead(ctx, s, func() (*dynamodb.ScanOutput, error) {
-			return s.client.Scan(ctx, &dynamodb.ScanInput{
-				TableName:                s.table,
-				ProjectionExpression:     aws.String("#r, #e"),
-				ExpressionAttributeNames: map[string]string{"#r": attrResource, "#e": attrExpiresAt},
-				ConsistentRead:           aws.Bool(true),
-				ExclusiveStartKey:        start,
-			})
-		})
-		if err != nil {
-			return nil, wrapRead("scan", "", err)
-		}
-		for _, item := range page.Items {
-			g, ok := item[attrResource].(*types.AttributeValueMemberS)
-			if !ok {
-				return nil, fmt.Errorf("sink/dynamosink: item without a string %s", attrResource)
-			}
-			expires, err := ddb.GetN(item, attrExpiresAt)
-			if err != nil {
-				return nil, fmt.Errorf("sink/dynamosink: group %q: %w", g.Value, err)
-			}
-			if _, ok := item[attrExpiresAt]; !ok || live(time.Unix(expires, 0), now) {
-				seen[g.Value] = true
-			}
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			break
-		}
-		start = page.LastEvaluatedKey
-	}
-	groups := make([]string, 0, len(seen))
-	for g := range seen {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
-	return groups, nil
-}
-
-// readAttempts bounds the tries of one read page while DynamoDB throttles:
-// a reader (a chart refreshing) is better served by an error it can show than
-// by a wait without end, unlike a Write, which must not lose snapshots.
-const readAttempts = 6
-
-// retryRead calls read, which is idempotent, until it succeeds, fails with an
-// error that is not throttling, or has been throttled readAttempts times.
-func retryRead[T any](ctx context.Context, s *Sink, read func() (T, error)) (T, error) {
-	v, _, err := backoff.Retry(ctx, s.backoff, readAttempts, ddb.IsThrottle, func(context.Context) (T, error) { return read() })
-	return v, err
-}
-
-func wrapRead(op, group string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	if group == "" {
-		return fmt.Errorf("sink/dynamosink: %s: %w", op, err)
+	what := "snapshot"
+	if snap.Shard != "" {
+		what = fmt.Sprintf("partial of shard %q", snap.Shard)
 	}
-	return fmt.Errorf("sink/dynamosink: %s %q: %w", op, group, err)
+	return fmt.Errorf("sink/dynamosink: write %s of %q at %s: %w", what, snap.Group, timeKey(snap.Time), err)
 }
 
-// decode reads one counts-table item and its expiry time, zero for an item
-// written without one (by another tool), which never expires.
-func decode(item map[string]types.AttributeValue) (sink.Snapshot, time.Time, error) {
-	var snap sink.Snapshot
-	g, ok := item[attrResource].(*types.AttributeValueMemberS)
-	if !ok {
-		return snap, time.Time{}, fmt.Errorf("sink/dynamosink: item without a string %s", attrResource)
-	}
-	snap.Group = g.Value
-	fail := func(err error) (sink.Snapshot, time.Time, error) {
-		return sink.Snapshot{}, time.Time{}, fmt.Errorf("sink/dynamosink: group %q: %w", snap.Group, err)
-	}
-	ts, ok := item[attrTimestamp].(*types.AttributeValueMemberS)
-	if !ok {
-		return fail(fmt.Errorf("no string %s", attrTimestamp))
-	}
-	t, err := time.Parse(timeLayout, ts.Value)
+// updateInput is the UpdateItem that writes snap: SET what snapshotAttrs
+// sets, REMOVE what it removes, every name through a placeholder so that
+// any shard ID, and any name DynamoDB reserves, is safe.
+func (s *Sink) updateInput(snap sink.Snapshot) (*dynamodb.UpdateItemInput, error) {
+	set, remove, err := s.snapshotAttrs(snap)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	snap.Time = t
-	switch h := item[attrHost].(type) {
-	case nil:
-	case *types.AttributeValueMemberS:
-		snap.Host = h.Value
-	default:
-		return fail(fmt.Errorf("%s has type %T, want a string", attrHost, h))
-	}
-	window, err := ddb.GetN(item, attrWindow)
-	if err != nil {
-		return fail(err)
-	}
-	// A window past what a Duration holds would wrap around to a
-	// nonsense (even negative) length.
-	if window < 0 || window > math.MaxInt64/int64(time.Millisecond) {
-		return fail(fmt.Errorf("%s %d out of range", attrWindow, window))
-	}
-	snap.Window = time.Duration(window) * time.Millisecond
-	expires, err := ddb.GetN(item, attrExpiresAt)
-	if err != nil {
-		return fail(err)
-	}
-	switch l := item[attrCounts].(type) {
-	case nil:
-	case *types.AttributeValueMemberL:
-		snap.Counts = make([]topk.Entry[string], len(l.Value))
-		for i, v := range l.Value {
-			m, ok := v.(*types.AttributeValueMemberM)
-			if !ok {
-				return fail(fmt.Errorf("%s[%d] has type %T, want a map", attrCounts, i, v))
-			}
-			ref, ok := m.Value[attrReferrer].(*types.AttributeValueMemberS)
-			if !ok {
-				return fail(fmt.Errorf("%s[%d] has no string %s", attrCounts, i, attrReferrer))
-			}
-			e := &snap.Counts[i]
-			e.Key = ref.Value
-			if e.Count, err = ddb.GetN(m.Value, attrCount); err != nil {
-				return fail(fmt.Errorf("%s[%d]: %w", attrCounts, i, err))
-			}
-			if e.Err, err = ddb.GetN(m.Value, attrErr); err != nil {
-				return fail(fmt.Errorf("%s[%d]: %w", attrCounts, i, err))
-			}
+	names := make(map[string]string, len(set)+len(remove))
+	values := make(map[string]types.AttributeValue, len(set))
+	var expr strings.Builder
+	for i, name := range slices.Sorted(maps.Keys(set)) {
+		sep := ", "
+		if i == 0 {
+			sep = "SET "
 		}
-	default:
-		return fail(fmt.Errorf("%s has type %T, want a list", attrCounts, l))
+		fmt.Fprintf(&expr, "%s#a%d = :a%d", sep, i, i)
+		names[fmt.Sprintf("#a%d", i)] = name
+		values[fmt.Sprintf(":a%d", i)] = set[name]
 	}
-	// What the Sink would refuse to write (an empty group, year 0) is not a
-	// snapshot to hand to a reader either.
-	if err := validate(snap); err != nil {
-		return fail(err)
+	for i, name := range remove {
+		sep := ", "
+		if i == 0 {
+			sep = " REMOVE "
+		}
+		fmt.Fprintf(&expr, "%s#r%d", sep, i)
+		names[fmt.Sprintf("#r%d", i)] = name
 	}
-	if _, ok := item[attrExpiresAt]; !ok {
-		return snap, time.Time{}, nil
-	}
-	return snap, time.Unix(expires, 0), nil
+	return &dynamodb.UpdateItemInput{
+		TableName: s.table,
+		Key: map[string]types.AttributeValue{
+			attrResource:  &types.AttributeValueMemberS{Value: snap.Group},
+			attrTimestamp: &types.AttributeValueMemberS{Value: timeKey(snap.Time)},
+		},
+		UpdateExpression:          aws.String(expr.String()),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}, nil
 }
-
-// live reports whether an item that expires at expires (zero: never) is
-// still to be read at now.
-func live(expires, now time.Time) bool { return expires.IsZero() || now.Before(expires) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,41 +275,28 @@ func TestItemShape(t *testing.T) {
 	}
 }
 
-// batchClient passes requests to dynalite, but writes at most accept items
-// of each BatchWriteItem and hands the rest back as unprocessed, after
-// failing the first throttle calls, as a busy table does.
-type batchClient struct {
+// updateClient passes requests to dynalite after failing the first
+// throttle UpdateItem calls, as a busy table does, and records how many
+// calls were in flight at once.
+type updateClient struct {
 	*awsddb.Client
-	accept   int
-	throttle atomic.Int64
-	calls    atomic.Int64
-	sizes    []int
-	mu       sync.Mutex
+	throttle          atomic.Int64
+	calls             atomic.Int64
+	inFlight, maxSeen atomic.Int64
+	always            bool // throttle every call
 }
 
-func (c *batchClient) BatchWriteItem(ctx context.Context, in *awsddb.BatchWriteItemInput, opts ...func(*awsddb.Options)) (*awsddb.BatchWriteItemOutput, error) {
+func (c *updateClient) UpdateItem(ctx context.Context, in *awsddb.UpdateItemInput, opts ...func(*awsddb.Options)) (*awsddb.UpdateItemOutput, error) {
 	c.calls.Add(1)
-	if c.throttle.Add(-1) >= 0 {
+	n := c.inFlight.Add(1)
+	defer c.inFlight.Add(-1)
+	for seen := c.maxSeen.Load(); n > seen && !c.maxSeen.CompareAndSwap(seen, n); seen = c.maxSeen.Load() {
+	}
+	if c.always || c.throttle.Add(-1) >= 0 {
 		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}
 	}
-	out := &awsddb.BatchWriteItemOutput{UnprocessedItems: map[string][]types.WriteRequest{}}
-	part := map[string][]types.WriteRequest{}
-	for table, reqs := range in.RequestItems {
-		c.mu.Lock()
-		c.sizes = append(c.sizes, len(reqs))
-		c.mu.Unlock()
-		n := min(c.accept, len(reqs))
-		part[table] = reqs[:n]
-		if n < len(reqs) {
-			out.UnprocessedItems[table] = reqs[n:]
-		}
-	}
-	if c.accept > 0 {
-		if _, err := c.Client.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{RequestItems: part}, opts...); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	time.Sleep(time.Millisecond) // long enough for the others to be in flight too
+	return c.Client.UpdateItem(ctx, in, opts...)
 }
 
 func snapshots(group string, base time.Time, n int) []sink.Snapshot {
@@ -320,13 +308,22 @@ func snapshots(group string, base time.Time, n int) []sink.Snapshot {
 	return ss
 }
 
+// complete is ss as a Reader returns whole snapshots: Complete.
+func complete(ss []sink.Snapshot) []sink.Snapshot {
+	out := slices.Clone(ss)
+	for i := range out {
+		out[i].Complete = true
+	}
+	return out
+}
+
 var snapOpts = cmpopts.EquateEmpty()
 
-func TestWriteRetriesUnprocessedAndThrottled(t *testing.T) {
+func TestWriteRetriesThrottled(t *testing.T) {
 	client, name := table(t)
-	bc := &batchClient{Client: client, accept: 7}
-	bc.throttle.Store(2)
-	s, err := dynamosink.New(bc, name, dynamosink.WithBackoff(time.Microsecond, time.Millisecond))
+	uc := &updateClient{Client: client}
+	uc.throttle.Store(5)
+	s, err := dynamosink.New(uc, name, dynamosink.WithBackoff(time.Microsecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,25 +336,21 @@ func TestWriteRetriesUnprocessedAndThrottled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(want, got, snapOpts); d != "" {
+	if d := cmp.Diff(complete(want), got, snapOpts); d != "" {
 		t.Fatalf("stored (-want +got):\n%s", d)
 	}
-	// 60 items in chunks of 25, 25, 10, each taken 7 at a time, after two
-	// throttled calls: 2 + 4 + 4 + 2.
-	if n := bc.calls.Load(); n != 12 {
-		t.Errorf("%d BatchWriteItem calls; want 12", n)
+	if n := uc.calls.Load(); n != 65 {
+		t.Errorf("%d UpdateItem calls; want 60 and 5 throttled", n)
 	}
-	for _, size := range bc.sizes {
-		if size > 25 {
-			t.Errorf("a request of %d items; BatchWriteItem takes at most 25", size)
-		}
+	if n := uc.maxSeen.Load(); n > 8 || n < 2 {
+		t.Errorf("%d UpdateItem calls in flight at most; want up to 8 at once", n)
 	}
 }
 
 func TestWriteGivesUpWhenContextEnds(t *testing.T) {
 	client, name := table(t)
-	bc := &batchClient{Client: client, accept: 0} // the table accepts nothing
-	s, err := dynamosink.New(bc, name, dynamosink.WithBackoff(time.Millisecond, 5*time.Millisecond))
+	uc := &updateClient{Client: client, always: true} // the table accepts nothing
+	s, err := dynamosink.New(uc, name, dynamosink.WithBackoff(time.Millisecond, 5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,8 +363,8 @@ func TestWriteGivesUpWhenContextEnds(t *testing.T) {
 	if !strings.Contains(err.Error(), "3 snapshots not yet written") {
 		t.Errorf("err = %v; want it to say how many were not written", err)
 	}
-	if bc.calls.Load() < 3 {
-		t.Errorf("%d calls in 100 ms with backoff of at most 5 ms; want retries", bc.calls.Load())
+	if uc.calls.Load() < 6 {
+		t.Errorf("%d calls in 100 ms with backoff of at most 5 ms; want retries", uc.calls.Load())
 	}
 }
 
@@ -405,6 +398,11 @@ func TestWriteRejectsUnstorableSnapshots(t *testing.T) {
 		{"group too long for a hash key", sink.Snapshot{Group: strings.Repeat("g", 2049), Time: time.Now()}},
 		{"year 10000", sink.Snapshot{Group: group, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, // date-proof: rejected before it is written
 		{"year 0", sink.Snapshot{Group: group, Time: time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)}},       // date-proof: rejected before it is written
+		{"the progress item's group", sink.Snapshot{Group: "streamtop#progress", Time: time.Now()}},
+		{"shard too long for an attribute name", sink.Snapshot{Group: group, Time: time.Now(), Shard: strings.Repeat("s", 254)}},
+		{"shard not UTF-8", sink.Snapshot{Group: group, Time: time.Now(), Shard: "\xff"}},
+		{"negative window", sink.Snapshot{Group: group, Time: time.Now(), Window: -time.Second}},
+		{"negative floor", sink.Snapshot{Group: group, Time: time.Now(), Shard: "a", Floor: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,6 +415,16 @@ func TestWriteRejectsUnstorableSnapshots(t *testing.T) {
 			}
 		})
 	}
+	t.Run("longest shard ID", func(t *testing.T) {
+		p := good
+		p.Shard = strings.Repeat("ü", 126) + "s" // 253 bytes
+		if err := s.Write(t.Context(), []sink.Snapshot{p}); err != nil {
+			t.Fatalf("Write of a partial of a 253-byte shard ID: %v", err)
+		}
+		if got, err := s.Query(t.Context(), group, time.Time{}); err != nil || len(got) != 1 || got[0].Host != "h" {
+			t.Fatalf("Query = %+v, %v; want the partial", got, err)
+		}
+	})
 }
 
 // queryCounter counts the Query calls made through it.
@@ -454,7 +462,7 @@ func TestQueryPaginates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(want, got, snapOpts); d != "" {
+	if d := cmp.Diff(complete(want), got, snapOpts); d != "" {
 		t.Fatalf("Query (-want +got):\n%s", d)
 	}
 	if qc.calls.Load() < 2 {
@@ -491,7 +499,7 @@ func TestExpiredSnapshotsAreNotRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := cmp.Diff(st.want, got, snapOpts); d != "" {
+		if d := cmp.Diff(complete(st.want), got, snapOpts); d != "" {
 			t.Errorf("Query at %v (-want +got):\n%s", st.now.Sub(base), d)
 		}
 		groups, err := s.Groups(t.Context())
@@ -532,7 +540,7 @@ func TestItemsWithoutExpiryAreRead(t *testing.T) {
 	}
 	want := []sink.Snapshot{{Group: group, Time: time.Date(2015, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Host: "sample", // date-proof: the legacy item has no expiresAt, so it never expires
 		Counts: []topk.Entry[string]{{Key: "http://www.google.com", Count: 3}}}}
-	if d := cmp.Diff(want, got, snapOpts); d != "" {
+	if d := cmp.Diff(complete(want), got, snapOpts); d != "" {
 		t.Fatalf("Query (-want +got):\n%s", d)
 	}
 	groups, err := s.Groups(t.Context())
