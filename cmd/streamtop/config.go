@@ -22,7 +22,8 @@ type config struct {
 	from            source.Position // where -kinesis starts
 	region          string
 	kinesisEndpoint string
-	group           string // lease group: not yet supported
+	group           string // lease group to join, with -kinesis
+	dynamoEndpoint  string // the group's tables
 
 	field, match          string
 	groupField, groupOnly string
@@ -71,6 +72,9 @@ and shows them live, as top does.
 Usage:
   streamtop [flags] < input          lines or JSON lines on stdin (tail -f works)
   streamtop -kinesis STREAM [flags]  every shard of a Kinesis stream, read-only
+  streamtop -kinesis STREAM -group NAME [flags]
+                                     share the shards with the group's other
+                                     processes; every one shows the merged counts
   streamtop -demo [flags]            simulated web traffic, no input needed
 
 Examples:
@@ -101,7 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	from := fs.String("from", "latest", "where -kinesis starts: latest, trim-horizon, or an RFC 3339 `time`")
 	fs.StringVar(&c.region, "region", "", "AWS `region` of -kinesis; default: the SDK's (AWS_REGION, the shared config)")
 	fs.StringVar(&c.kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint `URL`, such as a local kinesalite's http://127.0.0.1:4567")
-	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of the lease group of this `name` (not yet supported)")
+	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of the lease group of this `name`: the processes of a group\nshare the shards, write their counts to the DynamoDB table streamtop-NAME-counts\n(leases in streamtop-NAME-leases; both made if missing), and show the counts merged")
+	fs.StringVar(&c.dynamoEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint `URL` of -group's tables, such as a local dynalite's http://127.0.0.1:4568")
 	fs.StringVar(&c.field, "field", "", "count the value at this JSON `path` (referrer, request.headers.host),\nor the stream's partition key with @key; default: the whole line")
 	fs.StringVar(&c.match, "match", "", "count the first capture group of this `regexp` (as in 'GET (\\S+)');\nthen -group-field, -weight and -time-field name capture groups")
 	fs.StringVar(&c.groupField, "group-field", "", "one table per value of this `field`")

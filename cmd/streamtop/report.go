@@ -23,14 +23,21 @@ type report struct {
 	// Rate is records read per second since the previous report.
 	Rate float64 `json:"rate"`
 	// LagMillis is how far behind the source is: the stream's own figure,
-	// or with -time-field the report's time minus the newest record time.
-	// Absent when neither is known.
+	// or with -time-field the report's time minus the newest record time;
+	// with -group, the report's time minus the end of the window shown.
+	// Absent when none is known.
 	LagMillis *int64  `json:"lag_ms,omitempty"`
 	Malformed int64   `json:"malformed"`
 	Skipped   skipped `json:"skipped"`
 	Groups    []group `json:"groups"`
 	// Done is set on the report made after the input ended.
 	Done bool `json:"done,omitempty"`
+	// Incomplete, with -group, marks a window that not every shard has
+	// written yet: shown only while no window is complete.
+	Incomplete bool `json:"incomplete,omitempty"`
+	// Note, with -group, says why the report has no counts: no window
+	// written yet, or a failed read of the counts table.
+	Note string `json:"note,omitempty"`
 }
 
 type windowInfo struct {
@@ -185,6 +192,20 @@ func (r *reporter) report(now time.Time, n int) report {
 	return rep
 }
 
+// approximate says whether the group's counts have an error to show: with
+// -capacity, or with -group where a partial left a key out (see group.go).
+func (g *group) approximate(exact bool) bool {
+	if !exact {
+		return true
+	}
+	for _, r := range g.Top {
+		if r.Err > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // change renders a row's rank change as the tables show it.
 func (rw row) change() string {
 	switch {
@@ -221,6 +242,9 @@ func (rep *report) windowText() string {
 	fmt.Fprintf(&b, "window %s by %s", time.Duration(rep.Window.Size), time.Duration(rep.Window.Bucket))
 	if !rep.Window.End.IsZero() {
 		fmt.Fprintf(&b, " to %s", rep.Window.End.UTC().Format("15:04:05"))
+		if rep.Incomplete {
+			b.WriteString(" (incomplete: not every shard has written it yet)")
+		}
 	}
 	if rep.Exact {
 		b.WriteString("  exact")
@@ -265,6 +289,10 @@ func writePlain(w io.Writer, rep *report, keyWidth int) error {
 	var b strings.Builder
 	b.WriteString(rep.header())
 	b.WriteByte('\n')
+	if rep.Note != "" {
+		b.WriteString(rep.Note)
+		b.WriteByte('\n')
+	}
 	for _, g := range rep.Groups {
 		if g.Name != "" || len(rep.Groups) > 1 {
 			fmt.Fprintf(&b, "\n== %s  (total %d, %d keys)\n", cut(printable(g.Name)), g.Total, g.Keys)
@@ -275,7 +303,7 @@ func writePlain(w io.Writer, rep *report, keyWidth int) error {
 		for _, r := range g.Top {
 			kw = max(kw, utf8.RuneCountInString(cut(printable(r.Key))))
 		}
-		approx := !rep.Exact
+		approx := g.approximate(rep.Exact)
 		fmt.Fprintf(&b, "%4s  %-*s  %10s", "RANK", kw, "KEY", "COUNT")
 		if approx {
 			fmt.Fprintf(&b, "  %8s", "±ERR")

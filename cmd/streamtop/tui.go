@@ -149,10 +149,14 @@ func (v *view) View() string {
 
 	if len(v.last.Groups) == 0 {
 		line("")
-		line(v.styles.help.Render("no records in the window yet"))
+		note := v.last.Note
+		if note == "" {
+			note = "no records in the window yet"
+		}
+		line(v.styles.help.Render(runewidth.Truncate(note, w, "…")))
 	}
-	approx := !v.last.Exact
 	for _, g := range v.last.Groups {
+		approx := g.approximate(v.last.Exact)
 		if !line("") {
 			break
 		}

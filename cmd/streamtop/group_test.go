@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/streamtop/streamtop/checkpoint/dynamostore"
+	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/testname"
+	"github.com/streamtop/streamtop/source/kinesisstream"
+)
+
+// putRandomKeys puts records whose data is {"page": P, "bytes": B}, with
+// random partition keys, so every shard holds part of every page's records,
+// and returns the pages' counts and byte sums, counted offline as they were
+// put.
+func putRandomKeys(t *testing.T, client *sdk.Client, stream string, records int, rng *rand.Rand) (counts, bytes map[string]int) {
+	t.Helper()
+	counts, bytes = map[string]int{}, map[string]int{}
+	var entries []types.PutRecordsRequestEntry
+	for range records {
+		// About Zipf: page 0 most, a long tail of rarer ones.
+		page := fmt.Sprintf("/page/%d", int(rng.ExpFloat64()*4))
+		b := rng.IntN(1000)
+		counts[page]++
+		bytes[page] += b
+		entries = append(entries, types.PutRecordsRequestEntry{
+			PartitionKey: aws.String(fmt.Sprintf("%016x", rng.Uint64())),
+			Data:         fmt.Appendf(nil, `{"page":%q,"bytes":%d}`, page, b),
+		})
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), kinesisstream.MaxBatchRecords)
+		out, err := client.PutRecords(t.Context(), &sdk.PutRecordsInput{StreamName: aws.String(stream), Records: entries[:n]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := aws.ToInt32(out.FailedRecordCount); c != 0 {
+			t.Fatalf("PutRecords: %d of %d records failed", c, n)
+		}
+		entries = entries[n:]
+	}
+	return counts, bytes
+}
+
+// groupRun is one streamtop process of a lease group, run in this process.
+type groupRun struct {
+	code           int
+	stdout, stderr strings.Builder
+}
+
+// runGroup runs the command with -kinesis and -group against the test's
+// emulators, with args added, and waits for it to end.
+func runGroup(ctx context.Context, kin, ddb, stream, group string, args ...string) *groupRun {
+	r := &groupRun{}
+	all := append([]string{"-kinesis", stream, "-group", group, "-region", awstest.Region,
+		"-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb}, args...)
+	r.code = run(ctx, all, env{stdout: &r.stdout, stderr: &r.stderr, stdinTTY: true, now: time.Now,
+		streamOptions: []kinesisstream.StreamOption{fastPoll}})
+	return r
+}
+
+// Two processes of one group share a 4-shard stream whose records have
+// random partition keys: each counts part of every page's records, and
+// each prints the merged counts, equal to an offline recount of what was
+// put, exact or, with -capacity, within the error each count states.
+func TestRunGroupOnceMerges(t *testing.T) {
+	kinesisEnv(t)
+	kin, ddb := awstest.Kinesalite(t), awstest.Dynalite(t)
+	client := awstest.KinesisClient(kin.Endpoint)
+	stream := newTestStream(t, client, 4, nil)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 18))
+	counts, bytes := putRandomKeys(t, client, stream, 3000, rng)
+	t.Logf("%d pages: %v", len(counts), counts)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want map[string]int
+	}{
+		{"exact", []string{"-field", "page"}, counts},
+		{"weight", []string{"-field", "page", "-weight", "bytes"}, bytes},
+		{"sketch", []string{"-field", "page", "-capacity", "200"}, counts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			group := testname.Unique(t, "g")
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			args := append([]string{"-once", "-json", "-from", "trim-horizon", "-n", "100"}, tc.args...)
+			runs := make([]*groupRun, 2)
+			var wg sync.WaitGroup
+			for i := range runs {
+				wg.Go(func() { runs[i] = runGroup(ctx, kin.Endpoint, ddb.Endpoint, stream, group, args...) })
+			}
+			wg.Wait()
+			var records int64
+			for i, r := range runs {
+				if r.code != 0 {
+					t.Fatalf("process %d: run = %d: %s", i, r.code, r.stderr.String())
+				}
+				var rep report
+				if err := json.Unmarshal([]byte(r.stdout.String()), &rep); err != nil {
+					t.Fatalf("process %d: %v: %q", i, err, r.stdout.String())
+				}
+				records += rep.Records
+				t.Logf("process %d read %d records", i, rep.Records)
+				if !rep.Done || rep.Incomplete || rep.Note != "" || len(rep.Groups) != 1 {
+					t.Fatalf("process %d: done %v, incomplete %v, note %q, %d groups; want done, complete, 1 group",
+						i, rep.Done, rep.Incomplete, rep.Note, len(rep.Groups))
+				}
+				g := rep.Groups[0]
+				sum := 0
+				for _, n := range tc.want {
+					sum += n
+				}
+				if g.Total != int64(sum) {
+					t.Errorf("process %d: total %d, want %d", i, g.Total, sum)
+				}
+				got := map[string]int{}
+				for _, row := range g.Top {
+					got[row.Key] = int(row.Count)
+					if row.Err > 0 || tc.want[row.Key] > int(row.Count) {
+						// A count may be over by its Err, never under.
+						if c := tc.want[row.Key]; c > int(row.Count) || c < int(row.Count-row.Err) {
+							t.Errorf("process %d: %s counted %d±%d, put %d", i, row.Key, row.Count, row.Err, c)
+						}
+						got[row.Key] = tc.want[row.Key]
+					}
+				}
+				if diff := gocmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("process %d: counts (-put +shown):\n%s", i, diff)
+				}
+			}
+			// Each counted its own shards; after a hand-off a shard's
+			// records may be read again, never fewer.
+			if records < 3000 {
+				t.Errorf("the processes read %d records together, want at least 3000", records)
+			}
+		})
+	}
+}
+
+// Live, two processes that hold two shards each both show the merged
+// counts of records put with random partition keys: every page's count is
+// the sum of the two processes' parts, as an offline recount says.
+func TestRunGroupLiveShowsMergedCounts(t *testing.T) {
+	kinesisEnv(t)
+	kin, ddb := awstest.Kinesalite(t), awstest.Dynalite(t)
+	client := awstest.KinesisClient(kin.Endpoint)
+	stream := newTestStream(t, client, 4, nil)
+	group := testname.Unique(t, "g")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	outs := make([]*syncBuffer, 2)
+	errs := make([]syncBuffer, 2)
+	codes := make([]int, 2)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for i := range outs {
+		outs[i] = &syncBuffer{}
+		wg.Go(func() {
+			codes[i] = run(ctx, []string{"-kinesis", stream, "-group", group, "-region", awstest.Region,
+				"-kinesis-endpoint", kin.Endpoint, "-dynamodb-endpoint", ddb.Endpoint,
+				"-field", "page", "-json", "-refresh", "200ms", "-n", "100", "-from", "trim-horizon"},
+				env{stdout: outs[i], stderr: &errs[i], stdinTTY: true, now: time.Now,
+					streamOptions: []kinesisstream.StreamOption{fastPoll}})
+		})
+	}
+
+	// Put the records once the two workers hold two shards each.
+	store, err := dynamostore.New(awstest.DynamoDBClient(ddb.Endpoint), leaseTable(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "two workers holding two shards each", func() bool {
+		leases, err := store.List(ctx)
+		owners := map[string]int{}
+		for _, l := range leases {
+			owners[l.Owner]++
+		}
+		return err == nil && len(leases) == 4 && len(owners) == 2 && owners[leases[0].Owner] == 2 && owners[""] == 0
+	}, func() string { return errs[0].String() + errs[1].String() })
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 18))
+	counts, _ := putRandomKeys(t, client, stream, 2000, rng)
+
+	last := make([]report, 2)
+	waitFor(ctx, t, "both showing every record put", func() bool {
+		for i, out := range outs {
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			last[i] = report{}
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last[i]); err != nil {
+				return false
+			}
+			if last[i].Incomplete || len(last[i].Groups) != 1 || last[i].Groups[0].Total != 2000 {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		return fmt.Sprintf("last reports %+v; stderr %s %s", last, errs[0].String(), errs[1].String())
+	})
+	cancel()
+	wg.Wait()
+	for i, rep := range last {
+		if codes[i] != 0 {
+			t.Errorf("process %d: run = %d: %s", i, codes[i], errs[i].String())
+		}
+		t.Logf("process %d read %d records", i, rep.Records)
+		if rep.Records == 0 || rep.Records >= 2000 {
+			t.Errorf("process %d read %d of the 2000 records; want a part, as it holds two of the four shards", i, rep.Records)
+		}
+		got := map[string]int{}
+		for _, row := range rep.Groups[0].Top {
+			got[row.Key] = int(row.Count)
+		}
+		if diff := gocmp.Diff(counts, got); diff != "" {
+			t.Errorf("process %d: counts (-put +shown):\n%s", i, diff)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing t with what says when ctx
+// ends first.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool, say func() string) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v; %s", what, ctx.Err(), say())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// A DynamoDB endpoint that does not answer fails the start, naming the flag,
+// the endpoint and the table.
+func TestRunGroupFailsAtStart(t *testing.T) {
+	kinesisEnv(t)
+	kin := awstest.Kinesalite(t)
+	stream := newTestStream(t, awstest.KinesisClient(kin.Endpoint), 1, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	r := runGroup(ctx, kin.Endpoint, "http://127.0.0.1:1", stream, "nowhere", "-json")
+	if r.code != 1 || r.stdout.Len() != 0 {
+		t.Errorf("run = %d, stdout %q; want 1 and nothing printed", r.code, r.stdout.String())
+	}
+	for _, w := range []string{"-group nowhere", "streamtop-nowhere-leases", "-dynamodb-endpoint http://127.0.0.1:1"} {
+		if !strings.Contains(r.stderr.String(), w) {
+			t.Errorf("message %q does not name %q", r.stderr.String(), w)
+		}
+	}
+	if d := time.Since(start); d > startCheckTimeout+5*time.Second {
+		t.Errorf("failed after %v", d)
+	}
+}
