@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,7 @@ const (
 	keysPrefix   = "keys:"
 	totalsGroup  = "totals"
 	totalsPrefix = "group:"
+	clockGroup   = "clock" // see groupSource.run
 )
 
 // Sizes in the counts table. The partials of every shard for one group and
@@ -151,12 +153,16 @@ type groupSource struct {
 	label    string
 	consumer *source.Consumer
 	agg      *aggregate.Aggregator
-	counts   sink.Reader
+	counts   countsStore
 	skips    *skipCounter
 	// poll is the pause between reads of the counts table while -once
 	// waits for its window.
-	poll time.Duration
-	now  func() time.Time
+	poll   time.Duration
+	now    func() time.Time
+	worker string
+	// through, with -once, is the end (Unix nanoseconds) of the window
+	// up to which every shard had written when run returned; 0 before.
+	through atomic.Int64
 }
 
 // countsStore is where a group's counts go and come back from.
@@ -195,7 +201,7 @@ func newGroupSource(c *config, stream source.Stream, leases checkpoint.Store, co
 	return &groupSource{
 		cfg: c, label: fmt.Sprintf("kinesis %s group %s", c.kinesis, c.group),
 		consumer: consumer, agg: agg, counts: counts, skips: skips,
-		poll: min(c.refresh, 250*time.Millisecond), now: now,
+		poll: min(c.refresh, 250*time.Millisecond), now: now, worker: worker,
 	}, nil
 }
 
@@ -219,6 +225,16 @@ func (s *groupSource) run(ctx context.Context, _ func(batch)) error {
 		}
 		return err
 	}
+	// The clock: a whole, empty snapshot a bucket before the start. A
+	// whole snapshot makes its window complete, and a Reader then fills
+	// in an empty complete window at every later step that every shard
+	// has written through, records or none: the first one at or after
+	// the start says the group's counts are complete up to it.
+	b := int64(s.cfg.bucket)
+	clock := time.Unix(0, (floorDiv(start.UnixNano(), b)-1)*b).UTC()
+	if err := s.counts.Write(ctx, []sink.Snapshot{{Group: clockGroup, Time: clock, Window: s.cfg.window, Host: s.worker}}); err != nil {
+		return fmt.Errorf("-group %s: writing to the counts table: %w", s.cfg.group, err)
+	}
 	tick := time.NewTicker(s.poll)
 	defer tick.Stop()
 	for {
@@ -233,12 +249,13 @@ func (s *groupSource) run(ctx context.Context, _ func(batch)) error {
 			return err
 		case <-tick.C:
 		}
-		snaps, err := s.counts.Query(ctx, totalsGroup, start.Add(-s.cfg.bucket))
+		snaps, err := s.counts.Query(ctx, clockGroup, clock)
 		if err != nil {
 			continue // the reporter shows read errors; -once keeps trying
 		}
 		for _, snap := range snaps {
 			if snap.Complete && !snap.Time.Before(start) {
+				s.through.Store(snap.Time.UnixNano())
 				stop() // a graceful shutdown: the leases go to the others
 				return <-done
 			}
@@ -376,6 +393,15 @@ func (r *mergedReporter) read(ctx context.Context, now time.Time, n int, rep *re
 		if totals[i].Complete {
 			shown = &totals[i]
 		}
+	}
+	if through := r.src.through.Load(); shown == nil && through != 0 {
+		// -once: every shard wrote through this window, and no record
+		// fell in it.
+		end := time.Unix(0, through).UTC()
+		rep.Window.Start, rep.Window.End = end.Add(-r.src.cfg.window), end
+		lag := max(0, now.Sub(end).Milliseconds())
+		rep.LagMillis = &lag
+		return nil
 	}
 	if shown == nil {
 		if len(totals) == 0 {

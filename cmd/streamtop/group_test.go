@@ -266,3 +266,27 @@ func TestRunGroupFailsAtStart(t *testing.T) {
 		t.Errorf("failed after %v", d)
 	}
 }
+
+// On a stream with records that all fail to decode, -once still ends, once
+// every shard has been read through its start: with no counts, and the
+// skipped records in the header.
+func TestRunGroupOnceNothingToCount(t *testing.T) {
+	kinesisEnv(t)
+	kin, ddb := awstest.Kinesalite(t), awstest.Dynalite(t)
+	client := awstest.KinesisClient(kin.Endpoint)
+	stream := newTestStream(t, client, 2, map[string]int{"a": 3, "b": 4}) // {"page": key}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	r := runGroup(ctx, kin.Endpoint, ddb.Endpoint, stream, testname.Unique(t, "g"),
+		"-once", "-json", "-from", "trim-horizon", "-field", "missing")
+	if r.code != 0 {
+		t.Fatalf("run = %d: %s", r.code, r.stderr.String())
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(r.stdout.String()), &rep); err != nil {
+		t.Fatalf("%v: %q", err, r.stdout.String())
+	}
+	if !rep.Done || len(rep.Groups) != 0 || rep.Records != 7 || rep.Skipped.NoField != 7 || rep.Window.End.IsZero() || rep.Note != "" {
+		t.Errorf("report %+v; want done, no groups, 7 records all without the field, a window, no note", rep)
+	}
+}
