@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +18,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
 	"github.com/streamtop/streamtop/internal/testname"
+	"github.com/streamtop/streamtop/sink"
+	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
+	"github.com/streamtop/streamtop/topk"
 )
 
 // putRandomKeys puts records whose data is {"page": P, "bytes": B}, with
@@ -289,4 +296,89 @@ func TestRunGroupOnceNothingToCount(t *testing.T) {
 	if !rep.Done || len(rep.Groups) != 0 || rep.Records != 7 || rep.Skipped.NoField != 7 || rep.Window.End.IsZero() || rep.Note != "" {
 		t.Errorf("report %+v; want done, no groups, 7 records all without the field, a window, no note", rep)
 	}
+}
+
+// The merged view shows the newest window every shard has written; while
+// none is, the newest one written, marked incomplete in the JSON and the
+// header; with nothing written, a note saying why.
+func TestMergedReporterShowsNewestComplete(t *testing.T) {
+	mem, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseFlags([]string{"-kinesis", "s", "-group", "g", "-window", "10s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &groupSource{cfg: cfg, label: "test", counts: mem, skips: &skipCounter{}, agg: mustAggregator(t, mem), now: time.Now}
+	rep := src.reporter(cfg.groups)
+
+	// Times from the clock, on the bucket grid: the sink's retention
+	// judges them by the wall clock.
+	now := time.Now().UTC().Truncate(time.Second)
+	if r := rep.report(now, 5); len(r.Groups) != 0 || r.Note == "" || r.Incomplete {
+		t.Errorf("nothing written: report %+v; want no groups and a note", r)
+	}
+
+	// Two shards halve the hash key space; each writes its part of the
+	// window ending at e1, and only shard 0 the one ending at e2.
+	e1, e2 := now.Add(-2*time.Second), now.Add(-time.Second)
+	shards := []sink.Progress{
+		{Shard: "s0", HashKeyStart: "0", HashKeyEnd: "170141183460469231731687303715884105727", Bucket: time.Second},
+		{Shard: "s1", HashKeyStart: "170141183460469231731687303715884105728", HashKeyEnd: "340282366920938463463374607431768211455", Bucket: time.Second},
+	}
+	write := func(shard int, end time.Time, keys map[string]int64) {
+		var total int64
+		var counts []topk.Entry[string]
+		for k, n := range keys {
+			counts = append(counts, topk.Entry[string]{Key: k, Count: n})
+			total += n
+		}
+		slices.SortFunc(counts, func(a, b topk.Entry[string]) int { return cmp.Compare(b.Count, a.Count) })
+		id := shards[shard].Shard
+		err := mem.Write(t.Context(), []sink.Snapshot{
+			{Group: keysPrefix, Time: end, Window: cfg.window, Shard: id, Counts: counts},
+			{Group: totalsGroup, Time: end, Window: cfg.window, Shard: id, Counts: []topk.Entry[string]{{Key: totalsPrefix, Count: total}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := shards[shard]
+		p.Through = end
+		if err := mem.WriteProgress(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, e1, map[string]int64{"a": 3, "b": 1})
+	r := rep.report(now, 5)
+	if !r.Incomplete || !r.Window.End.Equal(e1) || !strings.Contains(r.header(), "incomplete") {
+		t.Errorf("one shard of two wrote e1: incomplete %v, end %v, header %q; want e1, marked incomplete", r.Incomplete, r.Window.End, r.header())
+	}
+	write(1, e1, map[string]int64{"a": 2, "c": 4})
+	write(0, e2, map[string]int64{"a": 9})
+	r = rep.report(now, 5)
+	want := []row{
+		{Rank: 1, Key: "a", Count: 5, Share: 0.5},
+		{Rank: 2, Key: "c", Count: 4, Share: 0.4, New: true},
+		{Rank: 3, Key: "b", Count: 1, Share: 0.1, Change: -1}, // second in the incomplete report
+	}
+	if r.Incomplete || !r.Window.End.Equal(e1) || len(r.Groups) != 1 || r.Groups[0].Total != 10 || r.Groups[0].Keys != 3 {
+		t.Fatalf("both wrote e1, one e2: report %+v; want e1 complete, total 10, 3 keys", r)
+	}
+	if diff := gocmp.Diff(want, r.Groups[0].Top); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(r.header(), e1.Format("15:04:05")) || strings.Contains(r.header(), "incomplete") {
+		t.Errorf("header %q; want the window to e1, not marked", r.header())
+	}
+}
+
+func mustAggregator(t *testing.T, w sink.Writer) *aggregate.Aggregator {
+	t.Helper()
+	a, err := aggregate.New(aggregate.Config{Size: time.Minute, Bucket: time.Second, Sink: w,
+		Decoder: aggregate.DecoderFunc(func(_ source.Record, dst []aggregate.Item) ([]aggregate.Item, error) { return dst, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
