@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -155,6 +156,7 @@ type groupSource struct {
 	agg      *aggregate.Aggregator
 	counts   countsStore
 	skips    *skipCounter
+	warns    *warnings // the consumer's and aggregator's, for the view
 	// poll is the pause between reads of the counts table while -once
 	// waits for its window.
 	poll   time.Duration
@@ -177,6 +179,8 @@ type countsStore interface {
 func newGroupSource(c *config, stream source.Stream, leases checkpoint.Store, counts countsStore, worker string, now func() time.Time) (*groupSource, error) {
 	dec, _ := c.decoder() // checked by parseFlags
 	skips := &skipCounter{}
+	warns := &warnings{}
+	log := slog.New(warns.handler())
 	agg, err := aggregate.New(aggregate.Config{
 		Size: c.window, Bucket: c.bucket,
 		NewDecoder: func(string) aggregate.Decoder {
@@ -187,6 +191,7 @@ func newGroupSource(c *config, stream source.Stream, leases checkpoint.Store, co
 		Sink: counts, Host: worker,
 		K: min(c.n, maxGroupK), SketchCapacity: c.capacity,
 		MaxGroups: c.maxGroups() + 1, // and the totals
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, err
@@ -194,48 +199,79 @@ func newGroupSource(c *config, stream source.Stream, leases checkpoint.Store, co
 	consumer, err := source.NewConsumer(source.Config{
 		Stream: stream, Leases: leases, WorkerID: worker,
 		NewProcessor: agg.NewProcessor, InitialPosition: c.from,
+		Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &groupSource{
 		cfg: c, label: fmt.Sprintf("kinesis %s group %s", c.kinesis, c.group),
-		consumer: consumer, agg: agg, counts: counts, skips: skips,
+		consumer: consumer, agg: agg, counts: counts, skips: skips, warns: warns,
 		poll: min(c.refresh, 250*time.Millisecond), now: now, worker: worker,
 	}, nil
 }
 
 func (s *groupSource) name() string { return s.label }
 
+// The clock. A whole snapshot makes its window complete, and a Reader then
+// fills in an empty complete window at every later step that every shard has
+// written through, records or none (see sink.Merge). So each worker writes a
+// whole, empty snapshot of the group clockGroup a bucket before it starts,
+// and again every clockPeriod: the filled-in windows after one (those with
+// no Host) say up to where every shard has written, which the totals group
+// alone cannot say once a window holds no record.
+//
+// clockPeriod is at most half a window, so a clock is always written within
+// two windows and a period back from now, where the reporter reads.
+func clockPeriod(c *config) time.Duration { return max(c.bucket, min(c.window/2, time.Minute)) }
+
+// writeClock writes the clock a bucket before t.
+func (s *groupSource) writeClock(ctx context.Context, t time.Time) (time.Time, error) {
+	b := int64(s.cfg.bucket)
+	at := time.Unix(0, (floorDiv(t.UnixNano(), b)-1)*b).UTC()
+	err := s.counts.Write(ctx, []sink.Snapshot{{Group: clockGroup, Time: at, Window: s.cfg.window, Host: s.worker}})
+	if err != nil {
+		return at, fmt.Errorf("-group %s: writing to the counts table: %w", s.cfg.group, err)
+	}
+	return at, nil
+}
+
+// completeThrough returns the end of the newest window that every shard has
+// written through, as the clocks written from since on say; zero if none.
+func completeThrough(ctx context.Context, r sink.Reader, since time.Time) (time.Time, error) {
+	snaps, err := r.Query(ctx, clockGroup, since)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var through time.Time
+	for _, s := range snaps {
+		if s.Complete && s.Host == "" { // filled in, not a clock as written
+			through = s.Time
+		}
+	}
+	return through, nil
+}
+
 // run works as one of the group's workers until ctx ends. With -once it
-// stops, and returns nil, once the merged counts hold a complete window
+// stops, and returns nil, once every shard has written through a window
 // ending at or after the moment it started: every record the stream held
 // then, within a window's length of it, is counted there. It ignores
 // deliver: the counts go to the counts table.
 func (s *groupSource) run(ctx context.Context, _ func(batch)) error {
 	start := s.now()
+	first, err := s.writeClock(ctx, start)
+	if err != nil {
+		return err
+	}
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- s.consumer.Run(wctx) }()
+	poll := s.poll
 	if !s.cfg.once {
-		err := <-done
-		if err == nil {
-			err = ctx.Err()
-		}
-		return err
+		poll = clockPeriod(s.cfg)
 	}
-	// The clock: a whole, empty snapshot a bucket before the start. A
-	// whole snapshot makes its window complete, and a Reader then fills
-	// in an empty complete window at every later step that every shard
-	// has written through, records or none: the first one at or after
-	// the start says the group's counts are complete up to it.
-	b := int64(s.cfg.bucket)
-	clock := time.Unix(0, (floorDiv(start.UnixNano(), b)-1)*b).UTC()
-	if err := s.counts.Write(ctx, []sink.Snapshot{{Group: clockGroup, Time: clock, Window: s.cfg.window, Host: s.worker}}); err != nil {
-		return fmt.Errorf("-group %s: writing to the counts table: %w", s.cfg.group, err)
-	}
-	tick := time.NewTicker(s.poll)
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
 		select {
@@ -249,16 +285,20 @@ func (s *groupSource) run(ctx context.Context, _ func(batch)) error {
 			return err
 		case <-tick.C:
 		}
-		snaps, err := s.counts.Query(ctx, clockGroup, clock)
+		if !s.cfg.once {
+			if _, err := s.writeClock(ctx, s.now()); err != nil && ctx.Err() == nil {
+				s.warns.set(s.now(), err.Error())
+			}
+			continue
+		}
+		through, err := completeThrough(ctx, s.counts, first)
 		if err != nil {
 			continue // the reporter shows read errors; -once keeps trying
 		}
-		for _, snap := range snaps {
-			if snap.Complete && !snap.Time.Before(start) {
-				s.through.Store(snap.Time.UnixNano())
-				stop() // a graceful shutdown: the leases go to the others
-				return <-done
-			}
+		if !through.Before(start) {
+			s.through.Store(through.UnixNano())
+			stop() // a graceful shutdown: the leases go to the others
+			return <-done
 		}
 	}
 }
@@ -349,8 +389,15 @@ type mergedReporter struct {
 	shown time.Time
 }
 
-// readTimeout bounds one report's reads of the counts table.
-const readTimeout = 5 * time.Second
+// readTimeout bounds one report's reads of the counts table; warningAge is
+// how long the view shows the worker's last warning.
+const (
+	readTimeout = 5 * time.Second
+	warningAge  = 30 * time.Second
+	// staleAfter is the lag past which the view says the counts are
+	// behind: the shards write a window two buckets after its end.
+	staleAfter = 10 * time.Second
+)
 
 func (r *mergedReporter) report(now time.Time, n int) report {
 	c := r.src.cfg
@@ -375,14 +422,34 @@ func (r *mergedReporter) report(now time.Time, n int) report {
 	if err := r.read(ctx, now, n, &rep); err != nil {
 		rep.Note = "reading the counts table: " + err.Error()
 	}
+	if w := r.src.warns.last(now, warningAge); w != "" {
+		rep.Note = strings.TrimPrefix(rep.Note+"; worker: "+w, "; ")
+	}
 	return rep
 }
 
-// read fills rep's window and groups from the counts table.
+// read fills rep's window and groups from the counts table: the window the
+// clocks say every shard has written through, or, when they say nothing (the
+// workers are more than a window behind now), the newest complete window of
+// the totals, or the newest one, marked incomplete.
 func (r *mergedReporter) read(ctx context.Context, now time.Time, n int, rep *report) error {
+	w := r.src.cfg.window
+	through := time.Unix(0, r.src.through.Load()) // -once: where it stopped
+	if r.src.through.Load() == 0 {
+		var err error
+		// The clocks are written a bucket before now, ahead of the
+		// shards (which close a window IdleTimeout after its end, or
+		// later when behind): read two windows back, so that workers up
+		// to a window behind still have a clock before their progress.
+		if through, err = completeThrough(ctx, r.src.counts, now.Add(-2*w-clockPeriod(r.src.cfg))); err != nil {
+			return err
+		}
+	}
 	since := r.shown
-	if since.IsZero() {
-		since = now.Add(-r.src.cfg.window)
+	if !through.IsZero() {
+		since = through
+	} else if since.IsZero() {
+		since = now.Add(-w)
 	}
 	totals, err := r.src.counts.Query(ctx, totalsGroup, since)
 	if err != nil {
@@ -390,33 +457,35 @@ func (r *mergedReporter) read(ctx context.Context, now time.Time, n int, rep *re
 	}
 	var shown *sink.Snapshot
 	for i := range totals {
-		if totals[i].Complete {
+		if totals[i].Complete && (through.IsZero() || totals[i].Time.Equal(through)) {
 			shown = &totals[i]
 		}
 	}
-	if through := r.src.through.Load(); shown == nil && through != 0 {
-		// -once: every shard wrote through this window, and no record
-		// fell in it.
-		end := time.Unix(0, through).UTC()
-		rep.Window.Start, rep.Window.End = end.Add(-r.src.cfg.window), end
-		lag := max(0, now.Sub(end).Milliseconds())
-		rep.LagMillis = &lag
+	switch {
+	case shown == nil && !through.IsZero():
+		// Every shard wrote through this window, and none had a record
+		// in it.
+		shown = &sink.Snapshot{Time: through.UTC(), Complete: true}
+	case shown == nil && len(totals) == 0:
+		rep.Note = "no window written yet: the group's first ends a -bucket after its workers started " +
+			"(from trim-horizon), or a -window after (from latest or a time)"
 		return nil
-	}
-	if shown == nil {
-		if len(totals) == 0 {
-			rep.Note = "no window written yet: the group's first ends a -bucket after its workers started " +
-				"(from trim-horizon), or a -window after (from latest or a time)"
-			return nil
-		}
+	case shown == nil:
 		shown = &totals[len(totals)-1]
 		rep.Incomplete = true
-	} else {
+	}
+	if shown.Complete {
 		r.shown = shown.Time
 	}
-	rep.Window.Start, rep.Window.End = shown.Time.Add(-r.src.cfg.window), shown.Time
+	rep.Window.Start, rep.Window.End = shown.Time.Add(-w), shown.Time
 	lag := max(0, now.Sub(shown.Time).Milliseconds())
 	rep.LagMillis = &lag
+	if behind := time.Duration(lag) * time.Millisecond; behind > max(staleAfter, 10*r.src.cfg.bucket) {
+		// The consumer retries a shard it cannot read without a word;
+		// say what a growing lag means.
+		rep.Note = fmt.Sprintf("the merged counts are %v behind: a worker of the group is catching up, "+
+			"or cannot read its shards or write its counts", behind.Round(time.Second))
+	}
 
 	ranks := map[string]map[string]int{}
 	for _, t := range shown.Counts {

@@ -302,15 +302,12 @@ func TestRunGroupOnceNothingToCount(t *testing.T) {
 // none is, the newest one written, marked incomplete in the JSON and the
 // header; with nothing written, a note saying why.
 func TestMergedReporterShowsNewestComplete(t *testing.T) {
-	mem, err := sink.NewMemory()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mem := mustMemory(t)
 	cfg, err := parseFlags([]string{"-kinesis", "s", "-group", "g", "-window", "10s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &groupSource{cfg: cfg, label: "test", counts: mem, skips: &skipCounter{}, agg: mustAggregator(t, mem), now: time.Now}
+	src := &groupSource{cfg: cfg, label: "test", counts: mem, skips: &skipCounter{}, warns: &warnings{}, agg: mustAggregator(t, mem), now: time.Now}
 	rep := src.reporter(cfg.groups)
 
 	// Times from the clock, on the bucket grid: the sink's retention
@@ -371,6 +368,19 @@ func TestMergedReporterShowsNewestComplete(t *testing.T) {
 	if !strings.Contains(r.header(), e1.Format("15:04:05")) || strings.Contains(r.header(), "incomplete") {
 		t.Errorf("header %q; want the window to e1, not marked", r.header())
 	}
+	// Nothing written for 20 s more: the view says the counts are behind.
+	if r := rep.report(now.Add(20*time.Second), 5); !strings.Contains(r.Note, "22s behind") || !r.Window.End.Equal(e1) {
+		t.Errorf("20 s later: note %q, end %v; want e1 and a note that the counts are 22s behind", r.Note, r.Window.End)
+	}
+}
+
+func mustMemory(t *testing.T) *sink.Memory {
+	t.Helper()
+	m, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func mustAggregator(t *testing.T, w sink.Writer) *aggregate.Aggregator {
@@ -381,4 +391,62 @@ func mustAggregator(t *testing.T, w sink.Writer) *aggregate.Aggregator {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// Live, once the window has slid past the last record, the view shows the
+// empty windows that every shard has written, still moving with the
+// clock, not a note or a window left behind (the lag allows for a loaded
+// machine: the shards close windows two buckets after their end, or later).
+func TestRunGroupLiveQuietWindow(t *testing.T) {
+	kinesisEnv(t)
+	kin, ddb := awstest.Kinesalite(t), awstest.Dynalite(t)
+	client := awstest.KinesisClient(kin.Endpoint)
+	stream := newTestStream(t, client, 2, map[string]int{"a": 2, "b": 1})
+	put := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-kinesis", stream, "-group", testname.Unique(t, "g"), "-region", awstest.Region,
+			"-kinesis-endpoint", kin.Endpoint, "-dynamodb-endpoint", ddb.Endpoint,
+			"-field", "page", "-json", "-refresh", "200ms", "-from", "trim-horizon", "-window", "3s"},
+			env{stdout: &out, stderr: &errOut, stdinTTY: true, now: time.Now,
+				streamOptions: []kinesisstream.StreamOption{fastPoll}})
+	}()
+	var reps []report
+	waitFor(ctx, t, "an empty window two seconds after the records left it", func() bool {
+		reps = reps[:0]
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var r report
+			if json.Unmarshal([]byte(line), &r) == nil {
+				reps = append(reps, r)
+			}
+		}
+		if len(reps) == 0 {
+			return false
+		}
+		last := reps[len(reps)-1]
+		return len(last.Groups) == 0 && last.Window.End.After(put.Add(5*time.Second))
+	}, func() string { return out.String() + errOut.String() })
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("run = %d: %s", code, errOut.String())
+	}
+	sawCounts := false
+	for _, r := range reps {
+		if len(r.Groups) == 1 && r.Groups[0].Total == 3 {
+			sawCounts = true
+		}
+		if !sawCounts {
+			continue
+		}
+		if r.Note != "" || r.Incomplete || r.Window.End.IsZero() || r.LagMillis == nil || *r.LagMillis > 10_000 {
+			t.Errorf("after the counts, report at %v: note %q, incomplete %v, window end %v, lag %v ms; want a complete window near now",
+				r.Time, r.Note, r.Incomplete, r.Window.End, r.LagMillis)
+		}
+	}
+	if !sawCounts {
+		t.Errorf("no report showed the 3 records put")
+	}
 }

@@ -35,8 +35,9 @@ type report struct {
 	// Incomplete, with -group, marks a window that not every shard has
 	// written yet: shown only while no window is complete.
 	Incomplete bool `json:"incomplete,omitempty"`
-	// Note, with -group, says why the report has no counts: no window
-	// written yet, or a failed read of the counts table.
+	// Note, with -group, says why the report has no counts (no window
+	// written yet, a failed read of the counts table) and what the worker
+	// last warned of in the last 30 s (a shard it cannot read, say).
 	Note string `json:"note,omitempty"`
 }
 

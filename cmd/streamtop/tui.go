@@ -147,13 +147,12 @@ func (v *view) View() string {
 	}
 	line(v.styles.help.Render(runewidth.Truncate(state, w, "…")))
 
-	if len(v.last.Groups) == 0 {
+	if v.last.Note != "" {
+		line(v.styles.down.Render(runewidth.Truncate(v.last.Note, w, "…")))
+	}
+	if len(v.last.Groups) == 0 && v.last.Note == "" {
 		line("")
-		note := v.last.Note
-		if note == "" {
-			note = "no records in the window yet"
-		}
-		line(v.styles.help.Render(runewidth.Truncate(note, w, "…")))
+		line(v.styles.help.Render("no records in the window yet"))
 	}
 	for _, g := range v.last.Groups {
 		approx := g.approximate(v.last.Exact)
