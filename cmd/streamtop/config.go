@@ -22,7 +22,8 @@ type config struct {
 	from            source.Position // where -kinesis starts
 	region          string
 	kinesisEndpoint string
-	group           string // lease group: not yet supported
+	group           string // lease group to join, with -kinesis
+	dynamoEndpoint  string // the group's tables
 
 	field, match          string
 	groupField, groupOnly string
@@ -71,6 +72,9 @@ and shows them live, as top does.
 Usage:
   streamtop [flags] < input          lines or JSON lines on stdin (tail -f works)
   streamtop -kinesis STREAM [flags]  every shard of a Kinesis stream, read-only
+  streamtop -kinesis STREAM -group NAME [flags]
+                                     share the shards with the group's other
+                                     processes; every one shows the merged counts
   streamtop -demo [flags]            simulated web traffic, no input needed
 
 Examples:
@@ -78,6 +82,7 @@ Examples:
   tail -f access.log | streamtop -match '"GET (\S+)'
   streamtop -demo -capacity 100
   streamtop -kinesis visits -field @key -from trim-horizon -once
+  streamtop -kinesis visits -group web -field referrer   # on each of several machines
 
 On a terminal the table refreshes in place: q quits, p (or space) pauses,
 + and - change the number of rows. Otherwise, or with -plain, a plain table
@@ -97,11 +102,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.BoolVar(&c.demo, "demo", false, "read the visualizer's simulated page visits from an embedded stream instead of stdin;\ncounts -field referrer per -group-field resource unless told otherwise")
 	fs.IntVar(&c.rate, "rate", 1000, "`records` per second the -demo producer puts")
-	fs.StringVar(&c.kinesis, "kinesis", "", "read every shard of this Kinesis `stream` instead of stdin: no leases, no checkpoints,\nnothing written; records are timed by their arrival in the stream")
+	fs.StringVar(&c.kinesis, "kinesis", "", "read every shard of this Kinesis `stream` instead of stdin: no leases, no checkpoints,\nnothing written (unless -group); records are timed by their arrival in the stream")
 	from := fs.String("from", "latest", "where -kinesis starts: latest, trim-horizon, or an RFC 3339 `time`")
 	fs.StringVar(&c.region, "region", "", "AWS `region` of -kinesis; default: the SDK's (AWS_REGION, the shared config)")
 	fs.StringVar(&c.kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint `URL`, such as a local kinesalite's http://127.0.0.1:4567")
-	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of the lease group of this `name` (not yet supported)")
+	fs.StringVar(&c.group, "group", "", "read -kinesis as one worker of the lease group of this `name`: the processes of a group\nshare the shards, write their counts to the DynamoDB table streamtop-NAME-counts\n(leases in streamtop-NAME-leases; both made if missing), and show the counts merged")
+	fs.StringVar(&c.dynamoEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint `URL` of -group's tables, such as a local dynalite's http://127.0.0.1:4568")
 	fs.StringVar(&c.field, "field", "", "count the value at this JSON `path` (referrer, request.headers.host),\nor the stream's partition key with @key; default: the whole line")
 	fs.StringVar(&c.match, "match", "", "count the first capture group of this `regexp` (as in 'GET (\\S+)');\nthen -group-field, -weight and -time-field name capture groups")
 	fs.StringVar(&c.groupField, "group-field", "", "one table per value of this `field`")
@@ -114,7 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.exact, "exact", false, "count every key exactly (the default)")
 	fs.IntVar(&c.capacity, "capacity", 0, "approximate in bounded memory: keep this many `keys` per bucket,\nand show each count's error bound")
 	fs.IntVar(&c.groups, "groups", 10, "most group `tables` shown, largest first")
-	fs.BoolVar(&c.once, "once", false, "print the top once at the end of the input (-kinesis: once caught up\nwith every shard), then exit")
+	fs.BoolVar(&c.once, "once", false, "print the top once at the end of the input (-kinesis: once caught up\nwith every shard; with -group: once the group's counts are complete up to\nthe start), then exit")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per refresh (with -once: one at the end)")
 	fs.BoolVar(&c.plain, "plain", false, "print plain tables per refresh even on a terminal")
 	fs.DurationVar(&c.refresh, "refresh", time.Second, "time between refreshes")

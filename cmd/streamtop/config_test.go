@@ -56,8 +56,14 @@ func TestParseFlagsRejects(t *testing.T) {
 		{[]string{"-kinesis", "s", "-demo"}, "-kinesis and -demo"},
 		{[]string{"-kinesis", "s", "-kinesis-endpoint", "127.0.0.1:4567"}, "-kinesis-endpoint"},
 		{[]string{"-kinesis", "s", "-kinesis-endpoint", "http://u:p@127.0.0.1:4567"}, "-kinesis-endpoint"},
-		{[]string{"-kinesis", "s", "-group", "g"}, "-group: not yet supported"},
-		{[]string{"-group", "g"}, "-group: not yet supported"},
+		{[]string{"-group", "g"}, "-group: only for -kinesis"},
+		{[]string{"-kinesis", "s", "-group", ""}, "-group \"\""},
+		{[]string{"-kinesis", "s", "-group", "my group"}, "-group \"my group\""},
+		{[]string{"-kinesis", "s", "-group", strings.Repeat("g", maxGroupName+1)}, "-group \"ggg"},
+		{[]string{"-dynamodb-endpoint", "http://127.0.0.1:4568"}, "-dynamodb-endpoint: only for -kinesis with -group"},
+		{[]string{"-kinesis", "s", "-dynamodb-endpoint", "http://127.0.0.1:4568"}, "-dynamodb-endpoint: only with -group"},
+		{[]string{"-kinesis", "s", "-group", "g", "-dynamodb-endpoint", "127.0.0.1:4568"}, "-dynamodb-endpoint: must be a URL"},
+		{[]string{"-kinesis", "s", "-group", "g", "-once"}, "-once with -kinesis"},
 		{[]string{"-kinesis", "s", "-once"}, "-once with -kinesis"},
 		{[]string{"-kinesis", "s", "-once", "-from", "latest"}, "-from trim-horizon"},
 	} {
@@ -89,6 +95,9 @@ func TestParseFlagsAccepts(t *testing.T) {
 		{"-kinesis", "visits", "-once", "-from", "2026-01-02T15:04:05Z"},
 		{"-kinesis", "visits.v2", "-from", "2026-01-02T15:04:05.5+01:00", "-region", "eu-west-1",
 			"-kinesis-endpoint", "http://127.0.0.1:4567"},
+		{"-kinesis", "visits", "-group", "web.v2_a-b", "-dynamodb-endpoint", "https://dynamodb.eu-west-1.amazonaws.com",
+			"-capacity", "100", "-group-field", "status"},
+		{"-kinesis", "visits", "-group", strings.Repeat("g", maxGroupName), "-once", "-from", "trim-horizon"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err != nil {
 			t.Errorf("parseFlags(%q) = %v", args, err)

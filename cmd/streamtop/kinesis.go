@@ -43,15 +43,14 @@ func parseFrom(v string) (source.Position, error) {
 
 // checkKinesis validates the flags of the -kinesis source.
 func (c *config) checkKinesis(set map[string]bool) error {
-	if set["group"] {
-		return errors.New("-group: not yet supported: reading as one worker of a lease group comes later; " +
-			"without -group, -kinesis reads every shard itself")
-	}
 	if c.kinesis == "" {
-		for _, f := range []string{"from", "region", "kinesis-endpoint"} {
+		for _, f := range []string{"from", "region", "kinesis-endpoint", "group"} {
 			if set[f] {
 				return fmt.Errorf("-%s: only for -kinesis", f)
 			}
+		}
+		if set["dynamodb-endpoint"] {
+			return errors.New("-dynamodb-endpoint: only for -kinesis with -group")
 		}
 		if set["kinesis"] {
 			return errors.New("-kinesis: needs a stream name")
@@ -64,15 +63,11 @@ func (c *config) checkKinesis(set map[string]bool) error {
 	if !validStreamName(c.kinesis) {
 		return fmt.Errorf("-kinesis %q: a stream name is 1 to 128 letters, digits, '_', '-' or '.'", c.kinesis)
 	}
-	if e := c.kinesisEndpoint; e != "" {
-		u, err := url.Parse(e)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			// Not echoed: a mistyped URL may hold a secret.
-			return errors.New("-kinesis-endpoint: must be a URL such as http://127.0.0.1:4567")
-		}
-		if u.User != nil {
-			return fmt.Errorf("-kinesis-endpoint %s: must not hold a user or password: credentials come from the SDK's default chain", u.Redacted())
-		}
+	if err := checkEndpoint("kinesis-endpoint", c.kinesisEndpoint, "http://127.0.0.1:4567"); err != nil {
+		return err
+	}
+	if err := c.checkGroup(set); err != nil {
+		return err
 	}
 	if c.once && c.from.Type == source.Latest {
 		return errors.New("-once with -kinesis reads up to the stream's newest record, then prints: " +
@@ -81,8 +76,28 @@ func (c *config) checkKinesis(set map[string]bool) error {
 	return nil
 }
 
-func validStreamName(s string) bool {
-	if len(s) < 1 || len(s) > 128 {
+// checkEndpoint checks an endpoint flag's URL; empty is fine.
+func checkEndpoint(flagName, e, example string) error {
+	if e == "" {
+		return nil
+	}
+	u, err := url.Parse(e)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// Not echoed: a mistyped URL may hold a secret.
+		return fmt.Errorf("-%s: must be a URL such as %s", flagName, example)
+	}
+	if u.User != nil {
+		return fmt.Errorf("-%s %s: must not hold a user or password: credentials come from the SDK's default chain", flagName, u.Redacted())
+	}
+	return nil
+}
+
+func validStreamName(s string) bool { return validName(s, 128) }
+
+// validName says whether s is 1 to maxLen letters, digits, '_', '-' or '.',
+// as Kinesis stream and DynamoDB table names are.
+func validName(s string, maxLen int) bool {
+	if len(s) < 1 || len(s) > maxLen {
 		return false
 	}
 	for _, r := range s {
@@ -103,17 +118,16 @@ type kinesisClient interface {
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 }
 
-// newKinesisClient loads the SDK's default configuration (credentials and,
-// without -region, the region from its default chain) and points the client
-// at -kinesis-endpoint if given. What the SDK logs goes to log.
-func newKinesisClient(ctx context.Context, c *config, log io.Writer) (*kinesis.Client, error) {
+// loadAWS loads the SDK's default configuration: credentials and, without
+// -region, the region from its default chain. What the SDK logs goes to log.
+func loadAWS(ctx context.Context, c *config, log io.Writer) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("-kinesis: loading the AWS configuration: %w", err)
+		return cfg, fmt.Errorf("-kinesis: loading the AWS configuration: %w", err)
 	}
 	// The SDK's log modes print requests and responses, records included:
 	// none is on here, whatever a shared config file says.
@@ -122,21 +136,27 @@ func newKinesisClient(ctx context.Context, c *config, log io.Writer) (*kinesis.C
 		fmt.Fprintf(log, "streamtop: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
 	})
 	if cfg.Region == "" {
-		return nil, &usageError{msg: "-region: no region given, and none in AWS_REGION or the shared config"}
+		return cfg, &usageError{msg: "-region: no region given, and none in AWS_REGION or the shared config"}
 	}
 	// Missing credentials would otherwise look like an unreachable stream.
 	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
-		return nil, fmt.Errorf("-kinesis: no AWS credentials in the SDK's default chain "+
+		return cfg, fmt.Errorf("-kinesis: no AWS credentials in the SDK's default chain "+
 			"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role; "+
 			"any values do for a local emulator): %w", err)
 	}
+	return cfg, nil
+}
+
+// newKinesisClient makes the Kinesis client, pointed at -kinesis-endpoint if
+// given.
+func newKinesisClient(cfg aws.Config, c *config) *kinesis.Client {
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		if c.kinesisEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.kinesisEndpoint)
 		}
-	}), nil
+	})
 }
 
 // kinesisWhere names the endpoint and the flag that chose it, for messages.
@@ -151,20 +171,8 @@ func kinesisWhere(c *config, region string) string {
 // startCheckTimeout, and returns the source that reads it. where says where
 // the stream was looked for, for the error.
 func openKinesis(ctx context.Context, client kinesisClient, c *config, where string, opts ...kinesisstream.StreamOption) (*shardSource, error) {
-	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
-	defer cancel()
-	out, err := client.DescribeStreamSummary(cctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.kinesis)})
-	var notFound *types.ResourceNotFoundException
-	switch {
-	case errors.As(err, &notFound):
-		return nil, fmt.Errorf("-kinesis %s: no such stream %s", c.kinesis, where)
-	case err != nil && cctx.Err() != nil && ctx.Err() == nil:
-		return nil, fmt.Errorf("-kinesis %s: no answer %s within %v: %w", c.kinesis, where, startCheckTimeout, err)
-	case err != nil:
-		return nil, fmt.Errorf("-kinesis %s: cannot describe the stream %s: %w", c.kinesis, where, err)
-	}
-	if d := out.StreamDescriptionSummary; d != nil && d.StreamStatus != types.StreamStatusActive && d.StreamStatus != types.StreamStatusUpdating {
-		return nil, fmt.Errorf("-kinesis %s %s: the stream is %s, not ACTIVE", c.kinesis, where, d.StreamStatus)
+	if err := checkStream(ctx, client, c, where); err != nil {
+		return nil, err
 	}
 	watch := &lagWatch{kinesisClient: client}
 	st, err := kinesisstream.New(watch, c.kinesis, opts...)
@@ -179,6 +187,27 @@ func openKinesis(ctx context.Context, client kinesisClient, c *config, where str
 		// A stream has no end: -once prints when every shard is caught up.
 		untilCaughtUp: c.once,
 	}, nil
+}
+
+// checkStream checks, within startCheckTimeout, that the stream exists and
+// answers.
+func checkStream(ctx context.Context, client kinesisClient, c *config, where string) error {
+	cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	out, err := client.DescribeStreamSummary(cctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.kinesis)})
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("-kinesis %s: no such stream %s", c.kinesis, where)
+	case err != nil && cctx.Err() != nil && ctx.Err() == nil:
+		return fmt.Errorf("-kinesis %s: no answer %s within %v: %w", c.kinesis, where, startCheckTimeout, err)
+	case err != nil:
+		return fmt.Errorf("-kinesis %s: cannot describe the stream %s: %w", c.kinesis, where, err)
+	}
+	if d := out.StreamDescriptionSummary; d != nil && d.StreamStatus != types.StreamStatusActive && d.StreamStatus != types.StreamStatusUpdating {
+		return fmt.Errorf("-kinesis %s %s: the stream is %s, not ACTIVE", c.kinesis, where, d.StreamStatus)
+	}
+	return nil
 }
 
 // lagWatch passes calls through and notes whether GetRecords reports

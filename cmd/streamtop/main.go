@@ -23,6 +23,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/kinesisstream"
 	"github.com/streamtop/streamtop/window"
 )
 
@@ -47,7 +48,8 @@ type env struct {
 	stdinTTY          bool
 	stdoutTTY         bool
 	now               func() time.Time
-	teaOptions        []tea.ProgramOption // tests drive the terminal view
+	teaOptions        []tea.ProgramOption          // tests drive the terminal view
+	streamOptions     []kinesisstream.StreamOption // tests read kinesalite faster
 	forceTerminalView bool
 }
 
@@ -79,24 +81,17 @@ func run(ctx context.Context, args []string, e env) int {
 		}
 		return 1
 	}
-	dec, _ := cfg.decoder() // checked by parseFlags
-	t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
-	if cfg.once {
-		t.flushLimit = slotLimit // no report until the end
+	var (
+		rep  reporting
+		read func(context.Context) error
+	)
+	if g, ok := src.(*groupSource); ok {
+		// The group's processors count; the reports read their counts back.
+		rep = g.reporter(cfg.groups)
+		read = func(ctx context.Context) error { return g.run(ctx, nil) }
+	} else {
+		rep, read = local(src, cfg, e)
 	}
-	if cfg.groupOnly != "" {
-		t.filter, t.groupFilter = true, []byte(cfg.groupOnly)
-	}
-	var mu sync.Mutex
-	// read runs the source to its end, through a pipeline that decodes on
-	// every core; when it returns, everything read is counted.
-	read := func(ctx context.Context) error {
-		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
-		err := src.run(ctx, p.deliver)
-		p.close()
-		return err
-	}
-	rep := &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, prevTime: e.now()}
 
 	switch {
 	case cfg.once:
@@ -126,6 +121,28 @@ func run(ctx context.Context, args []string, e env) int {
 	return 0
 }
 
+// local makes the reporter and the reading of a source counted in this
+// process: read runs the source to its end, through a pipeline that decodes
+// on every core; when it returns, everything read is counted.
+func local(src recordSource, cfg *config, e env) (*reporter, func(context.Context) error) {
+	dec, _ := cfg.decoder() // checked by parseFlags
+	t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
+	if cfg.once {
+		t.flushLimit = slotLimit // no report until the end
+	}
+	if cfg.groupOnly != "" {
+		t.filter, t.groupFilter = true, []byte(cfg.groupOnly)
+	}
+	var mu sync.Mutex
+	read := func(ctx context.Context) error {
+		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
+		err := src.run(ctx, p.deliver)
+		p.close()
+		return err
+	}
+	return &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, past: pastReport{time: e.now()}}, read
+}
+
 func newSource(ctx context.Context, cfg *config, e env) (recordSource, error) {
 	switch {
 	case cfg.demo:
@@ -135,11 +152,16 @@ func newSource(ctx context.Context, cfg *config, e env) (recordSource, error) {
 			return nil, &usageError{msg: fmt.Sprintf("-from %s: in the future; a stream is read from no later than now (-from latest)",
 				cfg.from.Timestamp.Format(time.RFC3339Nano))}
 		}
-		client, err := newKinesisClient(ctx, cfg, e.stderr)
+		awsCfg, err := loadAWS(ctx, cfg, e.stderr)
 		if err != nil {
 			return nil, err
 		}
-		return openKinesis(ctx, client, cfg, kinesisWhere(cfg, client.Options().Region))
+		client := newKinesisClient(awsCfg, cfg)
+		where := kinesisWhere(cfg, awsCfg.Region)
+		if cfg.group != "" {
+			return openGroup(ctx, cfg, awsCfg, client, where, e)
+		}
+		return openKinesis(ctx, client, cfg, where)
 	}
 	return &lineSource{r: e.stdin, label: "stdin", now: e.now}, nil
 }
@@ -173,7 +195,7 @@ func write(w io.Writer, cfg *config, rep *report) error {
 
 // periodic prints a report every refresh until the input ends (then a last
 // one, marked done) or ctx ends.
-func periodic(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
+func periodic(ctx context.Context, read func(context.Context) error, rep reporting, cfg *config, e env) error {
 	done := make(chan error, 1)
 	go func() { done <- read(ctx) }()
 	tick := time.NewTicker(cfg.refresh)
@@ -204,7 +226,7 @@ func periodic(ctx context.Context, read func(context.Context) error, rep *report
 }
 
 // terminal runs the full-screen view until the user quits.
-func terminal(ctx context.Context, read func(context.Context) error, rep *reporter, cfg *config, e env) error {
+func terminal(ctx context.Context, read func(context.Context) error, rep reporting, cfg *config, e env) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(e.stdout), tea.WithAltScreen()}

@@ -47,7 +47,7 @@ func BenchmarkRefresh(b *testing.B) {
 				now = now.Add(time.Second)
 				second(now)
 			}
-			v := newView(&reporter{mu: &sync.Mutex{}, tally: tl, cfg: cfg, source: "bench", maxShown: cfg.groups, prevTime: now}, cfg.n, cfg.refresh)
+			v := newView(&reporter{mu: &sync.Mutex{}, tally: tl, cfg: cfg, source: "bench", maxShown: cfg.groups, past: pastReport{time: now}}, cfg.n, cfg.refresh)
 			v.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 			b.ReportAllocs()
 			bytes := 0

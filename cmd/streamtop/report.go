@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/streamtop/streamtop/topk"
 )
 
 // report is one refresh: what every output shows, and what -json prints.
@@ -21,14 +23,22 @@ type report struct {
 	// Rate is records read per second since the previous report.
 	Rate float64 `json:"rate"`
 	// LagMillis is how far behind the source is: the stream's own figure,
-	// or with -time-field the report's time minus the newest record time.
-	// Absent when neither is known.
+	// or with -time-field the report's time minus the newest record time;
+	// with -group, the report's time minus the end of the window shown.
+	// Absent when none is known.
 	LagMillis *int64  `json:"lag_ms,omitempty"`
 	Malformed int64   `json:"malformed"`
 	Skipped   skipped `json:"skipped"`
 	Groups    []group `json:"groups"`
 	// Done is set on the report made after the input ended.
 	Done bool `json:"done,omitempty"`
+	// Incomplete, with -group, marks a window that not every shard has
+	// written yet: shown only while no window is complete.
+	Incomplete bool `json:"incomplete,omitempty"`
+	// Note, with -group, says why the report has no counts (no window
+	// written yet, a failed read of the counts table) and what the worker
+	// last warned of in the last 30 s (a shard it cannot read, say).
+	Note string `json:"note,omitempty"`
 }
 
 type windowInfo struct {
@@ -74,6 +84,14 @@ type row struct {
 	New    bool `json:"new,omitempty"`
 }
 
+// reporting makes the report of each refresh: from the tally this process
+// counts (reporter), or from the merged counts of a lease group
+// (mergedReporter). It is used by one goroutine at a time.
+type reporting interface {
+	// report makes the report for time now, showing n keys per group.
+	report(now time.Time, n int) report
+}
+
 // reporter makes reports from a tally that a source fills concurrently: it
 // holds the lock the source's deliveries take, and remembers the previous
 // report's ranks and record count for the changes and the rate.
@@ -89,9 +107,47 @@ type reporter struct {
 	source   string
 	maxShown int
 
-	prevRanks   map[string]map[string]int
-	prevTime    time.Time
-	prevRecords int64
+	past pastReport
+}
+
+// pastReport is what a report is compared with: the previous report's
+// ranks, time and record count. Its zero value is a past with no report.
+type pastReport struct {
+	ranks   map[string]map[string]int
+	time    time.Time
+	records int64
+}
+
+// rate sets rep.Rate from the records read since the past report, and makes
+// rep that past.
+func (p *pastReport) rate(rep *report) {
+	if !p.time.IsZero() && rep.Time.After(p.time) {
+		rep.Rate = float64(rep.Records-p.records) / rep.Time.Sub(p.time).Seconds()
+	}
+	p.time, p.records = rep.Time, rep.Records
+}
+
+// rows fills g.Top from the entries, with each key's share of total and its
+// rank change since the past report, and remembers the ranks for the next.
+func (p *pastReport) rows(ranks map[string]map[string]int, g *group, entries []topk.Entry[string]) {
+	prev := p.ranks[g.Name]
+	now := make(map[string]int, len(entries))
+	g.Top = make([]row, len(entries))
+	for i, e := range entries {
+		rank := i + 1
+		now[e.Key] = rank
+		rw := row{Rank: rank, Key: e.Key, Count: e.Count, Err: e.Err}
+		if g.Total > 0 {
+			rw.Share = float64(e.Count) / float64(g.Total)
+		}
+		if was, ok := prev[e.Key]; ok {
+			rw.Change = was - rank
+		} else {
+			rw.New = p.ranks != nil // the first report has no past to compare
+		}
+		g.Top[i] = rw
+	}
+	ranks[g.Name] = now
 }
 
 // report makes the report for time now, showing n keys per group.
@@ -118,10 +174,7 @@ func (r *reporter) report(now time.Time, n int) report {
 		ms := max(0, now.Sub(newest).Milliseconds()) // records from the future are not ahead
 		rep.LagMillis = &ms
 	}
-	if !r.prevTime.IsZero() && now.After(r.prevTime) {
-		rep.Rate = float64(rep.Records-r.prevRecords) / now.Sub(r.prevTime).Seconds()
-	}
-	r.prevTime, r.prevRecords = now, rep.Records
+	r.past.rate(&rep)
 
 	ranks := make(map[string]map[string]int, len(tops))
 	rep.Groups = make([]group, 0, len(tops))
@@ -129,28 +182,29 @@ func (r *reporter) report(now time.Time, n int) report {
 		if rep.Window.End.IsZero() || g.bounds[1].After(rep.Window.End) {
 			rep.Window.Start, rep.Window.End = g.bounds[0], g.bounds[1]
 		}
-		out := group{Name: g.name, Total: g.total, Keys: g.keys, Top: make([]row, len(g.top))}
+		out := group{Name: g.name, Total: g.total, Keys: g.keys}
 		if r.cfg.capacity > 0 {
 			out.ErrBound = g.total / int64(r.cfg.capacity)
 		}
-		prev := r.prevRanks[g.name]
-		now := make(map[string]int, len(g.top))
-		for i, e := range g.top {
-			rank := i + 1
-			now[e.Key] = rank
-			rw := row{Rank: rank, Key: e.Key, Count: e.Count, Err: e.Err, Share: float64(e.Count) / float64(g.total)}
-			if p, ok := prev[e.Key]; ok {
-				rw.Change = p - rank
-			} else {
-				rw.New = r.prevRanks != nil // the first report has no past to compare
-			}
-			out.Top[i] = rw
-		}
-		ranks[g.name] = now
+		r.past.rows(ranks, &out, g.top)
 		rep.Groups = append(rep.Groups, out)
 	}
-	r.prevRanks = ranks
+	r.past.ranks = ranks
 	return rep
+}
+
+// approximate says whether the group's counts have an error to show: with
+// -capacity, or with -group where a partial left a key out (see group.go).
+func (g *group) approximate(exact bool) bool {
+	if !exact {
+		return true
+	}
+	for _, r := range g.Top {
+		if r.Err > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // change renders a row's rank change as the tables show it.
@@ -189,6 +243,9 @@ func (rep *report) windowText() string {
 	fmt.Fprintf(&b, "window %s by %s", time.Duration(rep.Window.Size), time.Duration(rep.Window.Bucket))
 	if !rep.Window.End.IsZero() {
 		fmt.Fprintf(&b, " to %s", rep.Window.End.UTC().Format("15:04:05"))
+		if rep.Incomplete {
+			b.WriteString(" (incomplete: not every shard has written it yet)")
+		}
 	}
 	if rep.Exact {
 		b.WriteString("  exact")
@@ -233,6 +290,10 @@ func writePlain(w io.Writer, rep *report, keyWidth int) error {
 	var b strings.Builder
 	b.WriteString(rep.header())
 	b.WriteByte('\n')
+	if rep.Note != "" {
+		b.WriteString(rep.Note)
+		b.WriteByte('\n')
+	}
 	for _, g := range rep.Groups {
 		if g.Name != "" || len(rep.Groups) > 1 {
 			fmt.Fprintf(&b, "\n== %s  (total %d, %d keys)\n", cut(printable(g.Name)), g.Total, g.Keys)
@@ -243,7 +304,7 @@ func writePlain(w io.Writer, rep *report, keyWidth int) error {
 		for _, r := range g.Top {
 			kw = max(kw, utf8.RuneCountInString(cut(printable(r.Key))))
 		}
-		approx := !rep.Exact
+		approx := g.approximate(rep.Exact)
 		fmt.Fprintf(&b, "%4s  %-*s  %10s", "RANK", kw, "KEY", "COUNT")
 		if approx {
 			fmt.Fprintf(&b, "  %8s", "±ERR")

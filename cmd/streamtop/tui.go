@@ -31,7 +31,7 @@ const maxRows = 1000
 // Its zero value is not usable; use newView. A refresh costs a report (see
 // reporter) and a render of at most height lines.
 type view struct {
-	rep     *reporter
+	rep     reporting
 	refresh time.Duration
 	n       int
 	paused  bool
@@ -48,7 +48,7 @@ type viewStyles struct {
 	header, help, title, columns, up, down, fresh, bar lipgloss.Style
 }
 
-func newView(rep *reporter, n int, refresh time.Duration) *view {
+func newView(rep reporting, n int, refresh time.Duration) *view {
 	return &view{
 		rep: rep, n: n, refresh: refresh, width: 80, height: 24,
 		styles: viewStyles{
@@ -147,12 +147,15 @@ func (v *view) View() string {
 	}
 	line(v.styles.help.Render(runewidth.Truncate(state, w, "…")))
 
-	if len(v.last.Groups) == 0 {
+	if v.last.Note != "" {
+		line(v.styles.down.Render(runewidth.Truncate(v.last.Note, w, "…")))
+	}
+	if len(v.last.Groups) == 0 && v.last.Note == "" {
 		line("")
 		line(v.styles.help.Render("no records in the window yet"))
 	}
-	approx := !v.last.Exact
 	for _, g := range v.last.Groups {
+		approx := g.approximate(v.last.Exact)
 		if !line("") {
 			break
 		}

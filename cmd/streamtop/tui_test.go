@@ -25,7 +25,7 @@ func newTestView(t *testing.T, counts map[string]int, args ...string) (*view, *t
 	tl := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
 	add(tl, counts, t0)
 	mu := &sync.Mutex{}
-	rep := &reporter{mu: mu, tally: tl, cfg: cfg, source: "test", maxShown: cfg.groups, prevTime: t0}
+	rep := &reporter{mu: mu, tally: tl, cfg: cfg, source: "test", maxShown: cfg.groups, past: pastReport{time: t0}}
 	return newView(rep, cfg.n, cfg.refresh), tl, mu
 }
 
