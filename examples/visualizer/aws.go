@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
+	"github.com/streamtop/streamtop/promstats"
 	"github.com/streamtop/streamtop/sink/dynamosink"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -128,9 +129,12 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		if err := dynamostore.CreateTable(ctx, a.dynamodb, c.leaseTable); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
-		if b.stream, err = kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger)); err != nil {
+		st, err := kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger))
+		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
+		b.stream = st
+		b.metrics = append(b.metrics, promstats.Stream(st).Named(c.stream))
 		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable, dynamostore.WithLogger(logger)); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
@@ -162,6 +166,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
+		b.metrics = append(b.metrics, promstats.Producer(p).Named(c.stream))
 		b.put = func(ctx context.Context, batch []message) error {
 			if lost := first.Load(); lost != nil {
 				return fmt.Errorf("-stream %s: %d records lost; the first: %w", c.stream, p.Stats().Failed, *lost)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/streamtop/streamtop/promstats"
 	"io"
 	"time"
 
@@ -40,6 +41,9 @@ type backend struct {
 	in     sink.Reader
 	groups func(ctx context.Context) ([]string, error)
 	close  func() error
+	// metrics are the backend's own figures for /metrics: the Kinesis
+	// stream's and producer's in the AWS mode.
+	metrics []promstats.Source
 }
 
 // openBackend returns the backend the flags choose. Only the parts the

@@ -182,7 +182,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 	}
 	url := ""
 	if ln != nil {
-		srv := &server{reader: b.in, groups: b.groups, now: time.Now, log: logger}
+		srv := &server{reader: b.in, groups: b.groups, now: time.Now, log: logger, metrics: metricsHandler(consumer, agg, b)}
 		if consumer != nil {
 			srv.status = func() status {
 				m := agg.Stats().Malformed

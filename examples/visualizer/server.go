@@ -56,6 +56,8 @@ type server struct {
 	groups func(ctx context.Context) ([]string, error)
 	status func() status
 	now    func() time.Time
+	// metrics, if set, serves /metrics (Prometheus' text format).
+	metrics http.Handler
 	// log receives the backend errors behind 500 answers, which the client
 	// never sees: they may name tables, endpoints or AWS request IDs.
 	log *slog.Logger
@@ -114,6 +116,10 @@ func (s *server) handler() http.Handler {
 		// specific, which ServeMux refuses.
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			api.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "/metrics" && s.metrics != nil {
+			s.metrics.ServeHTTP(w, r)
 			return
 		}
 		page.ServeHTTP(w, r)

@@ -1,0 +1,115 @@
+package promstats_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamtop/streamtop/aggregate"
+	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/internal/aggchaos"
+	"github.com/streamtop/streamtop/internal/consumertest"
+	"github.com/streamtop/streamtop/promstats"
+	"github.com/streamtop/streamtop/sink"
+	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/source/memstream"
+)
+
+// scrape fetches /metrics and returns each sample's value by its name and
+// labels, as the exposition format writes them.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// A Consumer running aggregate on a 2-shard stream, scraped over HTTP twice
+// while records flow: its figures are there, labelled, and they move.
+func TestScrapeMoves(t *testing.T) {
+	stream, err := memstream.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := aggregate.New(aggregate.Config{Size: time.Second, Bucket: 100 * time.Millisecond, Sink: out,
+		Decoder: aggregate.DecoderFunc(func(r source.Record, dst []aggregate.Item) ([]aggregate.Item, error) {
+			g, k, err := aggchaos.ParseVisit(r)
+			return append(dst, aggregate.Item{Group: g, Key: k, Time: r.ArrivalTime, N: 1}), err
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := consumertest.StartWorker(t, consumertest.FastConfig(stream, checkpoint.NewMemoryStore(), "w", agg.NewProcessor))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promstats.New(promstats.Consumer(w.C).Named("app"), promstats.Aggregator(agg).Named("app")))
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	put := func(n int) {
+		for i := range n {
+			if _, err := stream.PutRecords(context.Background(), []memstream.Entry{{PartitionKey: fmt.Sprint("u", i), Data: []byte("g/k")}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(100)
+	consumertest.WaitFor(t, 10*time.Second, "100 records processed", func() bool { return agg.Stats().Records >= 100 })
+	first := scrape(t, srv.URL)
+	put(100)
+	consumertest.WaitFor(t, 10*time.Second, "200 records processed", func() bool { return agg.Stats().Records >= 200 })
+	// Windows close by the idle watermark: snapshots, then checkpoints.
+	consumertest.WaitFor(t, 10*time.Second, "a window to close", func() bool { return agg.Stats().StateWrites > 0 })
+	second := scrape(t, srv.URL)
+
+	for _, m := range []string{`streamtop_consumer_records_total{name="app"}`, `streamtop_aggregate_records_total{name="app"}`,
+		`streamtop_aggregate_snapshots_total{name="app"}`, `streamtop_consumer_checkpoints_total{name="app"}`} {
+		if !(second[m] > first[m]) {
+			t.Errorf("%s: %v then %v; want it to grow while records flow", m, first[m], second[m])
+		}
+	}
+	if v := second[`streamtop_consumer_leases_held{name="app"}`]; v != 2 {
+		t.Errorf("leases held %v, want 2", v)
+	}
+	shards := 0
+	for k := range second {
+		if strings.HasPrefix(k, `streamtop_consumer_shard_lag_seconds{name="app",shard="shardId-`) {
+			shards++
+		}
+	}
+	if shards != 2 {
+		t.Errorf("lag for %d shards, want 2: %v", shards, second)
+	}
+	if v := second[`streamtop_aggregate_records_total{name="app"}`]; v < 200 {
+		t.Errorf("aggregate records %v, want at least 200", v)
+	}
+}
