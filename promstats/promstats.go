@@ -31,7 +31,6 @@
 package promstats
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamtop/streamtop/aggregate"
@@ -179,4 +178,3 @@ func Producer(p interface {
 		gauge(ch, producerBuffered, float64(st.Buffered), name)
 	}}
 }
-
