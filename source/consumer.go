@@ -273,6 +273,7 @@ type Consumer struct {
 
 	records     atomic.Int64
 	checkpoints atomic.Int64
+	lastSync    atomic.Int64 // Unix nanoseconds of the last sync that listed the leases
 	mon         *monitor   // giving up, rate-limited warnings, panics
 	prevOwners  prevOwners // owned by the sync loop
 
@@ -520,6 +521,43 @@ type ShardStats struct {
 	// Panics counts the processor panics recovered on this shard since
 	// this worker took it.
 	Panics int64
+}
+
+// Health is whether a Consumer is working, for a readiness or liveness
+// probe. It is a plain value.
+type Health struct {
+	// Ready: the Consumer has listed the lease table within the last three
+	// sync intervals (plus a second), and neither the stream nor the lease
+	// table is failing with errors that do not heal (a missing resource,
+	// refused access). A Consumer holding no lease can be ready: another
+	// worker may hold them all.
+	Ready bool
+	// LastSync is when the Consumer last listed the lease table; zero
+	// before its first sync.
+	LastSync time.Time
+	// Failing is the latest failure that does not heal, naming the
+	// resource and how long it has failed, or nil. If it lasts
+	// Config.GiveUpAfter, Run returns it.
+	Failing error
+	// LeasesHeld and MaxLagMillis (the furthest behind of the held shards,
+	// from their last reads) are Stats' figures, for the probe's answer.
+	LeasesHeld   int
+	MaxLagMillis int64
+}
+
+// Health reports whether the Consumer is working. It is safe to call at any
+// time, from any goroutine, and costs what Stats does.
+func (c *Consumer) Health() Health {
+	st := c.Stats()
+	h := Health{Failing: c.mon.failing(), LeasesHeld: st.LeasesHeld}
+	if ns := c.lastSync.Load(); ns != 0 {
+		h.LastSync = time.Unix(0, ns)
+	}
+	for _, sh := range st.Shards {
+		h.MaxLagMillis = max(h.MaxLagMillis, sh.MillisBehindLatest)
+	}
+	h.Ready = !h.LastSync.IsZero() && time.Since(h.LastSync) < 3*c.cfg.SyncInterval+time.Second && h.Failing == nil
+	return h
 }
 
 // Stats returns a snapshot of the Consumer's counters. It is safe to call at

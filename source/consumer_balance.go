@@ -241,6 +241,7 @@ func (c *Consumer) sync() time.Duration {
 		return 0
 	}
 	c.mon.ok(resLeases)
+	c.lastSync.Store(time.Now().UnixNano())
 	if now := time.Now(); shardsDue(leases, c.shardsListed, now, c.cfg.ShardSyncInterval) {
 		shards, err := c.cfg.Stream.Shards(ctx)
 		if err != nil {

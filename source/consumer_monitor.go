@@ -57,6 +57,7 @@ type monitor struct {
 type streak struct {
 	failing atomic.Bool
 	since   time.Time // first failure of the run; monitor.mu
+	last    error     // the run's latest failure; monitor.mu
 }
 
 func newMonitor(giveUpAfter time.Duration, kick func()) *monitor {
@@ -77,7 +78,7 @@ func (m *monitor) ok(r resource) {
 	}
 	m.mu.Lock()
 	m.streaks[r].failing.Store(false)
-	m.streaks[r].since = time.Time{}
+	m.streaks[r].since, m.streaks[r].last = time.Time{}, nil
 	m.mu.Unlock()
 }
 
@@ -108,6 +109,7 @@ func (m *monitor) failed(log *slog.Logger, r resource, msg string, err error, ar
 		s.since = now
 		s.failing.Store(true)
 	}
+	s.last = err
 	failing := now.Sub(s.since)
 	giveUp := failing >= m.giveUpAfter
 	if giveUp {
@@ -121,6 +123,19 @@ func (m *monitor) failed(log *slog.Logger, r resource, msg string, err error, ar
 	}
 	m.warns.Log(log, slog.LevelError, r.String(), now, msg+"; this will not heal by itself",
 		append(args, "failing", failing.Round(time.Millisecond), "give_up_in", (m.giveUpAfter-failing).Round(time.Millisecond))...)
+}
+
+// failing returns the latest failure of a resource failing with errors that
+// do not heal, naming the resource, or nil.
+func (m *monitor) failing() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for r := range numResources {
+		if s := &m.streaks[r]; s.last != nil {
+			return fmt.Errorf("%s failing for %v: %w", r, time.Since(s.since).Round(time.Second), s.last)
+		}
+	}
+	return nil
 }
 
 // err returns the failure the Consumer gave up on, or nil.

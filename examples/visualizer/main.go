@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/aggregate"
+	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -186,7 +187,10 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 		if consumer != nil {
 			srv.status = func() status {
 				m := agg.Stats().Malformed
-				return status{RecordsPerSecond: meter.rate(), LagMillis: maxLag(consumer.Stats()), Malformed: &m}
+				h := consumer.Health()
+				st := status{RecordsPerSecond: meter.rate(), LagMillis: &h.MaxLagMillis, Malformed: &m}
+				st.Error = healthProblem(h)
+				return st
 			}
 		} else {
 			srv.status = newSinkStatus(b.in, b.groups, time.Now).get
@@ -224,6 +228,22 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 	}
 	fmt.Fprintln(stdout, "visualizer: stopped")
 	return nil
+}
+
+// healthProblem describes what the consumer's health says is wrong, in the
+// few words the page shows, or "".
+func healthProblem(h source.Health) string {
+	switch {
+	case errors.Is(h.Failing, checkpoint.ErrTableNotFound):
+		return "lease table not found"
+	case errors.Is(h.Failing, source.ErrStreamNotFound):
+		return "stream not found"
+	case errors.Is(h.Failing, source.ErrAccessDenied), errors.Is(h.Failing, checkpoint.ErrAccessDenied):
+		return "access denied"
+	case !h.Ready && !h.LastSync.IsZero():
+		return "lease table unreachable"
+	}
+	return ""
 }
 
 // maxLag is the consumer's lag: the furthest any of its shards is behind.

@@ -34,13 +34,19 @@ const (
 )
 
 // status is what /api/status reports: how fast records come in, how far the
-// consumer is behind, and how many records it had to skip. A web server
-// without a consumer in its process derives the first two from the counts
-// table and cannot know the third, so it leaves Malformed out.
+// consumer is behind, how many records it had to skip, and what is wrong with
+// the backend, if anything. A web server without a consumer in its process
+// derives the first two from the counts table and cannot know the third, so
+// it leaves Malformed out; with no complete window to judge by, the lag is
+// unknown (null), not 0.
 type status struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
-	LagMillis        int64   `json:"lagMillis"`
+	LagMillis        *int64  `json:"lagMillis"`
 	Malformed        *int64  `json:"malformed,omitempty"`
+	// Error is a short description of a backend problem ("lease table not
+	// found", "counts table unreachable"), never the backend's own error
+	// text, which names endpoints and request IDs; the log has that.
+	Error string `json:"error,omitempty"`
 }
 
 // server answers the page's requests from a sink.Reader. It holds no state

@@ -78,8 +78,11 @@ func testServer(t *testing.T) (*server, time.Time) {
 		reader: mem,
 		groups: mem.Groups,
 		now:    func() time.Time { return now },
-		status: func() status { m := int64(3); return status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: &m} },
-		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		status: func() status {
+			m, lag := int64(3), int64(40)
+			return status{RecordsPerSecond: 12.5, LagMillis: &lag, Malformed: &m}
+		},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, now
 }
 
@@ -239,8 +242,8 @@ func TestAPITop(t *testing.T) {
 func TestAPIStatus(t *testing.T) {
 	s, _ := testServer(t)
 	_, _, body := get(t, s.handler(), "/api/status")
-	three := int64(3)
-	want := status{RecordsPerSecond: 12.5, LagMillis: 40, Malformed: &three}
+	three, forty := int64(3), int64(40)
+	want := status{RecordsPerSecond: 12.5, LagMillis: &forty, Malformed: &three}
 	if diff := cmp.Diff(want, decodeJSON[status](t, body)); diff != "" {
 		t.Fatalf("status (-want +got):\n%s", diff)
 	}
@@ -253,8 +256,24 @@ func TestAPIStatus(t *testing.T) {
 func TestSinkStatus(t *testing.T) {
 	s, _ := testServer(t)
 	got := newSinkStatus(s.reader, s.groups, s.now).get()
-	if want := (status{RecordsPerSecond: 3.3, LagMillis: 1000}); got != want {
-		t.Fatalf("status %+v, want %+v", got, want)
+	second := int64(1000)
+	if diff := cmp.Diff(status{RecordsPerSecond: 3.3, LagMillis: &second}, got); diff != "" {
+		t.Fatalf("status (-want +got):\n%s", diff)
+	}
+}
+
+// TestSinkStatusProblems: with no data the lag is unknown, not 0; with the
+// counts table down the status says so in a few words.
+func TestSinkStatusProblems(t *testing.T) {
+	s, _ := testServer(t)
+	none := func(context.Context) ([]string, error) { return nil, nil }
+	if got := newSinkStatus(s.reader, none, s.now).get(); got.LagMillis != nil || got.Error != "" {
+		t.Errorf("no data: %+v; want an unknown lag and no error", got)
+	}
+	down := func(context.Context) ([]string, error) { return nil, errors.New(backendFailure) }
+	got := newSinkStatus(s.reader, down, s.now).get()
+	if got.Error != "counts table unreachable" || strings.Contains(got.Error, "secret") {
+		t.Errorf("table down: %+v; want a short error", got)
 	}
 }
 

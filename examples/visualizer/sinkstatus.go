@@ -46,13 +46,18 @@ func (s *sinkStatus) get() status {
 	defer cancel()
 	groups, err := s.groups(ctx)
 	if err != nil {
+		s.last = status{Error: "counts table unreachable"}
 		return s.last
 	}
 	var total int64
 	var newest time.Time
 	for _, g := range groups {
 		snaps, err := sink.QueryComplete(ctx, s.reader, g, now.Add(-latestWithin))
-		if err != nil || len(snaps) == 0 {
+		if err != nil {
+			s.last = status{Error: "counts table unreachable"}
+			return s.last
+		}
+		if len(snaps) == 0 {
 			continue
 		}
 		sn := snaps[len(snaps)-1]
@@ -65,7 +70,8 @@ func (s *sinkStatus) get() status {
 	}
 	st := status{RecordsPerSecond: float64(total) / windowSize.Seconds()}
 	if !newest.IsZero() {
-		st.LagMillis = max(0, now.Sub(newest)-windowBucket).Milliseconds()
+		lag := max(0, now.Sub(newest)-windowBucket).Milliseconds()
+		st.LagMillis = &lag
 	}
 	s.last = st
 	return st

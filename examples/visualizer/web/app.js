@@ -267,11 +267,19 @@
 
   async function refreshStatus() {
     const s = await getJSON("/api/status");
-    statusLine.classList.remove("error");
-    statusLine.textContent =
+    const figures =
       `Records in: ${Math.round(s.recordsPerSecond).toLocaleString()}/s · ` +
-      `consumer lag: ${s.lagMillis.toLocaleString()} ms` +
+      // A lag is unknown (null) until a complete window says it.
+      `consumer lag: ${s.lagMillis === null ? "unknown" : s.lagMillis.toLocaleString() + " ms"}` +
       (s.malformed === undefined ? "" : ` · malformed records skipped: ${s.malformed.toLocaleString()}`);
+    if (s.error) {
+      // The server answers, but its backend does not: say which.
+      statusLine.textContent = `Backend problem: ${s.error} · ` + figures;
+      statusLine.classList.add("error");
+      return;
+    }
+    statusLine.classList.remove("error");
+    statusLine.textContent = figures;
   }
 
   function startResources() {
