@@ -274,8 +274,8 @@ type Consumer struct {
 	records     atomic.Int64
 	checkpoints atomic.Int64
 	lastSync    atomic.Int64 // Unix nanoseconds of the last sync that listed the leases
-	mon         *monitor   // giving up, rate-limited warnings, panics
-	prevOwners  prevOwners // owned by the sync loop
+	mon         *monitor     // giving up, rate-limited warnings, panics
+	prevOwners  prevOwners   // owned by the sync loop
 
 	shardsMu sync.Mutex
 	shards   map[string]Shard // as last listed, for InitInput.Shard
