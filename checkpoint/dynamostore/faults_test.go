@@ -105,14 +105,13 @@ func TestCheckpointsUnderFaults(t *testing.T) {
 		t.Fatalf("final lease %+v; want checkpoint 1059 with state 59, owned by w1", final)
 	}
 	t.Logf("errors seen: %v; injected: %v", kinds, faulty.Injected())
-	for _, k := range []string{"lease lost", "timeout"} {
-		if kinds[k] == 0 {
-			t.Errorf("no %q error seen; the schedule does not exercise it", k)
-		}
+	if kinds["lease lost"] == 0 {
+		t.Errorf("no lease lost error seen; the schedule does not exercise it")
 	}
-	// Throttling is mostly retried away inside the Store; it must have
-	// happened, and an applied write whose answer was lost too.
-	for _, k := range []string{"UpdateItem ProvisionedThroughputExceededException", "UpdateItem applied timeout"} {
+	// Throttling and timeouts are retried inside the Store, under its one
+	// policy; they must have happened, and an applied write whose answer
+	// was lost too (its retry then finds the condition failed).
+	for _, k := range []string{"UpdateItem ProvisionedThroughputExceededException", "UpdateItem timeout", "UpdateItem applied timeout"} {
 		if faulty.Injected()[k] == 0 {
 			t.Errorf("no %q injected", k)
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 )
@@ -42,17 +43,19 @@ func where(table, op, key string) string {
 func (e *ThrottledError) Unwrap() error { return e.Err }
 
 // retry calls call until it succeeds, fails with an error that is not
-// throttling, or has been throttled s.attempts times, which it reports as a
-// *ThrottledError. Each throttled call is logged as a warning, at most one
-// per operation per ratelog.DefaultEvery.
+// transient (awserr.Transient: throttling, a server fault, a timeout), or
+// has failed transiently s.attempts times: the calls of one operation, the
+// SDK's own retries being off. Running out while throttled is reported as a
+// *ThrottledError. Each transient failure is logged as a warning, at most
+// one per operation per ratelog.DefaultEvery.
 func retry[T any](ctx context.Context, s *Store, op, key string, call func(context.Context) (T, error)) (T, error) {
 	attempt := 0
 	throttled := func(err error) bool {
 		attempt++
-		if !ddb.IsThrottle(err) {
+		if !awserr.Transient(ctx, err) {
 			return false
 		}
-		s.warns.Log(s.log, slog.LevelWarn, op, time.Now(), "DynamoDB throttled a lease table call; retrying",
+		s.warns.Log(s.log, slog.LevelWarn, op, time.Now(), "a lease table call failed transiently; retrying",
 			"table", *s.table, "op", op, "key", key, "attempt", attempt, "of", s.attempts, "err", err)
 		return true
 	}

@@ -179,6 +179,9 @@ func New(client Client, table string, opts ...Option) (*Store, error) {
 	if _, ok := client.(StateClient); s.stateTable != nil && !ok {
 		return nil, fmt.Errorf("%w: WithStateTable: the client (%T) has no BatchWriteItem and Query", ErrInvalidOption, client)
 	}
+	// The Store's own policy retries every call; the SDK's would multiply
+	// the attempts.
+	s.client = ddb.Once{C: client}
 	return s, nil
 }
 

@@ -8,9 +8,12 @@
 package awserr
 
 import (
+	"context"
 	"errors"
 	"net"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 )
 
@@ -55,3 +58,52 @@ func IsNoHost(err error) bool {
 	var dns *net.DNSError
 	return errors.As(err, &dns) && dns.IsNotFound
 }
+
+// retryableCodes are the error codes with which AWS says "try again later":
+// throttling (Kinesis: of the stream, the account's API limits or KMS;
+// DynamoDB: of the table, the partition or the account's request rate) and
+// the services' own transient failures.
+var retryableCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"KMSThrottlingException":                 true,
+	"LimitExceededException":                 true,
+	"RequestLimitExceeded":                   true,
+	"ThrottlingException":                    true,
+	"Throttling":                             true,
+	"InternalFailureException":               true,
+	"InternalFailure":                        true,
+	"InternalServerError":                    true,
+	"ServiceUnavailable":                     true,
+	"ServiceUnavailableException":            true,
+}
+
+// Transient reports whether err, returned by a call made with ctx, is worth
+// the same call again after a pause: a throttle, a server fault, or a
+// connection or timeout error the SDK itself would retry. A timeout while
+// ctx is still live is the call's own (an HTTP client or per-attempt
+// timeout, which net/http reports as matching context.DeadlineExceeded);
+// once ctx has ended, nothing is. It is the one retry predicate of the
+// adapters, which turn the SDK's own retries off (see OneAttempt), so that
+// one policy (internal/backoff) bounds the calls of an operation.
+func Transient(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		if retryableCodes[apiErr.ErrorCode()] {
+			return true
+		}
+		if apiErr.ErrorFault() == smithy.FaultServer {
+			return true
+		}
+	}
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// RetryableCode reports whether an error code (as a PutRecords entry
+// carries it, without an error value) is one Transient retries.
+func RetryableCode(code string) bool { return retryableCodes[code] }

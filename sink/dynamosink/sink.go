@@ -84,6 +84,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
@@ -202,14 +203,15 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // throttled is the retry predicate of every call the Sink makes: it
-// accepts DynamoDB's throttling, and logs it as op's.
+// accepts transient failures (awserr.Transient: throttling, a server fault,
+// a timeout), and logs them as op's.
 func (s *Sink) throttled(op string) func(error) bool {
 	return func(err error) bool {
-		if !ddb.IsThrottle(err) {
+		if !awserr.Transient(context.Background(), err) {
 			return false
 		}
 		if s.log != nil {
-			s.warns.Log(s.log, slog.LevelWarn, op, time.Now(), "DynamoDB throttled a request; retrying",
+			s.warns.Log(s.log, slog.LevelWarn, op, time.Now(), "a counts table call failed transiently; retrying",
 				"table", *s.table, "op", op, "err", err)
 		}
 		return true
@@ -225,7 +227,9 @@ func New(client Client, table string, opts ...Option) (*Sink, error) {
 	if err := ddb.ValidTableName(table, ErrInvalidOption); err != nil {
 		return nil, err
 	}
-	s := &Sink{client: client, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
+	// The Sink's own policy retries every call; the SDK's would multiply
+	// the attempts.
+	s := &Sink{client: ddb.Once{C: client}, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
 		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}, warns: &ratelog.Limiter{}}
 	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
 		return nil, err

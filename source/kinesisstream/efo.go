@@ -190,7 +190,7 @@ func (r *fanOutReader) subscribe(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		out, err := s.fanOut.client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 			ConsumerARN: aws.String(arn), ShardId: aws.String(r.shardID), StartingPosition: start,
-		})
+		}, oneAttempt)
 		var inUse *types.ResourceInUseException
 		switch {
 		case err == nil:

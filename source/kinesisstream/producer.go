@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/hashkey"
 )
@@ -511,7 +512,7 @@ func (p *Producer) put(entries []entry) (again []*pending, why error) {
 	out, err := p.client.PutRecords(p.sendCtx, &kinesis.PutRecordsInput{
 		StreamName: aws.String(p.name),
 		Records:    in,
-	})
+	}, oneAttempt)
 	switch {
 	case err != nil && retryable(p.sendCtx, err):
 		return recordsOf(entries), err
@@ -546,7 +547,7 @@ func (p *Producer) put(entries []entry) (again []*pending, why error) {
 			}
 		case code == "":
 			ok = append(ok, e.recs...)
-		case retryableCodes[code]:
+		case awserr.RetryableCode(code):
 			again = append(again, e.recs...)
 			why = &entryError{code, aws.ToString(res.ErrorMessage)}
 		default:

@@ -148,7 +148,7 @@ func (r *reader) fetch(ctx context.Context) ([]source.Record, int64, error) {
 		}
 		start := time.Now()
 		r.next = start.Add(cfg.pollInterval)
-		out, err := r.stream.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: r.iter, Limit: aws.Int32(r.limit)})
+		out, err := r.stream.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: r.iter, Limit: aws.Int32(r.limit)}, oneAttempt)
 		var expired *types.ExpiredIteratorException
 		switch {
 		case err == nil:
@@ -357,7 +357,7 @@ func (r *reader) iterator(ctx context.Context, p source.Position) (*string, erro
 		in.Timestamp = aws.Time(p.Timestamp)
 	}
 	out, err := withRetries(ctx, s.cfg.retryConfig, "GetShardIterator", func(ctx context.Context) (*kinesis.GetShardIteratorOutput, error) {
-		return s.client.GetShardIterator(ctx, in)
+		return s.client.GetShardIterator(ctx, in, oneAttempt)
 	})
 	if err != nil {
 		return nil, s.wrapShard(ctx, "GetShardIterator", r.shardID, err)

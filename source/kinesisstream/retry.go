@@ -2,57 +2,25 @@ package kinesisstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/smithy-go"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
 )
 
-// retryableCodes are the Kinesis error codes that say "try again later":
-// throttling of the stream, the account's API limits or KMS, and the
-// service's own transient failures.
-var retryableCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"KMSThrottlingException":                 true,
-	"LimitExceededException":                 true,
-	"InternalFailureException":               true,
-	"InternalFailure":                        true,
-	"ServiceUnavailable":                     true,
-	"ServiceUnavailableException":            true,
-	"ThrottlingException":                    true,
-	"Throttling":                             true,
-}
-
 // retryable reports whether err, returned by a call made with ctx, is
-// transient: a throttle, a server fault, or a connection or timeout error
-// the SDK itself would retry. A timeout while ctx is still live is the
-// call's own (an HTTP client or per-attempt timeout, which net/http reports
-// as matching context.DeadlineExceeded) and worth another try; once ctx
-// has ended, nothing is.
-func retryable(ctx context.Context, err error) bool {
-	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		if retryableCodes[apiErr.ErrorCode()] {
-			return true
-		}
-		if apiErr.ErrorFault() == smithy.FaultServer {
-			return true
-		}
-	}
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
+// transient: the adapters' one predicate, awserr.Transient.
+func retryable(ctx context.Context, err error) bool { return awserr.Transient(ctx, err) }
+
+// oneAttempt turns the SDK's own retries off for a call: the Stream's and
+// Producer's loops retry it under their policy (WithBackoff,
+// WithMaxAttempts), so the calls of one operation are bounded by that
+// policy alone instead of by its attempts times the SDK's.
+func oneAttempt(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
 
 // withRetries calls call until it succeeds, fails for good, or has been
 // made as many times as c allows; when the retries run out, the error wraps

@@ -138,7 +138,7 @@ func listShards(ctx context.Context, client shardLister, name string, rc retryCo
 	in := &kinesis.ListShardsInput{StreamName: aws.String(name)}
 	for {
 		out, err := withRetries(ctx, rc, "ListShards", func(ctx context.Context) (*kinesis.ListShardsOutput, error) {
-			return client.ListShards(ctx, in)
+			return client.ListShards(ctx, in, oneAttempt)
 		})
 		var expired *types.ExpiredNextTokenException
 		switch {
