@@ -121,7 +121,12 @@ type kinesisClient interface {
 // loadAWS loads the SDK's default configuration: credentials and, without
 // -region, the region from its default chain. What the SDK logs goes to log.
 func loadAWS(ctx context.Context, c *config, log io.Writer) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
+	// The SDK's own warnings go where the program's lines go from the
+	// loading of the configuration on, not straight to stderr.
+	sdkLog := logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
+		fmt.Fprintf(log, "streamtop: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
+	})
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithLogger(sdkLog)}
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
 	}
@@ -132,9 +137,7 @@ func loadAWS(ctx context.Context, c *config, log io.Writer) (aws.Config, error) 
 	// The SDK's log modes print requests and responses, records included:
 	// none is on here, whatever a shared config file says.
 	cfg.ClientLogMode = 0
-	cfg.Logger = logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
-		fmt.Fprintf(log, "streamtop: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
-	})
+	cfg.Logger = sdkLog
 	if cfg.Region == "" {
 		return cfg, &usageError{msg: "-region: no region given, and none in AWS_REGION or the shared config"}
 	}

@@ -37,7 +37,14 @@ type awsClients struct {
 // default chain) and points the clients at the endpoints given, if any. What
 // the SDK logs goes to log.
 func newAWSClients(ctx context.Context, c config, log io.Writer) (*awsClients, error) {
-	var opts []func(*awsconfig.LoadOptions) error
+	// The SDK's own warnings (an instance-metadata lookup that failed
+	// while looking for credentials, say) go where the program's lines go,
+	// from the loading of the configuration on, instead of straight to
+	// stderr.
+	sdkLog := logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
+		fmt.Fprintf(log, "visualizer: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
+	})
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithLogger(sdkLog)}
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
 	}
@@ -47,12 +54,9 @@ func newAWSClients(ctx context.Context, c config, log io.Writer) (*awsClients, e
 	}
 	// The SDK's log modes print requests and responses, records and
 	// signatures included; none is ever on here, whatever a shared config
-	// file says. Its own warnings go where the program's lines go, instead
-	// of straight to stderr.
+	// file says.
 	cfg.ClientLogMode = 0
-	cfg.Logger = logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
-		fmt.Fprintf(log, "visualizer: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
-	})
+	cfg.Logger = sdkLog
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("%w: -region: no region given, and none in AWS_REGION or the shared config", errUsage)
 	}
