@@ -246,15 +246,6 @@ func healthProblem(h source.Health) string {
 	return ""
 }
 
-// maxLag is the consumer's lag: the furthest any of its shards is behind.
-func maxLag(s source.Stats) int64 {
-	var lag int64
-	for _, sh := range s.Shards {
-		lag = max(lag, sh.MillisBehindLatest)
-	}
-	return lag
-}
-
 // loopback reports whether a listener's address is reachable from this
 // machine only. The default -addr is; a wildcard or a public address is worth
 // a warning, since anyone who can reach it sees the page.
