@@ -498,3 +498,29 @@ func (c *Consumer) describe(ctx context.Context, key string) Shard {
 	}
 	return Shard{ID: key}
 }
+
+// childrenSeen creates the leases of the shards that replace parent, as the
+// stream named them at its end (Kinesis's ChildShards), so that the children
+// start without a listing of the stream's shards; it also keeps their hash
+// key ranges for their processors. A lease that exists already is left as it
+// is; one that cannot be created now will be by the next listing.
+func (c *Consumer) childrenSeen(parent string, children []Shard) {
+	c.shardsMu.Lock()
+	if c.shards == nil {
+		c.shards = make(map[string]Shard)
+	}
+	for _, ch := range children {
+		c.shards[ch.ID] = ch
+	}
+	c.shardsMu.Unlock()
+	for _, ch := range children {
+		ok, err := c.cfg.Leases.Create(c.hardCtx, checkpoint.Lease{Key: ch.ID, Checkpoint: checkpoint.TrimHorizon, Parents: ch.Parents()})
+		switch {
+		case err != nil:
+			c.log.Warn("creating a child's lease failed; the next listing of the shards will", "shard", ch.ID, "parent", parent, "err", err)
+		case ok:
+			c.log.Info("created lease", "shard", ch.ID, "checkpoint", checkpoint.TrimHorizon, "parents", ch.Parents(), "from", "the parent's end")
+		}
+	}
+	c.kickSync()
+}

@@ -25,6 +25,9 @@ type loopConfig struct {
 	// describe returns the shard as last listed, listing the stream if
 	// the shard is not known yet.
 	describe func(ctx context.Context, key string) Shard
+	// children is told the shards that replace an ended one, when the
+	// stream said which.
+	children func(parent string, children []Shard)
 	mon      *monitor // the Consumer's
 }
 
@@ -33,7 +36,7 @@ func (c *Consumer) loopConfig() loopConfig {
 	return loopConfig{stream: cfg.Stream, newProcessor: cfg.NewProcessor, initial: cfg.InitialPosition,
 		maxRecords: cfg.MaxRecords, idleWait: cfg.IdleWait,
 		retry:    backoff.Policy{Base: cfg.RetryBackoff, Max: cfg.MaxRetryBackoff},
-		describe: c.describe, mon: c.mon}
+		describe: c.describe, children: c.childrenSeen, mon: c.mon}
 }
 
 // shardLoop reads one held shard and runs its processors, one after another:
@@ -249,6 +252,9 @@ func (s *shardLoop) session() (again bool) {
 			return false
 		}
 		if res.End {
+			if len(res.Children) > 0 {
+				cfg.children(s.key, res.Children)
+			}
 			return s.endShard(p, d)
 		}
 		if len(res.Records) > 0 {

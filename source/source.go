@@ -209,6 +209,11 @@ type ReadResult struct {
 	// End reports that the shard is closed and every record was returned:
 	// SHARD_END. No Read after it returns records.
 	End bool
+	// Children, with End, are the shards that hold the closed shard's hash
+	// keys from now on, when the stream says (Kinesis's ChildShards): the
+	// Consumer then creates their leases at once, without listing the
+	// stream's shards. Nil when the stream does not say.
+	Children []Shard
 }
 
 // Waiter is implemented by ShardReaders that can tell when new records may be

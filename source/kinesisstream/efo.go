@@ -230,6 +230,9 @@ func (r *fanOutReader) Read(ctx context.Context, max int) (source.ReadResult, er
 	if len(r.buf) == 0 {
 		r.buf = nil
 		res.End = r.ended
+		if res.End {
+			res.Children = r.conv.children
+		}
 	}
 	return res, nil
 }
@@ -311,7 +314,7 @@ func (r *fanOutReader) poll(ctx context.Context, block bool) error {
 		next = nil
 	}
 	recs, behind := r.conv.accept(&kinesis.GetRecordsOutput{Records: e.Value.Records,
-		MillisBehindLatest: e.Value.MillisBehindLatest, NextShardIterator: next})
+		MillisBehindLatest: e.Value.MillisBehindLatest, NextShardIterator: next, ChildShards: e.Value.ChildShards})
 	r.buf, r.behind, r.ended = append(r.buf, recs...), behind, r.conv.ended
 	return nil
 }

@@ -40,9 +40,10 @@ type reader struct {
 	from    source.Position
 
 	iter        *string
-	lastFetched string // sequence number of the last record fetched
-	ended       bool   // the iterator ran out: SHARD_END once buf is empty
-	limit       int32  // GetRecords Limit: the last Read's max
+	lastFetched string         // sequence number of the last record fetched
+	ended       bool           // the iterator ran out: SHARD_END once buf is empty
+	children    []source.Shard // ChildShards of the response that ended the shard
+	limit       int32          // GetRecords Limit: the last Read's max
 
 	buf       []source.Record // fetched by Wait, not yet returned by Read
 	bufBehind int64
@@ -106,6 +107,9 @@ func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 	if len(r.buf) == 0 {
 		r.buf = nil
 		res.End = r.ended
+		if res.End {
+			res.Children = r.children
+		}
 	} else if n > 0 {
 		// What stays in the buffer is still behind: by the service's
 		// figure for its newest record, plus that record's lead.
@@ -282,6 +286,7 @@ func (r *reader) accept(out *kinesis.GetRecordsOutput) ([]source.Record, int64) 
 	r.iter = out.NextShardIterator
 	if r.iter == nil {
 		r.ended = true
+		r.children = childShards(out.ChildShards)
 	}
 	return recs, max(0, aws.ToInt64(out.MillisBehindLatest))
 }
@@ -376,4 +381,23 @@ func (r *reader) iterator(ctx context.Context, p source.Position) (*string, erro
 func (r *reader) Close() error {
 	r.closed.Store(true)
 	return nil
+}
+
+// childShards converts the ChildShards of a response that ended a shard.
+func childShards(cs []types.ChildShard) []source.Shard {
+	var out []source.Shard
+	for _, c := range cs {
+		sh := source.Shard{ID: aws.ToString(c.ShardId)}
+		if len(c.ParentShards) > 0 {
+			sh.ParentID = c.ParentShards[0]
+		}
+		if len(c.ParentShards) > 1 {
+			sh.AdjacentParentID = c.ParentShards[1]
+		}
+		if c.HashKeyRange != nil {
+			sh.HashKeyStart, sh.HashKeyEnd = aws.ToString(c.HashKeyRange.StartingHashKey), aws.ToString(c.HashKeyRange.EndingHashKey)
+		}
+		out = append(out, sh)
+	}
+	return out
 }
