@@ -156,18 +156,22 @@ func TestAggregatingProducerFollowsASplit(t *testing.T) {
 			upper += len(recs)
 		}
 	}
-	if s.Retried < int64(upper) {
-		t.Fatalf("Stats = %+v: fewer resends than the %d records of the upper half", s, upper)
+	// How many upper-half records were packed by the old map depends on
+	// how many the Producer had packed before its first request came back
+	// from the wrong shard: at least that request's, at most all of them.
+	// Each of them was dropped by the lower child's reader and sent again.
+	if s.Retried == 0 || s.Retried > int64(upper) {
+		t.Fatalf("Stats = %+v: want between 1 and the %d records of the upper half sent again", s, upper)
 	}
 	want := before
 	for k, recs := range after {
 		want[k] = recs
 	}
 	equalPerKey(t, readShards(t, ctx, es.Stream, 2*n), want)
-	if st := es.Stats(); st.OutOfRange < int64(upper) {
-		t.Fatalf("Stream.Stats = %+v, want the %d upper-half records dropped from the lower child", st, upper)
+	if st := es.Stats(); st.OutOfRange == 0 || st.OutOfRange > s.Retried {
+		t.Fatalf("Stream.Stats = %+v, want between 1 and the %d records sent again dropped from the lower child", st, s.Retried)
 	}
-	t.Logf("%d records after the split, %d of the upper half sent again; %d resends in all", n, upper, s.Retried)
+	t.Logf("%d records after the split, %d of them in the upper half; %d resends in all", n, upper, s.Retried)
 }
 
 // nodeRecord is a record as kpl/testdata/agg.js reads and writes it.
