@@ -159,6 +159,17 @@ func (m *Memory) WriteProgress(ctx context.Context, p Progress) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.progress[p.Shard] = Advance(m.progress[p.Shard], p)
+	if p.Ended {
+		// Forget the shards that ended longer ago than the retention,
+		// by data time: their windows are gone, and their children
+		// cover their hash keys for the later ones.
+		cutoff := p.Through.Add(-m.retention)
+		for k, q := range m.progress {
+			if q.Ended && q.Through.Before(cutoff) {
+				delete(m.progress, k)
+			}
+		}
+	}
 	return nil
 }
 

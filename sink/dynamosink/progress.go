@@ -72,6 +72,11 @@ func (s *Sink) WriteProgress(ctx context.Context, p sink.Progress) error {
 		}
 		err = s.putShardProgress(ctx, name, sink.Advance(old.p, p), old)
 		var failed *types.ConditionalCheckFailedException
+		if err == nil && p.Ended {
+			// A shard's end is rare: the moment to forget the shards
+			// that ended longer ago than the TTL keeps their windows.
+			s.pruneProgress(ctx, p.Through)
+		}
 		if !errors.As(err, &failed) {
 			return err
 		}
@@ -309,4 +314,39 @@ func decodeShardProgress(shard string, v types.AttributeValue) (sink.Progress, i
 		return p, 0, fmt.Errorf("%s %d out of range", attrVersion, version)
 	}
 	return p, version, nil
+}
+
+// pruneProgress removes the progress of the shards that ended before now
+// minus the TTL (by data time, now being a shard's new end): every window
+// they hold partials of has expired, and their children, which cover the
+// same hash keys, judge the later ones. Without it the progress item would
+// grow by a shard at every reshard, up to DynamoDB's 400 KB. Each removal is
+// conditional on the attribute's version, so a concurrent writer's change
+// stands; a failure leaves the attribute to the next shard's end.
+func (s *Sink) pruneProgress(ctx context.Context, now time.Time) {
+	out, err := retryRead(ctx, s, func() (*dynamodb.GetItemOutput, error) {
+		return s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: progressItemKey(), ConsistentRead: aws.Bool(true)})
+	})
+	if err != nil {
+		return
+	}
+	cutoff := now.Add(-s.ttl)
+	for name, v := range out.Item {
+		shard, ok := strings.CutPrefix(name, progressPrefix)
+		if !ok {
+			continue
+		}
+		p, version, err := decodeShardProgress(shard, v)
+		if err != nil || !p.Ended || !p.Through.Before(cutoff) || version < 0 {
+			continue
+		}
+		_, _ = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 s.table,
+			Key:                       progressItemKey(),
+			UpdateExpression:          aws.String("REMOVE #s"),
+			ConditionExpression:       aws.String("#s.#v = :v"),
+			ExpressionAttributeNames:  map[string]string{"#s": name, "#v": attrVersion},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": ddb.Num(version)},
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,5 +278,49 @@ func TestCorruptProgress(t *testing.T) {
 	}
 	if err := s.WriteProgress(t.Context(), progress("a", "0", keyMax, time.Now())); err == nil || !strings.Contains(err.Error(), `"s#a"`) {
 		t.Errorf("WriteProgress over corrupt progress: err = %v; want one naming s#a", err)
+	}
+}
+
+// The progress item forgets a shard that ended longer ago than the TTL when
+// another shard ends, so it does not grow by a shard at every reshard; the
+// others stay.
+func TestProgressPrunesOldEndedShards(t *testing.T) {
+	client, name := newTable(t)
+	s, err := dynamosink.New(client, name, dynamosink.WithTTL(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	t0 := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	a := progress("a", "0", keyMax, t0)
+	a.Ended = true
+	b := progress("b", "0", keyHalf, t0.Add(30*time.Minute), "a")
+	b.Ended = true
+	c := progress("c", keyHalfNext, keyMax, t0.Add(2*time.Hour), "a")
+	d := progress("d", "0", keyHalf, t0.Add(2*time.Hour), "b")
+	d.Ended = true
+	for _, p := range []sink.Progress{a, b, c, d} {
+		if err := s.WriteProgress(ctx, p); err != nil {
+			t.Fatalf("WriteProgress(%s): %v", p.Shard, err)
+		}
+	}
+	out, err := client.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String(name), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{
+			"resource":  &types.AttributeValueMemberS{Value: "streamtop#progress"},
+			"timestamp": &types.AttributeValueMemberS{Value: "progress"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for attr := range out.Item {
+		if shard, ok := strings.CutPrefix(attr, "s#"); ok {
+			kept = append(kept, shard)
+		}
+	}
+	slices.Sort(kept)
+	// a and b ended 2 h and 1.5 h before d's end, more than the TTL.
+	if d := cmp.Diff([]string{"c", "d"}, kept); d != "" {
+		t.Errorf("shards in the progress item (-want +got):\n%s", d)
 	}
 }
