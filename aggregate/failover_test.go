@@ -1,8 +1,6 @@
 package aggregate_test
 
 import (
-	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -66,35 +64,14 @@ func testHandOffAndCrash(t *testing.T, byGroup bool) {
 	b.Stop(t)
 
 	seen.Check(t, records)
-	parts := aggchaos.RecomputeShards(records, bucket)
-	for _, s := range out.All() {
-		if want := parts[s.Shard].Window(s.Group, s.Time, size, bucket); !slices.Equal(want, s.Counts) {
-			t.Errorf("partial of %s at %v from %s by %s: got %v, want %v", s.Group, s.Time.Format("15:04:05.000"), s.Shard, s.Host, s.Counts, want)
-		}
-	}
-	complete := 0
-	for _, g := range truth.Groups() {
-		snaps, err := out.Query(context.Background(), g, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range snaps {
-			if !s.Complete {
-				continue
-			}
-			complete++
-			if want := truth.Window(g, s.Time, size, bucket); !slices.Equal(want, s.Counts) {
-				t.Errorf("complete window of %s at %v: got %v, want %v", g, s.Time.Format("15:04:05.000"), s.Counts, want)
-			}
-		}
-	}
+	checked := out.CheckWindows(t, records, size, bucket)
 	gaps := truth.Missing(out.Complete(t, truth, bucket), size, bucket)
 	d := out.CompleteDelays()
 	if len(d) == 0 {
 		t.Fatal("no window became complete")
 	}
 	t.Logf("records %d, takeover %v after the kill, partials %d, complete windows %d, missing %d, complete after their end: p50 %v, p99 %v, max %v",
-		len(records), took.Round(time.Millisecond), len(out.All()), complete, len(gaps),
+		len(records), took.Round(time.Millisecond), checked.Partials, checked.Windows, len(gaps),
 		d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
 	if len(gaps) > 0 {
 		t.Errorf("%d windows with records never complete after a hand-over and a crash, first %v", len(gaps), gaps[0])

@@ -103,7 +103,6 @@ func (c *Chaos) End(t testing.TB, stream source.Stream, catchUp time.Duration) R
 	var end Result
 	end.Records = consumertest.ReadAll(t, stream)
 	truth := Recompute(end.Records, bucket)
-	parts := RecomputeShards(end.Records, bucket)
 	complete := func() map[string]map[int64]bool { return out.Complete(t, truth, bucket) }
 	caughtUp := consumertest.WaitFor(t, catchUp, "every record to be processed", func() bool { return seen.Count() >= len(end.Records) })
 	settled := consumertest.Settle(2*failover+3*time.Second, func() bool {
@@ -115,43 +114,10 @@ func (c *Chaos) End(t testing.TB, stream source.Stream, catchUp time.Duration) R
 		caughtUp.Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
 
 	seen.Check(t, end.Records)
-	// Every partial written equals its shard's part of the window.
-	for _, s := range out.All() {
-		end.Partials++
-		want := parts[s.Shard].Window(s.Group, s.Time, size, bucket)
-		if slices.Equal(want, s.Counts) {
-			continue // cmp.Diff below is for the message only: slow under -race
-		}
-		end.Mismatches++
-		if end.Mismatches <= 5 {
-			t.Errorf("partial of %s at %v from %s by %s (-want +got):\n%s", s.Group, s.Time.Format("15:04:05.000"), s.Shard, s.Host,
-				cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
-		}
-	}
+	checked := out.CheckWindows(t, end.Records, size, bucket)
+	end.Partials, end.Windows, end.Mismatches = checked.Partials, checked.Windows, checked.Mismatches
 	if end.Partials == 0 {
 		t.Fatal("no snapshot written")
-	}
-	// Every window read back complete equals the whole recount.
-	for _, g := range truth.Groups() {
-		snaps, err := out.Query(context.Background(), g, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range snaps {
-			if !s.Complete {
-				continue
-			}
-			end.Windows++
-			want := truth.Window(g, s.Time, size, bucket)
-			if slices.Equal(want, s.Counts) {
-				continue
-			}
-			end.Mismatches++
-			if end.Mismatches <= 10 {
-				t.Errorf("complete window of %s at %v (-want +got):\n%s", g, s.Time.Format("15:04:05.000"),
-					cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
-			}
-		}
 	}
 	for _, a := range aggs {
 		s := a.Stats()
@@ -161,6 +127,54 @@ func (c *Chaos) End(t testing.TB, stream source.Stream, catchUp time.Duration) R
 	}
 	end.Gaps = truth.Missing(complete(), size, bucket)
 	return end
+}
+
+// Checked counts what CheckWindows compared with the recount: partials,
+// windows read back complete, and those that were wrong.
+type Checked struct{ Partials, Windows, Mismatches int }
+
+// CheckWindows compares, against a recount of records, every partial the
+// sink accepted with its shard's part of the window, and every window read
+// back complete with the whole window. It reports the first mismatches with
+// t.Errorf and counts them all.
+func (r *RecordingSink) CheckWindows(t testing.TB, records []source.Record, size, bucket time.Duration) Checked {
+	t.Helper()
+	truth, parts := Recompute(records, bucket), RecomputeShards(records, bucket)
+	var c Checked
+	for _, s := range r.All() {
+		c.Partials++
+		want := parts[s.Shard].Window(s.Group, s.Time, size, bucket)
+		if slices.Equal(want, s.Counts) {
+			continue // cmp.Diff below is for the message only: slow under -race
+		}
+		c.Mismatches++
+		if c.Mismatches <= 5 {
+			t.Errorf("partial of %s at %v from %s by %s (-want +got):\n%s", s.Group, s.Time.Format("15:04:05.000"), s.Shard, s.Host,
+				cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
+		}
+	}
+	for _, g := range truth.Groups() {
+		snaps, err := r.Query(context.Background(), g, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range snaps {
+			if !s.Complete {
+				continue
+			}
+			c.Windows++
+			want := truth.Window(g, s.Time, size, bucket)
+			if slices.Equal(want, s.Counts) {
+				continue
+			}
+			c.Mismatches++
+			if c.Mismatches <= 10 {
+				t.Errorf("complete window of %s at %v (-want +got):\n%s", g, s.Time.Format("15:04:05.000"),
+					cmp.Diff(want, s.Counts, cmpopts.EquateEmpty()))
+			}
+		}
+	}
+	return c
 }
 
 // StartGroupProducer puts "group/key" records. With byGroup the group is
