@@ -1,12 +1,9 @@
 package promstats_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,37 +15,12 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/internal/aggchaos"
 	"github.com/streamtop/streamtop/internal/consumertest"
+	"github.com/streamtop/streamtop/internal/scrape"
 	"github.com/streamtop/streamtop/promstats"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/memstream"
 )
-
-// scrape fetches /metrics and returns each sample's value by its name and
-// labels, as the exposition format writes them.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
-}
 
 // A Consumer running aggregate on a 2-shard stream, scraped over HTTP twice
 // while records flow: its figures are there, labelled, and they move.
@@ -84,14 +56,14 @@ func TestScrapeMoves(t *testing.T) {
 	}
 	put(100)
 	consumertest.WaitFor(t, 10*time.Second, "100 records processed", func() bool { return agg.Stats().Records >= 100 })
-	first := scrape(t, srv.URL)
+	first := scrape.Metrics(t, srv.URL)
 	put(100)
 	// Windows close by the idle watermark: snapshots, then checkpoints.
 	grown := []string{`streamtop_consumer_records_total{name="app"}`, `streamtop_aggregate_records_total{name="app"}`,
 		`streamtop_aggregate_snapshots_total{name="app"}`, `streamtop_consumer_checkpoints_total{name="app"}`}
 	var second map[string]float64
 	consumertest.Settle(10*time.Second, func() bool {
-		second = scrape(t, srv.URL)
+		second = scrape.Metrics(t, srv.URL)
 		for _, m := range grown {
 			if !(second[m] > first[m]) {
 				return false
