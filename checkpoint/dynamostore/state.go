@@ -15,44 +15,60 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/chunk"
 	"github.com/streamtop/streamtop/internal/ddb"
 )
 
 // A state table keeps the processor states too large to ride in their lease
 // item, so that a lease item stays under a kilobyte and a renewal costs one
 // write unit whatever the state's size. Each state written is a generation
-// with an ID of its own, stored as a header item and parts, all under the
-// lease's key:
+// with an ID of its own, stored as a header item that lists its chunks, and
+// chunk items, all under the lease's key:
 //
 //	leaseKey  S   hash key: the lease's key
-//	part      S   range key: "h#<gen>" for the header, "p#<gen>#<i>" for part i
-//	parts     N   (header) the number of parts
+//	part      S   range key: "h#<gen>" for a header, "c#<gen>#<i>" for the
+//	              i-th chunk generation gen wrote
 //	size      N   (header) the state's length in bytes
-//	sha256    B   (header) the state's SHA-256
-//	data      B   (part) up to partSize bytes of the state
+//	counter   N   (header) the lease counter its checkpoint was conditional on
+//	chunks    B   (header) the manifest: the state's chunks in order, each
+//	              as the chunk item that holds it, its length and the first
+//	              16 bytes of its SHA-256
+//	data      B   (chunk) the chunk's bytes
 //
-// A checkpoint writes the new generation's header and parts first, then the
-// conditional checkpoint that names it in the lease item (stateGeneration),
-// so a crash at any point leaves the lease naming the old generation or the
-// new one, whole. Generations the lease does not name are garbage, found by
-// their headers: after every checkpoint that wrote or dropped a table state,
-// and when the lease is deleted, the others are deleted (parts first, header
-// last), those a crash left behind included. DynamoDB has no transactions here (dynalite has none), and
-// none are needed.
+// States are cut into chunks where their content says (internal/chunk), so
+// that two states sharing a run of bytes share the chunks inside it. A
+// generation writes only the chunks its lease's current generation does not
+// hold and names the others where they are: a window whose closed panes do
+// not change between checkpoints writes its new pane, a few chunks at the
+// edges and the manifest, not the window. The Store remembers the manifest
+// of each lease it last wrote or read, and reuses chunks only while the
+// lease still names that generation (the checkpoint is conditional on it).
+//
+// A checkpoint writes the new header first, then its new chunks, then the
+// conditional checkpoint that names the generation in the lease item
+// (stateGeneration), so a crash at any point leaves the lease naming the old
+// generation or the new one, whole. Generations the lease does not name are
+// garbage, found by their headers: after every checkpoint that wrote or
+// dropped a table state, and when the lease is deleted, each header of a
+// counter up to the kept one's is deleted, after the chunks its manifest
+// names and the kept one does not (those a crash left behind included). A
+// header of a higher counter is a later owner's, and is left to it. DynamoDB
+// has no transactions here (dynalite has none), and none are needed.
 const (
-	stateAttrPart   = "part"
-	stateAttrParts  = "parts"
-	stateAttrSize   = "size"
-	stateAttrSum    = "sha256"
-	stateAttrData   = "data"
-	attrStateGen    = "stateGeneration" // in the lease item
-	partSize        = 350 << 10         // under the 400 KB item limit, with the keys
-	batchWriteItems = 25                // BatchWriteItem's limit
+	stateAttrPart    = "part"
+	stateAttrSize    = "size"
+	stateAttrCounter = "counter"
+	stateAttrChunks  = "chunks"
+	stateAttrData    = "data"
+	attrStateGen     = "stateGeneration" // in the lease item
+	batchWriteItems  = 25                // BatchWriteItem's limit
 )
 
 // MaxTableStateSize is the largest Lease.State a Store with a state table
-// writes: 16 MiB, 47 parts. Writing one costs about 16,400 write units, and
-// restoring it a Query of 16 MiB, about 4,100 read units.
+// writes: 16 MiB. Writing one whole costs about 16,400 write units and
+// restoring it a Query of 16 MiB, about 4,100 read units; a checkpoint that
+// changes a few chunks of it writes those and a manifest of about 20 bytes
+// per 12 KiB of state.
 const MaxTableStateSize = 16 << 20
 
 // InlineStateSize is the largest state a Store with a state table keeps in
@@ -124,33 +140,94 @@ func stateKey(key, part string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrKey: str(key), stateAttrPart: str(part)}
 }
 
-func headerPart(gen string) string      { return "h#" + gen }
-func dataPart(gen string, i int) string { return fmt.Sprintf("p#%s#%04d", gen, i) }
+func headerPart(gen string) string { return "h#" + gen }
 
-// putState writes state as generation gen of key: the parts, then the header.
-func (s *Store) putState(ctx context.Context, key, gen string, state []byte) error {
-	var puts []types.WriteRequest
-	n := 0
-	for off := 0; off < len(state); off += partSize {
-		end := min(off+partSize, len(state))
-		puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-			attrKey: str(key), stateAttrPart: str(dataPart(gen, n)),
-			stateAttrData: &types.AttributeValueMemberB{Value: state[off:end]},
-		}}})
-		n++
+// remembered returns the manifest of key's generation the Store last wrote
+// or read, or nil.
+func (s *Store) remembered(key string) *manifest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[key]
+}
+
+// remember records m (nil: none) as key's current generation.
+func (s *Store) remember(key string, m *manifest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m == nil {
+		delete(s.last, key)
+		return
 	}
-	sum := sha256.Sum256(state)
+	if s.last == nil {
+		s.last = map[string]*manifest{}
+	}
+	s.last[key] = m
+}
+
+// saw forgets what the Store remembers of key if the lease item it just
+// read names another generation: chunks are reused only from the
+// generation the lease names.
+func (s *Store) saw(key, gen string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.last[key]; m != nil && m.gen != gen {
+		delete(s.last, key)
+	}
+}
+
+// putState writes state as generation gen of key, for a checkpoint
+// conditional on counter: the header, then the chunks prev (key's current
+// generation, or nil) does not hold. It returns the manifest and the new
+// chunks, which are the generation's to delete if it never gets named,
+// whether it wrote them all or failed on the way.
+func (s *Store) putState(ctx context.Context, key, gen string, counter int64, state []byte, prev *manifest) (*manifest, []chunkRef, error) {
+	known := map[[sumSize]byte]chunkRef{}
+	if prev != nil {
+		for _, c := range prev.chunks {
+			known[c.sum] = c
+		}
+	}
+	m := &manifest{gen: gen, counter: counter, size: len(state)}
+	var fresh []chunkRef
+	var puts []types.WriteRequest
+	start := 0
+	for _, end := range chunk.Cut(state, nil) {
+		data := state[start:end]
+		full := sha256.Sum256(data)
+		var sum [sumSize]byte
+		copy(sum[:], full[:])
+		c, ok := known[sum]
+		if !ok || c.n != len(data) {
+			c = chunkRef{gen: gen, i: len(fresh), n: len(data), sum: sum}
+			known[sum] = c
+			fresh = append(fresh, c)
+			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+				attrKey: str(key), stateAttrPart: str(c.part()),
+				stateAttrData: &types.AttributeValueMemberB{Value: data},
+			}}})
+		}
+		m.chunks = append(m.chunks, c)
+		start = end
+	}
 	// The header first: collect finds a generation by its header, so one
-	// whose parts a crash cut short is still found and deleted.
+	// whose chunks a crash cut short is still found and deleted.
 	header := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
 		attrKey: str(key), stateAttrPart: str(headerPart(gen)),
-		stateAttrParts: ddb.Num(int64(n)), stateAttrSize: ddb.Num(int64(len(state))),
-		stateAttrSum: &types.AttributeValueMemberB{Value: sum[:]},
+		stateAttrSize: ddb.Num(int64(len(state))), stateAttrCounter: ddb.Num(counter),
+		stateAttrChunks: &types.AttributeValueMemberB{Value: encodeChunks(m)},
 	}}}}
 	if err := s.batchWrite(ctx, "checkpoint", key, header); err != nil {
-		return err
+		return m, fresh, err
 	}
-	return s.batchWrite(ctx, "checkpoint", key, puts)
+	s.stats.stateBytes.Add(int64(len(header[0].PutRequest.Item[stateAttrChunks].(*types.AttributeValueMemberB).Value)))
+	if err := s.batchWrite(ctx, "checkpoint", key, puts); err != nil {
+		return m, fresh, err
+	}
+	for _, c := range fresh {
+		s.stats.stateBytes.Add(int64(c.n))
+	}
+	s.stats.stateChunks.Add(int64(len(fresh)))
+	return m, fresh, nil
 }
 
 // batchWrite writes reqs in batches of 25, resending what DynamoDB leaves
@@ -185,44 +262,60 @@ func (s *Store) batchWrite(ctx context.Context, op, key string, reqs []types.Wri
 	return nil
 }
 
-// getState reads generation gen of key back, whole and checked.
-func (s *Store) getState(ctx context.Context, op, key, gen string) ([]byte, error) {
+// query pages through the items of key whose part begins with prefix.
+func (s *Store) query(ctx context.Context, op, key, prefix string, each func(map[string]types.AttributeValue) error) error {
 	sc := s.client.(StateClient)
-	var (
-		header map[string]types.AttributeValue
-		parts  [][]byte
-		start  map[string]types.AttributeValue
-	)
+	var start map[string]types.AttributeValue
 	for {
 		out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.QueryOutput, error) {
 			return sc.Query(ctx, &dynamodb.QueryInput{
-				TableName:              s.stateTable,
-				ConsistentRead:         aws.Bool(true),
-				KeyConditionExpression: aws.String("#k = :k AND begins_with(#p, :g)"),
-				ExpressionAttributeNames: map[string]string{
-					"#k": attrKey, "#p": stateAttrPart,
-				},
+				TableName:                s.stateTable,
+				ConsistentRead:           aws.Bool(true),
+				KeyConditionExpression:   aws.String("#k = :k AND begins_with(#p, :p)"),
+				ExpressionAttributeNames: map[string]string{"#k": attrKey, "#p": stateAttrPart},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":k": str(key), ":g": str("p#" + gen + "#"),
+					":k": str(key), ":p": str(prefix),
 				},
 				ExclusiveStartKey: start,
 			})
 		})
 		if err != nil {
-			return nil, s.wrap(op, key, fmt.Errorf("state table %s: %w", *s.stateTable, err))
+			return s.wrap(op, key, fmt.Errorf("state table %s: %w", *s.stateTable, err))
 		}
 		for _, item := range out.Items {
-			d, ok := item[stateAttrData].(*types.AttributeValueMemberB)
-			if !ok {
-				return nil, fmt.Errorf("%w: lease %q: state part without data", errCorruptState, key)
+			if err := each(item); err != nil {
+				return err
 			}
-			parts = append(parts, d.Value)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			break
+			return nil
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// readHeader decodes a header item.
+func readHeader(item map[string]types.AttributeValue) (*manifest, error) {
+	p, _ := item[stateAttrPart].(*types.AttributeValueMemberS)
+	if p == nil || !strings.HasPrefix(p.Value, "h#") {
+		return nil, fmt.Errorf("%w: not a header", errManifest)
+	}
+	size, err1 := ddb.GetN(item, stateAttrSize)
+	counter, err2 := ddb.GetN(item, stateAttrCounter)
+	b, ok := item[stateAttrChunks].(*types.AttributeValueMemberB)
+	if err := errors.Join(err1, err2); err != nil || !ok {
+		return nil, fmt.Errorf("%w: header %s: %v", errManifest, p.Value, err)
+	}
+	chunks, err := decodeChunks(b.Value, int(min(size, MaxTableStateSize+1)))
+	if err != nil {
+		return nil, fmt.Errorf("header %s: %w", p.Value, err)
+	}
+	return &manifest{gen: strings.TrimPrefix(p.Value, "h#"), counter: counter, size: int(size), chunks: chunks}, nil
+}
+
+// getState reads generation gen of key back, whole and checked, and
+// remembers its manifest.
+func (s *Store) getState(ctx context.Context, op, key, gen string) ([]byte, error) {
 	hout, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
 		return s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.stateTable,
 			Key: stateKey(key, headerPart(gen)), ConsistentRead: aws.Bool(true)})
@@ -230,20 +323,38 @@ func (s *Store) getState(ctx context.Context, op, key, gen string) ([]byte, erro
 	if err != nil {
 		return nil, s.wrap(op, key, fmt.Errorf("state table %s: %w", *s.stateTable, err))
 	}
-	header = hout.Item
-	if len(header) == 0 {
+	if len(hout.Item) == 0 {
 		return nil, fmt.Errorf("%w: lease %q names state generation %s, which is not in %s", errCorruptState, key, gen, *s.stateTable)
 	}
-	n, err1 := ddb.GetN(header, stateAttrParts)
-	size, err2 := ddb.GetN(header, stateAttrSize)
-	sum, ok := header[stateAttrSum].(*types.AttributeValueMemberB)
-	if err := errors.Join(err1, err2); err != nil || !ok || n != int64(len(parts)) || size > MaxTableStateSize {
-		return nil, fmt.Errorf("%w: lease %q: state generation %s has %d parts of %d, size %d (%v)", errCorruptState, key, gen, len(parts), n, size, err)
+	m, err := readHeader(hout.Item)
+	if err != nil {
+		return nil, fmt.Errorf("%w: lease %q: %w", errCorruptState, key, err)
 	}
-	state := bytes.Join(parts, nil)
-	if got := sha256.Sum256(state); int64(len(state)) != size || !bytes.Equal(got[:], sum.Value) {
-		return nil, fmt.Errorf("%w: lease %q: state generation %s does not match its checksum", errCorruptState, key, gen)
+	// Every chunk item of the key, garbage included (a generation's worth
+	// at most, between checkpoints); the manifest picks its own.
+	want := m.parts()
+	data := make(map[string][]byte, len(want))
+	err = s.query(ctx, op, key, "c#", func(item map[string]types.AttributeValue) error {
+		p, _ := item[stateAttrPart].(*types.AttributeValueMemberS)
+		d, ok := item[stateAttrData].(*types.AttributeValueMemberB)
+		if p != nil && ok && want[p.Value] {
+			data[p.Value] = d.Value
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	state := make([]byte, 0, m.size)
+	for _, c := range m.chunks {
+		d, ok := data[c.part()]
+		sum := sha256.Sum256(d)
+		if !ok || len(d) != c.n || !bytes.Equal(sum[:sumSize], c.sum[:]) {
+			return nil, fmt.Errorf("%w: lease %q: state generation %s: chunk %s is missing or does not match its checksum", errCorruptState, key, gen, c.part())
+		}
+		state = append(state, d...)
+	}
+	s.remember(key, m)
 	return state, nil
 }
 
@@ -252,67 +363,68 @@ func (s *Store) getState(ctx context.Context, op, key, gen string) ([]byte, erro
 // lease names.
 var errCorruptState = errors.New("checkpoint/dynamostore: corrupt state")
 
-// collect deletes every generation of key but keep (which may be empty):
-// the garbage of replaced states and of crashes. It reads only the headers,
-// which are small: every generation's header is written before its parts,
-// and deleted after them, so a generation whose writing or deletion was cut
-// short is still found by its header.
-func (s *Store) collect(ctx context.Context, key, keep string) error {
-	sc := s.client.(StateClient)
-	var parts, headers []types.WriteRequest
-	var start map[string]types.AttributeValue
-	for {
-		out, err := retry(ctx, s, "collect", key, func(ctx context.Context) (*dynamodb.QueryOutput, error) {
-			return sc.Query(ctx, &dynamodb.QueryInput{
-				TableName:                s.stateTable,
-				ConsistentRead:           aws.Bool(true),
-				KeyConditionExpression:   aws.String("#k = :k AND begins_with(#p, :h)"),
-				ExpressionAttributeNames: map[string]string{"#k": attrKey, "#p": stateAttrPart},
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":k": str(key), ":h": str("h#"),
-				},
-				ExclusiveStartKey: start,
-			})
-		})
-		if err != nil {
-			return s.wrap("collect", key, fmt.Errorf("state table %s: %w", *s.stateTable, err))
+// collect deletes the generations of key that keep (nil: none) replaced: every
+// header of a counter up to upTo but keep's, after the chunks it names that
+// keep does not. It reads only the headers, which are small: every
+// generation's header is written before its chunks and deleted after them,
+// and a chunk is named by the generation that wrote it for as long as it
+// lives, so no chunk a crash left behind is lost track of. Headers of a
+// higher counter are a later owner's, whose checkpoint this Store's lost.
+func (s *Store) collect(ctx context.Context, key string, keep *manifest, upTo int64) error {
+	live := keep.parts()
+	var chunks, headers []types.WriteRequest
+	seen := map[string]bool{}
+	drop := func(part string) {
+		if !live[part] && !seen[part] {
+			seen[part] = true
+			chunks = append(chunks, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, part)}})
 		}
-		for _, item := range out.Items {
-			p, _ := item[stateAttrPart].(*types.AttributeValueMemberS)
-			if p == nil {
-				continue
-			}
-			gen := strings.TrimPrefix(p.Value, "h#")
-			if gen == keep {
-				continue
-			}
-			n, err := ddb.GetN(item, stateAttrParts)
-			if err != nil || n > MaxTableStateSize/partSize+1 {
-				n = MaxTableStateSize/partSize + 1 // deleting a missing item is no error
-			}
-			for i := range int(n) {
-				parts = append(parts, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, dataPart(gen, i))}})
-			}
-			headers = append(headers, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, p.Value)}})
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		start = out.LastEvaluatedKey
 	}
-	if err := s.batchWrite(ctx, "collect", key, parts); err != nil {
+	err := s.query(ctx, "collect", key, "h#", func(item map[string]types.AttributeValue) error {
+		p, _ := item[stateAttrPart].(*types.AttributeValueMemberS)
+		if p == nil || keep != nil && p.Value == headerPart(keep.gen) {
+			return nil
+		}
+		m, err := readHeader(item)
+		switch {
+		case err == nil && m.counter > upTo:
+			return nil
+		case err == nil:
+			for _, c := range m.chunks {
+				drop(c.part())
+			}
+		default:
+			// A header this Store cannot read names no chunk it could
+			// keep: delete what its generation wrote, found by name.
+			gen := strings.TrimPrefix(p.Value, "h#")
+			if err := s.query(ctx, "collect", key, "c#"+gen+"#", func(item map[string]types.AttributeValue) error {
+				if c, ok := item[stateAttrPart].(*types.AttributeValueMemberS); ok {
+					drop(c.Value)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		headers = append(headers, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, p.Value)}})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.batchWrite(ctx, "collect", key, chunks); err != nil {
 		return err
 	}
 	return s.batchWrite(ctx, "collect", key, headers)
 }
 
-// dropGeneration deletes generation gen of key, of n parts, parts first:
-// the writer's own, after its checkpoint failed. A failure leaves it to
+// dropGeneration deletes generation gen of key, which no lease names and
+// none will: the chunks it wrote, then its header. A failure leaves it to
 // collect.
-func (s *Store) dropGeneration(ctx context.Context, key, gen string, n int) {
+func (s *Store) dropGeneration(ctx context.Context, key, gen string, fresh []chunkRef) {
 	var reqs []types.WriteRequest
-	for i := range n {
-		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, dataPart(gen, i))}})
+	for _, c := range fresh {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, c.part())}})
 	}
 	reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, headerPart(gen))}})
 	_ = s.batchWrite(ctx, "checkpoint", key, reqs)
@@ -324,4 +436,15 @@ func parseGen(item map[string]types.AttributeValue) string {
 		return v.Value
 	}
 	return ""
+}
+
+// names reports whether key's lease item names generation gen: whether a
+// checkpoint that came back refused had gone through on an attempt whose
+// answer was lost.
+func (s *Store) names(ctx context.Context, key, gen string) bool {
+	out, err := retry(ctx, s, "checkpoint", key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+		return s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: keyOf(key),
+			ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String(attrStateGen)})
+	})
+	return err != nil || parseGen(out.Item) == gen
 }

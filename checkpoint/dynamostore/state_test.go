@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/streamtop/streamtop/checkpoint/checkpointtest"
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/chunk"
 )
 
 // stateTable creates a state table for t alone.
@@ -39,7 +43,7 @@ func TestStoreContractStateTable(t *testing.T) {
 		checkpointtest.WithMaxStateSize(dynamostore.MaxTableStateSize))
 }
 
-// stateItems counts a state table's headers and parts for key.
+// stateItems counts a state table's headers and chunks for key.
 func stateItems(t *testing.T, client *awsddb.Client, table, key string) (headers, parts int) {
 	t.Helper()
 	var start map[string]types.AttributeValue
@@ -91,6 +95,18 @@ func leaseItemSize(t *testing.T, client *awsddb.Client, table, key string) int {
 	return n
 }
 
+// randomBytes returns n bytes that no chunk repeats.
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// chunks is how many chunks the state table holds state in.
+func chunks(state []byte) int { return len(chunk.Cut(state, nil)) }
+
 // With a state table, a 4 MiB state leaves the lease item under a kilobyte,
 // so a renewal neither moves nor bills it; a replaced state is deleted.
 func TestStateTableKeepsLeaseItemSmall(t *testing.T) {
@@ -108,9 +124,10 @@ func TestStateTableKeepsLeaseItemSmall(t *testing.T) {
 	if l, err = s.Take(ctx, l, "w1"); err != nil {
 		t.Fatal(err)
 	}
-	big := bytes.Repeat([]byte("0123456789abcdef"), 4<<20/16)
-	for i, at := range []string{"100", "200"} {
-		big[0] = byte(i)
+	r := rand.New(rand.NewPCG(1, 1))
+	var big []byte
+	for _, at := range []string{"100", "200"} {
+		big = randomBytes(r, 4<<20)
 		l.Checkpoint, l.State = at, big
 		if l, err = s.Checkpoint(ctx, l); err != nil {
 			t.Fatal(err)
@@ -121,12 +138,12 @@ func TestStateTableKeepsLeaseItemSmall(t *testing.T) {
 	}
 	size := leaseItemSize(t, client, leases, "shard-0")
 	headers, parts := stateItems(t, client, state, "shard-0")
-	t.Logf("lease item %d bytes; state table: %d header, %d parts", size, headers, parts)
+	t.Logf("lease item %d bytes; state table: %d header, %d chunks", size, headers, parts)
 	if size > 1024 {
 		t.Errorf("lease item of %d bytes with a 4 MiB state in the state table; want under 1 KiB", size)
 	}
-	if headers != 1 || parts != 12 {
-		t.Errorf("state table holds %d headers and %d parts; want the one generation of 12 parts (4 MiB / 350 KiB)", headers, parts)
+	if want := chunks(big); headers != 1 || parts != want {
+		t.Errorf("state table holds %d headers and %d chunks; want the one generation of %d chunks", headers, parts, want)
 	}
 	// A small state moves back into the item, and the table empties.
 	l.Checkpoint, l.State = "300", []byte("small")
@@ -134,7 +151,7 @@ func TestStateTableKeepsLeaseItemSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if h, p := stateItems(t, client, state, "shard-0"); h+p != 0 {
-		t.Errorf("after a small state: %d headers, %d parts left", h, p)
+		t.Errorf("after a small state: %d headers, %d chunks left", h, p)
 	}
 	if err := s.Delete(ctx, l); err != nil {
 		t.Fatal(err)
@@ -143,8 +160,8 @@ func TestStateTableKeepsLeaseItemSmall(t *testing.T) {
 
 // failingUpdates fails the lease table's UpdateItem (the checkpoint) after
 // the state was written, as a crash between the two would leave it; and,
-// with failParts, the BatchWriteItem of a generation's parts after the
-// first batch, as a crash in the middle of writing them.
+// with failParts, the BatchWriteItem of a generation's chunks after some
+// batches, as a crash in the middle of writing them.
 type failingUpdates struct {
 	*awsddb.Client
 	failUpdate atomic.Bool
@@ -172,7 +189,9 @@ func (c *failingUpdates) BatchWriteItem(ctx context.Context, in *awsddb.BatchWri
 
 // A crash at any point of a checkpoint leaves the old state or the new one,
 // never a mix, and the garbage it leaves is collected by the next
-// checkpoint.
+// checkpoint. The new states share most of their chunks with the old one,
+// as a sliding window's do, so a collection that deleted a shared chunk
+// would break the state it keeps.
 func TestStateTableCrashMidCheckpoint(t *testing.T) {
 	client, leases := newTable(t)
 	state := stateTable(t, client)
@@ -190,27 +209,32 @@ func TestStateTableCrashMidCheckpoint(t *testing.T) {
 	if l, err = s.Take(ctx, l, "w1"); err != nil {
 		t.Fatal(err)
 	}
-	old := bytes.Repeat([]byte{1}, 2<<20)
+	r := rand.New(rand.NewPCG(2, 2))
+	old := randomBytes(r, 2<<20)
 	l.Checkpoint, l.State = "100", old
 	if l, err = s.Checkpoint(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	// A checkpoint refused after the state was written deletes what it
-	// wrote; a crash cannot, and leaves garbage.
-	for i, crash := range []string{"refused", "crash before the lease item", "crash among the parts"} {
+	// A refused checkpoint deletes what it wrote; a crash cannot, and
+	// leaves garbage.
+	garbage := 0
+	for _, crash := range []string{"refused", "crash before the lease item", "crash among the chunks"} {
 		next := l
-		next.Checkpoint, next.State = "200", bytes.Repeat([]byte{2}, 12<<20)
+		next.Checkpoint, next.State = "200", append(slices.Clone(old[1<<20:]), randomBytes(r, 10<<20)...)
+		want := errCrash
 		switch crash {
 		case "refused":
-			fc.failUpdate.Store(true)
+			next.Counter-- // a stale view
+			want = checkpoint.ErrLeaseLost
 		case "crash before the lease item":
 			fc.failUpdate.Store(true)
-			fc.failParts.Store(3) // the header and 36 parts in 2 batches; no deletion after
+			garbage++
 		default:
-			fc.failParts.Store(2) // the header and the first batch of parts
+			fc.failParts.Store(3) // the header and 2 of about 34 batches of chunks
+			garbage++
 		}
-		if _, err := s.Checkpoint(ctx, next); !errors.Is(err, errCrash) {
-			t.Fatalf("%s: Checkpoint = %v, want the crash", crash, err)
+		if _, err := s.Checkpoint(ctx, next); !errors.Is(err, want) {
+			t.Fatalf("%s: Checkpoint = %v, want %v", crash, err, want)
 		}
 		fc.failUpdate.Store(false)
 		fc.failParts.Store(-1)
@@ -218,22 +242,115 @@ func TestStateTableCrashMidCheckpoint(t *testing.T) {
 		if err != nil || got.Checkpoint != "100" || !bytes.Equal(got.State, old) {
 			t.Fatalf("%s: Get = checkpoint %q, %d bytes of state, err %v; want the old checkpoint and state whole", crash, got.Checkpoint, len(got.State), err)
 		}
-		if h, _ := stateItems(t, client, state, "k"); h != 1+i {
-			t.Fatalf("%s: %d generations in the state table; want %d: the old one and the crashes' garbage", crash, h, 1+i)
+		if h, _ := stateItems(t, client, state, "k"); h != 1+garbage {
+			t.Fatalf("%s: %d generations in the state table; want %d: the old one and the crashes' garbage", crash, h, 1+garbage)
 		}
 	}
-	// The next checkpoint collects the garbage of both crashes.
-	newer := bytes.Repeat([]byte{3}, 1<<20)
+	// The next checkpoint collects the garbage of both crashes, and keeps
+	// the chunks it shares with the old state.
+	newer := append(slices.Clone(old[:1<<20]), randomBytes(r, 1<<20)...)
 	l.Checkpoint, l.State = "300", newer
 	if l, err = s.Checkpoint(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	h, p := stateItems(t, client, state, "k")
-	if h != 1 || p != 3 {
-		t.Errorf("after the next checkpoint: %d headers and %d parts; want one generation of 3 parts", h, p)
+	if want := chunks(newer); h != 1 || p != want {
+		t.Errorf("after the next checkpoint: %d headers and %d chunks; want one generation of %d chunks", h, p, want)
 	}
 	if got, err := s.Get(ctx, "k"); err != nil || !bytes.Equal(got.State, newer) {
 		t.Fatalf("Get after the next checkpoint: %d bytes, err %v", len(got.State), err)
+	}
+}
+
+// slidingState is a window's state as the aggregate saves it, in shape: a
+// header that changes at every checkpoint, then panes, oldest first, of
+// which a checkpoint drops the oldest and adds a newest.
+type slidingState struct {
+	r     *rand.Rand
+	panes [][]byte
+	pane  int
+}
+
+func (w *slidingState) slide() []byte {
+	if len(w.panes) > 0 {
+		w.panes = w.panes[1:]
+	}
+	for len(w.panes) < 40 {
+		w.panes = append(w.panes, randomBytes(w.r, w.pane))
+	}
+	state := randomBytes(w.r, 40) // cursor, position, counts
+	for _, p := range w.panes {
+		state = append(state, p...)
+	}
+	return state
+}
+
+// A checkpoint writes what changed since the state its lease names: for a
+// sliding window, one pane and a few chunks at the edges, not the window;
+// a new owner reads the whole state back and goes on writing little, and a
+// stale owner that remembers an older generation is refused without
+// harming the new owner's.
+func TestStateTableWritesOnlyNewChunks(t *testing.T) {
+	client, leases := newTable(t)
+	state := stateTable(t, client)
+	a := newStoreOn(t, client, leases, dynamostore.WithStateTable(state))
+	b := newStoreOn(t, client, leases, dynamostore.WithStateTable(state))
+	ctx := t.Context()
+	if _, err := a.Create(ctx, checkpoint.Lease{Key: "k", Checkpoint: checkpoint.TrimHorizon}); err != nil {
+		t.Fatal(err)
+	}
+	la, _ := a.Get(ctx, "k")
+	la, err := a.Take(ctx, la, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &slidingState{r: rand.New(rand.NewPCG(3, 3)), pane: 100 << 10}
+	written := func(s *dynamostore.Store, l *checkpoint.Lease, at string) int64 {
+		t.Helper()
+		before := s.Stats().StateBytesWritten
+		l.Checkpoint, l.State = at, w.slide()
+		got, err := s.Checkpoint(ctx, *l)
+		if err != nil {
+			t.Fatalf("checkpoint %s: %v", at, err)
+		}
+		*l = got
+		return s.Stats().StateBytesWritten - before
+	}
+	first := written(a, &la, "1")
+	if first < int64(len(la.State)) {
+		t.Fatalf("the first checkpoint wrote %d bytes of a %d-byte state", first, len(la.State))
+	}
+	limit := int64(2 * w.pane)
+	for i := range 3 {
+		if n := written(a, &la, fmt.Sprint(2+i)); n > limit {
+			t.Errorf("checkpoint %d after a slide wrote %d bytes of a %d-byte state; want at most 2 panes (%d)", 2+i, n, len(la.State), limit)
+		} else {
+			t.Logf("checkpoint %d after a slide: %d bytes of a %d-byte state, pane %d", 2+i, n, len(la.State), w.pane)
+		}
+	}
+	// Worker b takes the lease over: it reads the state whole, then
+	// writes as little.
+	lb, err := b.Get(ctx, "k")
+	if err != nil || !bytes.Equal(lb.State, la.State) {
+		t.Fatalf("b's Get: %d bytes, err %v; want a's last state", len(lb.State), err)
+	}
+	if lb, err = b.Take(ctx, lb, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if n := written(b, &lb, "10"); n > limit {
+		t.Errorf("the new owner's first checkpoint wrote %d bytes; want at most %d", n, limit)
+	}
+	// a's view is stale: refused, and b's state stands whole.
+	la.Checkpoint, la.State = "5", w.slide()
+	if _, err := a.Checkpoint(ctx, la); !errors.Is(err, checkpoint.ErrLeaseLost) {
+		t.Fatalf("the old owner's checkpoint: %v, want ErrLeaseLost", err)
+	}
+	got, err := b.Get(ctx, "k")
+	if err != nil || got.Checkpoint != "10" || !bytes.Equal(got.State, lb.State) {
+		t.Fatalf("after the old owner's attempt: checkpoint %q, %d bytes, err %v; want b's", got.Checkpoint, len(got.State), err)
+	}
+	if h, p := stateItems(t, client, state, "k"); h != 1 || p != chunks(lb.State) {
+		t.Errorf("state table: %d headers, %d chunks; want 1 and %d", h, p, chunks(lb.State))
 	}
 }
 
@@ -253,7 +370,8 @@ func BenchmarkRestoreState16MiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l.Checkpoint, l.State = "1", bytes.Repeat([]byte("state"), dynamostore.MaxTableStateSize/5)
+	// Random bytes: a repeated pattern would be stored as a few chunks.
+	l.Checkpoint, l.State = "1", randomBytes(rand.New(rand.NewPCG(4, 4)), dynamostore.MaxTableStateSize)
 	if _, err := s.Checkpoint(ctx, l); err != nil {
 		b.Fatal(err)
 	}
