@@ -1,0 +1,65 @@
+package window
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/streamtop/streamtop/topk"
+)
+
+// ErrNotNewest is returned by MergeBucket for a summary of a bucket older
+// than the newest.
+var ErrNotNewest = errors.New("window: bucket older than the newest")
+
+// AppendNewest appends the summary of the newest bucket alone (its pane) to
+// b in topk.SpaceSaving's encoding, and returns it with the bucket's start.
+// ok is false, and b returned as it is, before the first Add or Advance.
+//
+// A caller that appends each bucket's pane as the window moves past it holds
+// the window as panes that never change once closed (but for late records,
+// which it must account for itself), which is what a checkpoint that writes
+// each pane once needs: MarshalBinary instead writes the merges the Sketch
+// keeps over its panes, rebuilt as the window slides. MergeBucket reads the
+// panes back.
+//
+// It only reads s. Cost: O(capacity).
+func (s *Sketch[K]) AppendNewest(b []byte) (_ []byte, start time.Time, ok bool) {
+	if !s.started {
+		return b, time.Time{}, false
+	}
+	b, _ = s.panes[s.head].AppendBinary(b) // never fails
+	return b, bucketStart(s.newest, s.bucket), true
+}
+
+// MergeBucket counts the records summarised by p as records of the bucket
+// holding t: it slides the window to that bucket, as Add would, and merges p
+// into its pane. Merging the panes AppendNewest gave, oldest first, into a
+// new Sketch of the same shape rebuilds the window with every guarantee of
+// the Sketch type over their records; its counts are those of the original
+// while no pane has held more than capacity keys.
+//
+// It returns an error wrapping ErrInvalidOption, and changes nothing, if
+// p's capacity is not the Sketch's, and one wrapping ErrNotNewest if t lies
+// before the newest bucket. Cost: a slide (see Sketch) and a
+// topk.SpaceSaving.Merge, O(capacity).
+func (s *Sketch[K]) MergeBucket(t time.Time, p *topk.SpaceSaving[K]) error {
+	if p.Capacity() != s.capacity {
+		return fmt.Errorf("%w: a summary of capacity %d merged into a Sketch of %d", ErrInvalidOption, p.Capacity(), s.capacity)
+	}
+	b := bucketOf(t, s.bucket)
+	if s.started && b < s.newest {
+		return fmt.Errorf("%w: %v", ErrNotNewest, t)
+	}
+	if !s.started || b > s.newest {
+		s.slide(b)
+	}
+	if err := s.panes[s.head].Merge(p); err != nil {
+		return err
+	}
+	n := p.Total()
+	s.totals[s.head] += n
+	s.total += n
+	s.topK = 0
+	return nil
+}
