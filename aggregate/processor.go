@@ -10,6 +10,7 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
+	"github.com/streamtop/streamtop/window"
 )
 
 var _ source.IdleProcessor = (*processor)(nil)
@@ -29,6 +30,12 @@ type state struct {
 	sketch  bool            // the windows are window.Sketches
 	applied source.Sequence // last record counted
 	windows map[string]groupWindow
+	// panes holds, in Sketch mode, each group's closed panes as saved.
+	panes map[string]*panes
+
+	// The shape of the windows (the Aggregator's), for saving panes.
+	size, bucket time.Duration
+	capacity     int
 }
 
 // processor aggregates one shard. The Consumer calls it from one goroutine.
@@ -103,13 +110,23 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 			"checkpoint", p.applied, "state covers", st.applied)
 		return nil
 	}
+	shape := [3]uint64{uint64(p.size / p.bucket), uint64(p.bucket), uint64(p.capacity)}
+	for g, ps := range st.panes {
+		if ps.saved != shape && ps.saved != [3]uint64{} {
+			p.log.Error("saved aggregate state has windows of another shape (Size, Bucket or SketchCapacity changed); resuming without it",
+				"group", g, "buckets", ps.saved[0], "bucket", time.Duration(ps.saved[1]), "capacity", ps.saved[2])
+			return nil
+		}
+	}
+	st.size, st.bucket, st.capacity = p.size, p.bucket, p.capacity
 	p.state = st
 	p.setStateBytes(int64(len(in.State)))
 	return nil
 }
 
 func (p *processor) reset() {
-	p.state = state{windows: map[string]groupWindow{}, sketch: p.a.cfg.SketchCapacity > 0}
+	p.state = state{windows: map[string]groupWindow{}, panes: map[string]*panes{}, sketch: p.a.cfg.SketchCapacity > 0,
+		size: p.a.cfg.Size, bucket: p.a.cfg.Bucket, capacity: p.a.cfg.SketchCapacity}
 	p.snaps, p.rejects, p.unsaved = nil, nil, false
 	p.setStateBytes(0)
 }
@@ -182,6 +199,16 @@ func (p *processor) start(b int64) {
 	}
 }
 
+// groupPanes returns group g's panes, made if need be.
+func (p *processor) groupPanes(g string) *panes {
+	ps := p.panes[g]
+	if ps == nil {
+		ps = newPanes()
+		p.panes[g] = ps
+	}
+	return ps
+}
+
 // writeProgress records that the shard's partials are written through the
 // window ending at the start of bucket through (and, ended, every one).
 func (p *processor) writeProgress(ctx context.Context, through int64, ended bool) error {
@@ -236,6 +263,10 @@ func (p *processor) count(r *source.Record) {
 		}
 		if !w.Add(it.Key, it.Time, it.N) {
 			p.a.stats.late.Add(1)
+		} else if b < p.cur && p.sketch {
+			// The bucket's pane may have been taken already.
+			ps := p.groupPanes(it.Group)
+			ps.late[b] = append(ps.late[b], lateAdd{it.Key, it.N})
 		}
 	}
 }
@@ -257,6 +288,9 @@ func (p *processor) closeWindows(b int64) {
 		t := bucketTime(end, p.a.cfg.Bucket)
 		newest := t.Add(-p.a.cfg.Bucket)
 		for g, w := range p.windows {
+			if sk, ok := w.(*window.Sketch[string]); ok {
+				p.groupPanes(g).take(sk, p.a.cfg.Bucket)
+			}
 			w.Advance(newest)
 			k := p.a.partialK
 			if k == 0 {
@@ -277,6 +311,7 @@ func (p *processor) closeWindows(b int64) {
 				Counts: top, Host: p.a.cfg.Host, Shard: p.shard, Floor: floor, K: p.a.cfg.K})
 			if w.Total() == 0 {
 				delete(p.windows, g)
+				delete(p.panes, g)
 			}
 		}
 	}

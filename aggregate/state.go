@@ -6,13 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/streamtop/streamtop/window"
 )
 
 // stateVersion leads every encoded state, so a later format can still read
-// (or clearly refuse) an older one.
-const stateVersion = 1
+// (or clearly refuse) an older one. Version 1 held every window in its own
+// encoding; version 2 leads each group's window with a byte saying how it is
+// held (windowWhole or windowPanes).
+const (
+	stateVersion   = 2
+	stateVersionV1 = 1
+)
+
+// How a version 2 state holds a group's window.
+const (
+	windowWhole = 0 // the window's own binary encoding
+	windowPanes = 1 // a Sketch as its panes (see panes)
+)
 
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("aggregate: corrupt state")
@@ -28,8 +40,11 @@ const (
 
 // encodeState writes, in order: the version, flags, cur, firstEnd, the last
 // record counted, then each group (sorted, so equal states encode equally)
-// with its window in window.Counter's own binary form. Integers are varints:
-// the visualizer's 4 groups of 6 keys over 10 buckets take well under 4 KB.
+// with its window: in Sketch mode as its panes, each closed pane the same
+// bytes at every save; otherwise (and for a Sketch restored whole from a
+// version 1 state, until its window has passed the buckets it held) in the
+// window's own binary form. Integers are varints: the visualizer's 4 groups
+// of 6 keys over 10 buckets take well under 4 KB.
 func encodeState(s *state) ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, stateVersion)
@@ -55,6 +70,15 @@ func encodeState(s *state) ([]byte, error) {
 	slices.Sort(groups)
 	b = binary.AppendUvarint(b, uint64(len(groups)))
 	for _, g := range groups {
+		b = appendString(b, g)
+		if sk, ok := s.windows[g].(*window.Sketch[string]); ok && s.panes[g] != nil && !s.panes[g].stillLegacy(sk, s.bucket) {
+			b = append(b, windowPanes)
+			var err error
+			if b, err = s.panes[g].appendPanes(b, sk, s.size, s.bucket, s.capacity); err != nil {
+				return nil, fmt.Errorf("encoding the panes of group %q: %w", g, err)
+			}
+			continue
+		}
 		m, ok := any(s.windows[g]).(encoding.BinaryMarshaler)
 		if !ok {
 			return nil, errNoCodec
@@ -63,11 +87,14 @@ func encodeState(s *state) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encoding the window of group %q: %w", g, err)
 		}
-		b = appendString(b, g)
+		b = append(b, windowWhole)
 		b = appendString(b, string(w))
 	}
 	return b, nil
 }
+
+func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+func appendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -99,6 +126,19 @@ func (d *decoder) varint(what string) int64 {
 	return v
 }
 
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
 func (d *decoder) bytes(what string) []byte {
 	if d.err != nil {
 		return nil
@@ -113,16 +153,17 @@ func (d *decoder) bytes(what string) []byte {
 	return s
 }
 
-// decodeState reads what encodeState wrote; corrupt bytes are an error, never
-// a panic.
+// decodeState reads what encodeState wrote, in this version or version 1;
+// corrupt bytes are an error, never a panic.
 // The windows are window.Sketches if the state was saved in Sketch mode
 // (st.sketch), window.Counters otherwise, of the shape they were saved in.
 func decodeState(b []byte) (state, error) {
-	st := state{windows: map[string]groupWindow{}}
+	st := state{windows: map[string]groupWindow{}, panes: map[string]*panes{}}
 	if len(b) < 2 {
 		return st, fmt.Errorf("%w: %d bytes", errCorrupt, len(b))
 	}
-	if b[0] != stateVersion {
+	version := b[0]
+	if version != stateVersion && version != stateVersionV1 {
 		return st, fmt.Errorf("%w: version %d, want %d", errCorrupt, b[0], stateVersion)
 	}
 	if b[1]&^(flagStarted|flagExact|flagSketch) != 0 {
@@ -146,7 +187,6 @@ func decodeState(b []byte) (state, error) {
 	prev := ""
 	for i := range n {
 		g := string(d.bytes("group name"))
-		w := d.bytes("window")
 		if d.err != nil {
 			return st, d.err
 		}
@@ -154,6 +194,34 @@ func decodeState(b []byte) (state, error) {
 			return st, fmt.Errorf("%w: group names out of order", errCorrupt)
 		}
 		prev = g
+		how := byte(windowWhole)
+		if version == stateVersion {
+			if len(d.b) == 0 {
+				return st, fmt.Errorf("%w: group %q: window kind", errCorrupt, g)
+			}
+			how, d.b = d.b[0], d.b[1:]
+		}
+		switch {
+		case how == windowPanes && st.sketch:
+			w, ps := decodePanes(&d)
+			if d.err != nil {
+				return st, fmt.Errorf("group %q: %w", g, d.err)
+			}
+			shape := [3]uint64{uint64(st.size / max(st.bucket, 1)), uint64(st.bucket), uint64(st.capacity)}
+			if st.bucket != 0 && ps.saved != shape {
+				return st, fmt.Errorf("%w: group %q: windows of different shapes", errCorrupt, g)
+			}
+			st.bucket, st.capacity = time.Duration(ps.saved[1]), int(ps.saved[2])
+			st.size = time.Duration(ps.saved[0]) * st.bucket
+			st.windows[g], st.panes[g] = w, ps
+			continue
+		case how != windowWhole:
+			return st, fmt.Errorf("%w: group %q: window kind %d", errCorrupt, g, how)
+		}
+		w := d.bytes("window")
+		if d.err != nil {
+			return st, d.err
+		}
 		var c groupWindow = &window.Counter[string]{}
 		if st.sketch {
 			c = &window.Sketch[string]{}
@@ -166,6 +234,14 @@ func decodeState(b []byte) (state, error) {
 			return st, fmt.Errorf("%w: window of group %q: %w", errCorrupt, g, err)
 		}
 		st.windows[g] = c
+		if sk, ok := c.(*window.Sketch[string]); ok {
+			// Saved whole: its closed panes are not to be had, so it
+			// is saved whole until its window has passed them.
+			ps := newPanes()
+			ps.legacy = true
+			_, ps.legacyEnd = sk.Bounds()
+			st.panes[g] = ps
+		}
 	}
 	if len(d.b) != 0 {
 		return st, fmt.Errorf("%w: %d bytes after the last group", errCorrupt, len(d.b))

@@ -1,11 +1,15 @@
 package aggregate
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/window"
 )
@@ -26,6 +30,23 @@ func FuzzDecodeState(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(b[:len(b)-1])
+	}
+	// A Sketch-mode state, as panes.
+	sk := &savingCheckpointer{}
+	out, _ := sink.NewMemory()
+	a, _ := New(Config{Size: 3 * time.Second, Bucket: time.Second, Sink: out, SketchCapacity: 4,
+		Decoder: DecoderFunc(func(r source.Record, dst []Item) ([]Item, error) {
+			return append(dst, Item{Group: "g", Key: string(r.Data), Time: r.ArrivalTime, N: 1}), nil
+		})})
+	p := a.NewProcessor("s")
+	_ = p.Initialize(context.Background(), source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}})
+	t0 := time.Unix(1_700_000_000, 0) // date-proof: the records' times are data
+	for i := range 12 {
+		r := source.Record{Data: []byte{'a' + byte(i%5)}, SequenceNumber: fmt.Sprint(i + 1), ArrivalTime: t0.Add(time.Duration(i) * 400 * time.Millisecond)}
+		_ = p.ProcessRecords(context.Background(), []source.Record{r}, sk)
+	}
+	for _, b := range sk.states[len(sk.states)-2:] {
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := decodeState(b)
@@ -85,7 +106,7 @@ func TestDecodeStateErrors(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"one byte", []byte{stateVersion}},
-		{"unknown version", []byte{2, 0, 0, 0, 0, 0, 0}},
+		{"unknown version", []byte{3, 0, 0, 0, 0, 0, 0}},
 		{"unknown flag", []byte{stateVersion, 8, 0, 0, 0, 0, 0}},
 		{"truncated varint", []byte{stateVersion, 0, 0x80}},
 		{"sequence longer than the state", []byte{stateVersion, 0, 0, 0, 5, '1'}},

@@ -37,6 +37,7 @@ type pipelineImpl struct {
 	name, base   string
 	make         func(size, bucket time.Duration) (windowed, error)
 	viaAggregate bool
+	sketch       int // the aggregate's SketchCapacity; 0 counts exactly
 }
 
 // pipelineImpls are the pipeline rows; sketch_test.go appends window.Sketch.
@@ -51,6 +52,8 @@ var pipelineImpls = []pipelineImpl{
 		return window.NewCounter[string](size, bucket)
 	}},
 	{name: "aggregate", base: "ring", viaAggregate: true},
+	// Issue 15's Sketch-mode pipeline (target: 1.5M records/s).
+	{name: "aggregateSketch1024", base: "aggregate", viaAggregate: true, sketch: 1024},
 }
 
 // The pipeline's shape: the original sample's 10 s window of 1 s buckets,
@@ -266,7 +269,7 @@ func (p *pipeline) newProcessors(im pipelineImpl) (func(shard string) source.Pro
 	}
 	out := &sampledSink{p: p, pending: map[string][]time.Time{}}
 	a, err := aggregate.New(aggregate.Config{
-		Size: p.size, Bucket: p.bucket, K: topN, Sink: out, Host: "bench",
+		Size: p.size, Bucket: p.bucket, K: topN, Sink: out, Host: "bench", SketchCapacity: im.sketch,
 		NewDecoder: func(string) aggregate.Decoder { return &visitDecoder{out: out} },
 	})
 	if err != nil {
