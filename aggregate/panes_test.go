@@ -3,7 +3,9 @@ package aggregate
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -177,5 +179,90 @@ func TestPanesStableAcrossSaves(t *testing.T) {
 	}
 	if shared < len(cp.states) {
 		t.Fatalf("%d panes shared over %d saves; the test compared too little", shared, len(cp.states))
+	}
+}
+
+// encodeV1 writes st in the version 1 layout, every window whole, as the
+// processors before panes saved it.
+func encodeV1(t *testing.T, st state) []byte {
+	t.Helper()
+	b := []byte{stateVersionV1, flagStarted | flagSketch}
+	if st.exact {
+		b[1] |= flagExact
+	}
+	b = appendVarint(b, st.cur)
+	b = appendVarint(b, st.firstEnd)
+	b = appendString(b, st.applied.Number)
+	b = appendVarint(b, st.applied.Sub)
+	groups := slices.Sorted(maps.Keys(st.windows))
+	b = appendUvarint(b, uint64(len(groups)))
+	for _, g := range groups {
+		w, err := st.windows[g].(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = appendString(b, g)
+		b = appendString(b, string(w))
+	}
+	return b
+}
+
+// A version 1 state, its Sketches saved whole, still restores: the
+// restored processor writes the original's snapshots, saves its windows
+// whole while they hold buckets from before the restore, and as panes once
+// they have passed them.
+func TestPanesFromVersion1State(t *testing.T) {
+	recs := paneRecords(11, 3000, 64, true)
+	ctx := context.Background()
+	orig, _ := sink.NewMemory()
+	pa := paneAggregator(t, orig, 64).NewProcessor("s")
+	if err := pa.Initialize(ctx, source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
+		t.Fatal(err)
+	}
+	cp := &savingCheckpointer{}
+	process(t, pa, recs, cp)
+	i := len(cp.states) / 3
+	st, err := decodeState(cp.states[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, _ := sink.NewMemory()
+	pb := paneAggregator(t, restored, 64).NewProcessor("s")
+	at := cp.at[i]
+	if err := pb.Initialize(ctx, source.InitInput{ShardID: "s", State: encodeV1(t, st),
+		Start: source.Position{Type: source.AfterSequence, SequenceNumber: at.Number}}); err != nil {
+		t.Fatal(err)
+	}
+	rest := slices.IndexFunc(recs, func(r source.Record) bool { return r.Sequence().Compare(at) > 0 })
+	cpb := &savingCheckpointer{}
+	process(t, pb, recs[rest:], cpb)
+	for _, g := range []string{"g0", "g1"} {
+		got, _ := restored.Query(ctx, g, time.Time{})
+		want, _ := orig.Query(ctx, g, time.Time{})
+		from := slices.IndexFunc(want, func(s sink.Snapshot) bool { return len(got) > 0 && s.Time.Equal(got[0].Time) })
+		if from < 0 {
+			t.Fatalf("group %s: the restored processor's windows are not the original's", g)
+		}
+		if diff := cmp.Diff(want[from:], got); diff != "" {
+			t.Fatalf("group %s: restored snapshots differ (-original +restored):\n%s", g, diff)
+		}
+	}
+	first, err := decodeState(cpb.states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := decodeState(cpb.states[len(cpb.states)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g := range first.panes {
+		if !first.panes[g].legacy {
+			t.Errorf("group %s: the first save after a version 1 restore holds panes it never took", g)
+		}
+	}
+	for g, ps := range last.panes {
+		if ps.legacy || len(ps.closed) == 0 {
+			t.Errorf("group %s: the last save, a window on, is still whole", g)
+		}
 	}
 }
