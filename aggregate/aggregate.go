@@ -45,6 +45,21 @@
 // the keys its Sketch does not monitor, and merged reads add the partials'
 // bounds, as topk.TopOf does.
 //
+// # Saved state
+//
+// A processor saves its windows with every checkpoint that follows a
+// closing window, once a bucket. In Sketch mode it saves each group's
+// window as its panes, each closed pane in the bytes it was taken in as the
+// window moved past it (late records are added to it at the next save), so
+// consecutive states share every closed pane byte for byte. A lease store
+// that writes only what changed, such as checkpoint/dynamostore with a
+// state table, then writes about one pane a bucket: on the 1M-IP workload
+// of bench/ (capacity 8192, 60 buckets), 87 KB a bucket against a 56 KB
+// pane and a 3.3 MB state. Keeping the panes costs memory of about the
+// state's size per processor besides the Sketches. An exact
+// window.Counter is saved in its own encoding, whose key list and ranks
+// change as keys come and go, so such stores save less on it.
+//
 // Items are expected in time order within a shard, as arrival times are: an
 // item older than the newest bucket seen counts only in the windows not yet
 // written, and one older than its group's window is late (Stats.Late). With

@@ -199,6 +199,10 @@ func (p *processor) start(b int64) {
 	}
 }
 
+// keepsPanes reports whether the processor keeps its Sketches' panes to
+// save: in Sketch mode, until a checkpoint saves no state.
+func (p *processor) keepsPanes() bool { return p.sketch && !p.saveWithout }
+
 // groupPanes returns group g's panes, made if need be.
 func (p *processor) groupPanes(g string) *panes {
 	ps := p.panes[g]
@@ -263,7 +267,7 @@ func (p *processor) count(r *source.Record) {
 		}
 		if !w.Add(it.Key, it.Time, it.N) {
 			p.a.stats.late.Add(1)
-		} else if b < p.cur && p.sketch {
+		} else if b < p.cur && p.keepsPanes() {
 			// The bucket's pane may have been taken already.
 			ps := p.groupPanes(it.Group)
 			ps.late[b] = append(ps.late[b], lateAdd{it.Key, it.N})
@@ -288,7 +292,7 @@ func (p *processor) closeWindows(b int64) {
 		t := bucketTime(end, p.a.cfg.Bucket)
 		newest := t.Add(-p.a.cfg.Bucket)
 		for g, w := range p.windows {
-			if sk, ok := w.(*window.Sketch[string]); ok {
+			if sk, ok := w.(*window.Sketch[string]); ok && p.keepsPanes() {
 				p.groupPanes(g).take(sk, p.a.cfg.Bucket)
 			}
 			w.Advance(newest)
@@ -375,6 +379,9 @@ func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 				"bytes", len(b), "err", err)
 		})
 	}
+	// A Checkpointer without state stays one: stop keeping panes.
+	p.saveWithout = true
+	clear(p.panes)
 	if err := cp.CheckpointAt(ctx, p.applied); err != nil {
 		return fmt.Errorf("shard %s: checkpoint: %w", p.shard, err)
 	}
