@@ -117,6 +117,7 @@ func Run(t *testing.T, newStore func(t *testing.T) checkpoint.Store, opts ...Opt
 		{"StateNilRemoves", testStateNilRemoves},
 		{"StateTooLarge", func(t *testing.T, s checkpoint.Store) { testStateTooLarge(t, s, cfg.maxState) }},
 		{"LargeState", func(t *testing.T, s checkpoint.Store) { testLargeState(t, s, cfg) }},
+		{"SlidingState", func(t *testing.T, s checkpoint.Store) { testSlidingState(t, s, cfg) }},
 		{"LostWorkerCannotWriteState", testLostWorkerCannotWriteState},
 	}
 	for _, tt := range tests {

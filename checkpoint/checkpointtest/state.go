@@ -228,3 +228,50 @@ func testLargeState(t *testing.T, s checkpoint.Store, cfg config) {
 		t.Fatalf("Checkpoint with a nil state returned %d bytes", len(l.State))
 	}
 }
+
+// testSlidingState: states that share most of their bytes with the one
+// before, as a sliding window's do (a header that changes, panes of which
+// each checkpoint drops the oldest and adds a newest), read back whole after
+// every checkpoint, across owners, and after a stale owner's refused
+// attempt: what a store that writes only what changed must still do.
+func testSlidingState(t *testing.T, s checkpoint.Store, cfg config) {
+	const panes = 24
+	pane := 16 << 10
+	if cfg.maxStateSet && cfg.maxState < (panes+1)*pane {
+		pane = cfg.maxState / (panes + 1)
+	}
+	k := key(t, "shard")
+	create(t, s, checkpoint.Lease{Key: k, Checkpoint: checkpoint.TrimHorizon})
+	l := take(t, s, get(t, s, k), "w1")
+	var window [][]byte
+	slide := func(i int) []byte {
+		window = append(window, largeState(pane, byte(i)))
+		if len(window) > panes {
+			window = window[1:]
+		}
+		return append([]byte(fmt.Sprintf("header %d;", i)), bytes.Join(window, nil)...)
+	}
+	at := func(i int) string { return fmt.Sprintf("%s%04d", seq, i) }
+	for i := range 2 * panes {
+		state := slide(i)
+		l = checkpointState(t, s, l, at(i), state)
+		if got := get(t, s, k); !bytes.Equal(got.State, state) || got.Checkpoint != at(i) {
+			t.Fatalf("checkpoint %d: Get = %q with %d bytes of state; want %q with the %d written", i, got.Checkpoint, len(got.State), at(i), len(state))
+		}
+		if i == panes {
+			// Another worker takes the lease over, and the old owner's
+			// next checkpoint is refused without harming its state.
+			stale := l
+			l = release(t, s, l)
+			l = take(t, s, get(t, s, k), "w2")
+			stale.Checkpoint, stale.State = at(i+1), slide(i+1)
+			if _, err := s.Checkpoint(t.Context(), stale); !errors.Is(err, checkpoint.ErrLeaseLost) {
+				t.Fatalf("the old owner's checkpoint: %v, want ErrLeaseLost", err)
+			}
+			window = window[:len(window)-1]
+			if got := get(t, s, k); !bytes.Equal(got.State, state) {
+				t.Fatalf("after the old owner's refused checkpoint: %d bytes of state, want the %d of the last", len(got.State), len(state))
+			}
+		}
+	}
+}
