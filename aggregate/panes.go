@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -120,13 +121,18 @@ func (ps *panes) appendPanes(b []byte, w *window.Sketch[string], size, bucket ti
 	for len(order) > 0 && order[len(order)-1] >= nb {
 		order = order[:len(order)-1]
 	}
+	room := len(newest) + 2*binary.MaxVarintLen64*(len(order)+1)
+	for _, i := range order {
+		room += len(ps.closed[i])
+	}
+	b = slices.Grow(b, room)
 	b = appendUvarint(b, uint64(len(order)+1))
 	for _, i := range order {
 		b = appendVarint(b, i)
-		b = appendString(b, string(ps.closed[i]))
+		b = appendBytes(b, ps.closed[i])
 	}
 	b = appendVarint(b, nb)
-	return appendString(b, string(newest)), nil
+	return appendBytes(b, newest), nil
 }
 
 // decodePanes reads what appendPanes wrote: the Sketch it rebuilds and the

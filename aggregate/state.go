@@ -96,6 +96,11 @@ func encodeState(s *state) ([]byte, error) {
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 func appendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
 
+func appendBytes(b, s []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
