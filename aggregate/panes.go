@@ -11,14 +11,15 @@ import (
 	"github.com/streamtop/streamtop/window"
 )
 
-// panes keeps a Sketch-mode group's closed buckets as the encodings of their
-// own summaries (window.Sketch.AppendNewest), taken as the window moves past
-// each, so that a saved state lists panes that stay byte for byte the same
-// from one checkpoint to the next. A store that writes only the chunks that
-// changed (checkpoint/dynamostore's state table) then writes about one pane
-// per bucket instead of the Sketch's merges, which it rebuilds as it slides.
+// panes keeps a group's closed buckets as the encodings of their own counts
+// (AppendNewest of window.Sketch or window.Counter), taken as the window
+// moves past each, so that a saved state lists panes that stay byte for
+// byte the same from one checkpoint to the next. A store that writes only
+// the chunks that changed (checkpoint/dynamostore's state table) then writes
+// about one pane per bucket: not a Sketch's merges, which it rebuilds as it
+// slides, nor a Counter's key list, which changes as keys come and go.
 //
-// Late records still reach a closed bucket's pane in the Sketch; they are
+// Late records still reach a closed bucket's pane in the window; they are
 // kept in late and added to the encoding at the next save.
 type panes struct {
 	closed map[int64][]byte    // bucket index -> pane
@@ -34,9 +35,22 @@ type panes struct {
 	saved [3]uint64
 }
 
+// paneWindow is a group window that can be saved as panes: both kinds.
+type paneWindow interface {
+	groupWindow
+	AppendNewest(b []byte) ([]byte, time.Time, bool)
+	MergeBucket(t time.Time, pane []byte) error
+	Bounds() (start, end time.Time)
+}
+
+var (
+	_ paneWindow = (*window.Sketch[string])(nil)
+	_ paneWindow = (*window.Counter[string])(nil)
+)
+
 // stillLegacy reports whether w's window still holds buckets whose panes
 // were never taken, clearing legacy once it does not.
-func (ps *panes) stillLegacy(w *window.Sketch[string], bucket time.Duration) bool {
+func (ps *panes) stillLegacy(w paneWindow, bucket time.Duration) bool {
 	if ps.legacy {
 		// The newest bucket at the restore was taken as it closed;
 		// the ones before it are gone once the window starts at its
@@ -57,8 +71,8 @@ func newPanes() *panes {
 	return &panes{closed: map[int64][]byte{}, late: map[int64][]lateAdd{}}
 }
 
-// take records the newest pane of w, a Sketch about to slide past it.
-func (ps *panes) take(w *window.Sketch[string], bucket time.Duration) {
+// take records the newest pane of w, a window about to slide past it.
+func (ps *panes) take(w paneWindow, bucket time.Duration) {
 	enc, start, ok := w.AppendNewest(nil)
 	if !ok {
 		return
@@ -69,25 +83,41 @@ func (ps *panes) take(w *window.Sketch[string], bucket time.Duration) {
 }
 
 // settle adds the late records to their panes' encodings, and drops the
-// panes before oldest.
-func (ps *panes) settle(capacity int, oldest int64) error {
+// panes before oldest. capacity is the Sketches', 0 for Counters.
+func (ps *panes) settle(capacity int, bucket time.Duration, oldest int64) error {
 	for b, adds := range ps.late {
-		var s *topk.SpaceSaving[string]
-		if enc := ps.closed[b]; enc != nil {
-			s = new(topk.SpaceSaving[string])
-			if err := s.UnmarshalBinary(enc); err != nil {
+		enc := ps.closed[b]
+		if capacity > 0 {
+			s, err := topk.NewSpaceSaving[string](capacity)
+			if err != nil {
 				return err
 			}
+			if enc != nil {
+				if err := s.UnmarshalBinary(enc); err != nil {
+					return err
+				}
+			}
+			for _, a := range adds {
+				s.Add(a.key, a.n)
+			}
+			ps.closed[b], _ = s.AppendBinary(nil) // never fails
 		} else {
-			var err error
-			if s, err = topk.NewSpaceSaving[string](capacity); err != nil {
+			// A Counter of the one bucket, which costs what it holds.
+			c, err := window.NewCounter[string](bucket, bucket)
+			if err != nil {
 				return err
 			}
+			t := bucketTime(b, bucket)
+			if enc != nil {
+				if err := c.MergeBucket(t, enc); err != nil {
+					return err
+				}
+			}
+			for _, a := range adds {
+				c.Add(a.key, t, a.n)
+			}
+			ps.closed[b], _, _ = c.AppendNewest(nil)
 		}
-		for _, a := range adds {
-			s.Add(a.key, a.n)
-		}
-		ps.closed[b], _ = s.AppendBinary(nil) // never fails
 		delete(ps.late, b)
 	}
 	for b := range ps.closed {
@@ -101,8 +131,8 @@ func (ps *panes) settle(capacity int, oldest int64) error {
 // appendPanes appends the group's window as panes: the shape, then each
 // closed pane before the newest bucket, oldest first, and the newest pane,
 // each as its bucket index and encoding.
-func (ps *panes) appendPanes(b []byte, w *window.Sketch[string], size, bucket time.Duration, capacity int) ([]byte, error) {
-	if bucket <= 0 || size < bucket || capacity <= 0 {
+func (ps *panes) appendPanes(b []byte, w paneWindow, size, bucket time.Duration, capacity int) ([]byte, error) {
+	if bucket <= 0 || size < bucket || capacity < 0 {
 		return nil, fmt.Errorf("window shape %v/%v, capacity %d", size, bucket, capacity)
 	}
 	n := int64(size / bucket)
@@ -114,7 +144,7 @@ func (ps *panes) appendPanes(b []byte, w *window.Sketch[string], size, bucket ti
 		return appendUvarint(b, 0), nil
 	}
 	nb := bucketIndex(start, bucket)
-	if err := ps.settle(capacity, nb-n+1); err != nil {
+	if err := ps.settle(capacity, bucket, nb-n+1); err != nil {
 		return nil, err
 	}
 	order := slices.Sorted(maps.Keys(ps.closed))
@@ -135,9 +165,9 @@ func (ps *panes) appendPanes(b []byte, w *window.Sketch[string], size, bucket ti
 	return appendBytes(b, newest), nil
 }
 
-// decodePanes reads what appendPanes wrote: the Sketch it rebuilds and the
-// closed panes.
-func decodePanes(d *decoder) (*window.Sketch[string], *panes) {
+// decodePanes reads what appendPanes wrote: the window it rebuilds (a
+// Sketch if sketch, else a Counter) and the closed panes.
+func decodePanes(d *decoder, sketch bool) (paneWindow, *panes) {
 	n, bucket, capacity := d.uvarint("buckets"), d.uvarint("bucket length"), d.uvarint("capacity")
 	count := d.uvarint("pane count")
 	if d.err != nil {
@@ -146,11 +176,19 @@ func decodePanes(d *decoder) (*window.Sketch[string], *panes) {
 	// A Sketch allocates its summaries up front: bound them as the window
 	// package bounds a decoded Sketch, so corrupt bytes cannot ask for
 	// more memory than the largest single summary.
-	if n == 0 || bucket == 0 || n > 1<<16 || bucket > 1<<62/n || capacity == 0 || capacity > topk.MaxCapacity/(n+3) || count > n {
+	if n == 0 || bucket == 0 || n > 1<<16 || bucket > 1<<62/n || count > n ||
+		sketch && (capacity == 0 || capacity > topk.MaxCapacity/(n+3)) || !sketch && capacity != 0 {
 		d.fail("window shape")
 		return nil, nil
 	}
-	w, err := window.NewSketch[string](time.Duration(n*bucket), time.Duration(bucket), int(capacity))
+	size, length := time.Duration(n*bucket), time.Duration(bucket)
+	var w paneWindow
+	var err error
+	if sketch {
+		w, err = window.NewSketch[string](size, length, int(capacity))
+	} else {
+		w, err = window.NewCounter[string](size, length)
+	}
 	if err != nil {
 		d.fail("window shape: " + err.Error())
 		return nil, nil
@@ -171,18 +209,15 @@ func decodePanes(d *decoder) (*window.Sketch[string], *panes) {
 			return nil, nil
 		}
 		prev = b
-		s := new(topk.SpaceSaving[string])
-		if err := s.UnmarshalBinary(enc); err != nil {
+		if err := w.MergeBucket(bucketTime(b, length), enc); err != nil {
 			d.fail("pane: " + err.Error())
 			return nil, nil
 		}
-		if err := w.MergeBucket(bucketTime(b, time.Duration(bucket)), s); err != nil {
-			d.fail("pane: " + err.Error())
-			return nil, nil
-		}
-		if i < count-1 {
-			ps.closed[b] = slices.Clone(enc)
-		}
+		// The newest pane too: it may be a closed bucket, of a group
+		// with no record in the processor's newest bucket yet, which
+		// no later close takes again. If it is still open, the close
+		// takes it again, with what it gets meanwhile.
+		ps.closed[b] = slices.Clone(enc)
 	}
 	return w, ps
 }

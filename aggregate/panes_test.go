@@ -35,9 +35,36 @@ func (c *savingCheckpointer) CheckpointState(_ context.Context, at source.Sequen
 	return nil
 }
 
-// paneRecords returns n visits of 2 groups to keys of k, at times that move
+// checkingCheckpointer decodes every state p saves and compares its
+// windows with p's own: a state that misses a pane shows at once, not at
+// the restore after next.
+type checkingCheckpointer struct {
+	savingCheckpointer
+	t *testing.T
+	p *processor
+}
+
+func (c *checkingCheckpointer) CheckpointState(ctx context.Context, at source.Sequence, state []byte) error {
+	c.t.Helper()
+	st, err := decodeState(state)
+	if err != nil {
+		c.t.Fatalf("state %d does not decode: %v", len(c.states), err)
+	}
+	for g, w := range c.p.windows {
+		saved, ok := st.windows[g]
+		if !ok || saved.Total() != w.Total() || !slices.Equal(saved.Top(w.Len()), w.Top(w.Len())) {
+			c.t.Fatalf("state %d, group %s: saved window differs from the processor's", len(c.states), g)
+		}
+	}
+	return c.savingCheckpointer.CheckpointState(ctx, at, state)
+}
+
+// paneRecords returns n visits of 12 groups to keys of k (so that some
+// groups have no record in the newest bucket when a state is saved), at times that move
 // on by a bucket now and then and, with late, sometimes fall up to 7
 // buckets back (within a 5-bucket window, and past it).
+const groups = 12
+
 func paneRecords(seed uint64, n, k int, late bool) []source.Record {
 	rng := rand.New(rand.NewPCG(seed, 9))
 	t0 := time.Unix(1_700_000_000, 0) // date-proof: arrival times are the test's data; no processor idles here
@@ -51,7 +78,7 @@ func paneRecords(seed uint64, n, k int, late bool) []source.Record {
 		if late && rng.IntN(10) == 0 {
 			at = at.Add(-time.Duration(rng.IntN(14)) * 500 * time.Millisecond)
 		}
-		recs[i] = source.Record{Data: fmt.Appendf(nil, "g%d/k%d", rng.IntN(2), rng.IntN(k)),
+		recs[i] = source.Record{Data: fmt.Appendf(nil, "g%d/k%d", rng.IntN(groups), rng.IntN(k)),
 			SequenceNumber: fmt.Sprintf("%08d", i+1), ArrivalTime: at}
 	}
 	return recs
@@ -80,64 +107,71 @@ func process(t *testing.T, p source.Processor, recs []source.Record, cp source.C
 }
 
 // A processor restored from any state saved as panes, late records
-// included, goes on to write exactly the snapshots the original wrote,
-// while every pane holds all its keys (64 keys, capacity 64: every summary
-// exact).
+// included, goes on to write exactly the snapshots the original wrote:
+// counting exactly, and with Sketches while every pane holds all its keys
+// (64 keys, capacity 64: every summary exact).
 func TestPanesRestoreExactly(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			recs := paneRecords(seed, 3000, 64, true)
-			ctx := context.Background()
-			orig, _ := sink.NewMemory()
-			a := paneAggregator(t, orig, 64)
-			pa := a.NewProcessor("s")
-			if err := pa.Initialize(ctx, source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
+	for _, capacity := range []int{0, 64} {
+		for seed := range uint64(4) {
+			t.Run(fmt.Sprintf("capacity=%d/seed=%d", capacity, seed), func(t *testing.T) { testPanesRestoreExactly(t, capacity, seed) })
+		}
+	}
+}
+
+func testPanesRestoreExactly(t *testing.T, capacity int, seed uint64) {
+	{
+		recs := paneRecords(seed, 3000, 64, true)
+		ctx := context.Background()
+		orig, _ := sink.NewMemory()
+		a := paneAggregator(t, orig, capacity)
+		pa := a.NewProcessor("s")
+		if err := pa.Initialize(ctx, source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
+			t.Fatal(err)
+		}
+		cp := &checkingCheckpointer{t: t, p: pa.(*processor)}
+		process(t, pa, recs, cp)
+		var newest time.Time
+		closed := 0
+		for _, r := range recs {
+			if r.ArrivalTime.Truncate(time.Second).Before(newest) {
+				closed++
+			}
+			if b := r.ArrivalTime.Truncate(time.Second); b.After(newest) {
+				newest = b
+			}
+		}
+		if st := a.Stats(); st.Late == 0 || closed < 100 || len(cp.states) < 10 {
+			t.Fatalf("%d records too late, %d for closed buckets, %d states saved; the test needs all three", st.Late, closed, len(cp.states))
+		}
+		for _, i := range []int{len(cp.states) / 3, len(cp.states) / 2, len(cp.states) - 2} {
+			restored, _ := sink.NewMemory()
+			b := paneAggregator(t, restored, capacity)
+			pb := b.NewProcessor("s")
+			at := cp.at[i]
+			if err := pb.Initialize(ctx, source.InitInput{ShardID: "s", State: cp.states[i],
+				Start: source.Position{Type: source.AfterSequence, SequenceNumber: at.Number}}); err != nil {
 				t.Fatal(err)
 			}
-			cp := &savingCheckpointer{}
-			process(t, pa, recs, cp)
-			var newest time.Time
-			closed := 0
-			for _, r := range recs {
-				if r.ArrivalTime.Truncate(time.Second).Before(newest) {
-					closed++
+			rest := slices.IndexFunc(recs, func(r source.Record) bool { return r.Sequence().Compare(at) > 0 })
+			process(t, pb, recs[rest:], &checkingCheckpointer{t: t, p: pb.(*processor)})
+			for g := range groups {
+				g := fmt.Sprint("g", g)
+				got, _ := restored.Query(ctx, g, time.Time{})
+				want, _ := orig.Query(ctx, g, time.Time{})
+				if len(got) == 0 {
+					t.Fatalf("state %d: the restored processor wrote no window of %s", i, g)
 				}
-				if b := r.ArrivalTime.Truncate(time.Second); b.After(newest) {
-					newest = b
+				// The original's windows from the first one the
+				// restored processor wrote.
+				from := slices.IndexFunc(want, func(s sink.Snapshot) bool { return s.Time.Equal(got[0].Time) })
+				if from < 0 {
+					t.Fatalf("state %d: restored window %v not written by the original", i, got[0].Time)
 				}
-			}
-			if st := a.Stats(); st.Late == 0 || closed < 100 || len(cp.states) < 10 {
-				t.Fatalf("%d records too late, %d for closed buckets, %d states saved; the test needs all three", st.Late, closed, len(cp.states))
-			}
-			for _, i := range []int{len(cp.states) / 3, len(cp.states) / 2, len(cp.states) - 2} {
-				restored, _ := sink.NewMemory()
-				b := paneAggregator(t, restored, 64)
-				pb := b.NewProcessor("s")
-				at := cp.at[i]
-				if err := pb.Initialize(ctx, source.InitInput{ShardID: "s", State: cp.states[i],
-					Start: source.Position{Type: source.AfterSequence, SequenceNumber: at.Number}}); err != nil {
-					t.Fatal(err)
-				}
-				rest := slices.IndexFunc(recs, func(r source.Record) bool { return r.Sequence().Compare(at) > 0 })
-				process(t, pb, recs[rest:], &savingCheckpointer{})
-				for _, g := range []string{"g0", "g1"} {
-					got, _ := restored.Query(ctx, g, time.Time{})
-					want, _ := orig.Query(ctx, g, time.Time{})
-					if len(got) == 0 {
-						t.Fatalf("state %d: the restored processor wrote no window of %s", i, g)
-					}
-					// The original's windows from the first one the
-					// restored processor wrote.
-					from := slices.IndexFunc(want, func(s sink.Snapshot) bool { return s.Time.Equal(got[0].Time) })
-					if from < 0 {
-						t.Fatalf("state %d: restored window %v not written by the original", i, got[0].Time)
-					}
-					if diff := cmp.Diff(want[from:], got); diff != "" {
-						t.Fatalf("state %d, group %s: restored snapshots differ (-original +restored):\n%s", i, g, diff)
-					}
+				if diff := cmp.Diff(want[from:], got); diff != "" {
+					t.Fatalf("state %d, group %s: restored snapshots differ (-original +restored):\n%s", i, g, diff)
 				}
 			}
-		})
+		}
 	}
 }
 
@@ -145,9 +179,15 @@ func TestPanesRestoreExactly(t *testing.T) {
 // writes only what changed writes the new pane: the panes two states share
 // decode from identical encodings, and each appears in both states whole.
 func TestPanesStableAcrossSaves(t *testing.T) {
+	for _, capacity := range []int{0, 32} {
+		t.Run(fmt.Sprint("capacity=", capacity), func(t *testing.T) { testPanesStableAcrossSaves(t, capacity) })
+	}
+}
+
+func testPanesStableAcrossSaves(t *testing.T, capacity int) {
 	recs := paneRecords(7, 4000, 5000, false) // more keys than the capacity
 	out, _ := sink.NewMemory()
-	a := paneAggregator(t, out, 32)
+	a := paneAggregator(t, out, capacity)
 	p := a.NewProcessor("s")
 	if err := p.Initialize(context.Background(), source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
 		t.Fatal(err)
@@ -165,9 +205,15 @@ func TestPanesStableAcrossSaves(t *testing.T) {
 			t.Fatal(err)
 		}
 		for g, ps := range cur.panes {
+			before := prev.panes[g]
+			if before == nil || len(before.closed) == 0 {
+				continue
+			}
+			// The newest pane of the save before may have grown since.
+			newest := slices.Max(slices.Collect(maps.Keys(before.closed)))
 			for b, enc := range ps.closed {
-				old, ok := prev.panes[g].closed[b]
-				if !ok {
+				old, ok := before.closed[b]
+				if !ok || b == newest {
 					continue
 				}
 				shared++
@@ -236,7 +282,8 @@ func TestPanesFromVersion1State(t *testing.T) {
 	rest := slices.IndexFunc(recs, func(r source.Record) bool { return r.Sequence().Compare(at) > 0 })
 	cpb := &savingCheckpointer{}
 	process(t, pb, recs[rest:], cpb)
-	for _, g := range []string{"g0", "g1"} {
+	for g := range groups {
+		g := fmt.Sprint("g", g)
 		got, _ := restored.Query(ctx, g, time.Time{})
 		want, _ := orig.Query(ctx, g, time.Time{})
 		from := slices.IndexFunc(want, func(s sink.Snapshot) bool { return len(got) > 0 && s.Time.Equal(got[0].Time) })

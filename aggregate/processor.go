@@ -10,7 +10,6 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
-	"github.com/streamtop/streamtop/window"
 )
 
 var _ source.IdleProcessor = (*processor)(nil)
@@ -30,7 +29,7 @@ type state struct {
 	sketch  bool            // the windows are window.Sketches
 	applied source.Sequence // last record counted
 	windows map[string]groupWindow
-	// panes holds, in Sketch mode, each group's closed panes as saved.
+	// panes holds each group's closed panes as saved.
 	panes map[string]*panes
 
 	// The shape of the windows (the Aggregator's), for saving panes.
@@ -199,9 +198,9 @@ func (p *processor) start(b int64) {
 	}
 }
 
-// keepsPanes reports whether the processor keeps its Sketches' panes to
-// save: in Sketch mode, until a checkpoint saves no state.
-func (p *processor) keepsPanes() bool { return p.sketch && !p.saveWithout }
+// keepsPanes reports whether the processor keeps its windows' panes to
+// save: until a checkpoint saves no state.
+func (p *processor) keepsPanes() bool { return !p.saveWithout }
 
 // groupPanes returns group g's panes, made if need be.
 func (p *processor) groupPanes(g string) *panes {
@@ -288,13 +287,20 @@ func (p *processor) reject(r *source.Record, reason string) {
 // then forgotten, so quiet groups cost nothing and a long silence ends the
 // loop early.
 func (p *processor) closeWindows(b int64) {
+	if p.keepsPanes() {
+		// Every group's newest bucket closes (the buckets the windows
+		// slide through below hold nothing yet), whether or not a
+		// window ends here: windows ending later hold it.
+		for g, w := range p.windows {
+			if pw, ok := w.(paneWindow); ok {
+				p.groupPanes(g).take(pw, p.a.cfg.Bucket)
+			}
+		}
+	}
 	for end := max(p.cur+1, p.firstEnd); end <= b && len(p.windows) > 0; end++ {
 		t := bucketTime(end, p.a.cfg.Bucket)
 		newest := t.Add(-p.a.cfg.Bucket)
 		for g, w := range p.windows {
-			if sk, ok := w.(*window.Sketch[string]); ok && p.keepsPanes() {
-				p.groupPanes(g).take(sk, p.a.cfg.Bucket)
-			}
 			w.Advance(newest)
 			k := p.a.partialK
 			if k == 0 {

@@ -40,10 +40,9 @@ const (
 
 // encodeState writes, in order: the version, flags, cur, firstEnd, the last
 // record counted, then each group (sorted, so equal states encode equally)
-// with its window: in Sketch mode as its panes, each closed pane the same
-// bytes at every save; otherwise (and for a Sketch restored whole from a
-// version 1 state, until its window has passed the buckets it held) in the
-// window's own binary form. Integers are varints: the visualizer's 4 groups
+// with its window: as its panes, each closed pane the same bytes at every
+// save; or, for a window restored whole from a version 1 state until it has
+// passed the buckets it held, in the window's own binary form. Integers are varints: the visualizer's 4 groups
 // of 6 keys over 10 buckets take well under 4 KB.
 func encodeState(s *state) ([]byte, error) {
 	b := make([]byte, 0, 256)
@@ -71,10 +70,10 @@ func encodeState(s *state) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(groups)))
 	for _, g := range groups {
 		b = appendString(b, g)
-		if sk, ok := s.windows[g].(*window.Sketch[string]); ok && s.panes[g] != nil && !s.panes[g].stillLegacy(sk, s.bucket) {
+		if pw, ok := s.windows[g].(paneWindow); ok && s.panes[g] != nil && !s.panes[g].stillLegacy(pw, s.bucket) {
 			b = append(b, windowPanes)
 			var err error
-			if b, err = s.panes[g].appendPanes(b, sk, s.size, s.bucket, s.capacity); err != nil {
+			if b, err = s.panes[g].appendPanes(b, pw, s.size, s.bucket, s.capacity); err != nil {
 				return nil, fmt.Errorf("encoding the panes of group %q: %w", g, err)
 			}
 			continue
@@ -207,8 +206,8 @@ func decodeState(b []byte) (state, error) {
 			how, d.b = d.b[0], d.b[1:]
 		}
 		switch {
-		case how == windowPanes && st.sketch:
-			w, ps := decodePanes(&d)
+		case how == windowPanes:
+			w, ps := decodePanes(&d, st.sketch)
 			if d.err != nil {
 				return st, fmt.Errorf("group %q: %w", g, d.err)
 			}
@@ -239,12 +238,12 @@ func decodeState(b []byte) (state, error) {
 			return st, fmt.Errorf("%w: window of group %q: %w", errCorrupt, g, err)
 		}
 		st.windows[g] = c
-		if sk, ok := c.(*window.Sketch[string]); ok {
+		if pw, ok := c.(paneWindow); ok {
 			// Saved whole: its closed panes are not to be had, so it
 			// is saved whole until its window has passed them.
 			ps := newPanes()
 			ps.legacy = true
-			_, ps.legacyEnd = sk.Bounds()
+			_, ps.legacyEnd = pw.Bounds()
 			st.panes[g] = ps
 		}
 	}

@@ -32,18 +32,25 @@ func (s *Sketch[K]) AppendNewest(b []byte) (_ []byte, start time.Time, ok bool) 
 	return b, bucketStart(s.newest, s.bucket), true
 }
 
-// MergeBucket counts the records summarised by p as records of the bucket
-// holding t: it slides the window to that bucket, as Add would, and merges p
-// into its pane. Merging the panes AppendNewest gave, oldest first, into a
-// new Sketch of the same shape rebuilds the window with every guarantee of
-// the Sketch type over their records; its counts are those of the original
-// while no pane has held more than capacity keys.
+// MergeBucket counts the records summarised by pane, a summary's encoding
+// as AppendNewest (or topk.SpaceSaving.AppendBinary) wrote it, as records
+// of the bucket holding t: it slides the window to that bucket, as Add
+// would, and merges the summary into its pane. Merging the panes
+// AppendNewest gave, oldest first, into a new Sketch of the same shape
+// rebuilds the window with every guarantee of the Sketch type over their
+// records; its counts are those of the original while no pane has held more
+// than capacity keys.
 //
-// It returns an error wrapping ErrInvalidOption, and changes nothing, if
-// p's capacity is not the Sketch's, and one wrapping ErrNotNewest if t lies
-// before the newest bucket. Cost: a slide (see Sketch) and a
+// It returns an error wrapping ErrCorrupt if pane does not decode, one
+// wrapping ErrInvalidOption if its capacity is not the Sketch's, and one
+// wrapping ErrNotNewest if t lies before the newest bucket; it then changes
+// nothing. Cost: decoding the summary, a slide (see Sketch) and a
 // topk.SpaceSaving.Merge, O(capacity).
-func (s *Sketch[K]) MergeBucket(t time.Time, p *topk.SpaceSaving[K]) error {
+func (s *Sketch[K]) MergeBucket(t time.Time, pane []byte) error {
+	var p topk.SpaceSaving[K]
+	if err := p.UnmarshalBinary(pane); err != nil {
+		return fmt.Errorf("%w: pane: %w", ErrCorrupt, err)
+	}
 	if p.Capacity() != s.capacity {
 		return fmt.Errorf("%w: a summary of capacity %d merged into a Sketch of %d", ErrInvalidOption, p.Capacity(), s.capacity)
 	}
@@ -54,7 +61,7 @@ func (s *Sketch[K]) MergeBucket(t time.Time, p *topk.SpaceSaving[K]) error {
 	if !s.started || b > s.newest {
 		s.slide(b)
 	}
-	if err := s.panes[s.head].Merge(p); err != nil {
+	if err := s.panes[s.head].Merge(&p); err != nil {
 		return err
 	}
 	n := p.Total()

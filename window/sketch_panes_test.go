@@ -56,11 +56,7 @@ func TestSketchRebuiltFromPanes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range panes {
-			var ss topk.SpaceSaving[int]
-			if err := ss.UnmarshalBinary(p.enc); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.MergeBucket(p.start, &ss); err != nil {
+			if err := r.MergeBucket(p.start, p.enc); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -109,15 +105,20 @@ func TestSketchMergeBucketRefuses(t *testing.T) {
 	}
 	other, _ := topk.NewSpaceSaving[string](16)
 	other.Add("a", 1)
-	if err := s.MergeBucket(time.Unix(10, 0), other); !errors.Is(err, ErrInvalidOption) { // date-proof: no clock involved
+	enc, _ := other.MarshalBinary()
+	if err := s.MergeBucket(time.Unix(10, 0), enc); !errors.Is(err, ErrInvalidOption) { // date-proof: no clock involved
 		t.Fatalf("MergeBucket of another capacity: %v", err)
+	}
+	if err := s.MergeBucket(time.Unix(10, 0), enc[:len(enc)-1]); !errors.Is(err, ErrCorrupt) { // date-proof: no clock involved
+		t.Fatalf("MergeBucket of a cut pane: %v", err)
 	}
 	p, _ := topk.NewSpaceSaving[string](8)
 	p.Add("a", 2)
-	if err := s.MergeBucket(time.Unix(10, 0), p); err != nil { // date-proof: no clock involved
+	enc, _ = p.MarshalBinary()
+	if err := s.MergeBucket(time.Unix(10, 0), enc); err != nil { // date-proof: no clock involved
 		t.Fatal(err)
 	}
-	if err := s.MergeBucket(time.Unix(9, 0), p); !errors.Is(err, ErrNotNewest) { // date-proof: no clock involved
+	if err := s.MergeBucket(time.Unix(9, 0), enc); !errors.Is(err, ErrNotNewest) { // date-proof: no clock involved
 		t.Fatalf("MergeBucket of an older bucket: %v", err)
 	}
 	if c, _ := s.Count("a"); c != 2 || s.Total() != 2 {
