@@ -68,6 +68,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/topk"
@@ -199,6 +200,9 @@ type Config struct {
 	// Logger receives failures to save state and corrupt states; record
 	// payloads are never logged. Nil logs nothing.
 	Logger *slog.Logger
+	// Hooks: the hook.Windows among them are told of each snapshot the
+	// sink accepts, with its latency; see windowsWritten.
+	Hooks []hook.Hook
 }
 
 // Stats are an Aggregator's running figures, summed over its processors: a
@@ -240,6 +244,8 @@ type Aggregator struct {
 	stats    counters
 
 	warnOnce sync.Once // state could not be saved: said once, not per bucket
+
+	windowHooks []hook.Windows // the hook.Windows among cfg.Hooks
 }
 
 // New validates cfg and returns an Aggregator.
@@ -289,6 +295,7 @@ func New(cfg Config) (*Aggregator, error) {
 		a.partialK = DefaultPartialK(cfg.K)
 	}
 	a.progress, _ = cfg.Sink.(sink.ProgressWriter)
+	a.windowHooks = hook.Find[hook.Windows](cfg.Hooks)
 	return a, nil
 }
 
