@@ -112,7 +112,7 @@ func (a *awsClients) checkReachable(ctx context.Context, c config) error {
 // openAWS opens the backend of the AWS mode: the Kinesis stream, the
 // DynamoDB lease table and the DynamoDB counts table, creating each one the
 // roles need if it is absent.
-func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
+func openAWS(ctx context.Context, c config, log io.Writer, hooks *promstats.Hooks) (*backend, error) {
 	a, err := newAWSClients(ctx, c, log)
 	if err != nil {
 		return nil, err
@@ -133,13 +133,13 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		if err := dynamostore.CreateTable(ctx, a.dynamodb, c.leaseTable); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
-		st, err := kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger))
+		st, err := kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger), kinesisstream.WithHooks(hooks))
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
 		b.stream = st
 		b.metrics = append(b.metrics, promstats.Stream(st).Named(c.stream))
-		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable, dynamostore.WithLogger(logger)); err != nil {
+		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable, dynamostore.WithLogger(logger), dynamostore.WithHooks(hooks)); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
 	}
@@ -151,7 +151,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
-		counts, err := dynamosink.New(a.dynamodb, c.countsTable, dynamosink.WithLogger(logger))
+		counts, err := dynamosink.New(a.dynamodb, c.countsTable, dynamosink.WithLogger(logger), dynamosink.WithHooks(hooks))
 		if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
@@ -166,7 +166,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 			if first.CompareAndSwap(nil, &err) {
 				fmt.Fprintf(log, "visualizer: producer: lost a record of %s: %v\n", key, err)
 			}
-		}))
+		}), kinesisstream.WithHooks(hooks))
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
