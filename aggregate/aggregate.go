@@ -200,8 +200,10 @@ type Config struct {
 	// Logger receives failures to save state and corrupt states; record
 	// payloads are never logged. Nil logs nothing.
 	Logger *slog.Logger
-	// Hooks: the hook.Windows among them are told of each snapshot the
-	// sink accepts, with its latency; see windowsWritten.
+	// Hooks: the hook.Windows among them receive a hook.Window for each
+	// snapshot the sink accepts, with its latency from the window's end
+	// on this process's clock; other hooks are ignored, and with none no
+	// clock is read. See package hook.
 	Hooks []hook.Hook
 }
 

@@ -275,6 +275,7 @@ func (s *Sink) Write(ctx context.Context, snapshots []sink.Snapshot) error {
 	return err
 }
 
+// write is Write without the hooks.
 func (s *Sink) write(ctx context.Context, snapshots []sink.Snapshot) error {
 	if err := ctx.Err(); err != nil {
 		return err
