@@ -83,6 +83,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/topk"
@@ -214,6 +215,11 @@ type Config struct {
 	// Logger receives failures to save state and corrupt states; record
 	// payloads are never logged. Nil logs nothing.
 	Logger *slog.Logger
+	// Hooks: the hook.Windows among them receive a hook.Window for each
+	// snapshot the sink accepts, with its latency from the window's end
+	// on this process's clock; other hooks are ignored, and with none no
+	// clock is read. See package hook.
+	Hooks []hook.Hook
 }
 
 // Stats are an Aggregator's running figures, summed over its processors: a
@@ -255,6 +261,8 @@ type Aggregator struct {
 	stats    counters
 
 	warnOnce sync.Once // state could not be saved: said once, not per bucket
+
+	windowHooks []hook.Windows // the hook.Windows among cfg.Hooks
 }
 
 // New validates cfg and returns an Aggregator.
@@ -304,6 +312,7 @@ func New(cfg Config) (*Aggregator, error) {
 		a.partialK = DefaultPartialK(cfg.K)
 	}
 	a.progress, _ = cfg.Sink.(sink.ProgressWriter)
+	a.windowHooks = hook.Find[hook.Windows](cfg.Hooks)
 	return a, nil
 }
 

@@ -337,6 +337,7 @@ func (p *processor) flush(ctx context.Context) error {
 			return fmt.Errorf("shard %s: writing %d snapshots: %w", p.shard, len(p.snaps), err)
 		}
 		p.a.stats.snapshots.Add(int64(len(p.snaps)))
+		p.a.windowsWritten(p.snaps)
 		clear(p.snaps) // drop the references to the counts
 		p.snaps = p.snaps[:0]
 	}

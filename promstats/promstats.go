@@ -28,6 +28,12 @@
 // Every metric carries a "name" label, the name given with its source, so
 // one registry can hold several Consumers, or the Consumers of several
 // applications.
+//
+// What polled figures cannot carry (how long a batch, a checkpoint, an AWS
+// call or a sink write took, retries and throttles per API, how late a
+// window was written) comes from Hooks: NewHooks returns a Collector of
+// histograms that is also a hook of package hook, to pass to the library's
+// components.
 package promstats
 
 import (

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/internal/aggchaos"
 	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/internal/scrape"
@@ -33,7 +34,9 @@ func TestScrapeMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hooks := promstats.NewHooks("app")
 	agg, err := aggregate.New(aggregate.Config{Size: time.Second, Bucket: 100 * time.Millisecond, Sink: out,
+		Hooks: []hook.Hook{hooks},
 		Decoder: aggregate.DecoderFunc(func(r source.Record, dst []aggregate.Item) ([]aggregate.Item, error) {
 			g, k, err := aggchaos.ParseVisit(r)
 			return append(dst, aggregate.Item{Group: g, Key: k, Time: r.ArrivalTime, N: 1}), err
@@ -41,9 +44,11 @@ func TestScrapeMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := consumertest.StartWorker(t, consumertest.FastConfig(stream, checkpoint.NewMemoryStore(), "w", agg.NewProcessor))
+	cfg := consumertest.FastConfig(stream, checkpoint.NewMemoryStore(), "w", agg.NewProcessor)
+	cfg.Hooks = []hook.Hook{hooks}
+	w := consumertest.StartWorker(t, cfg)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(promstats.New(promstats.Consumer(w.C).Named("app"), promstats.Aggregator(agg).Named("app")))
+	reg.MustRegister(promstats.New(promstats.Consumer(w.C).Named("app"), promstats.Aggregator(agg).Named("app")), hooks)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
@@ -60,7 +65,10 @@ func TestScrapeMoves(t *testing.T) {
 	put(100)
 	// Windows close by the idle watermark: snapshots, then checkpoints.
 	grown := []string{`streamtop_consumer_records_total{name="app"}`, `streamtop_aggregate_records_total{name="app"}`,
-		`streamtop_aggregate_snapshots_total{name="app"}`, `streamtop_consumer_checkpoints_total{name="app"}`}
+		`streamtop_aggregate_snapshots_total{name="app"}`, `streamtop_consumer_checkpoints_total{name="app"}`,
+		// The hooks' histograms.
+		`streamtop_consumer_batch_seconds_count{name="app"}`, `streamtop_consumer_checkpoint_seconds_count{name="app"}`,
+		`streamtop_aggregate_window_latency_seconds_count{name="app"}`}
 	var second map[string]float64
 	consumertest.Settle(10*time.Second, func() bool {
 		second = scrape.Metrics(t, srv.URL)
@@ -69,7 +77,7 @@ func TestScrapeMoves(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		return second[`streamtop_aggregate_records_total{name="app"}`] >= 200
 	})
 	for _, m := range grown {
 		if !(second[m] > first[m]) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/internal/crash"
 )
 
@@ -132,6 +133,13 @@ type Config struct {
 	// shards held, the largest lag (MillisBehindLatest) and processor
 	// panics. Default DefaultProgressInterval; negative turns it off.
 	ProgressInterval time.Duration
+	// Hooks receive events as they happen: a hook.Batch for each
+	// ProcessRecords call (hook.Batches) and a hook.Checkpoint for each
+	// checkpoint write to Leases (hook.Checkpoints). Hooks implementing
+	// neither are ignored. With none, the Consumer reads no clock for them.
+	// They are called on the shard's goroutine, so they must be quick and
+	// safe for concurrent use. See package hook.
+	Hooks []hook.Hook
 	// Logger receives the Consumer's logs, which name shards, workers and
 	// sequence numbers but never carry record data. Lines do not carry the
 	// WorkerID: to tell workers apart in one log, pass
@@ -259,6 +267,9 @@ type Consumer struct {
 	cfg     Config
 	log     *slog.Logger
 	started atomic.Bool
+	// The hooks among cfg.Hooks, by event.
+	batchHooks      []hook.Batches
+	checkpointHooks []hook.Checkpoints
 
 	// hardCtx ends every store call and processor call; it carries Run's
 	// values but not its end, and is cancelled when a graceful shutdown runs
@@ -301,6 +312,9 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		seen:      make(map[string]observation),
 		requested: make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
+
+		batchHooks:      hook.Find[hook.Batches](cfg.Hooks),
+		checkpointHooks: hook.Find[hook.Checkpoints](cfg.Hooks),
 	}
 	c.mon, c.prevOwners = newMonitor(cfg.GiveUpAfter, c.kickSync), make(prevOwners)
 	return c, nil
@@ -425,7 +439,9 @@ func (c *Consumer) start(l checkpoint.Lease) {
 	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
 	timing.mon = c.mon
-	s := newShardLoop(c.hardCtx, c.loopConfig(), newLease(l, c.cfg.Leases, timing, log, &c.checkpoints), log, &c.records)
+	ls := newLease(l, c.cfg.Leases, timing, log, &c.checkpoints)
+	ls.hooks = c.checkpointHooks
+	s := newShardLoop(c.hardCtx, c.loopConfig(), ls, log, &c.records)
 	c.mu.Lock()
 	if c.shuttingDown || c.held[l.Key] != nil {
 		c.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/hook"
 )
 
 // Why a shard loop stops (the cause of its stop context).
@@ -43,6 +44,8 @@ type lease struct {
 	stop func(cause error)
 	// writes counts checkpoint writes for the Consumer's Stats.
 	writes *atomic.Int64
+	// hooks are told every checkpoint write; set before the lease is used.
+	hooks []hook.Checkpoints
 
 	mu        sync.Mutex
 	cur       checkpoint.Lease
@@ -187,7 +190,7 @@ func (h *lease) checkpoint(ctx context.Context, mode checkpointMode, at, upTo Se
 	if withState || !same {
 		l.State = state
 	}
-	nl, err := h.store.Checkpoint(ctx, l)
+	nl, err := h.storeCheckpoint(ctx, l)
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLeaseLost) {
 			h.markLost(err)
@@ -199,6 +202,21 @@ func (h *lease) checkpoint(ctx context.Context, mode checkpointMode, at, upTo Se
 	h.writes.Add(1)
 	h.noticeRequest()
 	return nil
+}
+
+// storeCheckpoint writes l's checkpoint to the store and reports the write
+// to the hooks, if there are any.
+func (h *lease) storeCheckpoint(ctx context.Context, l checkpoint.Lease) (checkpoint.Lease, error) {
+	if len(h.hooks) == 0 {
+		return h.store.Checkpoint(ctx, l)
+	}
+	start := time.Now()
+	nl, err := h.store.Checkpoint(ctx, l)
+	e := hook.Checkpoint{Shard: h.key, Duration: time.Since(start), Err: err}
+	for _, hk := range h.hooks {
+		hk.OnCheckpoint(e)
+	}
+	return nl, err
 }
 
 // compareStored compares at with the stored checkpoint: a special value

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/internal/backoff"
 )
 
@@ -29,6 +30,7 @@ type loopConfig struct {
 	// stream said which.
 	children func(parent string, children []Shard)
 	mon      *monitor // the Consumer's
+	hooks    []hook.Batches
 }
 
 func (c *Consumer) loopConfig() loopConfig {
@@ -36,7 +38,7 @@ func (c *Consumer) loopConfig() loopConfig {
 	return loopConfig{stream: cfg.Stream, newProcessor: cfg.NewProcessor, initial: cfg.InitialPosition,
 		maxRecords: cfg.MaxRecords, idleWait: cfg.IdleWait,
 		retry:    backoff.Policy{Base: cfg.RetryBackoff, Max: cfg.MaxRetryBackoff},
-		describe: c.describe, children: c.childrenSeen, mon: c.mon}
+		describe: c.describe, children: c.childrenSeen, mon: c.mon, hooks: c.batchHooks}
 }
 
 // shardLoop reads one held shard and runs its processors, one after another:
@@ -347,7 +349,7 @@ func (s *shardLoop) process(p Processor, d *delivery, records []Record) bool {
 	d.set(end)
 	cp := checkpointer{lease: s.lease, delivered: d, implied: end}
 	for attempt := 0; ; attempt++ {
-		err := p.ProcessRecords(s.procCtx, records, cp)
+		err := s.processRecords(p, records, cp)
 		if err == nil {
 			s.accepted = end
 			s.records.Add(int64(len(records)))
@@ -364,6 +366,21 @@ func (s *shardLoop) process(p Processor, d *delivery, records []Record) bool {
 			return false
 		}
 	}
+}
+
+// processRecords calls p.ProcessRecords and reports the call to the
+// hooks, if there are any.
+func (s *shardLoop) processRecords(p Processor, records []Record, cp Checkpointer) error {
+	if len(s.cfg.hooks) == 0 {
+		return p.ProcessRecords(s.procCtx, records, cp)
+	}
+	start := time.Now()
+	err := p.ProcessRecords(s.procCtx, records, cp)
+	b := hook.Batch{Shard: s.key, Records: len(records), Duration: time.Since(start), Err: err}
+	for _, h := range s.cfg.hooks {
+		h.OnBatch(b)
+	}
+	return err
 }
 
 // endShard calls ShardEnded and reports whether the shard must be started

@@ -41,8 +41,10 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/callhook"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/internal/ratelog"
@@ -98,6 +100,7 @@ type Store struct {
 	backoff  backoff.Policy
 	log      *slog.Logger // nil: no logging
 	warns    *ratelog.Limiter
+	hooks    []hook.Hook
 
 	// With a state table: the manifest of each lease's generation last
 	// written or read, whose chunks the next checkpoint may reuse.
@@ -141,8 +144,8 @@ const (
 	DefaultBackoffMax  = time.Second
 )
 
-// Option configures a Store in New. WithMaxAttempts, WithBackoff and
-// WithLogger make one. An Option is a plain value, safe to share and reuse; it checks its
+// Option configures a Store in New. WithMaxAttempts, WithBackoff,
+// WithLogger and WithHooks make one. An Option is a plain value, safe to share and reuse; it checks its
 // argument when New applies it, and a bad one (or a nil Option) makes New
 // return an error wrapping ErrInvalidOption that names the option and value.
 type Option interface {
@@ -190,6 +193,18 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
+// WithHooks adds hooks that the Store reports to: each DynamoDB call it
+// makes, retries included, goes to the hook.Calls among them as a
+// hook.Call of Adapter "dynamostore". Hooks implementing none of hook's
+// interfaces are ignored; with no hook.Calls the Store reads no clock for
+// them.
+func WithHooks(hs ...hook.Hook) Option {
+	return optionFunc(func(s *Store) error {
+		s.hooks = append(s.hooks, hs...)
+		return nil
+	})
+}
+
 // New returns a Store on table, through client (usually a *dynamodb.Client).
 // The table must exist; CreateTable makes it.
 func New(client Client, table string, opts ...Option) (*Store, error) {
@@ -214,7 +229,7 @@ func New(client Client, table string, opts ...Option) (*Store, error) {
 	}
 	// The Store's own policy retries every call; the SDK's would multiply
 	// the attempts.
-	s.client = ddb.Once{C: client}
+	s.client = ddb.Once{C: client, Obs: callhook.New("dynamostore", s.hooks)}
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -14,8 +15,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/logging"
 
+	"github.com/streamtop/streamtop/internal/awsconf"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -119,25 +120,17 @@ type kinesisClient interface {
 }
 
 // loadAWS loads the SDK's default configuration: credentials and, without
-// -region, the region from its default chain. What the SDK logs goes to log.
+// -region, the region from its default chain. What the SDK logs is a slog
+// record written to log (awsconf.Load), not a raw line of the SDK's.
 func loadAWS(ctx context.Context, c *config, log io.Writer) (aws.Config, error) {
-	// The SDK's own warnings go where the program's lines go from the
-	// loading of the configuration on, not straight to stderr.
-	sdkLog := logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
-		fmt.Fprintf(log, "streamtop: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
-	})
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithLogger(sdkLog)}
+	var opts []func(*awsconfig.LoadOptions) error
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconf.Load(ctx, slog.New(slog.NewTextHandler(log, nil)), opts...)
 	if err != nil {
 		return cfg, fmt.Errorf("-kinesis: loading the AWS configuration: %w", err)
 	}
-	// The SDK's log modes print requests and responses, records included:
-	// none is on here, whatever a shared config file says.
-	cfg.ClientLogMode = 0
-	cfg.Logger = sdkLog
 	if cfg.Region == "" {
 		return cfg, &usageError{msg: "-region: no region given, and none in AWS_REGION or the shared config"}
 	}

@@ -290,6 +290,30 @@ func TestRunKinesisNoRegion(t *testing.T) {
 	}
 }
 
+// With no credentials, the SDK's IMDS warning reaches stderr as a slog
+// record (component=aws-sdk) before the command's own error, never as a
+// line of the SDK's own.
+func TestRunKinesisSDKLogsThroughSlog(t *testing.T) {
+	awstest.NoCredentials(t)
+	var stderr strings.Builder
+	code := run(t.Context(), []string{"-kinesis", "s", "-kinesis-endpoint", "http://127.0.0.1:1", "-json"},
+		env{stdout: &strings.Builder{}, stderr: &stderr, stdinTTY: true, now: time.Now})
+	if code != 1 || !strings.Contains(stderr.String(), "no AWS credentials") {
+		t.Fatalf("run = %d, %q; want 1 and a message about credentials", code, stderr.String())
+	}
+	found := false
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !strings.HasPrefix(l, "time=") && !strings.HasPrefix(l, "streamtop: ") {
+			t.Errorf("stderr line %q is neither a slog record nor the command's own", l)
+		}
+		found = found || strings.HasPrefix(l, "time=") && strings.Contains(l, "level=WARN") &&
+			strings.Contains(l, "IMDSv1") && strings.Contains(l, "component=aws-sdk")
+	}
+	if !found {
+		t.Errorf("stderr %q: want the SDK's IMDS warning as a WARN record with component=aws-sdk", stderr.String())
+	}
+}
+
 // -once reads every shard up to the newest record, following the children of
 // a split, and prints the counts of all that was put.
 func TestRunKinesisOnce(t *testing.T) {

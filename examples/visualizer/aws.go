@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/smithy-go/logging"
 
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
+	"github.com/streamtop/streamtop/internal/awsconf"
 	"github.com/streamtop/streamtop/promstats"
 	"github.com/streamtop/streamtop/sink/dynamosink"
 	"github.com/streamtop/streamtop/source/kinesisstream"
@@ -35,28 +35,18 @@ type awsClients struct {
 
 // newAWSClients loads the SDK's default configuration (credentials from the
 // default chain) and points the clients at the endpoints given, if any. What
-// the SDK logs goes to log.
-func newAWSClients(ctx context.Context, c config, log io.Writer) (*awsClients, error) {
-	// The SDK's own warnings (an instance-metadata lookup that failed
-	// while looking for credentials, say) go where the program's lines go,
-	// from the loading of the configuration on, instead of straight to
-	// stderr.
-	sdkLog := logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
-		fmt.Fprintf(log, "visualizer: aws sdk %s: %s\n", cl, fmt.Sprintf(format, v...))
-	})
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithLogger(sdkLog)}
+// the SDK logs (an instance-metadata lookup that failed while looking for
+// credentials, say) is a record of logger, as the program's own lines are,
+// never a line of its own on stderr; see awsconf.Load.
+func newAWSClients(ctx context.Context, c config, logger *slog.Logger) (*awsClients, error) {
+	var opts []func(*awsconfig.LoadOptions) error
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconf.Load(ctx, logger, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
-	// The SDK's log modes print requests and responses, records and
-	// signatures included; none is ever on here, whatever a shared config
-	// file says.
-	cfg.ClientLogMode = 0
-	cfg.Logger = sdkLog
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("%w: -region: no region given, and none in AWS_REGION or the shared config", errUsage)
 	}
@@ -112,8 +102,12 @@ func (a *awsClients) checkReachable(ctx context.Context, c config) error {
 // openAWS opens the backend of the AWS mode: the Kinesis stream, the
 // DynamoDB lease table and the DynamoDB counts table, creating each one the
 // roles need if it is absent.
-func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
-	a, err := newAWSClients(ctx, c, log)
+func openAWS(ctx context.Context, c config, log io.Writer, hooks *promstats.Hooks) (*backend, error) {
+	// The SDK and the adapters log where the program's lines go; the
+	// adapters log the calls they retry (throttling, timeouts),
+	// rate-limited.
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	a, err := newAWSClients(ctx, c, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +115,6 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		return nil, err
 	}
 	b := &backend{close: func() error { return nil }}
-	// The adapters log the calls they retry (throttling, timeouts),
-	// rate-limited, where the program's lines go.
-	logger := slog.New(slog.NewTextHandler(log, nil))
 	if c.roles.producer || c.roles.consumer {
 		if err := kinesisstream.CreateStream(ctx, a.kinesis, c.stream, c.shards); err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
@@ -133,13 +124,13 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		if err := dynamostore.CreateTable(ctx, a.dynamodb, c.leaseTable); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
-		st, err := kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger))
+		st, err := kinesisstream.New(a.kinesis, c.stream, kinesisstream.WithLogger(logger), kinesisstream.WithHooks(hooks))
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
 		b.stream = st
 		b.metrics = append(b.metrics, promstats.Stream(st).Named(c.stream))
-		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable, dynamostore.WithLogger(logger)); err != nil {
+		if b.leases, err = dynamostore.New(a.dynamodb, c.leaseTable, dynamostore.WithLogger(logger), dynamostore.WithHooks(hooks)); err != nil {
 			return nil, fmt.Errorf("-lease-table %s: %w", c.leaseTable, err)
 		}
 	}
@@ -151,7 +142,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
-		counts, err := dynamosink.New(a.dynamodb, c.countsTable, dynamosink.WithLogger(logger))
+		counts, err := dynamosink.New(a.dynamodb, c.countsTable, dynamosink.WithLogger(logger), dynamosink.WithHooks(hooks))
 		if err != nil {
 			return nil, fmt.Errorf("-counts-table %s: %w", c.countsTable, err)
 		}
@@ -166,7 +157,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 			if first.CompareAndSwap(nil, &err) {
 				fmt.Fprintf(log, "visualizer: producer: lost a record of %s: %v\n", key, err)
 			}
-		}))
+		}), kinesisstream.WithHooks(hooks))
 		if err != nil {
 			return nil, fmt.Errorf("-stream %s: %w", c.stream, err)
 		}
@@ -194,7 +185,7 @@ func openAWS(ctx context.Context, c config, log io.Writer) (*backend, error) {
 
 // cleanupAWS deletes the stream and both tables; missing ones are skipped.
 func cleanupAWS(ctx context.Context, c config, out io.Writer) error {
-	a, err := newAWSClients(ctx, c, out)
+	a, err := newAWSClients(ctx, c, slog.New(slog.NewTextHandler(out, nil)))
 	if err != nil {
 		return err
 	}

@@ -364,6 +364,32 @@ func TestAWSModeNoCredentials(t *testing.T) {
 	}
 }
 
+// TestAWSModeSDKLogsThroughSlog: with no credentials, the SDK's warning
+// that it falls back to IMDSv1 is a slog record of the program, at WARN and
+// marked component=aws-sdk, not a line of the SDK's own. (That nothing
+// reaches file descriptor 2 is checked in internal/awsconf.)
+func TestAWSModeSDKLogsThroughSlog(t *testing.T) {
+	awstest.NoCredentials(t)
+	c := testConfig()
+	c.roles = roles{web: true}
+	c.region, c.dynamodbEndpoint = awstest.Region, "http://127.0.0.1:1"
+	var out bytes.Buffer
+	err := run(context.Background(), c, &out, nil)
+	if err == nil || !strings.Contains(err.Error(), "AWS credentials") {
+		t.Fatalf("error %v, want one about credentials", err)
+	}
+	found := false
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !strings.HasPrefix(l, "time=") {
+			t.Errorf("output line %q is not a slog record", l)
+		}
+		found = found || strings.Contains(l, "level=WARN") && strings.Contains(l, "IMDSv1") && strings.Contains(l, "component=aws-sdk")
+	}
+	if !found {
+		t.Errorf("output %q: want the SDK's IMDS warning as a WARN record with component=aws-sdk", out.String())
+	}
+}
+
 // TestAWSModeLogsNoSecrets runs the AWS mode's start, work and stop with
 // static credentials in the environment and records on the stream that are
 // easy to spot, one of them malformed, then checks that nothing the program

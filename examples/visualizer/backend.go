@@ -44,15 +44,25 @@ type backend struct {
 	// metrics are the backend's own figures for /metrics: the Kinesis
 	// stream's and producer's in the AWS mode.
 	metrics []promstats.Source
+	// hooks receive the library's events (batch and checkpoint times, AWS
+	// calls, window latency) as histograms for /metrics.
+	hooks *promstats.Hooks
 }
 
 // openBackend returns the backend the flags choose. Only the parts the
 // process's roles use are set: a web-only process has no stream.
 func openBackend(ctx context.Context, c config, log io.Writer) (*backend, error) {
+	hooks := promstats.NewHooks("visualizer")
+	open := func() (*backend, error) { return openEmbedded(c) }
 	if c.awsMode() {
-		return openAWS(ctx, c, log)
+		open = func() (*backend, error) { return openAWS(ctx, c, log, hooks) }
 	}
-	return openEmbedded(c)
+	b, err := open()
+	if err != nil {
+		return nil, err
+	}
+	b.hooks = hooks
+	return b, nil
 }
 
 func openEmbedded(c config) (*backend, error) {

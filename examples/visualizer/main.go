@@ -27,6 +27,7 @@ import (
 
 	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint"
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/source"
 )
 
@@ -118,6 +119,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 			Host:       c.host,
 			MaxGroups:  maxResources,
 			Logger:     logger,
+			Hooks:      []hook.Hook{b.hooks},
 		})
 		if err != nil {
 			return fmt.Errorf("consumer: %w", err)
@@ -129,6 +131,7 @@ func run(ctx context.Context, c config, stdout io.Writer, started func(*app)) (e
 			NewProcessor:    agg.NewProcessor,
 			InitialPosition: source.Position{Type: source.TrimHorizon},
 			Logger:          logger.With("worker", c.host),
+			Hooks:           []hook.Hook{b.hooks},
 		})
 		if err != nil {
 			return fmt.Errorf("consumer: %w", err)

@@ -14,8 +14,9 @@ import (
 
 // metricsHandler serves /metrics in Prometheus' text format: the
 // consumer's and aggregate's figures when this process consumes, the
-// backend's own (the Kinesis stream and producer in the AWS mode), and the
-// Go runtime's.
+// backend's own (the Kinesis stream and producer in the AWS mode), the
+// histograms of the library's hooks (batch, checkpoint and AWS call times,
+// per-API retries, window latency), and the Go runtime's.
 func metricsHandler(consumer *source.Consumer, agg *aggregate.Aggregator, b *backend) http.Handler {
 	var srcs []promstats.Source
 	if consumer != nil {
@@ -23,6 +24,6 @@ func metricsHandler(consumer *source.Consumer, agg *aggregate.Aggregator, b *bac
 	}
 	srcs = append(srcs, b.metrics...)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(promstats.New(srcs...), collectors.NewGoCollector())
+	reg.MustRegister(promstats.New(srcs...), b.hooks, collectors.NewGoCollector())
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -104,6 +104,24 @@ func Transient(ctx context.Context, err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
+// throttleCodes are the retryable codes that ask the caller to slow down,
+// as opposed to the service failing.
+var throttleCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"KMSThrottlingException":                 true,
+	"LimitExceededException":                 true,
+	"RequestLimitExceeded":                   true,
+	"ThrottlingException":                    true,
+	"Throttling":                             true,
+}
+
+// IsThrottle reports whether err is a Kinesis or DynamoDB service asking
+// the caller to slow down.
+func IsThrottle(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()]
+}
+
 // RetryableCode reports whether an error code (as a PutRecords entry
 // carries it, without an error value) is one Transient retries.
 func RetryableCode(code string) bool { return retryableCodes[code] }

@@ -84,8 +84,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
+	"github.com/streamtop/streamtop/internal/callhook"
 	"github.com/streamtop/streamtop/internal/ddb"
 	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/internal/ratelog"
@@ -141,6 +143,8 @@ type Sink struct {
 	backoff backoff.Policy
 	log     *slog.Logger // nil: no logging
 	warns   *ratelog.Limiter
+	hooks   []hook.Hook
+	writes  []hook.Writes // the hook.Writes among hooks
 }
 
 var (
@@ -149,8 +153,8 @@ var (
 	_ sink.Lister         = (*Sink)(nil)
 )
 
-// Option configures a Sink in New. WithTTL, WithClock, WithBackoff and
-// WithLogger make one. An Option is a plain value, safe to share and reuse; it checks its
+// Option configures a Sink in New. WithTTL, WithClock, WithBackoff,
+// WithLogger and WithHooks make one. An Option is a plain value, safe to share and reuse; it checks its
 // argument when New applies it, and a bad one (or a nil Option) makes New
 // return an error wrapping ErrInvalidOption that names the option and value.
 type Option interface {
@@ -202,6 +206,18 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
+// WithHooks adds hooks that the Sink reports to: each Write goes to the
+// hook.Writes among them as a hook.Write, and each DynamoDB call it makes,
+// retries included, to the hook.Calls as a hook.Call of Adapter
+// "dynamosink". Hooks implementing neither are ignored; with none, the Sink
+// reads no clock for them.
+func WithHooks(hs ...hook.Hook) Option {
+	return optionFunc(func(s *Sink) error {
+		s.hooks = append(s.hooks, hs...)
+		return nil
+	})
+}
+
 // throttled is the retry predicate of every call the Sink makes: it
 // accepts transient failures (awserr.Transient: throttling, a server fault,
 // a timeout), and logs them as op's.
@@ -227,13 +243,15 @@ func New(client Client, table string, opts ...Option) (*Sink, error) {
 	if err := ddb.ValidTableName(table, ErrInvalidOption); err != nil {
 		return nil, err
 	}
-	// The Sink's own policy retries every call; the SDK's would multiply
-	// the attempts.
-	s := &Sink{client: ddb.Once{C: client}, table: aws.String(table), ttl: DefaultTTL, now: time.Now,
+	s := &Sink{table: aws.String(table), ttl: DefaultTTL, now: time.Now,
 		backoff: backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}, warns: &ratelog.Limiter{}}
 	if err := option.Apply(s, ErrInvalidOption, opts, Option.apply); err != nil {
 		return nil, err
 	}
+	// The Sink's own policy retries every call; the SDK's would multiply
+	// the attempts.
+	s.client = ddb.Once{C: client, Obs: callhook.New("dynamosink", s.hooks)}
+	s.writes = hook.Find[hook.Writes](s.hooks)
 	return s, nil
 }
 
@@ -245,6 +263,20 @@ func New(client Client, table string, opts ...Option) (*Sink, error) {
 // invalid snapshot stores nothing. If another error stops a Write, some of
 // the batch may be stored; writing it again is safe.
 func (s *Sink) Write(ctx context.Context, snapshots []sink.Snapshot) error {
+	if len(s.writes) == 0 {
+		return s.write(ctx, snapshots)
+	}
+	start := time.Now()
+	err := s.write(ctx, snapshots)
+	w := hook.Write{Snapshots: len(snapshots), Duration: time.Since(start), Err: err}
+	for _, h := range s.writes {
+		h.OnWrite(w)
+	}
+	return err
+}
+
+// write is Write without the hooks.
+func (s *Sink) write(ctx context.Context, snapshots []sink.Snapshot) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

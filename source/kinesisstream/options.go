@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/streamtop/streamtop/hook"
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/internal/option"
 	"github.com/streamtop/streamtop/internal/ratelog"
@@ -139,6 +140,7 @@ type retryConfig struct {
 	log    *slog.Logger
 	warns  *ratelog.Limiter
 	stream string // for the warnings: the stream's name, once known
+	hooks  []hook.Hook
 }
 
 type streamConfig struct {

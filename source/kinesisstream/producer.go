@@ -137,11 +137,11 @@ func NewProducer(client PutClient, streamName string, opts ...ProducerOption) (*
 		if !ok {
 			return nil, fmt.Errorf("%w: WithAggregation: the client has no ListShards method to learn the shards by", ErrInvalidOption)
 		}
-		shards = &shardMap{lister: lister, name: streamName, rc: cfg.retryConfig}
+		shards = &shardMap{lister: observe(lister, cfg.retryConfig), name: streamName, rc: cfg.retryConfig}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	p := &Producer{
-		client:     client,
+		client:     observe(client, cfg.retryConfig),
 		name:       streamName,
 		cfg:        cfg,
 		shards:     shards,

@@ -103,8 +103,9 @@ func New(client ReadClient, streamName string, opts ...StreamOption) (*Stream, e
 		if !ok {
 			return nil, fmt.Errorf("%w: WithEnhancedFanOut: the client (%T) has no SubscribeToShard", ErrInvalidOption, client)
 		}
-		st.fanOut = &fanOut{client: fc, name: cfg.fanOut}
+		st.fanOut = &fanOut{client: observe(fc, cfg.retryConfig), name: cfg.fanOut}
 	}
+	st.client = observe(client, cfg.retryConfig)
 	return st, nil
 }
 
