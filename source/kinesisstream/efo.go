@@ -45,6 +45,11 @@ type FanOutClient interface {
 // subscription over from the first, whose next Read fails with an error
 // wrapping ErrClosed. The consumer stays registered when the program ends:
 // DeregisterConsumer removes it.
+//
+// A shard ends when the service's last event names its children
+// (ChildShards). A subscription that ends without them costs a ListShards
+// call, and, when that shows the shard closed, a GetShardIterator and a
+// GetRecords call to see whether anything is left.
 func WithEnhancedFanOut(consumerName string) StreamOption {
 	return streamOption(func(c *streamConfig) error {
 		if consumerName == "" {
@@ -179,6 +184,7 @@ type fanOutReader struct {
 	sub       *kinesis.SubscribeToShardEventStream
 	subCancel context.CancelFunc // ends the subscription's context
 	renewAt   time.Time
+	checking  bool // a subscription ended by itself: see checkEnd before subscribing again
 
 	buf    []source.Record
 	behind int64
@@ -335,6 +341,16 @@ func (r *fanOutReader) Wait(ctx context.Context) error {
 // poll takes the next event, waiting for one if block is set, and
 // subscribes again when the subscription ended or is about to.
 func (r *fanOutReader) poll(ctx context.Context, block bool) error {
+	if r.checking {
+		// Left over from a Read or Wait whose ctx ended first.
+		if err := r.checkEnd(ctx); err != nil {
+			return err
+		}
+		r.checking = false
+		if r.ended || len(r.buf) > 0 {
+			return nil
+		}
+	}
 	if r.sub == nil || time.Now().After(r.renewAt) {
 		r.endSubscription()
 		if err := r.subscribe(ctx); err != nil {
@@ -359,12 +375,17 @@ func (r *fanOutReader) poll(ctx context.Context, block bool) error {
 		}
 	}
 	if !ok {
-		// The service ended the subscription (its 5 minutes, or an
-		// error): subscribe again where this one stopped.
+		// The service ended the subscription (its 5 minutes, the shard's
+		// end, or an error): subscribe again where this one stopped,
+		// unless the shard ended.
 		err := r.sub.Err()
 		r.endSubscription()
 		if r.taken.Load() {
 			return r.lost()
+		}
+		if err == nil {
+			r.checking = true
+			return r.poll(ctx, block)
 		}
 		var inUse *types.ResourceInUseException
 		if err != nil && !retryable(ctx, err) && !errors.As(err, &inUse) {
