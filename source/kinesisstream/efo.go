@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/streamtop/streamtop/internal/backoff"
 	"github.com/streamtop/streamtop/source"
@@ -35,10 +38,18 @@ type FanOutClient interface {
 // workers of one application share it. The client must be a FanOutClient.
 //
 // A subscription lasts 5 minutes; the reader subscribes again, after the
-// last record it delivered. A subscription another worker still holds
-// (ResourceInUseException, after a failover) is retried with backoff. The
-// consumer stays registered when the program ends: DeregisterConsumer
-// removes it.
+// last record it delivered. The service allows one subscription per shard
+// and consumer: a subscription another worker still holds
+// (ResourceInUseException, after a failover) is retried with backoff, and a
+// second reader of a shard opened through the same Stream takes the
+// subscription over from the first, whose next Read fails with an error
+// wrapping ErrClosed. The consumer stays registered when the program ends:
+// DeregisterConsumer removes it.
+//
+// A shard ends when the service's last event names its children
+// (ChildShards). A subscription that ends without them costs a ListShards
+// call, and, when that shows the shard closed, a GetShardIterator and a
+// GetRecords call to see whether anything is left.
 func WithEnhancedFanOut(consumerName string) StreamOption {
 	return streamOption(func(c *streamConfig) error {
 		if consumerName == "" {
@@ -56,6 +67,33 @@ type fanOut struct {
 
 	mu  sync.Mutex
 	arn string
+
+	heldMu sync.Mutex
+	held   map[string]*fanOutReader // the open reader of each shard
+}
+
+// hold makes r the reader of its shard, taking the subscription over from
+// the reader that held it, if any.
+func (f *fanOut) hold(r *fanOutReader) {
+	f.heldMu.Lock()
+	defer f.heldMu.Unlock()
+	if old := f.held[r.shardID]; old != nil {
+		old.taken.Store(true)
+		old.stop()
+	}
+	if f.held == nil {
+		f.held = make(map[string]*fanOutReader)
+	}
+	f.held[r.shardID] = r
+}
+
+// release forgets r as the reader of its shard, unless another took over.
+func (f *fanOut) release(r *fanOutReader) {
+	f.heldMu.Lock()
+	defer f.heldMu.Unlock()
+	if f.held[r.shardID] == r {
+		delete(f.held, r.shardID)
+	}
 }
 
 // consumerARN registers the stream consumer, or finds it registered, and
@@ -129,14 +167,24 @@ const subscriptionLife = 5 * time.Minute
 // fanOutReader reads a shard through SubscribeToShard. Records pushed by the
 // service wait in buf; the conversion (and de-aggregation) is the polling
 // reader's, which it keeps as conv.
+//
+// A subscription's event stream lives as long as the context of the call
+// that made it, so subscriptions are made under life, which ends when the
+// reader is closed or taken over, and not under the context of the Read or
+// Wait that happened to renew one.
 type fanOutReader struct {
 	stream  *Stream
 	shardID string
 	from    source.Position
 	conv    *reader // accept and lookupRange, on events as on responses
 
-	sub     *kinesis.SubscribeToShardEventStream
-	renewAt time.Time
+	life      context.Context
+	stop      context.CancelFunc // ends life
+	taken     atomic.Bool        // another reader of the Stream took the shard over
+	sub       *kinesis.SubscribeToShardEventStream
+	subCancel context.CancelFunc // ends the subscription's context
+	renewAt   time.Time
+	checking  bool // a subscription ended by itself: see checkEnd before subscribing again
 
 	buf    []source.Record
 	behind int64
@@ -153,6 +201,7 @@ var (
 // openFanOut subscribes to shardID from a position.
 func (s *Stream) openFanOut(ctx context.Context, shardID string, from source.Position) (source.ShardReader, error) {
 	r := &fanOutReader{stream: s, shardID: shardID, from: from, conv: &reader{stream: s, shardID: shardID, from: from}}
+	r.conv.tokens, r.conv.refilled = r.conv.burst(), time.Now()
 	// A shard iterator costs one call and says what a subscription would
 	// only say in its event stream, later: an unknown shard
 	// (source.ErrShardNotFound), a position that does not fit it
@@ -160,10 +209,18 @@ func (s *Stream) openFanOut(ctx context.Context, shardID string, from source.Pos
 	if _, err := r.conv.iterator(ctx, from); err != nil {
 		return nil, err
 	}
+	r.life, r.stop = context.WithCancel(context.Background())
+	s.fanOut.hold(r)
 	if err := r.subscribe(ctx); err != nil {
+		r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// lost is the error of a reader whose shard another reader took over.
+func (r *fanOutReader) lost() error {
+	return fmt.Errorf("%w: another reader of stream %s subscribed to shard %s", ErrClosed, r.stream.name, r.shardID)
 }
 
 // subscribe starts a subscription after the last record delivered, or at
@@ -188,15 +245,33 @@ func (r *fanOutReader) subscribe(ctx context.Context) error {
 		start.Timestamp = aws.Time(pos.Timestamp)
 	}
 	for attempt := 0; ; attempt++ {
-		out, err := s.fanOut.client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+		if r.taken.Load() {
+			return r.lost()
+		}
+		// The call ends with ctx; the event stream it opens, with life.
+		call, cancel := context.WithCancel(r.life)
+		unbind := context.AfterFunc(ctx, cancel)
+		out, err := s.fanOut.client.SubscribeToShard(call, &kinesis.SubscribeToShardInput{
 			ConsumerARN: aws.String(arn), ShardId: aws.String(r.shardID), StartingPosition: start,
-		}, oneAttempt)
+		}, oneAttempt, ownCodec)
+		if !unbind() || err != nil {
+			cancel()
+		}
+		if ctx.Err() != nil {
+			if err == nil {
+				out.GetStream().Close()
+			}
+			cancel()
+			return ctx.Err()
+		}
 		var inUse *types.ResourceInUseException
 		switch {
 		case err == nil:
-			r.sub = out.GetStream()
+			r.sub, r.subCancel = out.GetStream(), cancel
 			r.renewAt = time.Now().Add(subscriptionLife - 10*time.Second)
 			return nil
+		case r.taken.Load():
+			return r.lost()
 		case (errors.As(err, &inUse) || retryable(ctx, err)) && (s.cfg.maxAttempts == 0 || attempt+1 < s.cfg.maxAttempts):
 			if err := backoff.Sleep(ctx, s.cfg.backoff.Delay(attempt)); err != nil {
 				return err
@@ -207,11 +282,20 @@ func (r *fanOutReader) subscribe(ctx context.Context) error {
 	}
 }
 
+// ownCodec gives a subscription an event stream codec of its own. The SDK's
+// is shared by every call of a client, and an event stream decodes through
+// it on a goroutine of its own while the next subscription decodes its
+// initial response: a data race (aws/smithy-go#714, open in v1.28.9).
+func ownCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
+
 // Read returns what the service pushed since the last Read, at most max
 // records, without waiting for more (Wait does that).
 func (r *fanOutReader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 	if r.closed {
 		return source.ReadResult{}, ErrClosed
+	}
+	if r.taken.Load() {
+		return source.ReadResult{}, r.lost()
 	}
 	if len(r.buf) == 0 && !r.ended {
 		if err := r.poll(ctx, false); err != nil {
@@ -243,6 +327,9 @@ func (r *fanOutReader) Wait(ctx context.Context) error {
 	if r.closed {
 		return ErrClosed
 	}
+	if r.taken.Load() {
+		return r.lost()
+	}
 	for len(r.buf) == 0 && !r.ended {
 		if err := r.poll(ctx, true); err != nil {
 			return err
@@ -254,8 +341,18 @@ func (r *fanOutReader) Wait(ctx context.Context) error {
 // poll takes the next event, waiting for one if block is set, and
 // subscribes again when the subscription ended or is about to.
 func (r *fanOutReader) poll(ctx context.Context, block bool) error {
-	if time.Now().After(r.renewAt) {
-		r.sub.Close()
+	if r.checking {
+		// Left over from a Read or Wait whose ctx ended first.
+		if err := r.checkEnd(ctx); err != nil {
+			return err
+		}
+		r.checking = false
+		if r.ended || len(r.buf) > 0 {
+			return nil
+		}
+	}
+	if r.sub == nil || time.Now().After(r.renewAt) {
+		r.endSubscription()
 		if err := r.subscribe(ctx); err != nil {
 			return err
 		}
@@ -278,10 +375,18 @@ func (r *fanOutReader) poll(ctx context.Context, block bool) error {
 		}
 	}
 	if !ok {
-		// The service ended the subscription (its 5 minutes, or an
-		// error): subscribe again where this one stopped.
+		// The service ended the subscription (its 5 minutes, the shard's
+		// end, or an error): subscribe again where this one stopped,
+		// unless the shard ended.
 		err := r.sub.Err()
-		r.sub.Close()
+		r.endSubscription()
+		if r.taken.Load() {
+			return r.lost()
+		}
+		if err == nil {
+			r.checking = true
+			return r.poll(ctx, block)
+		}
 		var inUse *types.ResourceInUseException
 		if err != nil && !retryable(ctx, err) && !errors.As(err, &inUse) {
 			return r.stream.wrap("SubscribeToShard", r.shardID, err)
@@ -316,17 +421,33 @@ func (r *fanOutReader) poll(ctx context.Context, block bool) error {
 	recs, behind := r.conv.accept(&kinesis.GetRecordsOutput{Records: e.Value.Records,
 		MillisBehindLatest: e.Value.MillisBehindLatest, NextShardIterator: next, ChildShards: e.Value.ChildShards})
 	r.buf, r.behind, r.ended = append(r.buf, recs...), behind, r.conv.ended
+	if r.ended {
+		r.endSubscription()
+	}
 	return nil
 }
 
-// Close ends the subscription.
+// endSubscription closes the current subscription, if any.
+func (r *fanOutReader) endSubscription() {
+	if r.sub != nil {
+		r.sub.Close()
+		r.sub = nil
+	}
+	if r.subCancel != nil {
+		r.subCancel()
+		r.subCancel = nil
+	}
+}
+
+// Close ends the subscription and lets another reader of the Stream
+// subscribe to the shard.
 func (r *fanOutReader) Close() error {
 	if r.closed {
 		return nil
 	}
 	r.closed = true
-	if r.sub != nil {
-		return r.sub.Close()
-	}
+	r.endSubscription()
+	r.stop()
+	r.stream.fanOut.release(r)
 	return nil
 }

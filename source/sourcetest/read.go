@@ -329,7 +329,7 @@ func (s suite) positions(t *testing.T, ctx context.Context) {
 	all, _ := s.readN(t, ctx, s.open(t, ctx, st, id, source.Position{Type: source.TrimHorizon}), 10, 100)
 	checkRecords(t, all, puts)
 
-	latest := s.open(t, ctx, st, id, source.Position{Type: source.Latest})
+	latest := s.open(t, ctx, s.view(t, st), id, source.Position{Type: source.Latest})
 	cases := []struct {
 		name string
 		from source.Position
@@ -345,7 +345,7 @@ func (s suite) positions(t *testing.T, ctx context.Context) {
 	}
 	readers := make([]source.ShardReader, len(cases))
 	for i, c := range cases {
-		readers[i] = s.open(t, ctx, st, id, c.from)
+		readers[i] = s.open(t, ctx, s.view(t, st), id, c.from)
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -376,6 +376,7 @@ func (s suite) readMax(t *testing.T, ctx context.Context) {
 	checkRecords(t, got, puts)
 
 	// Catching up in small batches: MillisBehindLatest is never negative.
+	r.Close()
 	r = s.open(t, ctx, st, puts[0].shard, source.Position{})
 	for {
 		res, err := r.Read(ctx, 1)
@@ -398,12 +399,37 @@ func (s suite) readersAreIndependent(t *testing.T, ctx context.Context) {
 		puts = append(puts, s.put(t, ctx, st, "k", fmt.Sprint(i)))
 	}
 	a := s.open(t, ctx, st, puts[0].shard, source.Position{})
-	b := s.open(t, ctx, st, puts[0].shard, source.Position{})
+	b := s.open(t, ctx, s.view(t, st), puts[0].shard, source.Position{})
 	gotA, _ := s.take(t, ctx, a, 3, 100)
 	gotB, _ := s.readN(t, ctx, b, 8, 100)
 	restA, _ := s.readN(t, ctx, a, 5, 100)
 	checkRecords(t, append(gotA, restA...), puts)
 	checkRecords(t, gotB, puts)
+}
+
+// oneReaderPerShard checks a backend declared WithOneReaderPerShard: a
+// second reader of a shard on the same view is refused or ends the first,
+// and once both are closed the shard can be read again there.
+func (s suite) oneReaderPerShard(t *testing.T, ctx context.Context) {
+	st := s.newStream(t, 1)
+	puts := []put{s.put(t, ctx, st, "k", "first"), s.put(t, ctx, st, "k", "second")}
+	id := puts[0].shard
+	a := s.open(t, ctx, st, id, source.Position{})
+	got, _ := s.take(t, ctx, a, 1, 1)
+	checkRecords(t, got, puts[:1])
+	b, err := st.Open(ctx, id, source.Position{})
+	if err == nil {
+		t.Cleanup(func() { b.Close() })
+		if _, err := a.Read(ctx, 10); err == nil {
+			t.Fatal("a second reader of the shard opened, and the first still reads; WithOneReaderPerShard says the backend serves one: if it now serves several, drop the option")
+		}
+		got, _ := s.readN(t, ctx, b, 2, 10)
+		checkRecords(t, got, puts)
+		b.Close()
+	}
+	a.Close()
+	got, _ = s.readN(t, ctx, s.open(t, ctx, st, id, source.After(source.Sequence{Number: puts[0].seq})), 1, 10)
+	checkRecords(t, got, puts[1:])
 }
 
 func (s suite) wait(t *testing.T, ctx context.Context) {

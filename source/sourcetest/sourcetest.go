@@ -54,8 +54,9 @@
 //
 // # Gaps a backend declares
 //
-// Where a backend falls short of Kinesis in a way the Consumer tolerates, an
-// Option says so (WithoutWaiter, WithMergeLowerFirst), and the suite checks
+// Where a backend falls short of Kinesis in a way the Consumer tolerates, or
+// has a limit of Kinesis' own, an Option says so (WithoutWaiter,
+// WithMergeLowerFirst, WithOneReaderPerShard), and the suite checks
 // the declared behaviour in place of the missing one: reading by polling, or
 // the refusal. A declared gap is never skipped, and a declaration gone stale
 // (the backend learned the missing behaviour) fails, so a gap stays visible
@@ -121,6 +122,7 @@ type config struct {
 	timeout    time.Duration
 	lowerFirst bool
 	noWaiter   bool
+	another    func(t *testing.T, st Stream) Stream // WithOneReaderPerShard
 }
 
 // WithTick gives the suite a way to make every record put after tick returns
@@ -148,6 +150,20 @@ func WithMergeLowerFirst() Option { return func(c *config) { c.lowerFirst = true
 // (WaitByPolling) instead of checking Wait; readers that are Waiters fail
 // that subtest, as readers that are not fail Wait.
 func WithoutWaiter() Option { return func(c *config) { c.noWaiter = true } }
+
+// WithOneReaderPerShard declares that the backend serves one reader of a
+// shard at a time: opening a second reader of a shard either fails or ends
+// the first, whose next Read then fails. Kinesis enhanced fan-out is so: the
+// service allows one subscription per shard and stream consumer. another
+// returns a view of st that reads the same stream independently, as a
+// second stream consumer does, and registers its own cleanup with t.Cleanup.
+// The suite opens each reader that must read beside another of the same
+// shard (ReadersAreIndependent, Positions) on a view of its own, and checks
+// the declared behaviour (OneReaderPerShard) on one view: a backend that
+// serves two readers there fails it.
+func WithOneReaderPerShard(another func(t *testing.T, st Stream) Stream) Option {
+	return func(c *config) { c.another = another }
+}
 
 // Run runs the suite as subtests of t. newStream is called once per subtest
 // and returns a new, empty stream with the given number of open shards,
@@ -197,6 +213,9 @@ func Run(t *testing.T, newStream func(t *testing.T, shards int) Stream, opts ...
 		{"UnknownShard", s.unknownShard},
 		{"InvalidPositions", s.invalidPositions},
 	}
+	if cfg.another != nil {
+		tests = append(tests, test{"OneReaderPerShard", s.oneReaderPerShard})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
@@ -209,6 +228,16 @@ func Run(t *testing.T, newStream func(t *testing.T, shards int) Stream, opts ...
 type suite struct {
 	cfg       config
 	newStream func(t *testing.T, shards int) Stream
+}
+
+// view returns a view of st for a reader that reads beside another of the
+// same shard: st itself, unless the backend serves one reader per shard.
+func (s suite) view(t *testing.T, st Stream) Stream {
+	t.Helper()
+	if s.cfg.another == nil {
+		return st
+	}
+	return s.cfg.another(t, st)
 }
 
 // resharder returns st as a Resharder, or skips the test if it is not one.

@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +22,53 @@ import (
 // that the suite's checks of them run without an emulator.
 type limited struct {
 	*memstream.Stream
-	lowerFirst bool // refuse MergeShards with the upper shard first
-	noWaiter   bool // hide source.Waiter from readers
-	afterIsAt  bool // the bug: read AFTER_SEQUENCE_NUMBER as AT_SEQUENCE_NUMBER
+	lowerFirst bool     // refuse MergeShards with the upper shard first
+	noWaiter   bool     // hide source.Waiter from readers
+	afterIsAt  bool     // the bug: read AFTER_SEQUENCE_NUMBER as AT_SEQUENCE_NUMBER
+	readers    *readers // serve one reader per shard, as Kinesis fan-out does per consumer
+}
+
+// readers holds the reader of each shard of one view of a limited stream.
+type readers struct {
+	mu   sync.Mutex
+	lost map[string]*atomic.Bool // set when another reader took the shard
+}
+
+// hold makes r the reader of its shard; the previous one's Reads fail.
+func (h *readers) hold(shardID string, r source.ShardReader) source.ShardReader {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost == nil {
+		h.lost = make(map[string]*atomic.Bool)
+	}
+	if old := h.lost[shardID]; old != nil {
+		old.Store(true)
+	}
+	lost := new(atomic.Bool)
+	h.lost[shardID] = lost
+	return heldReader{r, lost}
+}
+
+type heldReader struct {
+	source.ShardReader
+	lost *atomic.Bool
+}
+
+func (r heldReader) Read(ctx context.Context, max int) (source.ReadResult, error) {
+	if r.lost.Load() {
+		return source.ReadResult{}, errors.New("limited: another reader took the shard")
+	}
+	return r.ShardReader.Read(ctx, max)
+}
+
+func (r heldReader) Wait(ctx context.Context) error { return r.ShardReader.(source.Waiter).Wait(ctx) }
+
+// anotherView is WithOneReaderPerShard's view of a limited stream: the same
+// memstream, with readers of its own.
+func anotherView(t *testing.T, st sourcetest.Stream) sourcetest.Stream {
+	l := st.(limited)
+	l.readers = new(readers)
+	return l
 }
 
 func (s limited) MergeShards(ctx context.Context, shardID, adjacentShardID string) error {
@@ -47,6 +93,9 @@ func (s limited) Open(ctx context.Context, shardID string, from source.Position)
 		from.Type = source.AtSequence
 	}
 	r, err := s.Stream.Open(ctx, shardID, from)
+	if err == nil && s.readers != nil {
+		r = s.readers.hold(shardID, r)
+	}
 	if err != nil || !s.noWaiter {
 		return r, err
 	}
@@ -72,12 +121,12 @@ func newStream(wrap func(*memstream.Stream) sourcetest.Stream) func(t *testing.T
 
 var timeout = sourcetest.WithTimeout(10 * time.Second)
 
-// TestDeclaredGapsPass runs the whole suite on a backend with both gaps,
+// TestDeclaredGapsPass runs the whole suite on a backend with every gap,
 // declared.
 func TestDeclaredGapsPass(t *testing.T) {
 	sourcetest.Run(t, newStream(func(s *memstream.Stream) sourcetest.Stream {
-		return limited{Stream: s, lowerFirst: true, noWaiter: true}
-	}), sourcetest.WithMergeLowerFirst(), sourcetest.WithoutWaiter(), timeout)
+		return limited{Stream: s, lowerFirst: true, noWaiter: true, readers: new(readers)}
+	}), sourcetest.WithMergeLowerFirst(), sourcetest.WithoutWaiter(), sourcetest.WithOneReaderPerShard(anotherView), timeout)
 }
 
 // childCases are runs of the suite made in a child process by
@@ -103,6 +152,15 @@ var childCases = map[string]func(t *testing.T){
 	"UndeclaredNoWaiter": func(t *testing.T) {
 		sourcetest.Run(t, newStream(func(s *memstream.Stream) sourcetest.Stream {
 			return limited{Stream: s, noWaiter: true}
+		}), timeout)
+	},
+	"StaleOneReaderPerShard": func(t *testing.T) {
+		sourcetest.Run(t, newStream(func(s *memstream.Stream) sourcetest.Stream { return limited{Stream: s} }),
+			sourcetest.WithOneReaderPerShard(anotherView), timeout)
+	},
+	"UndeclaredOneReader": func(t *testing.T) {
+		sourcetest.Run(t, newStream(func(s *memstream.Stream) sourcetest.Stream {
+			return limited{Stream: s, readers: new(readers)}
 		}), timeout)
 	},
 	"NoResharder": func(t *testing.T) {
@@ -139,6 +197,14 @@ func TestSuiteCatches(t *testing.T) {
 		{name: "UndeclaredLowerFirst", failing: []string{"MergeIntoLower"}, message: "the upper shard must come second"},
 		{name: "StaleNoWaiter", failing: []string{"WaitByPolling"}, message: "drop the option"},
 		{name: "UndeclaredNoWaiter", failing: []string{"Wait"}, message: "declare a backend without Wait with WithoutWaiter"},
+		{name: "StaleOneReaderPerShard", failing: []string{"OneReaderPerShard"}, message: "drop the option"},
+		{
+			name: "UndeclaredOneReader",
+			failing: []string{"ReadersAreIndependent", "Positions", "Positions/TrimHorizon", "Positions/AtSequenceFirst",
+				"Positions/AtSequence", "Positions/AfterSequence", "Positions/AfterSequenceLast", "Positions/AtTimestamp"},
+			passing: []string{"Positions/AtTimestampBeforeAll", "ReadMax", "Wait"},
+			message: "another reader took the shard",
+		},
 		{name: "NoResharder", skipped: reshards, passing: []string{"Wait", "Positions"}, message: "is not a sourcetest.Resharder"},
 		{
 			name:    "AfterIsAt",
