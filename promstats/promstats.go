@@ -15,9 +15,10 @@
 // packages carry no dependency on a metrics package. The metrics, all named
 // streamtop_*:
 //
-//   - consumer: records processed, checkpoints and panics (counters), leases
-//     held (gauge), and per held shard its records and its lag behind the
-//     newest record (MillisBehindLatest, in seconds);
+//   - consumer: records and bytes processed, checkpoints, panics, and leases
+//     taken, lost and handed off (counters), leases held (gauge), and per
+//     held shard its records and its lag behind the newest record
+//     (MillisBehindLatest, in seconds);
 //   - aggregate: records decoded, malformed and late, snapshots written,
 //     state checkpoints (counters) and the bytes of state last saved (gauge);
 //   - stream: KPL aggregated records read, corrupt ones delivered whole, and
@@ -81,6 +82,10 @@ var (
 	consumerCheckpoints = desc("consumer_checkpoints_total", "Checkpoint writes to the lease table.")
 	consumerPanics      = desc("consumer_panics_total", "Processor panics recovered.")
 	consumerLeases      = desc("consumer_leases_held", "Shards this worker processes now.")
+	consumerBytes       = desc("consumer_bytes_total", "Bytes of record data in batches the processors accepted.")
+	consumerTaken       = desc("consumer_leases_taken_total", "Leases this worker took: new, expired, released, handed to it or stolen.")
+	consumerLost        = desc("consumer_leases_lost_total", "Leases this worker lost to another worker or to their deletion.")
+	consumerHandedOff   = desc("consumer_leases_handed_off_total", "Leases this worker handed over on request.")
 	shardRecords        = desc("consumer_shard_records_total", "Records accepted on a held shard since this worker took it.", "shard")
 	shardLag            = desc("consumer_shard_lag_seconds", "How far a held shard's last read was behind its newest record.", "shard")
 
@@ -105,6 +110,7 @@ var (
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{consumerRecords, consumerCheckpoints, consumerPanics, consumerLeases, shardRecords, shardLag,
+		consumerBytes, consumerTaken, consumerLost, consumerHandedOff,
 		aggRecords, aggMalformed, aggLate, aggSnapshots, aggStateWrites, aggStateBytes,
 		streamAggregated, streamCorrupt, streamOutOfRange,
 		producerSent, producerRetried, producerFailed, producerRequests, producerBuffered} {
@@ -139,6 +145,10 @@ func Consumer(c interface{ Stats() source.Stats }) Source {
 		counter(ch, consumerCheckpoints, st.Checkpoints, name)
 		counter(ch, consumerPanics, st.Panics, name)
 		gauge(ch, consumerLeases, float64(st.LeasesHeld), name)
+		counter(ch, consumerBytes, st.BytesProcessed, name)
+		counter(ch, consumerTaken, st.LeasesTaken, name)
+		counter(ch, consumerLost, st.LeasesLost, name)
+		counter(ch, consumerHandedOff, st.LeasesHandedOff, name)
 		for _, sh := range st.Shards {
 			counter(ch, shardRecords, sh.RecordsProcessed, name, sh.ShardID)
 			gauge(ch, shardLag, float64(sh.MillisBehindLatest)/1000, name, sh.ShardID)

@@ -65,6 +65,7 @@ func TestScrapeMoves(t *testing.T) {
 	put(100)
 	// Windows close by the idle watermark: snapshots, then checkpoints.
 	grown := []string{`streamtop_consumer_records_total{name="app"}`, `streamtop_aggregate_records_total{name="app"}`,
+		`streamtop_consumer_bytes_total{name="app"}`,
 		`streamtop_aggregate_snapshots_total{name="app"}`, `streamtop_consumer_checkpoints_total{name="app"}`,
 		// The hooks' histograms.
 		`streamtop_consumer_batch_seconds_count{name="app"}`, `streamtop_consumer_checkpoint_seconds_count{name="app"}`,
@@ -86,6 +87,14 @@ func TestScrapeMoves(t *testing.T) {
 	}
 	if v := second[`streamtop_consumer_leases_held{name="app"}`]; v != 2 {
 		t.Errorf("leases held %v, want 2", v)
+	}
+	if v := second[`streamtop_consumer_leases_taken_total{name="app"}`]; v != 2 {
+		t.Errorf("leases taken %v, want the 2 held", v)
+	}
+	for _, m := range []string{`streamtop_consumer_leases_lost_total{name="app"}`, `streamtop_consumer_leases_handed_off_total{name="app"}`} {
+		if v, ok := second[m]; !ok || v != 0 {
+			t.Errorf("%s = %v (exported %v); want 0 on a lone worker", m, v, ok)
+		}
 	}
 	shards := 0
 	for k := range second {

@@ -282,11 +282,10 @@ type Consumer struct {
 	shuttingDown bool
 	loops        sync.WaitGroup
 
-	records     atomic.Int64
-	checkpoints atomic.Int64
-	lastSync    atomic.Int64 // Unix nanoseconds of the last sync that listed the leases
-	mon         *monitor     // giving up, rate-limited warnings, panics
-	prevOwners  prevOwners   // owned by the sync loop
+	counters
+	lastSync   atomic.Int64 // Unix nanoseconds of the last sync that listed the leases
+	mon        *monitor     // giving up, rate-limited warnings, panics
+	prevOwners prevOwners   // owned by the sync loop
 
 	shardsMu sync.Mutex
 	shards   map[string]Shard // as last listed, for InitInput.Shard
@@ -439,9 +438,9 @@ func (c *Consumer) start(l checkpoint.Lease) {
 	timing := leaseTiming{self: c.cfg.WorkerID,
 		renewInterval: c.cfg.RenewInterval, failover: c.cfg.FailoverTime}
 	timing.mon = c.mon
-	ls := newLease(l, c.cfg.Leases, timing, log, &c.checkpoints)
+	ls := newLease(l, c.cfg.Leases, timing, log, &c.counters)
 	ls.hooks = c.checkpointHooks
-	s := newShardLoop(c.hardCtx, c.loopConfig(), ls, log, &c.records)
+	s := newShardLoop(c.hardCtx, c.loopConfig(), ls, log, &c.counters)
 	c.mu.Lock()
 	if c.shuttingDown || c.held[l.Key] != nil {
 		c.mu.Unlock()
@@ -505,15 +504,28 @@ func (c *Consumer) renewLoop(ctx context.Context) {
 // maxParallelRenewals bounds the renewals in flight at once.
 const maxParallelRenewals = 16
 
+// counters are the Consumer's running figures for Stats.
+type counters struct {
+	records, bytes, checkpoints              atomic.Int64
+	leasesTaken, leasesLost, leasesHandedOff atomic.Int64
+}
+
 // Stats is a snapshot of a Consumer's work: a plain value, owned by the
 // caller. The zero value means nothing held and nothing processed.
 type Stats struct {
 	WorkerID string
 	// LeasesHeld counts the shards this worker is processing now.
 	LeasesHeld int
+	// LeasesTaken counts the leases this worker took since Run started
+	// (new, expired, released, handed to it, or stolen), LeasesLost those
+	// it lost to another worker or to their deletion, and LeasesHandedOff
+	// those it handed over on request.
+	LeasesTaken, LeasesLost, LeasesHandedOff int64
 	// RecordsProcessed counts records in batches ProcessRecords accepted,
-	// and Checkpoints the checkpoint writes, since Run started.
+	// BytesProcessed their data, and Checkpoints the checkpoint writes,
+	// since Run started.
 	RecordsProcessed int64
+	BytesProcessed   int64
 	Checkpoints      int64
 	// Panics counts the panics of Processor methods (and of NewProcessor)
 	// that the Consumer recovered since Run started.
@@ -585,7 +597,11 @@ func (c *Consumer) Stats() Stats {
 	s := Stats{
 		WorkerID:         c.cfg.WorkerID,
 		LeasesHeld:       len(held),
+		LeasesTaken:      c.leasesTaken.Load(),
+		LeasesLost:       c.leasesLost.Load(),
+		LeasesHandedOff:  c.leasesHandedOff.Load(),
 		RecordsProcessed: c.records.Load(),
+		BytesProcessed:   c.bytes.Load(),
 		Checkpoints:      c.checkpoints.Load(),
 		Panics:           c.mon.panics.Load(),
 	}

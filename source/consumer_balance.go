@@ -347,6 +347,7 @@ func (c *Consumer) take(l checkpoint.Lease, why string) bool {
 		}
 		return false
 	}
+	c.leasesTaken.Add(1)
 	how, from := takeOrigin(why, prev, c.cfg.WorkerID, c.prevOwners[l.Key])
 	if from == "" {
 		c.log.Info("took lease", "shard", l.Key, "how", how, "checkpoint", nl.Checkpoint)

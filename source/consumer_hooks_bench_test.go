@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,9 +65,9 @@ func BenchmarkCheckpointHook(b *testing.B) {
 			if l, err = store.Take(ctx, l, "w"); err != nil {
 				b.Fatal(err)
 			}
-			var writes atomic.Int64
+			var counts counters
 			h := newLease(l, store, leaseTiming{self: "w", renewInterval: time.Second, failover: 3 * time.Second},
-				slog.New(slog.DiscardHandler), &writes)
+				slog.New(slog.DiscardHandler), &counts)
 			h.hooks = bc.hooks
 			l.Checkpoint = "00001"
 			b.ReportAllocs()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,9 +51,9 @@ func TestLeaseCheckpointRules(t *testing.T) {
 		if l, err = store.Take(ctx, l, "w"); err != nil {
 			rt.Fatal(err)
 		}
-		var writes atomic.Int64
+		var counts counters
 		h := newLease(l, store, leaseTiming{self: "w", renewInterval: time.Second, failover: 3 * time.Second},
-			slog.New(slog.DiscardHandler), &writes)
+			slog.New(slog.DiscardHandler), &counts)
 		seq := func(n int) Sequence { return Sequence{Number: fmt.Sprintf("%05d", n)} }
 		stored := Sequence{} // zero: TRIM_HORIZON
 		ended := false
@@ -76,7 +75,7 @@ func TestLeaseCheckpointRules(t *testing.T) {
 					continue // the Checkpointer writes nothing for it
 				}
 			}
-			before := writes.Load()
+			before := counts.checkpoints.Load()
 			err := h.checkpoint(ctx, mode, at, upTo, nil, false)
 			c := at.Compare(stored)
 			var wantOK, wantWrite bool
@@ -94,7 +93,7 @@ func TestLeaseCheckpointRules(t *testing.T) {
 			if wantOK != (err == nil) || !wantOK && !errors.Is(err, ErrInvalidCheckpoint) {
 				rt.Fatalf("checkpoint(%d, %v, up to %v) with %v stored (ended %v) = %v", mode, at, upTo, stored, ended, err)
 			}
-			if got := writes.Load() > before; got != wantWrite {
+			if got := counts.checkpoints.Load() > before; got != wantWrite {
 				rt.Fatalf("checkpoint(%d, %v, up to %v) with %v stored: wrote %v, want %v", mode, at, upTo, stored, got, wantWrite)
 			}
 			if wantWrite && mode == shardEnd {

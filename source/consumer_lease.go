@@ -42,8 +42,9 @@ type lease struct {
 	// stop tells the shard loop to stop: with errHandoff when another
 	// worker asked for the lease, with errLost when the lease is gone.
 	stop func(cause error)
-	// writes counts checkpoint writes for the Consumer's Stats.
-	writes *atomic.Int64
+	// writes counts checkpoint writes for the Consumer's Stats, lost and
+	// handedOff the leases lost and handed over.
+	writes, lost_, handedOff *atomic.Int64
 	// hooks are told every checkpoint write; set before the lease is used.
 	hooks []hook.Checkpoints
 
@@ -58,8 +59,8 @@ type lease struct {
 	stored atomic.Pointer[string]
 }
 
-func newLease(l checkpoint.Lease, store checkpoint.Store, timing leaseTiming, log *slog.Logger, writes *atomic.Int64) *lease {
-	h := &lease{key: l.Key, store: store, timing: timing, log: log, writes: writes,
+func newLease(l checkpoint.Lease, store checkpoint.Store, timing leaseTiming, log *slog.Logger, c *counters) *lease {
+	h := &lease{key: l.Key, store: store, timing: timing, log: log, writes: &c.checkpoints, lost_: &c.leasesLost, handedOff: &c.leasesHandedOff,
 		cur: l, lastWrite: time.Now(), stop: func(error) {}}
 	h.stored.Store(&l.Checkpoint)
 	return h
@@ -89,6 +90,7 @@ func (h *lease) markLost(err error) {
 		return
 	}
 	h.lost = true
+	h.lost_.Add(1)
 	h.log.Warn("lease lost", "err", err)
 	h.stop(errLost)
 }
@@ -245,6 +247,7 @@ func (h *lease) handoff(ctx context.Context) {
 	l := h.cur
 	if l.PendingOwner != "" && l.PendingOwner != self {
 		if _, err := h.store.Handoff(ctx, l); err == nil {
+			h.handedOff.Add(1)
 			h.log.Info("handed lease over", "to", l.PendingOwner, "checkpoint", l.Checkpoint)
 			return
 		}
@@ -255,6 +258,7 @@ func (h *lease) handoff(ctx context.Context) {
 	}
 	if fresh.PendingOwner != "" && fresh.PendingOwner != self {
 		if _, err := h.store.Handoff(ctx, fresh); err == nil {
+			h.handedOff.Add(1)
 			h.log.Info("handed lease over", "to", fresh.PendingOwner, "checkpoint", fresh.Checkpoint)
 			return
 		}

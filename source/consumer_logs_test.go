@@ -78,6 +78,10 @@ func TestConsumerLogsLeasesAndProgress(t *testing.T) {
 		if n := len(out.lines("worker=a", "handed lease over", "to=b")); n != 2 {
 			t.Errorf("%d 'handed lease over to=b' lines from a; want 2", n)
 		}
+		// Stats count what the lines say.
+		if sa, sb := a.C.Stats(), b.C.Stats(); sa.LeasesTaken != 4 || sa.LeasesHandedOff != 2 || sa.LeasesLost != 0 || sb.LeasesTaken != 2 {
+			t.Errorf("a took %d, handed off %d, lost %d; b took %d; want 4, 2, 0 and 2", sa.LeasesTaken, sa.LeasesHandedOff, sa.LeasesLost, sb.LeasesTaken)
+		}
 		if got := out.lines("from=b", "worker=b", "took lease"); len(got) != 0 {
 			t.Errorf("b says it took leases from itself:\n%s", strings.Join(got, "\n"))
 		}

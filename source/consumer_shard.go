@@ -70,19 +70,19 @@ type shardLoop struct {
 	skip Sequence
 
 	// For Stats.
-	records    atomic.Int64
-	behind     atomic.Int64
-	lastSeq    atomic.Pointer[string]
-	allRecords *atomic.Int64 // the Consumer's count
-	panics     atomic.Int64
-	streak     int // panics with no batch accepted in between; loop goroutine only
+	records atomic.Int64
+	behind  atomic.Int64
+	lastSeq atomic.Pointer[string]
+	all     *counters // the Consumer's
+	panics  atomic.Int64
+	streak  int // panics with no batch accepted in between; loop goroutine only
 }
 
 // newShardLoop returns the loop of lease l, whose contexts derive from ctx;
 // it makes itself l's stop callback, so that a lost lease or a hand-off
 // request stops it.
-func newShardLoop(ctx context.Context, cfg loopConfig, l *lease, log *slog.Logger, allRecords *atomic.Int64) *shardLoop {
-	s := &shardLoop{key: l.key, cfg: cfg, lease: l, log: log, baseCtx: ctx, allRecords: allRecords}
+func newShardLoop(ctx context.Context, cfg loopConfig, l *lease, log *slog.Logger, all *counters) *shardLoop {
+	s := &shardLoop{key: l.key, cfg: cfg, lease: l, log: log, baseCtx: ctx, all: all}
 	s.stopCtx, s.stopCancel = context.WithCancelCause(ctx)
 	s.procCtx, s.procCancel = context.WithCancel(ctx)
 	l.stop = s.stop
@@ -354,7 +354,12 @@ func (s *shardLoop) process(p Processor, d *delivery, records []Record) bool {
 			s.accepted = end
 			s.records.Add(int64(len(records)))
 			s.lastSeq.Store(&last.SequenceNumber)
-			s.allRecords.Add(int64(len(records)))
+			s.all.records.Add(int64(len(records)))
+			var n int64
+			for i := range records {
+				n += int64(len(records[i].Data))
+			}
+			s.all.bytes.Add(n)
 			return true
 		}
 		if lost, _ := s.lease.status(); lost {

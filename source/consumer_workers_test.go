@@ -267,6 +267,9 @@ func TestConsumerStealsWhenHandOffIsNotHonoured(t *testing.T) {
 		if own["b"] != 1 {
 			t.Errorf("after the steal b owns %d leases, want 1 (lost %s)", own["b"], id)
 		}
+		if n := a.C.Stats().LeasesLost; n != 1 {
+			t.Errorf("a's Stats count %d leases lost, want the 1 stolen", n)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the old owner never heard LeaseLost")
 	}
