@@ -262,7 +262,7 @@ func testSlidingState(t *testing.T, s checkpoint.Store, cfg config) {
 			// Another worker takes the lease over, and the old owner's
 			// next checkpoint is refused without harming its state.
 			stale := l
-			l = release(t, s, l)
+			release(t, s, l)
 			l = take(t, s, get(t, s, k), "w2")
 			stale.Checkpoint, stale.State = at(i+1), slide(i+1)
 			if _, err := s.Checkpoint(t.Context(), stale); !errors.Is(err, checkpoint.ErrLeaseLost) {
