@@ -134,6 +134,11 @@ func local(src recordSource, cfg *config, e env) (*reporter, func(context.Contex
 		t.filter, t.groupFilter = true, []byte(cfg.groupOnly)
 	}
 	var mu sync.Mutex
+	if ls, ok := src.(*lineSource); ok && cfg.once && dec.time.kind == fromNone && dec.group.kind == fromNone {
+		c := newLineCounter(&mu, t, dec, runtime.GOMAXPROCS(0), cfg.capacity == 0)
+		read := func(ctx context.Context) error { return c.run(ctx, ls) }
+		return &reporter{mu: &mu, tally: t, cfg: cfg, source: src.name(), maxShown: cfg.groups, past: pastReport{time: e.now()}}, read
+	}
 	read := func(ctx context.Context) error {
 		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
 		err := src.run(ctx, p.deliver)
