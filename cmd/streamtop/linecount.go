@@ -199,7 +199,7 @@ func (w *lineWorker) sum(lines []byte) {
 			w.skipped.count(err)
 			continue
 		}
-		w.sums.add(out.key, out.weight)
+		w.sums.add(out.key, out.weight, 1)
 	}
 }
 
@@ -214,15 +214,21 @@ func (c *lineCounter) add() {
 	defer c.mu.Unlock()
 	t := c.tally
 	g := t.group(nil) // one group, never past maxGroups
+	// The workers' sums meet in the first's table: most keys are in every
+	// worker's, and a sum there costs less than an Add.
+	all := &c.workers[0].sums
+	for _, w := range c.workers[1:] {
+		w.sums.drainInto(all)
+	}
 	counted := false
+	all.drain(func(key string, weight, records int64) {
+		if g.w.Add(key, c.heldAt, weight) {
+			counted = true
+		} else {
+			t.skipped.Late += records
+		}
+	})
 	for _, w := range c.workers {
-		w.sums.drain(func(key string, weight, records int64) {
-			if g.w.Add(key, c.heldAt, weight) {
-				counted = true
-			} else {
-				t.skipped.Late += records
-			}
-		})
 		t.records += w.records
 		t.skipped.add(w.skipped)
 		w.records, w.skipped = 0, skipped{}

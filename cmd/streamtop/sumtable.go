@@ -39,8 +39,8 @@ type sumSlot struct {
 	records int64
 }
 
-// add adds weight to key's sum and one to its records.
-func (t *sumTable) add(key []byte, weight int64) {
+// add adds weight and records to key's sums.
+func (t *sumTable) add(key []byte, weight, records int64) {
 	if 2*(t.used+1) > len(t.slots) {
 		t.grow()
 	}
@@ -70,7 +70,7 @@ func (t *sumTable) add(key []byte, weight int64) {
 		t.touched = append(t.touched, int32(i))
 	}
 	s.weight += weight
-	s.records++
+	s.records += records
 }
 
 func (t *sumTable) equal(s *sumSlot, key []byte) bool {
@@ -126,6 +126,21 @@ func (t *sumTable) drain(f func(key string, weight, records int64)) {
 	for _, i := range t.touched {
 		s := &t.slots[i]
 		f(t.keyOf(s), s.weight, s.records)
+		s.weight, s.records = 0, 0
+	}
+	t.touched = t.touched[:0]
+}
+
+// drainInto drains t into u: it adds each key's sums since the last drain
+// to u, and sets them to 0 in t.
+func (t *sumTable) drainInto(u *sumTable) {
+	for _, i := range t.touched {
+		s := &t.slots[i]
+		if s.n-1 <= shortKey {
+			u.add(s.key[:s.n-1], s.weight, s.records)
+		} else {
+			u.add([]byte(t.keyOf(s)), s.weight, s.records)
+		}
 		s.weight, s.records = 0, 0
 	}
 	t.touched = t.touched[:0]
