@@ -123,7 +123,8 @@ func run(ctx context.Context, args []string, e env) int {
 
 // local makes the reporter and the reading of a source counted in this
 // process: read runs the source to its end, through a pipeline that decodes
-// on every core; when it returns, everything read is counted.
+// on every core, or for -once on stdin by arrival time and with no group,
+// through a lineCounter; when it returns, everything read is counted.
 func local(src recordSource, cfg *config, e env) (*reporter, func(context.Context) error) {
 	dec, _ := cfg.decoder() // checked by parseFlags
 	t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
