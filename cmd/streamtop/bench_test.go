@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 )
@@ -40,29 +38,26 @@ func appendInt(b []byte, i int) []byte {
 	return append(b, byte('0'+i%10))
 }
 
-// benchOnce runs -once's whole path, read, decode and count, over data,
-// through the pipeline main uses.
+// benchOnce runs -once's whole path over data as main does: read, decode,
+// count, and the final report.
 func benchOnce(b *testing.B, data []byte, args ...string) {
 	cfg, err := parseFlags(args, os.Stderr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	lines := bytes.Count(data, []byte{'\n'})
-	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC) // date-proof: the line source is handed this clock
+	now := func() time.Time { return t0 } // date-proof: the line source is handed this clock
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for b.Loop() {
-		dec, _ := cfg.decoder()
-		t := newTally(dec, cfg.newWindow, cfg.bucket, cfg.maxGroups())
-		t.flushLimit = slotLimit // as main sets it for -once
-		var mu sync.Mutex
-		src := &lineSource{r: bytes.NewReader(data), now: func() time.Time { return t0 }}
-		p := newPipeline(&mu, t, dec, runtime.GOMAXPROCS(0))
-		err := src.run(context.Background(), p.deliver)
-		p.close()
-		if err != nil {
+		src := &lineSource{r: bytes.NewReader(data), label: "stdin", now: now}
+		rep, read := local(src, cfg, env{now: now})
+		if err := read(context.Background()); err != nil {
 			b.Fatal(err)
+		}
+		if r := rep.report(now(), cfg.n); len(r.Groups) != 1 {
+			b.Fatalf("report has %d groups, want 1", len(r.Groups))
 		}
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")

@@ -179,17 +179,9 @@ func (t *tally) count(d *decoded) {
 	}
 	g := t.last // records mostly come in runs of one group, or have none
 	if g == nil || string(d.group) != g.name {
-		if g = t.groups[string(d.group)]; g == nil {
-			if len(t.groups) >= t.maxGroups {
-				t.skipped.OverLimit++
-				return
-			}
-			w, err := t.newWindow()
-			if err != nil {
-				panic(err) // the options were validated when the command started
-			}
-			g = &groupState{name: string(d.group), w: w, slots: map[string]*slot{}}
-			t.groups[g.name] = g
+		if g = t.group(d.group); g == nil {
+			t.skipped.OverLimit++
+			return
 		}
 		t.last = g
 	}
@@ -227,6 +219,24 @@ func (t *tally) count(d *decoded) {
 	if t.touched >= t.flushLimit {
 		t.flush()
 	}
+}
+
+// group returns the state of the group named name, made if it is new, or
+// nil if it is new and maxGroups are counted already.
+func (t *tally) group(name []byte) *groupState {
+	if g := t.groups[string(name)]; g != nil {
+		return g
+	}
+	if len(t.groups) >= t.maxGroups {
+		return nil
+	}
+	w, err := t.newWindow()
+	if err != nil {
+		panic(err) // the options were validated when the command started
+	}
+	g := &groupState{name: string(name), w: w, slots: map[string]*slot{}}
+	t.groups[g.name] = g
+	return g
 }
 
 // flush adds the pending slots to their windows.
