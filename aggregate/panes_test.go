@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
 )
@@ -312,4 +313,78 @@ func TestPanesFromVersion1State(t *testing.T) {
 			t.Errorf("group %s: the last save, a window on, is still whole", g)
 		}
 	}
+}
+
+// boundedCheckpointer refuses states over max bytes, as a lease item does.
+type boundedCheckpointer struct {
+	savingCheckpointer
+	max int
+}
+
+func (c *boundedCheckpointer) CheckpointState(ctx context.Context, at source.Sequence, state []byte) error {
+	if len(state) > c.max {
+		return fmt.Errorf("%w: %d bytes", checkpoint.ErrStateTooLarge, len(state))
+	}
+	return c.savingCheckpointer.CheckpointState(ctx, at, state)
+}
+
+// Counting exactly, a window whose panes a store refuses as too large is
+// saved whole instead, as before panes: every key once, not once per
+// bucket. The state still restores.
+func TestPanesTooLargeSavedWhole(t *testing.T) {
+	// The same 300 keys in every bucket.
+	var recs []source.Record
+	t0 := time.Unix(1_700_000_000, 0) // date-proof: arrival times are the test's data; no processor idles here
+	for b := range 12 {
+		for k := range 300 {
+			recs = append(recs, source.Record{Data: fmt.Appendf(nil, "g0/key-%d", k),
+				SequenceNumber: fmt.Sprintf("%08d", len(recs)+1), ArrivalTime: t0.Add(time.Duration(b) * time.Second)})
+		}
+	}
+	ctx := context.Background()
+	measure := func(capacity int) []byte {
+		out, _ := sink.NewMemory()
+		p := paneAggregator(t, out, capacity).NewProcessor("s")
+		if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
+			t.Fatal(err)
+		}
+		cp := &savingCheckpointer{}
+		process(t, p, recs, cp)
+		return cp.states[len(cp.states)-1]
+	}
+	panes := measure(0)
+	st, err := decodeState(panes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.whole = true
+	whole, err := encodeState(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) >= len(panes) {
+		t.Fatalf("whole %d bytes, panes %d: the test needs the panes larger", len(whole), len(panes))
+	}
+	out, _ := sink.NewMemory()
+	a := paneAggregator(t, out, 0)
+	p := a.NewProcessor("s")
+	if err := p.Initialize(ctx, source.InitInput{ShardID: "s", Start: source.Position{Type: source.TrimHorizon}}); err != nil {
+		t.Fatal(err)
+	}
+	cp := &boundedCheckpointer{max: (len(whole) + len(panes)) / 2}
+	process(t, p, recs, cp)
+	last := cp.states[len(cp.states)-1]
+	if last == nil || a.Stats().StateWrites != int64(len(cp.states)) {
+		t.Fatalf("%d states saved of %d checkpoints; want every one, whole", a.Stats().StateWrites, len(cp.states))
+	}
+	got, err := decodeState(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g, ps := range got.panes {
+		if !ps.legacy {
+			t.Errorf("group %s saved as panes over the bound", g)
+		}
+	}
+	t.Logf("panes %d bytes, whole %d, bound %d, last state %d", len(panes), len(whole), cp.max, len(last))
 }

@@ -35,6 +35,9 @@ type state struct {
 	// The shape of the windows (the Aggregator's), for saving panes.
 	size, bucket time.Duration
 	capacity     int
+	// whole: save every window in its own encoding, which is smaller
+	// than its panes, after a store refused the panes as too large.
+	whole bool
 }
 
 // processor aggregates one shard. The Consumer calls it from one goroutine.
@@ -117,7 +120,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 			return nil
 		}
 	}
-	st.size, st.bucket, st.capacity = p.size, p.bucket, p.capacity
+	st.size, st.bucket, st.capacity, st.whole = p.size, p.bucket, p.capacity, p.whole
 	p.state = st
 	p.setStateBytes(int64(len(in.State)))
 	return nil
@@ -199,8 +202,8 @@ func (p *processor) start(b int64) {
 }
 
 // keepsPanes reports whether the processor keeps its windows' panes to
-// save: until a checkpoint saves no state.
-func (p *processor) keepsPanes() bool { return !p.saveWithout }
+// save: until a checkpoint saves no state, or the store refuses them.
+func (p *processor) keepsPanes() bool { return !p.saveWithout && !p.whole }
 
 // groupPanes returns group g's panes, made if need be.
 func (p *processor) groupPanes(g string) *panes {
@@ -369,6 +372,16 @@ func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 		b, err := encodeState(&p.state)
 		if err == nil {
 			err = sc.CheckpointState(ctx, p.applied, b)
+			if errors.Is(err, checkpoint.ErrStateTooLarge) && !p.whole && !p.sketch {
+				// Panes repeat each key once per bucket; a Counter's
+				// own encoding lists it once. Save whole from now on.
+				// (A Sketch's own encoding holds its panes and more.)
+				p.whole = true
+				clear(p.panes)
+				if b, err = encodeState(&p.state); err == nil {
+					err = sc.CheckpointState(ctx, p.applied, b)
+				}
+			}
 			if err == nil {
 				p.unsaved = false
 				p.a.stats.stateWrites.Add(1)
