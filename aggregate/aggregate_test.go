@@ -515,22 +515,23 @@ func TestMalformedRecords(t *testing.T) {
 // stops the shard); a state too large falls back to plain checkpoints.
 func TestCheckpointErrors(t *testing.T) {
 	ctx := context.Background()
-	run := func(failWith error) (*table, error) {
+	run := func(failWith error, failures int) (*table, error) {
 		agg, _ := New(Config{Size: time.Second, Bucket: time.Second, Decoder: splitDecoder, Sink: &memSink{}})
 		p := agg.NewProcessor("s")
 		_ = p.Initialize(ctx, source.InitInput{ShardID: "s", Start: start(checkpoint.TrimHorizon)})
-		tab := &table{failures: 1, failWith: failWith}
+		tab := &table{failures: failures, failWith: failWith}
 		records := []source.Record{rec(0, "a/x", t0), rec(1, "a/x", t0.Add(time.Second))}
 		tab.delivered = records[1].SequenceNumber
 		return tab, p.ProcessRecords(ctx, records, tableCP{tab})
 	}
-	if _, err := run(fmt.Errorf("shard s: %w", checkpoint.ErrLeaseLost)); !errors.Is(err, checkpoint.ErrLeaseLost) {
+	if _, err := run(fmt.Errorf("shard s: %w", checkpoint.ErrLeaseLost), 1); !errors.Is(err, checkpoint.ErrLeaseLost) {
 		t.Errorf("lease lost: ProcessRecords = %v, want ErrLeaseLost", err)
 	}
 	if !stateSupported() {
 		return // without a window encoding no state is ever offered
 	}
-	tab, err := run(fmt.Errorf("item: %w", checkpoint.ErrStateTooLarge))
+	// Refused as panes, then whole (see TestPanesTooLargeSavedWhole).
+	tab, err := run(fmt.Errorf("item: %w", checkpoint.ErrStateTooLarge), 2)
 	if err != nil || tab.seq != tab.delivered || tab.state != nil {
 		t.Errorf("state too large: ProcessRecords = %v, checkpoint %q state %d bytes; want a plain checkpoint", err, tab.seq, len(tab.state))
 	}
