@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/streamtop/streamtop/internal/awserr"
 	"github.com/streamtop/streamtop/internal/backoff"
 )
 
@@ -77,21 +77,11 @@ func CreateTable(ctx context.Context, client TableClient, in *dynamodb.CreateTab
 	}
 }
 
-// throttleCodes are the error codes with which DynamoDB says "slow down":
-// per-table or per-partition capacity, the account's request rate, and the
-// control plane's rate.
-var throttleCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-	"ThrottlingException":                    true,
-}
-
-// IsThrottle reports whether err is DynamoDB asking the caller to slow down,
-// the one kind of failure worth retrying unchanged.
-func IsThrottle(err error) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()]
-}
+// IsThrottle reports whether err is DynamoDB asking the caller to slow down
+// (per-table or per-partition capacity, the account's request rate, the
+// control plane's rate), the one kind of failure worth retrying unchanged.
+// The codes are awserr's, shared with Kinesis.
+func IsThrottle(err error) bool { return awserr.IsThrottle(err) }
 
 // Num is a number attribute holding n.
 func Num(n int64) types.AttributeValue {
