@@ -46,12 +46,13 @@ var seed = maphash.MakeSeed()
 // MarshalBinary, AppendBinary), and the functions that do (TopOf, another
 // summary's Merge), may run together under a read lock.
 //
-// Cost: Add, Count and Len are O(1) and allocate nothing; Add also visits
-// about one counter per 128 of weight added, amortised, which only weights
-// in the hundreds make noticeable. Top(k) is O(Len log k). Memory is fixed at
-// creation, about 92 bytes per unit of capacity (about 91 KiB at capacity
-// 1024), plus whatever the monitored keys hold: a string key's bytes are
-// kept, not copied.
+// Cost: Add, Count and Len are O(1) and allocate nothing (but see Add for
+// weights in the billions); Add also visits about one counter per 128 of
+// weight added, amortised, which only weights in the hundreds make
+// noticeable. Top(k) is O(Len log k). Memory is fixed at creation: 44 bytes
+// per unit of capacity plus the size of a key, so about 60 bytes for string
+// keys (61 KiB at capacity 1024), plus whatever the monitored keys hold: a
+// string key's bytes are kept, not copied.
 //
 // Float keys behave as in Go maps: a NaN key never matches itself, so don't
 // count NaN.
@@ -315,7 +316,9 @@ func (s *SpaceSaving[K]) unlink(i int) {
 // int64.
 //
 // Add is O(1) amortised, plus a counter visited per 128 of weight (see
-// SpaceSaving), and allocates nothing.
+// SpaceSaving). It allocates nothing, except when it admits a key with an
+// error bound of 2^32 or more, which only a smallest count that large
+// allows: such bounds are kept aside, about 16 bytes each.
 func (s *SpaceSaving[K]) Add(key K, n int64) {
 	if n <= 0 {
 		return
@@ -326,7 +329,7 @@ func (s *SpaceSaving[K]) Add(key K, n int64) {
 // AddAll adds 1 to the count of each key in keys, in order, and leaves s as
 // those Adds of 1 would. It is faster than the Adds when many keys are not
 // in the CPU's caches: about 0.75x their time at Zipf 1.1 over a million
-// keys. It allocates nothing.
+// keys. It allocates nothing (as Add).
 func (s *SpaceSaving[K]) AddAll(keys []K) {
 	// Hash a block of keys before looking any of them up, so that the
 	// reads of keys whose bytes are not in cache overlap instead of each

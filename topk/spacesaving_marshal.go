@@ -79,7 +79,7 @@ func (s *SpaceSaving[K]) AppendBinary(b []byte) ([]byte, error) {
 // key twice, more keys than the capacity, ...).
 //
 // Memory: what NewSpaceSaving allocates for the encoded capacity, which
-// nothing in data bounds (up to MaxCapacity, about 92 bytes a unit); the
+// nothing in data bounds (up to MaxCapacity, about 60 bytes a unit); the
 // keys themselves take no more than data's length.
 func (s *SpaceSaving[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
