@@ -80,19 +80,39 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 	// counters. other's filter is at least as large as s's (capacities
 	// decide both), so each of s's cells takes the largest of the cells of
 	// other's that fold onto it.
-	// The saturated cells' shared counter is read as it was before the
-	// merge, while setFilter raises it to cover every new value.
-	sat := s.alphaSat
-	for j, a := range s.alpha {
-		var most int64
-		for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
-			most = max(most, other.filter(uint32(j2)))
+	if s.alphaSat == 0 && other.alphaSat == 0 {
+		// No cell is saturated on either side, the common case, so the
+		// cells hold their counters as they are.
+		for j, a := range s.alpha {
+			var most uint32
+			if len(other.alpha) == len(s.alpha) {
+				most = other.alpha[j]
+			} else {
+				for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
+					most = max(most, other.alpha[j2])
+				}
+			}
+			if sum := uint64(a) + uint64(most); sum < saturated {
+				s.alpha[j] = uint32(sum)
+			} else {
+				s.setFilter(uint32(j), int64(sum))
+			}
 		}
-		before := int64(a)
-		if a == saturated {
-			before = sat
+	} else {
+		// The saturated cells' shared counter is read as it was before
+		// the merge, while setFilter raises it to cover every new value.
+		sat := s.alphaSat
+		for j, a := range s.alpha {
+			var most int64
+			for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
+				most = max(most, other.filter(uint32(j2)))
+			}
+			before := int64(a)
+			if a == saturated {
+				before = sat
+			}
+			s.setFilter(uint32(j), before+most)
 		}
-		s.setFilter(uint32(j), before+most)
 	}
 
 	if len(cands) > s.capacity {
@@ -121,8 +141,12 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		s.keys = append(s.keys, c.key)
 		s.hashes = append(s.hashes, c.h)
 		s.counts = append(s.counts, count)
-		s.errs = append(s.errs, 0)
-		s.setErr(i, count-c.lb)
+		if e := count - c.lb; e < saturated {
+			s.errs = append(s.errs, uint32(e))
+		} else {
+			s.errs = append(s.errs, 0)
+			s.setErr(i, e)
+		}
 		s.link(i, c.h)
 	}
 	s.total = total
