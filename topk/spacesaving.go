@@ -188,9 +188,8 @@ func pow2(n int) int {
 // keeps of it: enough for a table of at most 2^27 slots and its tags, and
 // half the memory of the whole hash. maphash mixes every bit, so the low
 // half serves. Strings take the direct path: maphash.Comparable would make
-// the key escape to the heap. Returning straight from each branch keeps
-// hashOf small enough for AddAll's hashing loop to inline it (folding the
-// high half in made AddAll 11% slower).
+// the key escape to the heap. (Folding the high half into the low made
+// AddAll 11% slower, as measured at Zipf 0.9.)
 func hashOf[K cmp.Ordered](key K) uint32 {
 	if s, ok := any(key).(string); ok {
 		return uint32(maphash.String(seed, s))
