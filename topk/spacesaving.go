@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
+	"math"
+	"math/bits"
 	"slices"
 	"unsafe"
 )
 
 // MaxCapacity is the largest capacity NewSpaceSaving accepts: about 67
-// million keys, a summary of about 6 GB. Beyond it, Exact serves better.
+// million keys, a summary of about 4 GB. Beyond it, Exact serves better.
 //
-// The bound keeps entry indexes within the 32 bits the hash table's slots
-// give them.
+// The bound keeps entry indexes within 27 of the 32 bits of a hash table
+// slot, leaving at least 5 bits of the key's hash to skip most key
+// comparisons.
 const MaxCapacity = 1 << 26
 
 // seed is shared by every SpaceSaving in the process, so Merge can reuse the
@@ -43,12 +46,13 @@ var seed = maphash.MakeSeed()
 // MarshalBinary, AppendBinary), and the functions that do (TopOf, another
 // summary's Merge), may run together under a read lock.
 //
-// Cost: Add, Count and Len are O(1) and allocate nothing; Add also visits
-// about one counter per 128 of weight added, amortised, which only weights
-// in the hundreds make noticeable. Top(k) is O(Len log k). Memory is fixed at
-// creation, about 92 bytes per unit of capacity (about 91 KiB at capacity
-// 1024), plus whatever the monitored keys hold: a string key's bytes are
-// kept, not copied.
+// Cost: Add, Count and Len are O(1) and allocate nothing (but see Add for
+// weights in the billions); Add also visits about one counter per 128 of
+// weight added, amortised, which only weights in the hundreds make
+// noticeable. Top(k) is O(Len log k). Memory is fixed at creation: 44 bytes
+// per unit of capacity plus the size of a key, so about 60 bytes for string
+// keys (61 KiB at capacity 1024), plus whatever the monitored keys hold: a
+// string key's bytes are kept, not copied.
 //
 // Float keys behave as in Go maps: a NaN key never matches itself, so don't
 // count NaN.
@@ -74,33 +78,53 @@ type SpaceSaving[K cmp.Ordered] struct {
 	// N/queueBuckets + capacity counters over a whole stream. That is the
 	// "one counter per 128 of weight" of the type's doc.
 	//
-	// Memory: 8 bytes per slot of index (2 x capacity, rounded up to a
-	// power of two) and of alpha (4 x capacity, likewise), 28 per entry
-	// (hash, count, err, next) plus the key's own size.
+	// Memory: 4 bytes per slot of index (2 x capacity, rounded up to a
+	// power of two) and of alpha (4 x capacity, likewise), 20 per entry
+	// (hash, count, err, next) plus the key's own size: 44 bytes per unit
+	// of capacity besides the key. Four filter cells per counter are worth
+	// their 16 bytes: at two per counter, the tail's keys share cells
+	// enough to double the evictions and the errors of the top 100 on the
+	// shifting and all-distinct streams.
 
 	capacity int
 	total    int64 // N: the weight added, merged streams included
 
 	// The monitored entries, struct of arrays so that a probe touches only
-	// the arrays it needs. Entry i's key was admitted with error errs[i]; its
-	// true count lies in [counts[i]-errs[i], counts[i]].
-	keys   []K
-	hashes []uint64
-	counts []int64
-	errs   []int64
+	// the arrays it needs. Entry i's key was admitted with error errOf(i);
+	// its true count lies in [counts[i]-errOf(i), counts[i]]. An error is
+	// at most the smallest count, so it takes 32 bits until that passes 4
+	// billion; a larger one is kept in bigErrs, its errs slot holding
+	// saturated. Counts take int64: weights are int64.
+	keys    []K
+	hashes  []uint32
+	counts  []int64
+	errs    []uint32
+	bigErrs map[int32]int64
 
 	// index is a power-of-two open-addressed table with linear probing. A
-	// slot is 0 when empty, else the high 32 bits of the key's hash (to skip
-	// most key comparisons) over the entry's index plus one.
-	index []uint64
-	mask  uint64
+	// slot is 0 when empty, else the entry's index plus one in the bits of
+	// idxMask, under the rest of the key's hash (a tag that skips most key
+	// comparisons). A key's home slot is its hash's low bits, so the tag is
+	// mostly other bits than the home's.
+	index   []uint32
+	mask    uint32
+	idxMask uint32
 
 	// alpha is the admission filter. A key that is not monitored has a true
-	// count of at most alpha[cell(hash)], and every alpha is at most the
-	// smallest monitored count, so admitting a key with error alpha never
-	// breaks the bound Err <= N/capacity.
-	alpha     []int64
-	alphaMask uint64
+	// count of at most filter(cell(hash)), and every filter counter is at
+	// most the smallest monitored count, so admitting a key with error
+	// filter(cell) never breaks the bound Err <= N/capacity.
+	//
+	// A cell holds its counter in 32 bits, half the memory of an int64.
+	// Counters that reach saturated (once the smallest count does, past 4
+	// billion) share one int64, alphaSat, instead: a cell that holds
+	// saturated reads as alphaSat, which is at least every value any such
+	// cell was set to, so a filter counter never understates. Those cells
+	// then act as one counter, a coarser filter under the same invariant,
+	// and nothing else changes.
+	alpha     []uint32
+	alphaMask uint32
+	alphaSat  int64
 
 	// The bucket queue that finds the smallest counter of a full summary.
 	// Bucket b lists, through next, entries filed with count base+b; an
@@ -113,6 +137,9 @@ type SpaceSaving[K cmp.Ordered] struct {
 	base int64
 	cur  int
 }
+
+// saturated marks a filter cell whose counter is alphaSat (see SpaceSaving).
+const saturated = math.MaxUint32
 
 // queueBuckets is the span of counts the bucket queue holds above its base.
 // Wider makes the O(capacity) refills rarer, and a weight above it may skip
@@ -134,13 +161,14 @@ func NewSpaceSaving[K cmp.Ordered](capacity int) (*SpaceSaving[K], error) {
 	s := &SpaceSaving[K]{
 		capacity:  capacity,
 		keys:      make([]K, 0, capacity),
-		hashes:    make([]uint64, 0, capacity),
+		hashes:    make([]uint32, 0, capacity),
 		counts:    make([]int64, 0, capacity),
-		errs:      make([]int64, 0, capacity),
-		index:     make([]uint64, slots),
-		mask:      uint64(slots - 1),
-		alpha:     make([]int64, cells),
-		alphaMask: uint64(cells - 1),
+		errs:      make([]uint32, 0, capacity),
+		index:     make([]uint32, slots),
+		mask:      uint32(slots - 1),
+		idxMask:   1<<bits.Len(uint(capacity)) - 1,
+		alpha:     make([]uint32, cells),
+		alphaMask: uint32(cells - 1),
 		next:      make([]int32, capacity),
 	}
 	s.idle()
@@ -156,32 +184,90 @@ func pow2(n int) int {
 	return p
 }
 
-// hashOf hashes a key with the process-wide seed. Strings take the direct
-// path: maphash.Comparable would make the key escape to the heap.
-func hashOf[K cmp.Ordered](key K) uint64 {
+// hashOf hashes a key with the process-wide seed, to the 32 bits a summary
+// keeps of it: enough for a table of at most 2^27 slots and its tags, and
+// half the memory of the whole hash. maphash mixes every bit, so the low
+// half serves. Strings take the direct path: maphash.Comparable would make
+// the key escape to the heap. (Folding the high half into the low made
+// AddAll 11% slower, as measured at Zipf 0.9.)
+func hashOf[K cmp.Ordered](key K) uint32 {
 	if s, ok := any(key).(string); ok {
-		return maphash.String(seed, s)
+		return uint32(maphash.String(seed, s))
 	}
-	return maphash.Comparable(seed, key)
+	return uint32(maphash.Comparable(seed, key))
 }
 
-// cell returns the filter counter of a hash. It uses the high half of the
-// hash, while the table uses the low half, so keys that collide in one
-// rarely collide in the other.
-func (s *SpaceSaving[K]) cell(h uint64) uint64 {
-	return (h >> 32) & s.alphaMask
+// cell returns the filter counter of a hash. It takes the hash's bits from
+// the 16th up, while the table's home slot takes the lowest, so keys that
+// collide in one rarely collide in the other. Rotating rather than shifting
+// keeps a smaller filter's cell the larger one's modulo its size, which
+// Merge relies on.
+func (s *SpaceSaving[K]) cell(h uint32) uint32 {
+	return bits.RotateLeft32(h, -16) & s.alphaMask
+}
+
+// filter returns the filter counter of cell c.
+func (s *SpaceSaving[K]) filter(c uint32) int64 {
+	if a := s.alpha[c]; a != saturated {
+		return int64(a)
+	}
+	return s.alphaSat
+}
+
+// setFilter sets the filter counter of cell c to v, which must be at least
+// filter(c): counters only grow.
+func (s *SpaceSaving[K]) setFilter(c uint32, v int64) {
+	if v < saturated {
+		s.alpha[c] = uint32(v)
+		return
+	}
+	s.alpha[c] = saturated
+	s.alphaSat = max(s.alphaSat, v)
+}
+
+// filterFloor returns the largest filter counter.
+func (s *SpaceSaving[K]) filterFloor() int64 {
+	if m := slices.Max(s.alpha); m != saturated {
+		return int64(m)
+	}
+	return s.alphaSat
+}
+
+// errOf returns the error of entry i.
+func (s *SpaceSaving[K]) errOf(i int) int64 {
+	if e := s.errs[i]; e != saturated {
+		return int64(e)
+	}
+	return s.bigErrs[int32(i)]
+}
+
+// setErr sets the error of entry i, which must exist. Only an error of 4
+// billion or more allocates, in bigErrs.
+func (s *SpaceSaving[K]) setErr(i int, e int64) {
+	if s.errs[i] == saturated {
+		delete(s.bigErrs, int32(i))
+	}
+	if e < saturated {
+		s.errs[i] = uint32(e)
+		return
+	}
+	s.errs[i] = saturated
+	if s.bigErrs == nil {
+		s.bigErrs = make(map[int32]int64)
+	}
+	s.bigErrs[int32(i)] = e
 }
 
 // find returns the entry index of key, or -1 if it is not monitored.
-func (s *SpaceSaving[K]) find(key K, h uint64) int {
-	tag := h >> 32
+func (s *SpaceSaving[K]) find(key K, h uint32) int {
+	tag := h &^ s.idxMask
 	for p := h & s.mask; ; p = (p + 1) & s.mask {
 		slot := s.index[p]
 		if slot == 0 {
 			return -1
 		}
-		if slot>>32 == tag {
-			if i := int(uint32(slot)) - 1; s.keys[i] == key {
+		if slot&^s.idxMask == tag {
+			if i := int(slot&s.idxMask) - 1; s.keys[i] == key {
 				return i
 			}
 		}
@@ -189,19 +275,19 @@ func (s *SpaceSaving[K]) find(key K, h uint64) int {
 }
 
 // link puts entry i, of hash h, into the table.
-func (s *SpaceSaving[K]) link(i int, h uint64) {
+func (s *SpaceSaving[K]) link(i int, h uint32) {
 	p := h & s.mask
 	for s.index[p] != 0 {
 		p = (p + 1) & s.mask
 	}
-	s.index[p] = h>>32<<32 | uint64(i+1)
+	s.index[p] = h&^s.idxMask | uint32(i+1)
 }
 
 // unlink takes entry i out of the table, shifting later slots of the probe
 // run back so that no tombstones are needed.
 func (s *SpaceSaving[K]) unlink(i int) {
 	p := s.hashes[i] & s.mask
-	for uint32(s.index[p]) != uint32(i+1) {
+	for s.index[p]&s.idxMask != uint32(i+1) {
 		p = (p + 1) & s.mask
 	}
 	for q := p; ; {
@@ -212,7 +298,7 @@ func (s *SpaceSaving[K]) unlink(i int) {
 			if slot == 0 {
 				return
 			}
-			home := s.hashes[uint32(slot)-1] & s.mask
+			home := s.hashes[slot&s.idxMask-1] & s.mask
 			// The slot may move back to p only if p lies on its probe path,
 			// from its home to q.
 			if (q-home)&s.mask >= (q-p)&s.mask {
@@ -229,7 +315,9 @@ func (s *SpaceSaving[K]) unlink(i int) {
 // int64.
 //
 // Add is O(1) amortised, plus a counter visited per 128 of weight (see
-// SpaceSaving), and allocates nothing.
+// SpaceSaving). It allocates nothing, except when it admits a key with an
+// error bound of 2^32 or more, which only a smallest count that large
+// allows: such bounds are kept aside, about 16 bytes each.
 func (s *SpaceSaving[K]) Add(key K, n int64) {
 	if n <= 0 {
 		return
@@ -240,12 +328,12 @@ func (s *SpaceSaving[K]) Add(key K, n int64) {
 // AddAll adds 1 to the count of each key in keys, in order, and leaves s as
 // those Adds of 1 would. It is faster than the Adds when many keys are not
 // in the CPU's caches: about 0.75x their time at Zipf 1.1 over a million
-// keys. It allocates nothing.
+// keys. It allocates nothing (as Add).
 func (s *SpaceSaving[K]) AddAll(keys []K) {
 	// Hash a block of keys before looking any of them up, so that the
 	// reads of keys whose bytes are not in cache overlap instead of each
 	// waiting for the one before.
-	var hashes [64]uint64
+	var hashes [64]uint32
 	for len(keys) > 0 {
 		block := keys[:min(len(keys), len(hashes))]
 		for i, k := range block {
@@ -259,14 +347,14 @@ func (s *SpaceSaving[K]) AddAll(keys []K) {
 }
 
 // add is Add for a positive n and the key's hash.
-func (s *SpaceSaving[K]) add(key K, h uint64, n int64) {
+func (s *SpaceSaving[K]) add(key K, h uint32, n int64) {
 	s.total += n
 	if i := s.find(key, h); i >= 0 {
 		s.counts[i] += n
 		return
 	}
 	c := s.cell(h)
-	a := s.alpha[c]
+	a := s.filter(c)
 	if len(s.keys) < s.capacity {
 		// Room to spare: admit at once. a is 0 unless a Merge filled the
 		// filter, and then it is the bound on what the key had before.
@@ -276,19 +364,19 @@ func (s *SpaceSaving[K]) add(key K, h uint64, n int64) {
 	// The queue's cursor is a lower bound on the smallest count, so most
 	// keys of a long tail are turned away here without touching the queue.
 	if a+n <= s.base+int64(s.cur) {
-		s.alpha[c] = a + n
+		s.setFilter(c, a+n)
 		return
 	}
 	m := s.smallest()
 	if a+n <= s.counts[m] {
-		s.alpha[c] = a + n
+		s.setFilter(c, a+n)
 		return
 	}
 	// Evict m: its filter counter must cover the evicted key's true count,
 	// which is at most its upper bound.
 	s.head[s.cur] = s.next[m]
-	if mc := s.cell(s.hashes[m]); s.alpha[mc] < s.counts[m] {
-		s.alpha[mc] = s.counts[m]
+	if mc := s.cell(s.hashes[m]); s.filter(mc) < s.counts[m] {
+		s.setFilter(mc, s.counts[m])
 	}
 	s.unlink(m)
 	s.admit(m, key, h, a+n, a)
@@ -296,15 +384,16 @@ func (s *SpaceSaving[K]) add(key K, h uint64, n int64) {
 
 // admit stores key in entry i (appending when i == len) with the given count
 // and error.
-func (s *SpaceSaving[K]) admit(i int, key K, h uint64, count, err int64) {
+func (s *SpaceSaving[K]) admit(i int, key K, h uint32, count, err int64) {
 	if i == len(s.keys) {
 		s.keys = append(s.keys, key)
 		s.hashes = append(s.hashes, h)
 		s.counts = append(s.counts, count)
-		s.errs = append(s.errs, err)
+		s.errs = append(s.errs, 0)
 	} else {
-		s.keys[i], s.hashes[i], s.counts[i], s.errs[i] = key, h, count, err
+		s.keys[i], s.hashes[i], s.counts[i] = key, h, count
 	}
+	s.setErr(i, err)
 	s.link(i, h)
 	if count < s.base+queueBuckets {
 		// Admitted over the smallest count, so at or above the cursor.
@@ -372,11 +461,11 @@ func (s *SpaceSaving[K]) refill() {
 func (s *SpaceSaving[K]) Count(key K) (count, errBound int64) {
 	h := hashOf(key)
 	if i := s.find(key, h); i >= 0 {
-		return s.counts[i], s.errs[i]
+		return s.counts[i], s.errOf(i)
 	}
 	// The key's filter counter bounds whatever weight it has had, and no
 	// more is known: its true count lies in [0, a].
-	a := s.alpha[s.cell(h)]
+	a := s.filter(s.cell(h))
 	return a, a
 }
 
@@ -392,8 +481,10 @@ func (s *SpaceSaving[K]) Reset() {
 	s.hashes = s.hashes[:0]
 	s.counts = s.counts[:0]
 	s.errs = s.errs[:0]
+	clear(s.bigErrs)
 	clear(s.index)
 	clear(s.alpha)
+	s.alphaSat = 0
 	s.idle()
 	s.total = 0
 }
@@ -414,7 +505,7 @@ func (s *SpaceSaving[K]) Top(k int) []Entry[K] {
 	k = min(k, len(s.keys))
 	b := newBest[K](k)
 	for i, key := range s.keys {
-		b.offer(Entry[K]{Key: key, Count: s.counts[i], Err: s.errs[i]})
+		b.offer(Entry[K]{Key: key, Count: s.counts[i], Err: s.errOf(i)})
 	}
 	return b.sorted()
 }
@@ -431,7 +522,7 @@ func (s *SpaceSaving[K]) All() iter.Seq[Entry[K]] {
 		// The length is read again on every step, so that a loop that
 		// breaks the rule above cannot index past the entries.
 		for i := 0; i < len(s.keys); i++ {
-			if !yield(Entry[K]{Key: s.keys[i], Count: s.counts[i], Err: s.errs[i]}) {
+			if !yield(Entry[K]{Key: s.keys[i], Count: s.counts[i], Err: s.errOf(i)}) {
 				return
 			}
 		}
@@ -439,11 +530,13 @@ func (s *SpaceSaving[K]) All() iter.Seq[Entry[K]] {
 }
 
 // memBytes returns the bytes s holds in its own arrays, not counting what
-// the keys point to (a string's bytes).
+// the keys point to (a string's bytes). The errors of 4 billion or more are
+// counted at about 16 bytes each.
 func (s *SpaceSaving[K]) memBytes() int {
 	var k K
 	return cap(s.keys)*int(unsafe.Sizeof(k)) +
-		(cap(s.hashes)+cap(s.counts)+cap(s.errs)+len(s.index)+len(s.alpha))*8 +
-		cap(s.next)*4 +
+		cap(s.counts)*8 +
+		(cap(s.hashes)+cap(s.errs)+len(s.index)+len(s.alpha)+cap(s.next))*4 +
+		len(s.bigErrs)*16 +
 		int(unsafe.Sizeof(*s))
 }

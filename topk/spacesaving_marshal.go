@@ -59,15 +59,13 @@ func (s *SpaceSaving[K]) AppendBinary(b []byte) ([]byte, error) {
 		order[i] = int32(i)
 	}
 	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(s.keys[a], s.keys[b]) })
-	var floor int64
-	for _, a := range s.alpha {
-		floor = max(floor, a)
-	}
+	floor := s.filterFloor()
 	b = append(b, magicSpaceSaving, formatVersion, keycodec.Kind[K]())
 	b = binaryAppendUvarints(b, uint64(s.capacity), uint64(s.total), uint64(floor), uint64(len(s.keys)))
 	for _, i := range order {
 		b = keycodec.AppendKey(b, s.keys[i])
-		b = binaryAppendUvarints(b, uint64(s.counts[i]-s.errs[i]), uint64(s.errs[i]))
+		e := s.errOf(int(i))
+		b = binaryAppendUvarints(b, uint64(s.counts[i]-e), uint64(e))
 	}
 	return b, nil
 }
@@ -81,7 +79,7 @@ func (s *SpaceSaving[K]) AppendBinary(b []byte) ([]byte, error) {
 // key twice, more keys than the capacity, ...).
 //
 // Memory: what NewSpaceSaving allocates for the encoded capacity, which
-// nothing in data bounds (up to MaxCapacity, about 92 bytes a unit); the
+// nothing in data bounds (up to MaxCapacity, about 60 bytes a unit); the
 // keys themselves take no more than data's length.
 func (s *SpaceSaving[K]) UnmarshalBinary(data []byte) error {
 	r := keycodec.NewReader(data, ErrCorrupt)
@@ -157,12 +155,13 @@ func (s *SpaceSaving[K]) UnmarshalBinary(data []byte) error {
 		s.keys = append(s.keys, key)
 		s.hashes = append(s.hashes, h)
 		s.counts = append(s.counts, counts[i])
-		s.errs = append(s.errs, errs[i])
+		s.errs = append(s.errs, 0)
+		s.setErr(i, errs[i])
 		s.link(i, h)
 	}
 	if floor > 0 {
-		for i := range s.alpha {
-			s.alpha[i] = floor
+		for c := range s.alpha {
+			s.setFilter(uint32(c), floor)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package topk
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"math"
 	"slices"
@@ -28,7 +29,7 @@ func roundTrip[K interface{ ~int | ~string }](t interface{ Fatalf(string, ...any
 // floorOf is the largest filter counter: what a decoded summary answers for
 // every key it does not monitor.
 func floorOf[K interface{ ~int | ~string }](s *SpaceSaving[K]) int64 {
-	return slices.Max(s.alpha)
+	return s.filterFloor()
 }
 
 // TestSpaceSavingMarshalRoundTrip checks that a decoded summary answers as
@@ -221,10 +222,11 @@ func FuzzUnmarshalSpaceSaving(f *testing.F) {
 		{"a", "b", "a", "c", "d", "e", "a", "f", "b"},
 		{"/products/1", "/products/2", "/", "/", "/cart", "/products/1"},
 	} {
-		for _, capacity := range []int{1, 3, 8} {
-			s, _ := NewSpaceSaving[string](capacity)
+		for _, c := range []struct{ capacity, shift int }{{1, 0}, {3, 0}, {8, 0}, {3, 33}} {
+			// A shift of 33 takes filter counters and errors past 32 bits.
+			s, _ := NewSpaceSaving[string](c.capacity)
 			for i, k := range stream {
-				s.Add(k, int64(i%3+1))
+				s.Add(k, int64(i%3+1)<<c.shift)
 			}
 			data, _ := s.MarshalBinary()
 			f.Add(data)
@@ -270,4 +272,25 @@ func FuzzUnmarshalSpaceSaving(f *testing.F) {
 		s.Add("fuzz", 1)
 		checkInvariants(t, &s, s.total)
 	})
+}
+
+// TestSpaceSavingEncodingGolden pins the bytes of one encoding, taken from
+// the format's first version (int64 filter cells and errors), with weights
+// past 32 bits: changes to how a summary holds its fields in memory must
+// not change what it writes.
+func TestSpaceSavingEncodingGolden(t *testing.T) {
+	s, _ := NewSpaceSaving[string](4)
+	for i, k := range []string{"a", "b", "a", "c", "d", "a", "b"} {
+		s.Add(k, int64(i+1)<<(11*(i%4)))
+	}
+	o, _ := NewSpaceSaving[string](4)
+	o.Add("a", 5<<33)
+	if err := s.Merge(o); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := s.MarshalBinary()
+	const want = "5301180486808194a0020004016181e08086a00100016280a0800e0001638080808080010001640500"
+	if got := hex.EncodeToString(data); got != want {
+		t.Fatalf("encoding changed:\n got %s\nwant %s", got, want)
+	}
 }

@@ -3,6 +3,7 @@ package topk
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -54,12 +55,12 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 	cands := *buf
 	for i, key := range s.keys {
 		h := s.hashes[i]
-		c := candidate[K]{key: key, h: h, ub: s.counts[i], lb: s.counts[i] - s.errs[i]}
+		c := candidate[K]{key: key, h: h, ub: s.counts[i], lb: s.counts[i] - s.errOf(i)}
 		if j := other.find(key, h); j >= 0 {
 			c.ub += other.counts[j]
-			c.lb += other.counts[j] - other.errs[j]
+			c.lb += other.counts[j] - other.errOf(j)
 		} else {
-			c.ub += other.alpha[other.cell(h)]
+			c.ub += other.filter(other.cell(h))
 		}
 		cands = append(cands, c)
 	}
@@ -70,8 +71,8 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		}
 		cands = append(cands, candidate[K]{
 			key: key, h: h,
-			ub: other.counts[j] + s.alpha[s.cell(h)],
-			lb: other.counts[j] - other.errs[j],
+			ub: other.counts[j] + s.filter(s.cell(h)),
+			lb: other.counts[j] - other.errOf(j),
 		})
 	}
 
@@ -79,34 +80,59 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 	// counters. other's filter is at least as large as s's (capacities
 	// decide both), so each of s's cells takes the largest of the cells of
 	// other's that fold onto it.
-	for j := range s.alpha {
-		var most int64
-		for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
-			most = max(most, other.alpha[j2])
+	if s.alphaSat == 0 && other.alphaSat == 0 {
+		// No cell is saturated on either side, the common case, so the
+		// cells hold their counters as they are.
+		for j, a := range s.alpha {
+			var most uint32
+			if len(other.alpha) == len(s.alpha) {
+				most = other.alpha[j]
+			} else {
+				for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
+					most = max(most, other.alpha[j2])
+				}
+			}
+			if sum := uint64(a) + uint64(most); sum < saturated {
+				s.alpha[j] = uint32(sum)
+			} else {
+				s.setFilter(uint32(j), int64(sum))
+			}
 		}
-		s.alpha[j] += most
+	} else {
+		// The saturated cells' shared counter is read as it was before
+		// the merge, while setFilter raises it to cover every new value.
+		sat := s.alphaSat
+		for j, a := range s.alpha {
+			var most int64
+			for j2 := j; j2 < len(other.alpha); j2 += len(s.alpha) {
+				most = max(most, other.filter(uint32(j2)))
+			}
+			before := int64(a)
+			if a == saturated {
+				before = sat
+			}
+			s.setFilter(uint32(j), before+most)
+		}
 	}
 
 	if len(cands) > s.capacity {
 		selectLargest(cands, s.capacity)
 		for _, c := range cands[s.capacity:] {
-			if cell := s.cell(c.h); s.alpha[cell] < c.ub {
-				s.alpha[cell] = c.ub
+			if cell := s.cell(c.h); s.filter(cell) < c.ub {
+				s.setFilter(cell, c.ub)
 			}
 		}
 		clear(cands[s.capacity:]) // let the dropped keys go
 		cands = cands[:s.capacity]
 	}
-	var floor int64
-	for _, a := range s.alpha {
-		floor = max(floor, a)
-	}
+	floor := s.filterFloor()
 
 	*buf = cands // so that putCandidates clears what was used
 
 	total := s.total + other.total
 	clear(s.keys)
 	s.keys, s.hashes, s.counts, s.errs = s.keys[:0], s.hashes[:0], s.counts[:0], s.errs[:0]
+	clear(s.bigErrs)
 	clear(s.index)
 	for i, c := range cands {
 		// Raising a count to the floor only loosens its upper bound, and it
@@ -115,7 +141,12 @@ func (s *SpaceSaving[K]) Merge(other *SpaceSaving[K]) error {
 		s.keys = append(s.keys, c.key)
 		s.hashes = append(s.hashes, c.h)
 		s.counts = append(s.counts, count)
-		s.errs = append(s.errs, count-c.lb)
+		if e := count - c.lb; e < saturated {
+			s.errs = append(s.errs, uint32(e))
+		} else {
+			s.errs = append(s.errs, 0)
+			s.setErr(i, e)
+		}
 		s.link(i, c.h)
 	}
 	s.total = total
@@ -146,7 +177,7 @@ func putCandidates[K cmp.Ordered](p *[]candidate[K]) {
 // candidate is a key's combined bounds during a Merge.
 type candidate[K any] struct {
 	key    K
-	h      uint64
+	h      uint32
 	ub, lb int64
 }
 
@@ -197,9 +228,10 @@ func selectLargest[K any](c []candidate[K], k int) {
 func (s *SpaceSaving[K]) clone() *SpaceSaving[K] {
 	c := *s
 	c.keys = append(make([]K, 0, cap(s.keys)), s.keys...)
-	c.hashes = append(make([]uint64, 0, cap(s.hashes)), s.hashes...)
+	c.hashes = append(make([]uint32, 0, cap(s.hashes)), s.hashes...)
 	c.counts = append(make([]int64, 0, cap(s.counts)), s.counts...)
-	c.errs = append(make([]int64, 0, cap(s.errs)), s.errs...)
+	c.errs = append(make([]uint32, 0, cap(s.errs)), s.errs...)
+	c.bigErrs = maps.Clone(s.bigErrs)
 	c.index = slices.Clone(s.index)
 	c.alpha = slices.Clone(s.alpha)
 	c.next = slices.Clone(s.next)
@@ -213,8 +245,16 @@ func (s *SpaceSaving[K]) copyFrom(other *SpaceSaving[K]) {
 	s.hashes = append(s.hashes[:0], other.hashes...)
 	s.counts = append(s.counts[:0], other.counts...)
 	s.errs = append(s.errs[:0], other.errs...)
+	clear(s.bigErrs)
+	for i, e := range other.bigErrs {
+		if s.bigErrs == nil {
+			s.bigErrs = make(map[int32]int64, len(other.bigErrs))
+		}
+		s.bigErrs[i] = e
+	}
 	copy(s.index, other.index)
 	copy(s.alpha, other.alpha)
+	s.alphaSat = other.alphaSat
 	copy(s.next, other.next)
 	s.head, s.base, s.cur = other.head, other.base, other.cur
 	s.total = other.total

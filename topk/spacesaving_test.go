@@ -1,9 +1,11 @@
 package topk
 
 import (
+	"bytes"
 	cmpstd "cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"testing"
@@ -21,12 +23,15 @@ type weighted struct {
 
 // streamGen draws streams over a small key space, skewed so that some keys
 // are heavy and the tail is long enough to force evictions, with mostly unit
-// weights and some large ones, some beyond the span of the eviction queue.
+// weights and some large ones, some beyond the span of the eviction queue,
+// and some beyond the 32 bits of a filter cell or an entry's error, mixed
+// with small ones so that saturated and plain cells live side by side.
 func streamGen(maxKeys int) *rapid.Generator[[]weighted] {
 	return rapid.Custom(func(t *rapid.T) []weighted {
 		keys := rapid.IntRange(1, maxKeys).Draw(t, "keys")
 		heavy := rapid.IntRange(0, 100).Draw(t, "heavyPercent")
 		maxW := rapid.SampledFrom([]int64{1, 1, 3, 50, 1000}).Draw(t, "maxWeight")
+		huge := rapid.Bool().Draw(t, "huge")
 		n := rapid.IntRange(0, 400).Draw(t, "len")
 		out := make([]weighted, n)
 		for i := range out {
@@ -34,7 +39,11 @@ func streamGen(maxKeys int) *rapid.Generator[[]weighted] {
 			if rapid.IntRange(0, 99).Draw(t, "skew") < heavy {
 				k %= 3 // a few heavy hitters
 			}
-			out[i] = weighted{key: k, n: rapid.Int64Range(1, maxW).Draw(t, "n")}
+			w := rapid.Int64Range(1, maxW).Draw(t, "n")
+			if huge && rapid.Bool().Draw(t, "shift") {
+				w <<= 32
+			}
+			out[i] = weighted{key: k, n: w}
 		}
 		return out
 	})
@@ -149,23 +158,34 @@ func checkInvariants[K cmpstd.Ordered](t interface {
 		if got := s.find(k, s.hashes[i]); got != i {
 			t.Fatalf("entry %d (key %v) found at %d", i, k, got)
 		}
-		if s.errs[i] < 0 || s.errs[i] > s.counts[i] {
-			t.Fatalf("entry %d: count %d err %d", i, s.counts[i], s.errs[i])
+		if e := s.errOf(i); e < 0 || e > s.counts[i] || (s.errs[i] == saturated) != (e >= saturated) {
+			t.Fatalf("entry %d: count %d err %d (slot %d)", i, s.counts[i], e, s.errs[i])
 		}
 		sum += s.counts[i]
 		least = min(least, s.counts[i])
+	}
+	for i := range s.bigErrs {
+		if int(i) >= len(s.errs) || s.errs[i] != saturated {
+			t.Fatalf("large error kept for entry %d, which does not have one", i)
+		}
 	}
 	if sum > total {
 		t.Fatalf("counts sum to %d > N = %d", sum, total)
 	}
 	checkQueue(t, s)
-	for c, a := range s.alpha {
+	sat := false
+	for c, raw := range s.alpha {
+		sat = sat || raw == saturated
+		a := s.filter(uint32(c))
 		if a != 0 && len(s.keys) < s.capacity {
 			t.Fatalf("filter cell %d = %d before the summary filled", c, a)
 		}
 		if len(s.keys) == s.capacity && a > least {
 			t.Fatalf("filter cell %d = %d > smallest count %d", c, a, least)
 		}
+	}
+	if sat != (s.alphaSat != 0) || (sat && s.alphaSat < saturated) {
+		t.Fatalf("shared counter %d of saturated cells, some saturated: %v", s.alphaSat, sat)
 	}
 }
 
@@ -435,8 +455,8 @@ func TestSpaceSavingAddAll(t *testing.T) {
 		}
 		all.AddAll(keys[:cut]) // two calls, so a block can end anywhere
 		all.AddAll(keys[cut:])
-		if !slices.Equal(one.keys, all.keys) || !slices.Equal(one.counts, all.counts) || !slices.Equal(one.errs, all.errs) ||
-			!slices.Equal(one.alpha, all.alpha) || one.total != all.total {
+		if !slices.Equal(one.keys, all.keys) || !slices.Equal(one.counts, all.counts) || !slices.Equal(one.errs, all.errs) || !maps.Equal(one.bigErrs, all.bigErrs) ||
+			!slices.Equal(one.alpha, all.alpha) || one.alphaSat != all.alphaSat || one.total != all.total {
 			t.Fatalf("AddAll left another state than Add:\n Add:    %v\n AddAll: %v", one.Top(capacity), all.Top(capacity))
 		}
 		checkBounds(t, all, exactOf(stream), capacity, maxKeys)
@@ -456,4 +476,86 @@ func TestSpaceSavingAddAllDoesNotAllocate(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { s.AddAll(keys) }); a != 0 {
 		t.Errorf("AddAll allocates %v times per call", a)
 	}
+}
+
+// TestSpaceSavingSaturated walks the paths for counts past the 32 bits of a
+// filter cell and of an entry's error: a tail key whose filter counter
+// saturates, its admission with an error of more than 4 billion, and a
+// merge and an encoding of both, which must keep every bound and answer as
+// int64 cells and errors would.
+func TestSpaceSavingSaturated(t *testing.T) {
+	const big = 5_000_000_000 // past math.MaxUint32
+	s, err := NewSpaceSaving[string](2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewExact[string]()
+	var total int64
+	add := func(key string, n int64) {
+		s.Add(key, n)
+		tr.Add(key, n)
+		total += n
+		checkInvariants(t, s, total)
+	}
+	add("a", 3*big)
+	add("b", 2*big)
+	add("c", big) // filtered: its cell saturates
+	if s.alphaSat != big {
+		t.Fatalf("shared counter of saturated cells %d, want %d", s.alphaSat, int64(big))
+	}
+	if c, e := s.Count("c"); c != big || e != big {
+		t.Fatalf("Count(c) = (%d, %d), want (%d, %d)", c, e, int64(big), int64(big))
+	}
+	add("c", 2*big) // 3*big > b's 2*big: admitted with error big
+	want := []Entry[string]{{Key: "a", Count: 3 * big}, {Key: "c", Count: 3 * big, Err: big}}
+	if diff := cmp.Diff(want, s.Top(2)); diff != "" {
+		t.Fatalf("Top (-want +got):\n%s", diff)
+	}
+	if len(s.bigErrs) != 1 {
+		t.Fatalf("%d large errors kept, want 1", len(s.bigErrs))
+	}
+	// b's count, 2*big, now bounds its cell: read back through the
+	// shared counter if that cell saturated too, or its own.
+	if c, _ := s.Count("b"); c < 2*big {
+		t.Fatalf("Count(b) = %d understates b's true count %d", c, int64(2*big))
+	}
+
+	// A merge sums saturated and plain cells, and copies large errors.
+	o, _ := NewSpaceSaving[string](2)
+	o.Add("d", 1)
+	o.Add("e", 1)
+	o.Add("f", 1)
+	if err := s.Merge(o); err != nil {
+		t.Fatal(err)
+	}
+	tr.Add("d", 1)
+	tr.Add("e", 1)
+	tr.Add("f", 1)
+	total += 3
+	checkInvariants(t, s, total)
+	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		c, e := s.Count(k)
+		if want := tr.Count(k); c-e > want || want > c || e*2 > total {
+			t.Fatalf("after merge, key %s: true count %d outside [%d-%d, %d], or error above N/2", k, want, c, e, c)
+		}
+	}
+
+	// The encoding holds the exact floor and errors, and a decoded summary
+	// encodes to the same bytes.
+	got, data := roundTrip(t, s)
+	if diff := cmp.Diff(s.Top(2), got.Top(2)); diff != "" {
+		t.Fatalf("Top differs after the round trip (-want +got):\n%s", diff)
+	}
+	if floorOf(got) != floorOf(s) {
+		t.Fatalf("decoded floor %d, want %d", floorOf(got), floorOf(s))
+	}
+	checkInvariants(t, got, total)
+	if again, _ := got.MarshalBinary(); !bytes.Equal(again, data) {
+		t.Fatalf("re-encoding differs:\n%x\n%x", data, again)
+	}
+	s.Reset()
+	if s.alphaSat != 0 || len(s.bigErrs) != 0 {
+		t.Fatalf("after Reset: shared counter %d, %d large errors", s.alphaSat, len(s.bigErrs))
+	}
+	checkInvariants(t, s, 0)
 }

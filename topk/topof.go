@@ -45,7 +45,7 @@ func TopOf[K cmp.Ordered](k int, summaries ...*SpaceSaving[K]) []Entry[K] {
 	keys:
 		for i, key := range s.keys {
 			h := s.hashes[i]
-			count, err := s.counts[i], s.errs[i]
+			count, err := s.counts[i], s.errOf(i)
 			for q, o := range summaries {
 				if q == p || o == nil || (len(o.keys) == 0 && o.total == 0) {
 					continue
@@ -56,9 +56,9 @@ func TopOf[K cmp.Ordered](k int, summaries ...*SpaceSaving[K]) []Entry[K] {
 					continue keys // offered already, from the first summary that monitors it
 				case j >= 0:
 					count += o.counts[j]
-					err += o.errs[j]
+					err += o.errOf(j)
 				default:
-					a := o.alpha[o.cell(h)]
+					a := o.filter(o.cell(h))
 					count += a
 					err += a
 				}

@@ -50,10 +50,12 @@ const maxSketchBuckets = 1 << 16
 // bucket, though one slide in size/bucket costs O(size/bucket x capacity).
 // Count is O(1); Top, Len and All cost O(capacity log capacity) after a
 // change and little after none (see Top). Memory is fixed at creation:
-// size/bucket+2 topk.SpaceSavings of the capacity, about 92 bytes per unit
-// of capacity each. A history of h buckets adds 2h-1 of them, and a merge
-// (a copy of a summary) to each slide when h > 1. TopAt and TotalAt of a
-// past window cost O(capacity log k) and O(d) (see them).
+// size/bucket+2 topk.SpaceSavings of the capacity, about 60 bytes per unit
+// of capacity each for string keys (44 besides the keys' string headers),
+// plus the keys' bytes, which are kept, not copied. A history of h buckets
+// adds 2h-1 of them, and a merge (a copy of a summary) to each slide when
+// h > 1. TopAt and TotalAt of a past window cost O(capacity log k) and
+// O(d) (see them).
 type Sketch[K cmp.Ordered] struct {
 	// Each bucket is summarised by its own topk.SpaceSaving (a pane), so
 	// that an expiring bucket takes exactly its records with it. Summaries
