@@ -3,6 +3,7 @@ package window
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +57,9 @@ func TestCounterRebuiltFromPanes(t *testing.T) {
 			if r.Count(k) != c.Count(k) {
 				t.Fatalf("key %d: rebuilt %d, original %d", k, r.Count(k), c.Count(k))
 			}
+		}
+		if rt, ct := r.Top(keys+1), c.Top(keys+1); !slices.Equal(rt, ct) {
+			t.Fatalf("rebuilt Top %v, original %v", rt, ct)
 		}
 		rs, re := r.Bounds()
 		cs, ce := c.Bounds()
