@@ -35,8 +35,9 @@
 // error, and memory grows with the distinct keys in the window, about 60
 // bytes a key plus the key, per group and shard. For groups with a long
 // tail (client IPs, URLs, search terms) set SketchCapacity: each group is
-// then counted by a window.Sketch, whose memory is fixed at about 92 bytes
-// × capacity × (buckets + 2) per group and shard however many keys come,
+// then counted by a window.Sketch, whose memory is fixed at about 60 bytes
+// (44 and a string key's header) × capacity × (buckets + 2) per group and
+// shard, plus the keys, however many keys come,
 // and whose counts are upper bounds within Total/capacity of the truth
 // (Entry.Err says how far, per entry). Every key above that error is
 // listed, so at capacity c the merged top K is right for every key more

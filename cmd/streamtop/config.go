@@ -51,17 +51,18 @@ func (e *usageError) Error() string { return e.msg }
 // sketchBudget is the memory the -capacity windows may take together, so the
 // process stays under 100 MiB whatever the number of distinct keys (with
 // keys of a few dozen bytes; each window keeps up to capacity keys in each
-// bucket). A unit of capacity costs about 92 bytes in each of buckets+2
+// bucket). A unit of capacity costs about 44 bytes in each of buckets+2
 // summaries (see window.Sketch), plus its key, taken here as 64 bytes with
-// the string header. Measured: -capacity 5000 over 60 buckets holds 51 MB
-// live with 27-byte keys, where this estimate says 48 MB.
+// the string header. Measured when a unit cost 92 bytes: -capacity 5000
+// over 60 buckets held 51 MB live with 27-byte keys, where the estimate
+// then said 48 MB.
 //
 // capacityMemoryLimit is the Go runtime's soft memory limit in -capacity
 // mode: with the live heap held to sketchBudget plus the pending keys, it
 // keeps the garbage collector from letting the heap double before it runs.
 const (
 	sketchBudget        = 48 << 20
-	sketchUnitBytes     = 92 + 64
+	sketchUnitBytes     = 44 + 64
 	capacityMemoryLimit = 85 << 20
 	maxExactGroups      = 10_000
 )
