@@ -50,12 +50,13 @@ var (
 
 // stillLegacy reports whether w's window still holds buckets whose panes
 // were never taken, clearing legacy once it does not.
-func (ps *panes) stillLegacy(w paneWindow, bucket time.Duration) bool {
+func (ps *panes) stillLegacy(w paneWindow) bool {
 	if ps.legacy {
-		// The newest bucket at the restore was taken as it closed;
-		// the ones before it are gone once the window starts at its
-		// start or later.
-		if start, _ := w.Bounds(); !start.Before(ps.legacyEnd.Add(-bucket)) {
+		// The newest bucket at the restore may be one that no close
+		// takes again (the group had no record in the processor's
+		// newest bucket); it and the ones before it are gone once the
+		// window starts after it.
+		if start, _ := w.Bounds(); !start.Before(ps.legacyEnd) {
 			ps.legacy = false
 		}
 	}

@@ -54,7 +54,7 @@ func (c *checkingCheckpointer) CheckpointState(ctx context.Context, at source.Se
 	for g, w := range c.p.windows {
 		saved, ok := st.windows[g]
 		if !ok || saved.Total() != w.Total() || !slices.Equal(saved.Top(w.Len()), w.Top(w.Len())) {
-			c.t.Fatalf("state %d, group %s: saved window differs from the processor's", len(c.states), g)
+			c.t.Fatalf("state %d, group %s: saved window differs from the processor's: legacy %v closed %d saved %v (total %d), live %v (total %d)", len(c.states), g, st.panes[g].legacy, len(st.panes[g].closed), saved.Top(100), saved.Total(), w.Top(100), w.Total())
 		}
 	}
 	return c.savingCheckpointer.CheckpointState(ctx, at, state)
@@ -332,11 +332,11 @@ func (c *boundedCheckpointer) CheckpointState(ctx context.Context, at source.Seq
 // saved whole instead, as before panes: every key once, not once per
 // bucket. The state still restores.
 func TestPanesTooLargeSavedWhole(t *testing.T) {
-	// The same 300 keys in every bucket.
+	// The same 1,000 keys in every bucket: a state over smallState.
 	var recs []source.Record
 	t0 := time.Unix(1_700_000_000, 0) // date-proof: arrival times are the test's data; no processor idles here
 	for b := range 12 {
-		for k := range 300 {
+		for k := range 1000 {
 			recs = append(recs, source.Record{Data: fmt.Appendf(nil, "g0/key-%d", k),
 				SequenceNumber: fmt.Sprintf("%08d", len(recs)+1), ArrivalTime: t0.Add(time.Duration(b) * time.Second)})
 		}

@@ -201,6 +201,12 @@ func (p *processor) start(b int64) {
 	}
 }
 
+// smallState is the size under which a Counter-mode state is saved in
+// whichever encoding is smaller, panes or whole: a few of
+// checkpoint/dynamostore's chunks (internal/chunk.Min is 4 KiB), which a
+// store rewrites whole at every checkpoint anyway.
+const smallState = 16 << 10
+
 // keepsPanes reports whether the processor keeps its windows' panes to
 // save: until a checkpoint saves no state, or the store refuses them.
 func (p *processor) keepsPanes() bool { return !p.saveWithout && !p.whole }
@@ -370,6 +376,15 @@ func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 	sc, ok := cp.(source.StateCheckpointer)
 	if ok && !p.saveWithout {
 		b, err := encodeState(&p.state)
+		if err == nil && !p.sketch && !p.whole && len(b) < smallState {
+			// Too small for a store to share chunks of; a Counter's
+			// own encoding, every key once, is then often smaller.
+			p.whole = true
+			if w, err := encodeState(&p.state); err == nil && len(w) < len(b) {
+				b = w
+			}
+			p.whole = false
+		}
 		if err == nil {
 			err = sc.CheckpointState(ctx, p.applied, b)
 			if errors.Is(err, checkpoint.ErrStateTooLarge) && !p.whole && !p.sketch {

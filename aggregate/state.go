@@ -70,7 +70,7 @@ func encodeState(s *state) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(groups)))
 	for _, g := range groups {
 		b = appendString(b, g)
-		if pw, ok := s.windows[g].(paneWindow); ok && !s.whole && s.panes[g] != nil && !s.panes[g].stillLegacy(pw, s.bucket) {
+		if pw, ok := s.windows[g].(paneWindow); ok && !s.whole && s.panes[g] != nil && !s.panes[g].stillLegacy(pw) {
 			b = append(b, windowPanes)
 			var err error
 			if b, err = s.panes[g].appendPanes(b, pw, s.size, s.bucket, s.capacity); err != nil {
