@@ -395,15 +395,18 @@ func (s *Store) collect(ctx context.Context, key string, keep *manifest, upTo in
 			}
 		default:
 			// A header this Store cannot read names no chunk it could
-			// keep: delete what its generation wrote, found by name.
+			// keep: delete what its generation wrote, found by name
+			// (and the parts of the layout before chunks, "p#<gen>#i").
 			gen := strings.TrimPrefix(p.Value, "h#")
-			if err := s.query(ctx, "collect", key, "c#"+gen+"#", func(item map[string]types.AttributeValue) error {
-				if c, ok := item[stateAttrPart].(*types.AttributeValueMemberS); ok {
-					drop(c.Value)
+			for _, prefix := range []string{"c#" + gen + "#", "p#" + gen + "#"} {
+				if err := s.query(ctx, "collect", key, prefix, func(item map[string]types.AttributeValue) error {
+					if c, ok := item[stateAttrPart].(*types.AttributeValueMemberS); ok {
+						drop(c.Value)
+					}
+					return nil
+				}); err != nil {
+					return err
 				}
-				return nil
-			}); err != nil {
-				return err
 			}
 		}
 		headers = append(headers, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: stateKey(key, p.Value)}})

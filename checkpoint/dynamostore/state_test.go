@@ -383,3 +383,51 @@ func BenchmarkRestoreState16MiB(b *testing.B) {
 		}
 	}
 }
+
+// A generation in the layout before chunks (a header of parts, "p#<gen>#i"
+// items) reads as no state, said, and the next checkpoint deletes it whole.
+func TestStateTableOldLayoutCollected(t *testing.T) {
+	client, leases := newTable(t)
+	state := stateTable(t, client)
+	s := newStoreOn(t, client, leases, dynamostore.WithStateTable(state))
+	ctx := t.Context()
+	if _, err := s.Create(ctx, checkpoint.Lease{Key: "k", Checkpoint: checkpoint.TrimHorizon}); err != nil {
+		t.Fatal(err)
+	}
+	const gen = "00112233445566778899aabbccddeeff"
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	put := func(table string, item map[string]types.AttributeValue) {
+		t.Helper()
+		if _, err := client.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(state, map[string]types.AttributeValue{"leaseKey": str("k"), "part": str("h#" + gen),
+		"parts": &types.AttributeValueMemberN{Value: "2"}, "size": &types.AttributeValueMemberN{Value: "6"},
+		"sha256": &types.AttributeValueMemberB{Value: make([]byte, 32)}})
+	for i := range 2 {
+		put(state, map[string]types.AttributeValue{"leaseKey": str("k"), "part": str(fmt.Sprintf("p#%s#%04d", gen, i)),
+			"data": &types.AttributeValueMemberB{Value: []byte("abc")}})
+	}
+	if _, err := client.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String(leases),
+		Key:                       map[string]types.AttributeValue{"leaseKey": str("k")},
+		UpdateExpression:          aws.String("SET stateGeneration = :g"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(gen)}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Get(ctx, "k")
+	if err != nil || l.State != nil {
+		t.Fatalf("Get of a lease naming an old-layout state: %d bytes, err %v; want no state, no error", len(l.State), err)
+	}
+	if l, err = s.Take(ctx, l, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	next := randomBytes(rand.New(rand.NewPCG(5, 5)), 64<<10)
+	l.Checkpoint, l.State = "1", next
+	if _, err := s.Checkpoint(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if h, p := stateItems(t, client, state, "k"); h != 1 || p != chunks(next) {
+		t.Errorf("after a checkpoint: %d headers, %d other items; want 1 and the new state's %d chunks", h, p, chunks(next))
+	}
+}
