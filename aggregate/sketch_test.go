@@ -84,33 +84,7 @@ func testSketchModeBounds(t *testing.T, keys []string) {
 		b.Stop(t)
 
 		truth := aggchaos.Recompute(records, bucket)
-		checked, listed := 0, 0
-		for _, g := range truth.Groups() {
-			snaps, err := sink.QueryComplete(context.Background(), out, g, time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range snaps {
-				want := map[string]int64{}
-				for _, e := range truth.Window(g, s.Time, size, bucket) {
-					want[e.Key] = e.Count
-				}
-				seen := map[string]bool{}
-				for _, e := range s.Counts {
-					seen[e.Key] = true
-					listed++
-					if n := want[e.Key]; n < e.Count-e.Err || n > e.Count {
-						t.Errorf("%s at %v: %s true count %d outside [%d, %d]", g, s.Time, e.Key, n, e.Count-e.Err, e.Count)
-					}
-				}
-				for k, n := range want {
-					if !seen[k] && n > s.Floor {
-						t.Errorf("%s at %v: %s with true count %d not listed, above the floor %d", g, s.Time, k, n, s.Floor)
-					}
-				}
-				checked++
-			}
-		}
+		checked, listed := checkBounds(t, out, truth, size, bucket, false)
 		var st aggregate.Stats
 		for _, agg := range aggs {
 			s := agg.Stats()
@@ -126,4 +100,42 @@ func testSketchModeBounds(t *testing.T, keys []string) {
 			t.Error("no state saved: the failover did not restore Sketch windows")
 		}
 	})
+}
+
+// checkBounds reads every complete window of every group back from out and
+// checks it against truth: every count within its bound, every key above
+// the Floor listed, and, if contiguous, the windows one bucket apart. It
+// returns the windows and entries it checked.
+func checkBounds(t *testing.T, out *sink.Memory, truth aggchaos.Truth, size, bucket time.Duration, contiguous bool) (checked, listed int) {
+	t.Helper()
+	for _, g := range truth.Groups() {
+		snaps, err := sink.QueryComplete(context.Background(), out, g, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range snaps {
+			if contiguous && i > 0 && !s.Time.Equal(snaps[i-1].Time.Add(bucket)) {
+				t.Errorf("%s: complete windows jump from %v to %v", g, snaps[i-1].Time, s.Time)
+			}
+			want := map[string]int64{}
+			for _, e := range truth.Window(g, s.Time, size, bucket) {
+				want[e.Key] = e.Count
+			}
+			seen := map[string]bool{}
+			for _, e := range s.Counts {
+				seen[e.Key] = true
+				listed++
+				if n := want[e.Key]; n < e.Count-e.Err || n > e.Count {
+					t.Errorf("%s at %v: %s true count %d outside [%d, %d]", g, s.Time, e.Key, n, e.Count-e.Err, e.Count)
+				}
+			}
+			for k, n := range want {
+				if !seen[k] && n > s.Floor {
+					t.Errorf("%s at %v: %s with true count %d not listed, above the floor %d", g, s.Time, k, n, s.Floor)
+				}
+			}
+			checked++
+		}
+	}
+	return checked, listed
 }
