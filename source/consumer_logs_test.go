@@ -1,50 +1,18 @@
 package source_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/internal/consumertest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 	"github.com/streamtop/streamtop/source"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the lines that contain every one of parts.
-func (b *lockedBuffer) lines(parts ...string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-next:
-	for _, l := range strings.Split(b.buf.String(), "\n") {
-		for _, p := range parts {
-			if !strings.Contains(l, p) {
-				continue next
-			}
-		}
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // The lines a user reads to follow leases, with loggers made as the docs
 // say (logger.With("worker", id)), on the bubble's clock with defaults: one
@@ -54,7 +22,7 @@ next:
 // attribute twice on a line.
 func TestConsumerLogsLeasesAndProgress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out logbuf.Buffer
 		base := slog.New(slog.NewTextHandler(&out, nil))
 		stream := consumertest.NewStream(t, 4)
 		store := checkpoint.NewMemoryStore()
@@ -69,20 +37,20 @@ func TestConsumerLogsLeasesAndProgress(t *testing.T) {
 		b := consumertest.StartWorker(t, cfg("b"))
 		consumertest.WaitFor(t, 5*time.Second, "2/2", func() bool { return a.Held() == 2 && b.Held() == 2 })
 
-		if n := len(out.lines("worker=a", "took lease", "how=unowned")); n != 4 {
-			t.Errorf("%d 'took lease how=unowned' lines from a; want 4:\n%s", n, strings.Join(out.lines("took lease"), "\n"))
+		if n := len(out.Lines("worker=a", "took lease", "how=unowned")); n != 4 {
+			t.Errorf("%d 'took lease how=unowned' lines from a; want 4:\n%s", n, strings.Join(out.Lines("took lease"), "\n"))
 		}
-		if n := len(out.lines("worker=b", "took lease", "how=\"handed over\"", "from=a")); n != 2 {
-			t.Errorf("%d hand-off lines from b naming a; want 2:\n%s", n, strings.Join(out.lines("worker=b"), "\n"))
+		if n := len(out.Lines("worker=b", "took lease", "how=\"handed over\"", "from=a")); n != 2 {
+			t.Errorf("%d hand-off lines from b naming a; want 2:\n%s", n, strings.Join(out.Lines("worker=b"), "\n"))
 		}
-		if n := len(out.lines("worker=a", "handed lease over", "to=b")); n != 2 {
+		if n := len(out.Lines("worker=a", "handed lease over", "to=b")); n != 2 {
 			t.Errorf("%d 'handed lease over to=b' lines from a; want 2", n)
 		}
 		// Stats count what the lines say.
 		if sa, sb := a.C.Stats(), b.C.Stats(); sa.LeasesTaken != 4 || sa.LeasesHandedOff != 2 || sa.LeasesLost != 0 || sb.LeasesTaken != 2 {
 			t.Errorf("a took %d, handed off %d, lost %d; b took %d; want 4, 2, 0 and 2", sa.LeasesTaken, sa.LeasesHandedOff, sa.LeasesLost, sb.LeasesTaken)
 		}
-		if got := out.lines("from=b", "worker=b", "took lease"); len(got) != 0 {
+		if got := out.Lines("from=b", "worker=b", "took lease"); len(got) != 0 {
 			t.Errorf("b says it took leases from itself:\n%s", strings.Join(got, "\n"))
 		}
 
@@ -92,18 +60,18 @@ func TestConsumerLogsLeasesAndProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 		consumertest.WaitFor(t, 10*time.Second, "the reshard line", func() bool {
-			return len(out.lines("reshard seen", "kind=split", "parents=["+shards[0].ID+"]")) == 1
+			return len(out.Lines("reshard seen", "kind=split", "parents=["+shards[0].ID+"]")) == 1
 		})
 
 		// A crashed worker's leases are taken as expired, naming it.
 		b.Kill(t)
 		consumertest.WaitFor(t, 30*time.Second, "a to take b's leases", func() bool {
-			return len(out.lines("worker=a", "took lease", "how=expired", "from=b")) >= 2
+			return len(out.Lines("worker=a", "took lease", "how=expired", "from=b")) >= 2
 		})
 
 		prod.Halt()
 		time.Sleep(2 * time.Minute)
-		progress := out.lines("worker=a", "msg=progress")
+		progress := out.Lines("worker=a", "msg=progress")
 		if len(progress) < 2 {
 			t.Errorf("%d progress lines in over 2 minutes; want one a minute", len(progress))
 		}
@@ -116,7 +84,7 @@ func TestConsumerLogsLeasesAndProgress(t *testing.T) {
 		}
 		a.Stop(t)
 
-		for _, line := range out.lines("worker=") {
+		for _, line := range out.Lines("worker=") {
 			if strings.Count(line, "worker=") > 1 || strings.Count(line, "shard=") > 1 {
 				t.Errorf("an attribute twice: %s", line)
 			}

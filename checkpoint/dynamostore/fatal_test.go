@@ -1,12 +1,10 @@
 package dynamostore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/streamtop/streamtop/checkpoint"
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 )
 
 // A Store on a table that does not exist fails every call with
@@ -76,7 +75,7 @@ func TestThrottlingIsLoggedRateLimited(t *testing.T) {
 	client, name := newTable(t)
 	f := &flaky{Client: client, err: throttles[0].err}
 	f.fail.Store(1 << 30)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	s, err := dynamostore.New(f, name, dynamostore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 		dynamostore.WithMaxAttempts(4), dynamostore.WithBackoff(time.Millisecond, time.Millisecond))
 	if err != nil {
@@ -96,22 +95,4 @@ func TestThrottlingIsLoggedRateLimited(t *testing.T) {
 	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "table="+name) || !strings.Contains(out, "op=list") {
 		t.Errorf("log line does not say what was throttled:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/streamtop/streamtop/aggregate"
 	"github.com/streamtop/streamtop/checkpoint/dynamostore"
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 	"github.com/streamtop/streamtop/internal/testname"
 	"github.com/streamtop/streamtop/sink"
 	"github.com/streamtop/streamtop/source"
@@ -171,14 +172,14 @@ func TestRunGroupLiveShowsMergedCounts(t *testing.T) {
 	group := testname.Unique(t, "g")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	outs := make([]*syncBuffer, 2)
-	errs := make([]syncBuffer, 2)
+	outs := make([]*logbuf.Buffer, 2)
+	errs := make([]logbuf.Buffer, 2)
 	codes := make([]int, 2)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 	for i := range outs {
-		outs[i] = &syncBuffer{}
+		outs[i] = &logbuf.Buffer{}
 		wg.Go(func() {
 			codes[i] = run(ctx, []string{"-kinesis", stream, "-group", group, "-region", awstest.Region,
 				"-kinesis-endpoint", kin.Endpoint, "-dynamodb-endpoint", ddb.Endpoint,
@@ -407,7 +408,7 @@ func TestRunGroupLiveQuietWindow(t *testing.T) {
 	put := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut logbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"-kinesis", stream, "-group", testname.Unique(t, "g"), "-region", awstest.Region,

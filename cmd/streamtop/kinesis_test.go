@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math/big"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -161,24 +160,6 @@ func readAll(t *testing.T, client kinesisClient, name string, wantLag int64) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the command writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // kinesisEnv gives the command static credentials and no shared config
 // files, so the SDK's default chain finds the same on every machine.
 func kinesisEnv(t *testing.T) {
@@ -204,7 +185,7 @@ func TestRunKinesis(t *testing.T) {
 		t.Run(field, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			var out syncBuffer
+			var out logbuf.Buffer
 			var errOut strings.Builder
 			done := make(chan int, 1)
 			go func() {

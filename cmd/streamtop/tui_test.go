@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/mattn/go-runewidth"
+	"github.com/streamtop/streamtop/internal/logbuf"
 )
 
 // newTestView is a view over a tally of counts given per key, all at t0.
@@ -152,11 +152,11 @@ func TestTerminalQuits(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	keys, keysIn := io.Pipe()
-	var out bytes.Buffer
+	var out logbuf.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(context.Background(), []string{"-refresh", "10ms"}, env{
-			stdin: pr, stdout: &syncWriter{w: &out}, stderr: io.Discard, now: time.Now,
+			stdin: pr, stdout: &out, stderr: io.Discard, now: time.Now,
 			forceTerminalView: true, teaOptions: []tea.ProgramOption{tea.WithInput(keys)},
 		})
 	}()
@@ -171,17 +171,6 @@ func TestTerminalQuits(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("q did not end the command")
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func TestViewEmpty(t *testing.T) {

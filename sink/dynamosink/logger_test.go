@@ -1,34 +1,15 @@
 package dynamosink_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 	"github.com/streamtop/streamtop/sink/dynamosink"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // On dynalite, with throttled calls injected: the retries are logged
 // through WithLogger, one line per operation per 10 s, naming the table and
@@ -37,7 +18,7 @@ func TestRetriesAreLoggedRateLimited(t *testing.T) {
 	client, name := table(t)
 	uc := &updateClient{Client: client}
 	uc.throttle.Store(5)
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	s, err := dynamosink.New(uc, name, dynamosink.WithBackoff(time.Microsecond, time.Millisecond),
 		dynamosink.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {

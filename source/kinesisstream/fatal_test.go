@@ -1,12 +1,10 @@
 package kinesisstream_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -113,7 +112,7 @@ func (*throttledClient) ListShards(context.Context, *kinesis.ListShardsInput, ..
 // Retried calls are logged through WithLogger, at most one line per call
 // every 10 s, naming the stream.
 func TestRetriesAreLoggedRateLimited(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	st, err := kinesisstream.New(&throttledClient{}, "orders", kinesisstream.WithMaxAttempts(5),
 		kinesisstream.WithBackoff(time.Millisecond, time.Millisecond),
 		kinesisstream.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -132,22 +131,4 @@ func TestRetriesAreLoggedRateLimited(t *testing.T) {
 	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "stream=orders") || !strings.Contains(out, "op=ListShards") {
 		t.Errorf("log line does not say what was retried:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
