@@ -68,11 +68,10 @@
 // items late that arrive more than IdleTimeout after their time.
 //
 // Where state cannot be saved (a Checkpointer that is not a
-// StateCheckpointer, a lease store that refuses the state as too large, a
-// window type without a binary encoding) the processor logs it once and
-// checkpoints without state: a new owner then resumes as a processor without
-// the earlier records does, so the windows it cannot count are never
-// complete, and none is wrong.
+// StateCheckpointer, a lease store that refuses the state as too large) the
+// processor logs it once and checkpoints without state: a new owner then
+// resumes as a processor without the earlier records does, so the windows
+// it cannot count are never complete, and none is wrong.
 package aggregate
 
 import (
@@ -354,14 +353,25 @@ func bucketTime(i int64, bucket time.Duration) time.Time {
 }
 
 // groupWindow is one group's window: a window.Counter, or a window.Sketch
-// in Sketch mode.
+// in Sketch mode. Both save as their panes (AppendNewest, MergeBucket) or
+// whole (MarshalBinary, UnmarshalBinary).
 type groupWindow interface {
 	Add(key string, t time.Time, n int64) bool
 	Advance(now time.Time)
 	Top(k int) []topk.Entry[string]
 	Total() int64
 	Len() int
+	Bounds() (start, end time.Time)
+	AppendNewest(b []byte) ([]byte, time.Time, bool)
+	MergeBucket(t time.Time, pane []byte) error
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary(data []byte) error
 }
+
+var (
+	_ groupWindow = (*window.Sketch[string])(nil)
+	_ groupWindow = (*window.Counter[string])(nil)
+)
 
 // newWindow returns an empty window of the configured kind; New validated
 // its arguments.

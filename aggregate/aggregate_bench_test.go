@@ -51,9 +51,6 @@ func visualizerState(b *testing.B) *state {
 // Saving and restoring the visualizer's per-shard state (target: under 1 ms
 // and 4 KB).
 func BenchmarkStateRoundTrip(b *testing.B) {
-	if !stateSupported() {
-		b.Skip("window.Counter has no binary encoding in this build")
-	}
 	st := visualizerState(b)
 	b.ReportAllocs()
 	var n int

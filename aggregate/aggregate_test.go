@@ -35,13 +35,6 @@ var splitDecoder = DecoderFunc(func(r source.Record, dst []Item) ([]Item, error)
 	return append(dst, Item{Group: g, Key: k, Time: r.ArrivalTime, N: 1}), nil
 })
 
-// stateSupported reports whether window.Counter encodes itself in this build;
-// until it does, processors fall back to plain checkpoints.
-func stateSupported() bool {
-	_, err := encodeState(&state{windows: newWindows(map[string][]string{"g": {"k"}})})
-	return err == nil
-}
-
 func newWindows(m map[string][]string) map[string]groupWindow {
 	w := map[string]groupWindow{}
 	for g, keys := range m {
@@ -308,7 +301,7 @@ func TestProcessorMatchesRecomputation(t *testing.T) {
 				t.Fatalf("snapshot %s at %v (-want +got):\n%s", s.Group, s.Time, diff)
 			}
 		}
-		if useState && stateSupported() {
+		if useState {
 			checkCoverage(t, records, out.writes, size, bucket)
 		}
 		if st := agg.Stats(); st.Malformed == 0 && slices.ContainsFunc(records, func(r source.Record) bool { return string(r.Data) == "bad" }) {
@@ -527,9 +520,6 @@ func TestCheckpointErrors(t *testing.T) {
 	if _, err := run(fmt.Errorf("shard s: %w", checkpoint.ErrLeaseLost), 1); !errors.Is(err, checkpoint.ErrLeaseLost) {
 		t.Errorf("lease lost: ProcessRecords = %v, want ErrLeaseLost", err)
 	}
-	if !stateSupported() {
-		return // without a window encoding no state is ever offered
-	}
 	// Refused as panes, then whole (see TestPanesTooLargeSavedWhole).
 	tab, err := run(fmt.Errorf("item: %w", checkpoint.ErrStateTooLarge), 2)
 	if err != nil || tab.seq != tab.delivered || tab.state != nil {
@@ -615,9 +605,6 @@ func TestUnusableStateIgnored(t *testing.T) {
 // position its windows cover, the failed batch's last record, and saves the
 // state there.
 func TestShutdownAfterFailedBatch(t *testing.T) {
-	if !stateSupported() {
-		t.Skip("window.Counter has no binary encoding: no state is saved")
-	}
 	for _, tt := range []struct {
 		name       string
 		sinkFails  bool

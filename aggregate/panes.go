@@ -35,22 +35,9 @@ type panes struct {
 	saved [3]uint64
 }
 
-// paneWindow is a group window that can be saved as panes: both kinds.
-type paneWindow interface {
-	groupWindow
-	AppendNewest(b []byte) ([]byte, time.Time, bool)
-	MergeBucket(t time.Time, pane []byte) error
-	Bounds() (start, end time.Time)
-}
-
-var (
-	_ paneWindow = (*window.Sketch[string])(nil)
-	_ paneWindow = (*window.Counter[string])(nil)
-)
-
 // stillLegacy reports whether w's window still holds buckets whose panes
 // were never taken, clearing legacy once it does not.
-func (ps *panes) stillLegacy(w paneWindow) bool {
+func (ps *panes) stillLegacy(w groupWindow) bool {
 	if ps.legacy {
 		// The newest bucket at the restore may be one that no close
 		// takes again (the group had no record in the processor's
@@ -73,7 +60,7 @@ func newPanes() *panes {
 }
 
 // take records the newest pane of w, a window about to slide past it.
-func (ps *panes) take(w paneWindow, bucket time.Duration) {
+func (ps *panes) take(w groupWindow, bucket time.Duration) {
 	enc, start, ok := w.AppendNewest(nil)
 	if !ok {
 		return
@@ -132,7 +119,7 @@ func (ps *panes) settle(capacity int, bucket time.Duration, oldest int64) error 
 // appendPanes appends the group's window as panes: the shape, then each
 // closed pane before the newest bucket, oldest first, and the newest pane,
 // each as its bucket index and encoding.
-func (ps *panes) appendPanes(b []byte, w paneWindow, size, bucket time.Duration, capacity int) ([]byte, error) {
+func (ps *panes) appendPanes(b []byte, w groupWindow, size, bucket time.Duration, capacity int) ([]byte, error) {
 	if bucket <= 0 || size < bucket || capacity < 0 {
 		return nil, fmt.Errorf("window shape %v/%v, capacity %d", size, bucket, capacity)
 	}
@@ -168,7 +155,7 @@ func (ps *panes) appendPanes(b []byte, w paneWindow, size, bucket time.Duration,
 
 // decodePanes reads what appendPanes wrote: the window it rebuilds (a
 // Sketch if sketch, else a Counter) and the closed panes.
-func decodePanes(d *decoder, sketch bool) (paneWindow, *panes) {
+func decodePanes(d *decoder, sketch bool) (groupWindow, *panes) {
 	n, bucket, capacity := d.uvarint("buckets"), d.uvarint("bucket length"), d.uvarint("capacity")
 	count := d.uvarint("pane count")
 	if d.err != nil {
@@ -183,7 +170,7 @@ func decodePanes(d *decoder, sketch bool) (paneWindow, *panes) {
 		return nil, nil
 	}
 	size, length := time.Duration(n*bucket), time.Duration(bucket)
-	var w paneWindow
+	var w groupWindow
 	var err error
 	if sketch {
 		w, err = window.NewSketch[string](size, length, int(capacity))

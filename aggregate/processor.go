@@ -301,9 +301,7 @@ func (p *processor) closeWindows(b int64) {
 		// slide through below hold nothing yet), whether or not a
 		// window ends here: windows ending later hold it.
 		for g, w := range p.windows {
-			if pw, ok := w.(paneWindow); ok {
-				p.groupPanes(g).take(pw, p.a.cfg.Bucket)
-			}
+			p.groupPanes(g).take(w, p.a.cfg.Bucket)
 		}
 	}
 	for end := max(p.cur+1, p.firstEnd); end <= b && len(p.windows) > 0; end++ {

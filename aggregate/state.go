@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,9 +27,6 @@ const (
 
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("aggregate: corrupt state")
-
-// errNoCodec: the window type cannot encode itself in this build.
-var errNoCodec = errors.New("aggregate: the window type has no binary encoding")
 
 const (
 	flagStarted = 1 << iota
@@ -70,24 +66,21 @@ func encodeState(s *state) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(groups)))
 	for _, g := range groups {
 		b = appendString(b, g)
-		if pw, ok := s.windows[g].(paneWindow); ok && !s.whole && s.panes[g] != nil && !s.panes[g].stillLegacy(pw) {
+		w := s.windows[g]
+		if !s.whole && s.panes[g] != nil && !s.panes[g].stillLegacy(w) {
 			b = append(b, windowPanes)
 			var err error
-			if b, err = s.panes[g].appendPanes(b, pw, s.size, s.bucket, s.capacity); err != nil {
+			if b, err = s.panes[g].appendPanes(b, w, s.size, s.bucket, s.capacity); err != nil {
 				return nil, fmt.Errorf("encoding the panes of group %q: %w", g, err)
 			}
 			continue
 		}
-		m, ok := any(s.windows[g]).(encoding.BinaryMarshaler)
-		if !ok {
-			return nil, errNoCodec
-		}
-		w, err := m.MarshalBinary()
+		enc, err := w.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("encoding the window of group %q: %w", g, err)
 		}
 		b = append(b, windowWhole)
-		b = appendString(b, string(w))
+		b = appendBytes(b, enc)
 	}
 	return b, nil
 }
@@ -230,22 +223,16 @@ func decodeState(b []byte) (state, error) {
 		if st.sketch {
 			c = &window.Sketch[string]{}
 		}
-		u, ok := c.(encoding.BinaryUnmarshaler)
-		if !ok {
-			return st, errNoCodec
-		}
-		if err := u.UnmarshalBinary(w); err != nil {
+		if err := c.UnmarshalBinary(w); err != nil {
 			return st, fmt.Errorf("%w: window of group %q: %w", errCorrupt, g, err)
 		}
 		st.windows[g] = c
-		if pw, ok := c.(paneWindow); ok {
-			// Saved whole: its closed panes are not to be had, so it
-			// is saved whole until its window has passed them.
-			ps := newPanes()
-			ps.legacy = true
-			_, ps.legacyEnd = pw.Bounds()
-			st.panes[g] = ps
-		}
+		// Saved whole: its closed panes are not to be had, so it is
+		// saved whole until its window has passed them.
+		ps := newPanes()
+		ps.legacy = true
+		_, ps.legacyEnd = c.Bounds()
+		st.panes[g] = ps
 	}
 	if len(d.b) != 0 {
 		return st, fmt.Errorf("%w: %d bytes after the last group", errCorrupt, len(d.b))
