@@ -55,7 +55,7 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		enc, err := encodeState(st)
+		enc, err := encodeState(st, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -563,7 +563,7 @@ func TestNewDecoderPerShard(t *testing.T) {
 func TestUnusableStateIgnored(t *testing.T) {
 	seq7 := fmt.Sprintf("%032d", 7)
 	other, err := encodeState(&state{started: true, exact: true, cur: bucketIndex(t0, time.Second),
-		applied: source.Sequence{Number: fmt.Sprintf("%032d", 5), Sub: 0}, windows: newWindows(map[string][]string{})})
+		applied: source.Sequence{Number: fmt.Sprintf("%032d", 5), Sub: 0}, windows: newWindows(map[string][]string{})}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

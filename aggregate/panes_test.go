@@ -357,8 +357,7 @@ func TestPanesTooLargeSavedWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.whole = true
-	whole, err := encodeState(&st)
+	whole, err := encodeState(&st, true)
 	if err != nil {
 		t.Fatal(err)
 	}

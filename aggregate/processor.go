@@ -35,9 +35,6 @@ type state struct {
 	// The shape of the windows (the Aggregator's), for saving panes.
 	size, bucket time.Duration
 	capacity     int
-	// whole: save every window in its own encoding, which is smaller
-	// than its panes, after a store refused the panes as too large.
-	whole bool
 }
 
 // processor aggregates one shard. The Consumer calls it from one goroutine.
@@ -63,6 +60,9 @@ type processor struct {
 	unsaved     bool  // windows closed since the last checkpoint
 	stateBytes  int64 // size of the last state saved, in Stats.StateBytes
 	saveWithout bool  // state cannot be saved here: plain checkpoints
+	// whole: save every window in its own encoding, which is smaller than
+	// its panes, since a store refused the panes as too large.
+	whole bool
 }
 
 func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
@@ -120,7 +120,7 @@ func (p *processor) Initialize(_ context.Context, in source.InitInput) error {
 			return nil
 		}
 	}
-	st.size, st.bucket, st.capacity, st.whole = p.size, p.bucket, p.capacity, p.whole
+	st.size, st.bucket, st.capacity = p.size, p.bucket, p.capacity
 	p.state = st
 	p.setStateBytes(int64(len(in.State)))
 	return nil
@@ -199,6 +199,22 @@ func (p *processor) start(b int64) {
 		// Bucket b may hold records this processor never saw.
 		p.firstEnd += p.a.n
 	}
+}
+
+// encode returns the state to save: as panes, but whole if the store
+// refused panes (p.whole), or if a Counter-mode state is small and smaller
+// whole.
+func (p *processor) encode() ([]byte, error) {
+	b, err := encodeState(&p.state, p.whole)
+	if err != nil || p.sketch || p.whole || len(b) >= smallState {
+		return b, err
+	}
+	// Too small for a store to share chunks of; a Counter's own
+	// encoding, every key once, is then often smaller.
+	if w, err := encodeState(&p.state, true); err == nil && len(w) < len(b) {
+		return w, nil
+	}
+	return b, nil
 }
 
 // smallState is the size under which a Counter-mode state is saved in
@@ -373,16 +389,7 @@ func (p *processor) flush(ctx context.Context) error {
 func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 	sc, ok := cp.(source.StateCheckpointer)
 	if ok && !p.saveWithout {
-		b, err := encodeState(&p.state)
-		if err == nil && !p.sketch && !p.whole && len(b) < smallState {
-			// Too small for a store to share chunks of; a Counter's
-			// own encoding, every key once, is then often smaller.
-			p.whole = true
-			if w, err := encodeState(&p.state); err == nil && len(w) < len(b) {
-				b = w
-			}
-			p.whole = false
-		}
+		b, err := p.encode()
 		if err == nil {
 			err = sc.CheckpointState(ctx, p.applied, b)
 			if errors.Is(err, checkpoint.ErrStateTooLarge) && !p.whole && !p.sketch {
@@ -391,7 +398,7 @@ func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 				// (A Sketch's own encoding holds its panes and more.)
 				p.whole = true
 				clear(p.panes)
-				if b, err = encodeState(&p.state); err == nil {
+				if b, err = encodeState(&p.state, true); err == nil {
 					err = sc.CheckpointState(ctx, p.applied, b)
 				}
 			}
@@ -406,7 +413,6 @@ func (p *processor) save(ctx context.Context, cp source.Checkpointer) error {
 			}
 		}
 		// Not retried per bucket: the state only grows with the groups.
-		p.saveWithout = true
 		p.a.warnOnce.Do(func() {
 			p.a.log.Error("aggregate state cannot be saved with the checkpoint; a new owner of a shard will resume with a window's gap",
 				"bytes", len(b), "err", err)

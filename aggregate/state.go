@@ -40,7 +40,7 @@ const (
 // save; or, for a window restored whole from a version 1 state until it has
 // passed the buckets it held, in the window's own binary form. Integers are varints: the visualizer's 4 groups
 // of 6 keys over 10 buckets take well under 4 KB.
-func encodeState(s *state) ([]byte, error) {
+func encodeState(s *state, whole bool) ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, stateVersion)
 	var flags byte
@@ -67,7 +67,7 @@ func encodeState(s *state) ([]byte, error) {
 	for _, g := range groups {
 		b = appendString(b, g)
 		w := s.windows[g]
-		if !s.whole && s.panes[g] != nil && !s.panes[g].stillLegacy(w) {
+		if !whole && s.panes[g] != nil && !s.panes[g].stillLegacy(w) {
 			b = append(b, windowPanes)
 			var err error
 			if b, err = s.panes[g].appendPanes(b, w, s.size, s.bucket, s.capacity); err != nil {

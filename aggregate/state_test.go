@@ -23,7 +23,7 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte{9, 0})
 	st := state{started: true, cur: 5, firstEnd: 6, applied: source.Sequence{Number: "42", Sub: 1},
 		windows: newWindows(map[string][]string{"a": {"x", "y"}, "b": {"z"}})}
-	b, err := encodeState(&st)
+	b, err := encodeState(&st, false)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func FuzzDecodeState(f *testing.F) {
 			}
 			return
 		}
-		again, err := encodeState(&st)
+		again, err := encodeState(&st, false)
 		if err != nil {
 			t.Fatalf("a decoded state does not encode: %v", err)
 		}
@@ -73,7 +73,7 @@ func FuzzDecodeState(f *testing.F) {
 func TestStateRoundTrip(t *testing.T) {
 	st := state{started: true, exact: true, cur: -3, firstEnd: 1 << 40, applied: source.Sequence{Number: "00000000000000000000000000000042", Sub: 7},
 		windows: newWindows(map[string][]string{"a": {"x", "y"}, "b": {"z"}})}
-	b, err := encodeState(&st)
+	b, err := encodeState(&st, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestDecodeStateErrors(t *testing.T) {
 func TestDecodeStateCorruptWindow(t *testing.T) {
 	st := state{started: true, cur: 5, firstEnd: 6, applied: source.Sequence{Number: "42", Sub: 1},
 		windows: newWindows(map[string][]string{"a": {"x", "y"}})}
-	b, err := encodeState(&st)
+	b, err := encodeState(&st, false)
 	if err != nil {
 		t.Fatal(err)
 	}
