@@ -37,9 +37,10 @@ const (
 // encodeState writes, in order: the version, flags, cur, firstEnd, the last
 // record counted, then each group (sorted, so equal states encode equally)
 // with its window: as its panes, each closed pane the same bytes at every
-// save; or, for a window restored whole from a version 1 state until it has
-// passed the buckets it held, in the window's own binary form. Integers are varints: the visualizer's 4 groups
-// of 6 keys over 10 buckets take well under 4 KB.
+// save; or in the window's own binary form if whole, or for a window
+// restored whole until it has passed the buckets it held. Integers are
+// varints: the visualizer's 4 groups of 6 keys over 10 buckets take well
+// under 4 KB.
 func encodeState(s *state, whole bool) ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, stateVersion)
