@@ -190,7 +190,7 @@ func (s *Store) putState(ctx context.Context, key, gen string, counter int64, st
 	m := &manifest{gen: gen, counter: counter, size: len(state)}
 	var fresh []chunkRef
 	var puts []types.WriteRequest
-	start := 0
+	freshBytes, start := 0, 0
 	for _, end := range chunk.Cut(state, nil) {
 		data := state[start:end]
 		full := sha256.Sum256(data)
@@ -201,6 +201,7 @@ func (s *Store) putState(ctx context.Context, key, gen string, counter int64, st
 			c = chunkRef{gen: gen, i: len(fresh), n: len(data), sum: sum}
 			known[sum] = c
 			fresh = append(fresh, c)
+			freshBytes += len(data)
 			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
 				attrKey: str(key), stateAttrPart: str(c.part()),
 				stateAttrData: &types.AttributeValueMemberB{Value: data},
@@ -211,21 +212,20 @@ func (s *Store) putState(ctx context.Context, key, gen string, counter int64, st
 	}
 	// The header first: collect finds a generation by its header, so one
 	// whose chunks a crash cut short is still found and deleted.
+	list := encodeChunks(m)
 	header := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
 		attrKey: str(key), stateAttrPart: str(headerPart(gen)),
 		stateAttrSize: ddb.Num(int64(len(state))), stateAttrCounter: ddb.Num(counter),
-		stateAttrChunks: &types.AttributeValueMemberB{Value: encodeChunks(m)},
+		stateAttrChunks: &types.AttributeValueMemberB{Value: list},
 	}}}}
 	if err := s.batchWrite(ctx, "checkpoint", key, header); err != nil {
 		return m, fresh, err
 	}
-	s.stats.stateBytes.Add(int64(len(header[0].PutRequest.Item[stateAttrChunks].(*types.AttributeValueMemberB).Value)))
+	s.stats.stateBytes.Add(int64(len(list)))
 	if err := s.batchWrite(ctx, "checkpoint", key, puts); err != nil {
 		return m, fresh, err
 	}
-	for _, c := range fresh {
-		s.stats.stateBytes.Add(int64(c.n))
-	}
+	s.stats.stateBytes.Add(int64(freshBytes))
 	s.stats.stateChunks.Add(int64(len(fresh)))
 	return m, fresh, nil
 }
