@@ -19,6 +19,7 @@ import (
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/consumertest"
 	"github.com/streamtop/streamtop/source"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
@@ -166,29 +167,10 @@ func TestAWSModeSplitRoles(t *testing.T) {
 }
 
 // firstRecords reads up to 2,000 records from the start of each of the
-// stream's shards: enough to see how the records were keyed, without
-// reading all of a stream that a producer is still writing.
+// stream's shards: enough to see how the records were keyed.
 func firstRecords(t *testing.T, s source.Stream) []source.Record {
 	t.Helper()
-	ctx := context.Background()
-	shards, err := s.Shards(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []source.Record
-	for _, sh := range shards {
-		r, err := s.Open(ctx, sh.ID, source.Position{Type: source.TrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := r.Read(ctx, 2000)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, res.Records...)
-	}
-	return all
+	return consumertest.ReadFirst(t, s, 2000)
 }
 
 // TestAWSModeProducerKeys runs the producer role alone on kinesalite, keyed

@@ -268,10 +268,23 @@ func (p *Producer) Halt() {
 // ReadAll reads every shard of the stream from TRIM_HORIZON.
 func ReadAll(t testing.TB, s source.Stream) []source.Record {
 	t.Helper()
+	return ReadFirst(t, s, -1)
+}
+
+// ReadFirst reads from the start of each of the stream's shards one Read
+// of up to n records: enough to see how records were keyed, without
+// reading all of a stream a producer is still writing. With n < 0 it reads
+// every record.
+func ReadFirst(t testing.TB, s source.Stream, n int) []source.Record {
+	t.Helper()
 	ctx := context.Background()
 	shards, err := s.Shards(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	max := n
+	if n < 0 {
+		max = 10_000
 	}
 	var all []source.Record
 	for _, sh := range shards {
@@ -280,12 +293,12 @@ func ReadAll(t testing.TB, s source.Stream) []source.Record {
 			t.Fatal(err)
 		}
 		for {
-			res, err := r.Read(ctx, 10_000)
+			res, err := r.Read(ctx, max)
 			if err != nil {
 				t.Fatal(err)
 			}
 			all = append(all, res.Records...)
-			if res.End || len(res.Records) == 0 {
+			if n >= 0 || res.End || len(res.Records) == 0 {
 				break
 			}
 		}
