@@ -376,10 +376,15 @@ var (
 // newWindow returns an empty window of the configured kind; New validated
 // its arguments.
 func (a *Aggregator) newWindow() groupWindow {
-	if a.cfg.SketchCapacity > 0 {
-		s, _ := window.NewSketch[string](a.cfg.Size, a.cfg.Bucket, a.cfg.SketchCapacity)
-		return s
+	w, _ := newGroupWindow(a.cfg.Size, a.cfg.Bucket, a.cfg.SketchCapacity)
+	return w
+}
+
+// newGroupWindow returns an empty window of size in buckets of the bucket
+// length: a window.Sketch of the capacity, or a window.Counter if it is 0.
+func newGroupWindow(size, bucket time.Duration, capacity int) (groupWindow, error) {
+	if capacity > 0 {
+		return window.NewSketch[string](size, bucket, capacity)
 	}
-	c, _ := window.NewCounter[string](a.cfg.Size, a.cfg.Bucket)
-	return c
+	return window.NewCounter[string](size, bucket)
 }

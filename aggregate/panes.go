@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/streamtop/streamtop/topk"
-	"github.com/streamtop/streamtop/window"
 )
 
 // panes keeps a group's closed buckets as the encodings of their own counts
@@ -74,38 +73,21 @@ func (ps *panes) take(w groupWindow, bucket time.Duration) {
 // panes before oldest. capacity is the Sketches', 0 for Counters.
 func (ps *panes) settle(capacity int, bucket time.Duration, oldest int64) error {
 	for b, adds := range ps.late {
-		enc := ps.closed[b]
-		if capacity > 0 {
-			s, err := topk.NewSpaceSaving[string](capacity)
-			if err != nil {
-				return err
-			}
-			if enc != nil {
-				if err := s.UnmarshalBinary(enc); err != nil {
-					return err
-				}
-			}
-			for _, a := range adds {
-				s.Add(a.key, a.n)
-			}
-			ps.closed[b], _ = s.AppendBinary(nil) // never fails
-		} else {
-			// A Counter of the one bucket, which costs what it holds.
-			c, err := window.NewCounter[string](bucket, bucket)
-			if err != nil {
-				return err
-			}
-			t := bucketTime(b, bucket)
-			if enc != nil {
-				if err := c.MergeBucket(t, enc); err != nil {
-					return err
-				}
-			}
-			for _, a := range adds {
-				c.Add(a.key, t, a.n)
-			}
-			ps.closed[b], _, _ = c.AppendNewest(nil)
+		// A window of the one bucket: its pane, plus the late records.
+		w, err := newGroupWindow(bucket, bucket, capacity)
+		if err != nil {
+			return err
 		}
+		t := bucketTime(b, bucket)
+		if enc := ps.closed[b]; enc != nil {
+			if err := w.MergeBucket(t, enc); err != nil {
+				return err
+			}
+		}
+		for _, a := range adds {
+			w.Add(a.key, t, a.n)
+		}
+		ps.closed[b], _, _ = w.AppendNewest(nil)
 		delete(ps.late, b)
 	}
 	for b := range ps.closed {
@@ -169,14 +151,8 @@ func decodePanes(d *decoder, sketch bool) (groupWindow, *panes) {
 		d.fail("window shape")
 		return nil, nil
 	}
-	size, length := time.Duration(n*bucket), time.Duration(bucket)
-	var w groupWindow
-	var err error
-	if sketch {
-		w, err = window.NewSketch[string](size, length, int(capacity))
-	} else {
-		w, err = window.NewCounter[string](size, length)
-	}
+	length := time.Duration(bucket)
+	w, err := newGroupWindow(time.Duration(n)*length, length, int(capacity))
 	if err != nil {
 		d.fail("window shape: " + err.Error())
 		return nil, nil
