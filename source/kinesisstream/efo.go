@@ -305,20 +305,7 @@ func (r *fanOutReader) Read(ctx context.Context, max int) (source.ReadResult, er
 	if max <= 0 || max > MaxGetRecords {
 		max = MaxGetRecords
 	}
-	n := min(len(r.buf), max)
-	res := source.ReadResult{Records: r.buf[:n:n], MillisBehindLatest: r.behind}
-	if n == 0 {
-		res.Records = nil
-	}
-	r.buf = r.buf[n:]
-	if len(r.buf) == 0 {
-		r.buf = nil
-		res.End = r.ended
-		if res.End {
-			res.Children = r.conv.children
-		}
-	}
-	return res, nil
+	return takeBuffered(&r.buf, max, r.behind, r.ended, r.conv.children), nil
 }
 
 // Wait blocks until a Read will return records or the end of the shard, or

@@ -98,19 +98,8 @@ func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 		}
 		r.buf, r.bufBehind = recs, behind
 	}
-	n := min(len(r.buf), int(r.limit))
-	res := source.ReadResult{Records: r.buf[:n:n], MillisBehindLatest: r.bufBehind}
-	if n == 0 {
-		res.Records = nil
-	}
-	r.buf = r.buf[n:]
-	if len(r.buf) == 0 {
-		r.buf = nil
-		res.End = r.ended
-		if res.End {
-			res.Children = r.children
-		}
-	} else if n > 0 {
+	res := takeBuffered(&r.buf, int(r.limit), r.bufBehind, r.ended, r.children)
+	if n := len(res.Records); len(r.buf) > 0 && n > 0 {
 		// What stays in the buffer is still behind: by the service's
 		// figure for its newest record, plus that record's lead.
 		lead := r.buf[len(r.buf)-1].ArrivalTime.Sub(res.Records[n-1].ArrivalTime).Milliseconds()
@@ -119,6 +108,26 @@ func (r *reader) Read(ctx context.Context, max int) (source.ReadResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// takeBuffered hands out up to n of the records in buf, read behind the
+// newest by behind, and keeps the rest there; with buf emptied, it reports
+// whether the shard ended, and its children.
+func takeBuffered(buf *[]source.Record, n int, behind int64, ended bool, children []source.Shard) source.ReadResult {
+	n = min(len(*buf), n)
+	res := source.ReadResult{MillisBehindLatest: behind}
+	if n > 0 {
+		res.Records = (*buf)[:n:n]
+	}
+	*buf = (*buf)[n:]
+	if len(*buf) == 0 {
+		*buf = nil
+		res.End = ended
+		if ended {
+			res.Children = children
+		}
+	}
+	return res
 }
 
 // Wait blocks until a Read will return records or report the end of the
