@@ -38,8 +38,10 @@ func (s *Sketch[K]) AppendNewest(b []byte) (_ []byte, start time.Time, ok bool) 
 // would, and merges the summary into its pane. Merging the panes
 // AppendNewest gave, oldest first, into a new Sketch of the same shape
 // rebuilds the window with every guarantee of the Sketch type over their
-// records; its counts are those of the original while no pane has held more
-// than capacity keys.
+// records; its counts are those of the original while the window holds at
+// most capacity distinct keys, when both are exact. Beyond that, each
+// merge keeps the keys with the highest upper bounds, ties broken by hashes
+// seeded per process, so the two may differ within their bounds.
 //
 // It returns an error wrapping ErrCorrupt if pane does not decode, one
 // wrapping ErrInvalidOption if its capacity is not the Sketch's, and one
