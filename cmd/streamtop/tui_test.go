@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -153,15 +154,23 @@ func TestTerminalQuits(t *testing.T) {
 	defer pw.Close()
 	keys, keysIn := io.Pipe()
 	var out logbuf.Buffer
-	done := make(chan int)
+	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"-refresh", "10ms"}, env{
 			stdin: pr, stdout: &out, stderr: io.Discard, now: time.Now,
 			forceTerminalView: true, teaOptions: []tea.ProgramOption{tea.WithInput(keys)},
 		})
 	}()
-	io.WriteString(pw, "x\ny\nx\n")
-	time.Sleep(200 * time.Millisecond)
+	io.WriteString(pw, "xray\nyankee\nxray\n")
+	// The full-screen table, drawn in place, shows both keys, xray
+	// first with 2 of the 3 records, before q is pressed.
+	row := regexp.MustCompile(`1\s+xray\s+2\s`)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	waitFor(ctx, t, "the table", func() bool {
+		s := out.String()
+		return row.MatchString(s) && strings.Contains(s, "yankee")
+	}, out.String)
 	io.WriteString(keysIn, "q")
 	select {
 	case code := <-done:
