@@ -37,8 +37,11 @@ type FanOutClient interface {
 // shard. Every application reading the stream needs a name of its own; the
 // workers of one application share it. The client must be a FanOutClient.
 //
-// A subscription lasts 5 minutes; the reader subscribes again, after the
-// last record it delivered. The service allows one subscription per shard
+// A subscription lasts 5 minutes; the reader subscribes again where the
+// last one stopped: after the sequence number its last event gave as the
+// place to continue from (ContinuationSequenceNumber), or after the last
+// record it delivered, so a subscription opened at LATEST that ends before
+// a record came skips nothing put meanwhile. The service allows one subscription per shard
 // and consumer: a subscription another worker still holds
 // (ResourceInUseException, after a failover) is retried with backoff, and a
 // second reader of a shard opened through the same Stream takes the
@@ -191,6 +194,14 @@ type fanOutReader struct {
 	ended  bool
 	closed bool
 	inUse  int // subscriptions refused in a row, in the event stream
+
+	// continuation is the last event's ContinuationSequenceNumber: where
+	// the shard stood when the service pushed it, records or none. It is
+	// where the next subscription starts while no record was fetched
+	// since (conv.lastFetched is still continuedAt), so a subscription
+	// opened at LATEST or at a timestamp that ends before any record came
+	// neither skips the records put in between nor reads old ones again.
+	continuation, continuedAt string
 }
 
 var (
@@ -223,8 +234,18 @@ func (r *fanOutReader) lost() error {
 	return fmt.Errorf("%w: another reader of stream %s subscribed to shard %s", ErrClosed, r.stream.name, r.shardID)
 }
 
-// subscribe starts a subscription after the last record delivered, or at
-// the opening position. A subscription still held by another reader of the
+// resumePosition is where the next subscription, or a read of the shard's
+// rest, starts: after the last event's continuation if no record was
+// fetched since, after the last record fetched, or at the opening position.
+func (r *fanOutReader) resumePosition() source.Position {
+	if r.continuation != "" && r.continuedAt == r.conv.lastFetched {
+		return source.Position{Type: source.AfterSequence, SequenceNumber: r.continuation}
+	}
+	return r.conv.resumePosition()
+}
+
+// subscribe starts a subscription where the last one stopped (see
+// resumePosition). A subscription still held by another reader of the
 // same consumer (a worker that failed over, a previous subscription not yet
 // closed) is retried with backoff.
 func (r *fanOutReader) subscribe(ctx context.Context) error {
@@ -233,10 +254,7 @@ func (r *fanOutReader) subscribe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pos := r.from
-	if r.conv.lastFetched != "" {
-		pos = source.Position{Type: source.AfterSequence, SequenceNumber: r.conv.lastFetched}
-	}
+	pos := r.resumePosition()
 	start := &types.StartingPosition{Type: types.ShardIteratorType(pos.Type.String())}
 	switch pos.Type {
 	case source.AtSequence, source.AfterSequence:
@@ -408,6 +426,9 @@ func (r *fanOutReader) poll(ctx context.Context, block bool) error {
 	recs, behind := r.conv.accept(&kinesis.GetRecordsOutput{Records: e.Value.Records,
 		MillisBehindLatest: e.Value.MillisBehindLatest, NextShardIterator: next, ChildShards: e.Value.ChildShards})
 	r.buf, r.behind, r.ended = append(r.buf, recs...), behind, r.conv.ended
+	if c := aws.ToString(e.Value.ContinuationSequenceNumber); c != "" {
+		r.continuation, r.continuedAt = c, r.conv.lastFetched
+	}
 	if r.ended {
 		r.endSubscription()
 	}

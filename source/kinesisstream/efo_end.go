@@ -16,9 +16,9 @@ import (
 // connection), or came from an implementation that never sends them
 // (kinesis-local 0.6.2). Either way the shard may be closed and read to its
 // end, and a new subscription would then push nothing, ever. So: a listing
-// says whether the shard is closed; if it is, a shard iterator from after
-// the last record delivered, and GetRecords on it, say whether anything is
-// left. Comparing the last record's sequence number with the shard's
+// says whether the shard is closed; if it is, a shard iterator from where
+// the subscription stopped (resumePosition), and GetRecords on it, say
+// whether anything is left. Comparing the last record's sequence number with the shard's
 // EndingSequenceNumber would save those calls, but the ending number bounds
 // the shard's range and need not be a record's.
 //
@@ -36,7 +36,7 @@ func (r *fanOutReader) checkEnd(ctx context.Context) error {
 		return nil
 	}
 	c := r.conv
-	it, err := c.iterator(ctx, c.resumePosition())
+	it, err := c.iterator(ctx, r.resumePosition())
 	if err != nil {
 		return err
 	}

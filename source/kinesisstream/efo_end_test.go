@@ -32,24 +32,102 @@ func (c bareSubscriptions) SubscribeToShard(ctx context.Context, in *sdk.Subscri
 type cutAfterFirst struct{ sdk.HTTPClient }
 
 func (c cutAfterFirst) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.HTTPClient.Do(req)
+	return cutAfter(c.HTTPClient, req, 1)
+}
+
+// cutAfter sends req and ends the response's event stream after its first n
+// messages.
+func cutAfter(c sdk.HTTPClient, req *http.Request, n int) (*http.Response, error) {
+	resp, err := c.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	msg, err := eventstream.NewDecoder().Decode(resp.Body, nil)
-	var first bytes.Buffer
-	if err == nil {
-		err = eventstream.NewEncoder().Encode(&first, msg)
-	}
-	if err != nil {
-		resp.Body.Close()
-		return nil, err
+	var kept bytes.Buffer
+	dec, enc := eventstream.NewDecoder(), eventstream.NewEncoder()
+	for range n {
+		msg, err := dec.Decode(resp.Body, nil)
+		if err == nil {
+			err = enc.Encode(&kept, msg)
+		}
+		if err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
 	}
 	resp.Body = struct {
 		io.Reader
 		io.Closer
-	}{&first, resp.Body}
+	}{&kept, resp.Body}
 	return resp, nil
+}
+
+// oneEventSubscriptions is a FanOutClient whose subscriptions each end after
+// their first event, as at the end of a subscription's 5 minutes, and which
+// calls between before every subscription but the first.
+type oneEventSubscriptions struct {
+	*sdk.Client
+	between func()
+	calls   int
+}
+
+func (c *oneEventSubscriptions) SubscribeToShard(ctx context.Context, in *sdk.SubscribeToShardInput, optFns ...func(*sdk.Options)) (*sdk.SubscribeToShardOutput, error) {
+	if c.calls++; c.calls > 1 {
+		c.between()
+	}
+	return c.Client.SubscribeToShard(ctx, in, append(optFns, func(o *sdk.Options) { o.HTTPClient = cutAfterSecond{o.HTTPClient} })...)
+}
+
+// cutAfterSecond ends a response's event stream after its initial response
+// and first event.
+type cutAfterSecond struct{ sdk.HTTPClient }
+
+func (c cutAfterSecond) Do(req *http.Request) (*http.Response, error) {
+	return cutAfter(c.HTTPClient, req, 2)
+}
+
+// A reader opened at LATEST whose subscription ends before any record came
+// subscribes again from where the service said it stood (the event's
+// ContinuationSequenceNumber), not at LATEST again: a record put between
+// the two subscriptions is read, not skipped.
+func TestFanOutResubscribesFromContinuation(t *testing.T) {
+	client := awstest.KinesisFanOut(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	es := newStreamOn(t, client, 1)
+	var put []string
+	c := &oneEventSubscriptions{Client: client, between: func() {
+		data := fmt.Sprint("between-", len(put))
+		if _, err := client.PutRecord(ctx, &sdk.PutRecordInput{StreamName: aws.String(es.Name()),
+			PartitionKey: aws.String("k"), Data: []byte(data)}); err != nil {
+			t.Error(err)
+		}
+		put = append(put, data)
+	}}
+	st, err := kinesisstream.New(c, es.Name(), kinesisstream.WithEnhancedFanOut("continuation"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Open(ctx, "shardId-000000000000", source.Position{Type: source.Latest})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r.Close()
+	wait, stop := context.WithTimeout(ctx, 15*time.Second)
+	defer stop()
+	if err := r.(source.Waiter).Wait(wait); err != nil {
+		t.Fatalf("Wait: %v; put between subscriptions: %q", err, put)
+	}
+	res, err := r.Read(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) == 0 || string(res.Records[0].Data) != "between-0" {
+		var got []string
+		for _, rec := range res.Records {
+			got = append(got, string(rec.Data))
+		}
+		t.Fatalf("read %q first, want between-0 of %q", got, put)
+	}
 }
 
 // A reader whose subscriptions all end without an event and without
