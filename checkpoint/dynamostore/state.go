@@ -120,13 +120,26 @@ func CreateStateTable(ctx context.Context, client TableClient, table string) err
 			{AttributeName: aws.String(attrKey), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(stateAttrPart), KeyType: types.KeyTypeRange},
 		},
-	}, "checkpoint/dynamostore", func(d *types.TableDescription) error {
-		ks := d.KeySchema
-		if len(ks) == 2 && aws.ToString(ks[0].AttributeName) == attrKey && aws.ToString(ks[1].AttributeName) == stateAttrPart {
+	}, "checkpoint/dynamostore", func(d *types.TableDescription) error { return checkStateSchema(table, d) })
+}
+
+// checkStateSchema refuses a table that is not keyed on leaseKey (hash) and
+// part (range), both strings: a lease table given by mistake, say.
+func checkStateSchema(table string, d *types.TableDescription) error {
+	ks := d.KeySchema
+	if len(ks) == 2 && aws.ToString(ks[0].AttributeName) == attrKey && ks[0].KeyType == types.KeyTypeHash &&
+		aws.ToString(ks[1].AttributeName) == stateAttrPart && ks[1].KeyType == types.KeyTypeRange {
+		strs := 0
+		for _, a := range d.AttributeDefinitions {
+			if n := aws.ToString(a.AttributeName); (n == attrKey || n == stateAttrPart) && a.AttributeType == types.ScalarAttributeTypeS {
+				strs++
+			}
+		}
+		if strs == 2 {
 			return nil
 		}
-		return fmt.Errorf("checkpoint/dynamostore: table %q exists but is not keyed (%s, %s) as a state table", table, attrKey, stateAttrPart)
-	})
+	}
+	return fmt.Errorf("%w: table %q exists but is not a state table: its key must be %s (hash) and %s (range), both strings", ErrInvalidOption, table, attrKey, stateAttrPart)
 }
 
 // newGeneration returns a fresh generation ID: 16 random bytes in hex.

@@ -32,6 +32,24 @@ func stateTable(t testing.TB, client *awsddb.Client) string {
 	return name
 }
 
+// CreateStateTable over an existing state table succeeds; over a lease
+// table, the mistake of naming the wrong table, it fails with
+// ErrInvalidOption and names the table.
+func TestCreateStateTableChecksSchema(t *testing.T) {
+	client, leases := table(t)
+	state := stateTable(t, client)
+	if err := dynamostore.CreateStateTable(t.Context(), client, state); err != nil {
+		t.Fatalf("CreateStateTable over a state table: %v", err)
+	}
+	err := dynamostore.CreateStateTable(t.Context(), client, leases)
+	if !errors.Is(err, dynamostore.ErrInvalidOption) || !strings.Contains(err.Error(), leases) {
+		t.Fatalf("CreateStateTable over the lease table: err = %v; want ErrInvalidOption naming %s", err, leases)
+	}
+	if err := dynamostore.CreateTable(t.Context(), client, state); !errors.Is(err, dynamostore.ErrInvalidOption) {
+		t.Fatalf("CreateTable over the state table: err = %v; want ErrInvalidOption", err)
+	}
+}
+
 // The contract suite on a Store with a state table: states up to
 // MaxTableStateSize kept whole across every write, one byte more refused.
 func TestStoreContractStateTable(t *testing.T) {
