@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -305,6 +306,17 @@ func (s *Store) Get(ctx context.Context, key string) (checkpoint.Lease, error) {
 }
 
 func (s *Store) get(ctx context.Context, op, key string) (checkpoint.Lease, bool, error) {
+	item, err := s.getItem(ctx, op, key)
+	if err != nil || len(item) == 0 {
+		return checkpoint.Lease{}, false, err
+	}
+	l, err := s.finish(ctx, op, key, item, nil)
+	return l, err == nil, err
+}
+
+// getItem reads key's lease item, consistently; an empty item if there is
+// none.
+func (s *Store) getItem(ctx context.Context, op, key string) (map[string]types.AttributeValue, error) {
 	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
 		return s.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      s.table,
@@ -313,13 +325,9 @@ func (s *Store) get(ctx context.Context, op, key string) (checkpoint.Lease, bool
 		})
 	})
 	if err != nil {
-		return checkpoint.Lease{}, false, s.wrap(op, key, err)
+		return nil, s.wrap(op, key, err)
 	}
-	if len(out.Item) == 0 {
-		return checkpoint.Lease{}, false, nil
-	}
-	l, err := s.finish(ctx, op, key, out.Item, nil)
-	return l, err == nil, err
+	return out.Item, nil
 }
 
 // finish decodes a lease item, with its state: inline, or, if the item names
@@ -413,6 +421,7 @@ func (s *Store) Take(ctx context.Context, l checkpoint.Lease, owner string) (che
 		}
 		u.set(attrOwner, str(owner))
 		u.set(attrCounter, ddb.Num(l.Counter+1))
+		u.ours = true
 		if l.Owner != owner {
 			u.clauses = append(u.clauses, fmt.Sprintf("%s = if_not_exists(%[1]s, %s) + %s",
 				u.name(attrSwitches), u.value(ddb.Num(0)), u.value(ddb.Num(1))))
@@ -614,15 +623,25 @@ func (s *Store) byOwner(ctx context.Context, op string, l checkpoint.Lease, buil
 	var u update
 	u.condition("%s = %s", u.name(attrCounter), u.value(ddb.Num(l.Counter)))
 	u.condition("%s = %s", u.name(attrOwner), u.value(str(l.Owner)))
+	u.ours = true
 	build(&u)
 	return s.apply(ctx, op, l.Key, &u, l.State)
 }
 
 // apply runs u as one conditional UpdateItem and returns the lease as stored
 // after it (see finish for its state; prev is the caller's).
+//
+// An attempt that fails transiently may still have been applied: its
+// answer was lost (a dropped connection, a timeout), not its write. The
+// next attempt then finds its own write and fails the condition. So when an
+// update that names its lease's next counter (u.ours) fails its condition
+// after such an attempt, apply reads the item back, and if it holds every
+// value the update sets and none it removes, the write was this call's:
+// apply returns the lease as stored, not checkpoint.ErrLeaseLost.
 func (s *Store) apply(ctx context.Context, op, key string, u *update, prev []byte) (checkpoint.Lease, error) {
+	unsure := false
 	out, err := retry(ctx, s, op, key, func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) {
-		return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 s.table,
 			Key:                       keyOf(key),
 			ConditionExpression:       u.conditionExpression(),
@@ -631,7 +650,19 @@ func (s *Store) apply(ctx context.Context, op, key string, u *update, prev []byt
 			ExpressionAttributeValues: u.values,
 			ReturnValues:              types.ReturnValueAllNew,
 		})
+		// A throttled call was refused; any other transient failure may
+		// have been applied.
+		if err != nil && !ddb.IsThrottle(err) && awserr.Transient(ctx, err) {
+			unsure = true
+		}
+		return out, err
 	})
+	var failed *types.ConditionalCheckFailedException
+	if unsure && u.ours && errors.As(err, &failed) {
+		if item, gerr := s.getItem(ctx, op, key); gerr == nil && u.appliedTo(item) {
+			return s.finish(ctx, op, key, item, prev)
+		}
+	}
 	if err != nil {
 		return checkpoint.Lease{}, s.wrap(op, key, err)
 	}
@@ -684,6 +715,30 @@ type update struct {
 	removes    []string
 	names      map[string]string
 	values     map[string]types.AttributeValue
+	sets       map[string]types.AttributeValue // the attributes set to a value, by name
+
+	// ours says the update is conditional on the lease's counter and sets
+	// the next: an item that holds every value it sets is its own write.
+	ours bool
+}
+
+// appliedTo reports whether item holds every value u sets and none of the
+// attributes it removes (see apply).
+func (u *update) appliedTo(item map[string]types.AttributeValue) bool {
+	if len(item) == 0 {
+		return false
+	}
+	for attr, v := range u.sets {
+		if !reflect.DeepEqual(item[attr], v) {
+			return false
+		}
+	}
+	for _, ph := range u.removes {
+		if _, ok := item[u.names[ph]]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (u *update) name(attr string) string {
@@ -710,6 +765,10 @@ func (u *update) condition(format string, args ...any) {
 
 func (u *update) set(attr string, v types.AttributeValue) {
 	u.clauses = append(u.clauses, u.name(attr)+" = "+u.value(v))
+	if u.sets == nil {
+		u.sets = make(map[string]types.AttributeValue)
+	}
+	u.sets[attr] = v
 }
 
 // setOrRemove stores s, or removes the attribute when s is empty: an absent

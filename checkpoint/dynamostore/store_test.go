@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
@@ -66,7 +67,9 @@ func newStoreOn(t testing.TB, client *awsddb.Client, name string, opts ...dynamo
 }
 
 func TestStoreContract(t *testing.T) {
-	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return newStore(t) },
+	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store {
+		return newStore(t, dynamostore.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))))
+	},
 		checkpointtest.WithMaxStateSize(dynamostore.MaxStateSize))
 }
 
