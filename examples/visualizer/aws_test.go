@@ -34,7 +34,25 @@ func awsConfig(t *testing.T, r roles, host string) config {
 	c.kinesisEndpoint = awstest.Kinesalite(t).Endpoint
 	c.dynamodbEndpoint = awstest.Dynalite(t).Endpoint
 	c.region = awstest.Region
+	c.stream = testStream(t)
 	return c
+}
+
+// testStream returns a stream name of t's own, and deletes the stream, if
+// there is one, when t ends and its processes have stopped (for which the
+// cleanup must be registered before theirs): every stream counts against
+// the shard limit of the binary's one kinesalite.
+func testStream(t *testing.T) string {
+	t.Helper()
+	name, kin := awstest.UniqueName(t, "visits"), awstest.Kinesis(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := kinesisstream.DeleteStream(ctx, kin, name); err != nil {
+			t.Errorf("deleting the test's stream: %v", err)
+		}
+	})
+	return name
 }
 
 func setAWSEnv(t *testing.T) {
@@ -94,7 +112,6 @@ func TestAWSModeSplitRoles(t *testing.T) {
 	}
 	setAWSEnv(t)
 	base := awsConfig(t, roles{}, "")
-	base.stream = awstest.UniqueName(t, "visits")
 	base.leaseTable = awstest.UniqueName(t, "leases")
 	base.countsTable = awstest.UniqueName(t, "counts")
 	with := func(r roles, host string) config {
@@ -187,7 +204,6 @@ func TestAWSModeProducerKeys(t *testing.T) {
 		t.Run("partition-key="+key, func(t *testing.T) {
 			c := awsConfig(t, roles{producer: true}, "producer")
 			c.partitionKey, c.rate = key, 1000
-			c.stream = awstest.UniqueName(t, "visits")
 			a, stop := startRole(t, c)
 			if err := eventually(20*time.Second, func() error {
 				if n := a.producer.sent.Load(); n < 2000 {
@@ -221,7 +237,6 @@ func TestAWSModeCleanup(t *testing.T) {
 	}
 	setAWSEnv(t)
 	c := awsConfig(t, roles{producer: true, consumer: true, web: true}, "all")
-	c.stream = awstest.UniqueName(t, "visits")
 	c.leaseTable = awstest.UniqueName(t, "leases")
 	c.countsTable = awstest.UniqueName(t, "counts")
 	_, stop := startRole(t, c)
@@ -259,7 +274,6 @@ func TestAWSModeProducerReportsLoss(t *testing.T) {
 	}
 	setAWSEnv(t)
 	c := awsConfig(t, roles{producer: true}, "producer")
-	c.stream = awstest.UniqueName(t, "visits")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out bytes.Buffer // run writes through its own lock; read after it returns
@@ -389,7 +403,6 @@ func TestAWSModeLogsNoSecrets(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
 	t.Setenv("AWS_SESSION_TOKEN", token)
 	c := awsConfig(t, roles{producer: true, consumer: true, web: true}, "logcheck")
-	c.stream = awstest.UniqueName(t, "visits")
 	c.leaseTable = awstest.UniqueName(t, "leases")
 	c.countsTable = awstest.UniqueName(t, "counts")
 

@@ -26,7 +26,6 @@ func TestAWSModeConsumerFailsWhenItsTableGoes(t *testing.T) {
 	}
 	setAWSEnv(t)
 	c := awsConfig(t, roles{consumer: true}, "consumer-1")
-	c.stream = awstest.UniqueName(t, "visits")
 	c.leaseTable = awstest.UniqueName(t, "leases")
 	c.countsTable = awstest.UniqueName(t, "counts")
 

@@ -54,7 +54,6 @@ func TestMetricsAWSCalls(t *testing.T) {
 	}
 	setAWSEnv(t)
 	c := awsConfig(t, roles{producer: true, consumer: true, web: true}, "all")
-	c.stream = awstest.UniqueName(t, "visits")
 	c.leaseTable = awstest.UniqueName(t, "leases")
 	c.countsTable = awstest.UniqueName(t, "counts")
 	a, _ := startRole(t, c)

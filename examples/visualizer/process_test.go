@@ -46,7 +46,7 @@ func TestAWSModeProcesses(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	stream := awstest.UniqueName(t, "visits")
+	stream := testStream(t)
 	common := []string{
 		"-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb, "-region", awstest.Region,
 		"-stream", stream,
