@@ -122,8 +122,7 @@ func TestRequestHeaderLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errLog strings.Builder
-	srv := newHTTPServer(s.handler(), &lockedWriter{w: &errLog})
+	srv := newHTTPServer(s.handler(), io.Discard) // what it logs is not checked here
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	if srv.ReadHeaderTimeout == 0 || srv.ReadTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/streamtop/streamtop/internal/awstest"
+	"github.com/streamtop/streamtop/internal/logbuf"
 	"github.com/streamtop/streamtop/source/kinesisstream"
 )
 
@@ -66,11 +66,8 @@ func TestAWSModeProcesses(t *testing.T) {
 	// of it holds the secret key or a record's payload. Registered first,
 	// this cleanup runs after every process has stopped.
 	const payload = "PAYLOAD-3d9e61"
-	var logs bytes.Buffer
-	logw := &lockedWriter{w: &logs}
+	var logs logbuf.Buffer
 	t.Cleanup(func() {
-		logw.mu.Lock()
-		defer logw.mu.Unlock()
 		all := logs.String()
 		if !strings.Contains(all, "consuming as worker") {
 			t.Errorf("the processes' output misses lines this test expects:\n%s", all)
@@ -89,7 +86,7 @@ func TestAWSModeProcesses(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin, append(append([]string{}, common...), args...)...)
 		cmd.Env = env
-		cmd.Stderr = io.MultiWriter(os.Stderr, logw)
+		cmd.Stderr = io.MultiWriter(os.Stderr, &logs)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -112,14 +109,14 @@ func TestAWSModeProcesses(t *testing.T) {
 		go func() {
 			lines := bufio.NewScanner(out)
 			for lines.Scan() {
-				fmt.Fprintln(logw, lines.Text())
+				fmt.Fprintln(&logs, lines.Text())
 				if strings.Contains(lines.Text(), upLine) {
 					up <- lines.Text()
 					break
 				}
 			}
 			for lines.Scan() { // keep the pipe drained
-				fmt.Fprintln(logw, lines.Text())
+				fmt.Fprintln(&logs, lines.Text())
 			}
 		}()
 		select {
