@@ -25,26 +25,24 @@ import (
 type bareSubscriptions struct{ *sdk.Client }
 
 func (c bareSubscriptions) SubscribeToShard(ctx context.Context, in *sdk.SubscribeToShardInput, optFns ...func(*sdk.Options)) (*sdk.SubscribeToShardOutput, error) {
-	return c.Client.SubscribeToShard(ctx, in, append(optFns, func(o *sdk.Options) { o.HTTPClient = cutAfterFirst{o.HTTPClient} })...)
+	return c.Client.SubscribeToShard(ctx, in, append(optFns, func(o *sdk.Options) { o.HTTPClient = cutAfter{o.HTTPClient, 1} })...)
 }
 
-// cutAfterFirst ends a response's event stream after its first message.
-type cutAfterFirst struct{ sdk.HTTPClient }
-
-func (c cutAfterFirst) Do(req *http.Request) (*http.Response, error) {
-	return cutAfter(c.HTTPClient, req, 1)
+// cutAfter sends a request and ends the response's event stream after its
+// first n messages (the first is the initial response).
+type cutAfter struct {
+	sdk.HTTPClient
+	n int
 }
 
-// cutAfter sends req and ends the response's event stream after its first n
-// messages.
-func cutAfter(c sdk.HTTPClient, req *http.Request, n int) (*http.Response, error) {
-	resp, err := c.Do(req)
+func (c cutAfter) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.HTTPClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
 	var kept bytes.Buffer
 	dec, enc := eventstream.NewDecoder(), eventstream.NewEncoder()
-	for range n {
+	for range c.n {
 		msg, err := dec.Decode(resp.Body, nil)
 		if err == nil {
 			err = enc.Encode(&kept, msg)
@@ -74,15 +72,7 @@ func (c *oneEventSubscriptions) SubscribeToShard(ctx context.Context, in *sdk.Su
 	if c.calls++; c.calls > 1 {
 		c.between()
 	}
-	return c.Client.SubscribeToShard(ctx, in, append(optFns, func(o *sdk.Options) { o.HTTPClient = cutAfterSecond{o.HTTPClient} })...)
-}
-
-// cutAfterSecond ends a response's event stream after its initial response
-// and first event.
-type cutAfterSecond struct{ sdk.HTTPClient }
-
-func (c cutAfterSecond) Do(req *http.Request) (*http.Response, error) {
-	return cutAfter(c.HTTPClient, req, 2)
+	return c.Client.SubscribeToShard(ctx, in, append(optFns, func(o *sdk.Options) { o.HTTPClient = cutAfter{o.HTTPClient, 2} })...)
 }
 
 // A reader opened at LATEST whose subscription ends before any record came
